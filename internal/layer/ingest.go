@@ -1,0 +1,130 @@
+package layer
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-dev/strata/internal/content"
+)
+
+// Blob describes a stored layer blob.
+type Blob struct {
+	Digest           digest.Digest // sha256 of the blob's bytes
+	DiffID           digest.Digest // sha256 of its uncompressed tar
+	Size             int64         // bytes of the blob
+	UncompressedSize int64         // bytes of the tar
+	Compression      Compression
+	Written          bool // the blob was new to the store
+}
+
+// Ingest stores the layer blob read from r in cs. The blob's digest and the
+// diffID of its tar are computed in the same pass (the tar is decompressed
+// and checked on a second core while the blob is written); expected and size
+// are checked when given. A blob that is not a well-formed tar, or holds a
+// path that leaves its root, is refused and nothing is stored.
+func Ingest(cs *content.Store, r io.Reader, expected digest.Digest, size int64) (Blob, error) {
+	w, err := cs.NewWriter()
+	if err != nil {
+		return Blob{}, err
+	}
+	defer w.Close()
+
+	pr, pw := io.Pipe()
+	type result struct {
+		b   Blob
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := Check(pr)
+		pr.CloseWithError(err) // unblocks the writer side on error
+		done <- result{b, err}
+	}()
+
+	_, copyErr := io.Copy(io.MultiWriter(w, pw), r)
+	pw.CloseWithError(copyErr)
+	res := <-done
+	if copyErr != nil && !errors.Is(copyErr, io.ErrClosedPipe) {
+		return Blob{}, copyErr
+	}
+	if res.err != nil {
+		return Blob{}, res.err
+	}
+	d, err := w.Commit(expected, size)
+	if err != nil {
+		return Blob{}, err
+	}
+	res.b.Digest = d
+	res.b.Size = w.Size()
+	res.b.Written = w.Written()
+	return res.b, nil
+}
+
+// Check reads a (possibly compressed) layer stream to its end and returns
+// its diffID, uncompressed size and compression. It fails on a stream that
+// is not a well-formed tar or names a path outside the root.
+func Check(r io.Reader) (Blob, error) {
+	dr, c, err := Decompress(r)
+	if err != nil {
+		return Blob{}, fmt.Errorf("invalid layer: %w", err)
+	}
+	defer dr.Close()
+	h := digest.SHA256.Digester()
+	cr := &countingReader{r: io.TeeReader(dr, h.Hash())}
+	tr := tar.NewReader(cr)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return Blob{}, fmt.Errorf("invalid layer tar: %v", err)
+		}
+		if err := CheckName(hdr.Name); err != nil {
+			return Blob{}, err
+		}
+		if hdr.Typeflag == tar.TypeLink {
+			if err := CheckName(hdr.Linkname); err != nil {
+				return Blob{}, err
+			}
+		}
+		if _, err := io.Copy(io.Discard, tr); err != nil {
+			return Blob{}, fmt.Errorf("invalid layer tar: %s: %v", hdr.Name, err)
+		}
+	}
+	// The diffID covers the whole stream, padding after the end marker too.
+	if _, err := io.Copy(io.Discard, cr); err != nil {
+		return Blob{}, fmt.Errorf("invalid layer: %v", err)
+	}
+	return Blob{DiffID: h.Digest(), UncompressedSize: cr.n, Compression: c}, nil
+}
+
+// CheckName refuses a tar entry name that would leave the root it is
+// extracted into.
+func CheckName(name string) error {
+	if strings.Contains(name, "\x00") {
+		return fmt.Errorf("invalid layer: entry name %q contains a NUL byte", name)
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return fmt.Errorf("invalid layer: entry %q leaves the root", name)
+		}
+	}
+	return nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
