@@ -1,0 +1,157 @@
+// Package cli is strata's command line: one file per command group, flags
+// and output only; the work is done by the packages below.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/internal/store"
+)
+
+// Version is set at link time (-ldflags "-X ...cli.Version=...").
+var Version = "0.1.0-dev"
+
+// app is what every command shares: the global flags and the store they
+// open, and where output goes (tests give buffers).
+type app struct {
+	root   string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	st     *store.Store
+}
+
+// store opens the store once, on first use, so that --help and version never
+// touch the disk.
+func (a *app) store() (*store.Store, error) {
+	if a.st != nil {
+		return a.st, nil
+	}
+	st, err := store.Open(a.root)
+	if err != nil {
+		return nil, err
+	}
+	a.st = st
+	return st, nil
+}
+
+// exitError carries a specific exit status (docker's 125/126/127, a
+// container's own code) up to Main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode makes err end the process with status code.
+func withCode(code int, err error) error { return &exitError{code, err} }
+
+// registry of command constructors: each command file adds its own in init,
+// so adding a command touches no shared file.
+var commands []func(*app) *cobra.Command
+
+func register(f func(*app) *cobra.Command) { commands = append(commands, f) }
+
+func defaultRoot() string {
+	if r := os.Getenv("STRATA_ROOT"); r != "" {
+		return r
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/strata"
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "strata")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "share", "strata")
+}
+
+// newRoot builds the command tree.
+func newRoot(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "strata",
+		Short:         "A daemonless container image engine: build, store, run, analyse and move OCI images",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	root.SetVersionTemplate("strata version {{.Version}}\n")
+	root.PersistentFlags().StringVar(&a.root, "root", defaultRoot(), "directory of the image store (env STRATA_ROOT)")
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.CompletionOptions.DisableDefaultCmd = true
+	for _, f := range commands {
+		root.AddCommand(f(a))
+	}
+	// `strata image ls|rm|prune|inspect|history|tag|save|load|import` as docker has them.
+	imageCmd := &cobra.Command{Use: "image", Short: "Manage images"}
+	for _, name := range []string{"images", "rmi", "inspect", "history", "tag", "save", "load", "import", "push", "pull", "build"} {
+		for _, f := range commands {
+			c := f(a)
+			if c.Name() != name {
+				continue
+			}
+			switch name {
+			case "images":
+				c.Use, c.Aliases = "ls", []string{"list"}
+			case "rmi":
+				c.Use, c.Aliases = strings.Replace(c.Use, "rmi", "rm", 1), []string{"remove"}
+			}
+			imageCmd.AddCommand(c)
+		}
+	}
+	for _, f := range imageSubcommands {
+		imageCmd.AddCommand(f(a))
+	}
+	root.AddCommand(imageCmd)
+	return root
+}
+
+// imageSubcommands exist only under `strata image` (prune).
+var imageSubcommands []func(*app) *cobra.Command
+
+// Main runs strata with args and returns the exit status.
+func Main(args []string) int {
+	return run(args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRoot(a)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		if ee.err == nil {
+			return code
+		}
+	}
+	fmt.Fprintln(stderr, "Error: "+oneLine(err.Error()))
+	return code
+}
+
+// oneLine keeps an error message on one line, as the contract with users
+// and scripts is one clear line on stderr.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}

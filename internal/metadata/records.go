@@ -1,0 +1,69 @@
+package metadata
+
+import (
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Image is the record of one stored image. Its ID is the digest of its
+// config, as in docker and podman, so the same image has the same ID in all
+// three.
+type Image struct {
+	ID          digest.Digest      `json:"id"`
+	Manifest    ocispec.Descriptor `json:"manifest"` // the stored manifest blob
+	Config      ocispec.Descriptor `json:"config"`
+	Layers      []Layer            `json:"layers"`
+	RepoDigests []string           `json:"repoDigests,omitempty"` // full name@digest
+	Created     time.Time          `json:"created"`               // from the config
+	Added       time.Time          `json:"added"`                 // when stored here
+	LastTagTime time.Time          `json:"lastTagTime,omitempty"`
+	// Parent is the image a build or commit started from, when known.
+	Parent digest.Digest `json:"parent,omitempty"`
+}
+
+// Layer is a layer blob and what its tar holds.
+type Layer struct {
+	Digest           digest.Digest `json:"digest"` // blob
+	DiffID           digest.Digest `json:"diffID"` // uncompressed tar
+	Size             int64         `json:"size"`
+	UncompressedSize int64         `json:"uncompressedSize"`
+	MediaType        string        `json:"mediaType"`
+}
+
+// Size is the unpacked size of an image: what docker's SIZE column shows.
+func (im *Image) Size() int64 {
+	var n int64
+	for _, l := range im.Layers {
+		n += l.UncompressedSize
+	}
+	return n
+}
+
+// DiffIDs lists the image's layer diffIDs, bottom first.
+func (im *Image) DiffIDs() []digest.Digest {
+	out := make([]digest.Digest, len(im.Layers))
+	for i, l := range im.Layers {
+		out[i] = l.DiffID
+	}
+	return out
+}
+
+// Blobs lists every blob the image needs: manifest, config and layers.
+func (im *Image) Blobs() []digest.Digest {
+	out := []digest.Digest{im.Manifest.Digest, im.Config.Digest}
+	for _, l := range im.Layers {
+		out = append(out, l.Digest)
+	}
+	return out
+}
+
+// Roots is the shape every record in the containers, cache and leases
+// buckets shares with its own fields: the blobs and images it keeps alive.
+// Garbage collection decodes each record of those buckets into Roots, so a
+// new kind of record protects what it needs by filling these fields.
+type Roots struct {
+	Blobs  []digest.Digest `json:"blobs,omitempty"`
+	Images []digest.Digest `json:"images,omitempty"`
+}

@@ -1,0 +1,134 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/metadata"
+)
+
+// FsckReport is what a store check found. Problems are damage; the rest is
+// information.
+type FsckReport struct {
+	Blobs, Images, Names int
+	Problems             []string
+	Unreferenced         int   // blobs no root reaches (collected at the next gc)
+	UnreferencedBytes    int64 //
+}
+
+// Fsck checks every blob against its digest and every reference of the
+// metadata: names to images, images to manifests, configs and layers, and
+// the roots of containers, cache records and leases.
+func (s *Store) Fsck() (FsckReport, error) {
+	var r FsckReport
+	bad := func(format string, a ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, a...)) }
+	present := map[digest.Digest]bool{}
+	err := s.Content.Walk(func(d digest.Digest, size int64) error {
+		r.Blobs++
+		if err := s.Content.Verify(d); err != nil {
+			bad("%v", err)
+			return nil
+		}
+		present[d] = true
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	var live map[digest.Digest]bool
+	err = s.Meta.View(func(tx *metadata.Tx) error {
+		all, err := images(tx)
+		if err != nil {
+			bad("%v", err)
+			return nil
+		}
+		ids := map[digest.Digest]bool{}
+		for _, im := range all {
+			r.Images++
+			ids[im.ID] = true
+			s.fsckImage(im, present, bad)
+		}
+		err = tx.ForEach(metadata.BucketNames, func(name string, raw []byte) error {
+			r.Names++
+			var id digest.Digest
+			if err := json.Unmarshal(raw, &id); err != nil || !ids[id] {
+				bad("name %s points at a missing image %s", name, id)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, bucket := range rootBuckets {
+			err := tx.ForEach(bucket, func(key string, raw []byte) error {
+				var rt metadata.Roots
+				if err := json.Unmarshal(raw, &rt); err != nil {
+					bad("%s record %s is damaged: %v", bucket, key, err)
+					return nil
+				}
+				for _, b := range rt.Blobs {
+					if !present[b] {
+						bad("%s record %s needs blob %s, which is missing", bucket, key, b)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		live, err = marked(tx)
+		return err
+	})
+	if err != nil {
+		return r, err
+	}
+	err = s.Content.Walk(func(d digest.Digest, size int64) error {
+		if !live[d] {
+			r.Unreferenced++
+			r.UnreferencedBytes += size
+		}
+		return nil
+	})
+	return r, err
+}
+
+func (s *Store) fsckImage(im *metadata.Image, present map[digest.Digest]bool, bad func(string, ...any)) {
+	name := short(im.ID)
+	for _, b := range im.Blobs() {
+		if !present[b] {
+			bad("image %s: blob %s is missing or damaged", name, b)
+			return
+		}
+	}
+	mb, err := s.Content.ReadAll(im.Manifest.Digest, image.MaxManifestSize)
+	if err != nil {
+		bad("image %s: manifest: %v", name, err)
+		return
+	}
+	m, _, err := image.ParseManifest(mb)
+	if err != nil {
+		bad("image %s: %v", name, err)
+		return
+	}
+	if m.Config.Digest != im.ID {
+		bad("image %s: its manifest names config %s", name, m.Config.Digest)
+	}
+	cfg, _, err := s.Config(im)
+	if err != nil {
+		bad("image %s: config: %v", name, err)
+		return
+	}
+	if len(cfg.RootFS.DiffIDs) != len(m.Layers) || len(m.Layers) != len(im.Layers) {
+		bad("image %s: manifest, config and record disagree on the number of layers", name)
+		return
+	}
+	for i, l := range m.Layers {
+		if l.Digest != im.Layers[i].Digest || cfg.RootFS.DiffIDs[i] != im.Layers[i].DiffID {
+			bad("image %s: layer %d disagrees between manifest, config and record", name, i)
+		}
+	}
+}

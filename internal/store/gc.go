@@ -1,0 +1,132 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-dev/strata/internal/metadata"
+)
+
+// rootBuckets hold records that keep blobs and images alive (see
+// metadata.Roots).
+var rootBuckets = []string{metadata.BucketContainers, metadata.BucketCache, metadata.BucketLeases}
+
+// GCStats says what a collection removed.
+type GCStats struct {
+	Blobs int
+	Bytes int64
+	// Deferred is set when a writer was running and the sweep was left to
+	// the next collection.
+	Deferred bool
+}
+
+// marked returns every blob reachable from a root: images (names or not:
+// an image record is a root until rmi or prune removes it), and the blobs
+// and images that containers, build cache records and leases name.
+func marked(tx *metadata.Tx) (map[digest.Digest]bool, error) {
+	live := map[digest.Digest]bool{}
+	all, err := images(tx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[digest.Digest]*metadata.Image{}
+	for _, im := range all {
+		byID[im.ID] = im
+		for _, b := range im.Blobs() {
+			live[b] = true
+		}
+	}
+	for _, bucket := range rootBuckets {
+		err := tx.ForEach(bucket, func(key string, raw []byte) error {
+			var r metadata.Roots
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return fmt.Errorf("metadata %s/%s is damaged: %w", bucket, key, err)
+			}
+			for _, b := range r.Blobs {
+				live[b] = true
+			}
+			for _, id := range r.Images {
+				if im := byID[id]; im != nil {
+					for _, b := range im.Blobs() {
+						live[b] = true
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return live, nil
+}
+
+// GC removes every blob and layer record that no root reaches. With wait
+// false it gives up at once (Deferred) if an operation is writing blobs,
+// rather than make the user wait: what it would have removed stays
+// unreachable and goes at the next collection.
+func (s *Store) GC(wait bool) (GCStats, error) {
+	var st GCStats
+	var l *Lock
+	var err error
+	if wait {
+		l, err = s.exclusive()
+	} else {
+		var ok bool
+		l, ok, err = s.tryExclusive()
+		if err == nil && !ok {
+			st.Deferred = true
+			return st, nil
+		}
+	}
+	if err != nil {
+		return st, err
+	}
+	defer l.Unlock()
+
+	var live map[digest.Digest]bool
+	err = s.Meta.Update(func(tx *metadata.Tx) error {
+		var err error
+		if live, err = marked(tx); err != nil {
+			return err
+		}
+		var dead []string
+		err = tx.ForEach(metadata.BucketLayers, func(key string, _ []byte) error {
+			if !live[digest.Digest(key)] {
+				dead = append(dead, key)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range dead {
+			if err := tx.Delete(metadata.BucketLayers, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	// The metadata no longer names them: delete the blobs. A crash here
+	// leaves unreferenced blobs, which the next collection removes.
+	err = s.Content.Walk(func(d digest.Digest, size int64) error {
+		if live[d] {
+			return nil
+		}
+		if err := s.Content.Delete(d); err != nil {
+			return err
+		}
+		st.Blobs++
+		st.Bytes += size
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	return st, s.Content.CleanIngest()
+}

@@ -1,0 +1,209 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/metadata"
+)
+
+// Removal is what an rmi or prune did, in docker's words.
+type Removal struct {
+	Untagged []string        // familiar names
+	Deleted  []digest.Digest // the image ID, then the layer chain IDs no image uses any more
+}
+
+// usedBy returns the key of a container record that keeps image id alive.
+func usedBy(tx *metadata.Tx, id digest.Digest) (string, error) {
+	var user string
+	err := tx.ForEach(metadata.BucketContainers, func(key string, raw []byte) error {
+		var r metadata.Roots
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return fmt.Errorf("metadata container %s is damaged: %w", key, err)
+		}
+		for _, i := range r.Images {
+			if i == id && user == "" {
+				user = key
+			}
+		}
+		return nil
+	})
+	return user, err
+}
+
+func short(d digest.Digest) string {
+	e := d.Encoded()
+	if len(e) > 12 {
+		return e[:12]
+	}
+	return e
+}
+
+// Remove removes a name, or an image, as `docker rmi` does: removing a name
+// deletes the image only when it was the last; removing by ID deletes the
+// image with all its names, refusing (unless force) an image named in
+// several repositories. An image a container uses is only untagged.
+func (s *Store) Remove(ref string, force bool) (Removal, error) {
+	var rm Removal
+	err := s.Meta.Update(func(tx *metadata.Tx) error {
+		im, err := resolve(tx, ref)
+		if err != nil {
+			return err
+		}
+		allNames, err := names(tx)
+		if err != nil {
+			return err
+		}
+		mine := allNames[im.ID]
+		byName := ""
+		if r, err := image.ParseReference(ref); err == nil && !r.IsDigest() {
+			for _, n := range mine {
+				if n == r.String() {
+					byName = n
+				}
+			}
+		}
+		container, err := usedBy(tx, im.ID)
+		if err != nil {
+			return err
+		}
+		var untag []string
+		if byName != "" {
+			untag = []string{byName}
+			remaining := len(mine) - 1
+			if remaining > 0 {
+				return untagAll(tx, im, untag, &rm)
+			}
+			// The last name: its repository's digest references go with it.
+			if container != "" && !force {
+				return fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", ref, short(digest.Digest("sha256:"+container)), short(im.ID))
+			}
+		} else {
+			repos := map[string]bool{}
+			for _, n := range mine {
+				repos[repoOf(n)] = true
+			}
+			if len(repos) > 1 && !force {
+				return fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", short(im.ID))
+			}
+			if container != "" && !force {
+				return fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", short(im.ID), container)
+			}
+			untag = mine
+		}
+		for _, rd := range im.RepoDigests {
+			rm.Untagged = append(rm.Untagged, familiar(rd))
+		}
+		im.RepoDigests = nil
+		if err := untagAll(tx, im, untag, &rm); err != nil {
+			return err
+		}
+		if container != "" {
+			// docker keeps an image a container uses, without its names.
+			return tx.Put(metadata.BucketImages, im.ID.String(), im)
+		}
+		if err := tx.Delete(metadata.BucketImages, im.ID.String()); err != nil {
+			return err
+		}
+		rm.Deleted = append(rm.Deleted, im.ID)
+		rest, err := images(tx)
+		if err != nil {
+			return err
+		}
+		rm.Deleted = append(rm.Deleted, unusedChains(im, rest)...)
+		return nil
+	})
+	return rm, err
+}
+
+func untagAll(tx *metadata.Tx, im *metadata.Image, refs []string, rm *Removal) error {
+	for _, n := range refs {
+		if err := tx.Delete(metadata.BucketNames, n); err != nil {
+			return err
+		}
+		rm.Untagged = append(rm.Untagged, familiar(n))
+	}
+	return tx.Put(metadata.BucketImages, im.ID.String(), im)
+}
+
+// unusedChains lists, top first, the chain IDs of im's layers that no image
+// in rest uses.
+func unusedChains(im *metadata.Image, rest []*metadata.Image) []digest.Digest {
+	used := map[digest.Digest]bool{}
+	for _, o := range rest {
+		for _, c := range image.ChainIDs(o.DiffIDs()) {
+			used[c] = true
+		}
+	}
+	chains := image.ChainIDs(im.DiffIDs())
+	var out []digest.Digest
+	for i := len(chains) - 1; i >= 0; i-- {
+		if !used[chains[i]] {
+			out = append(out, chains[i])
+		}
+	}
+	return out
+}
+
+func familiar(full string) string {
+	r, err := image.ParseReference(full)
+	if err != nil {
+		return full
+	}
+	return r.Familiar()
+}
+
+func repoOf(full string) string {
+	r, err := image.ParseReference(full)
+	if err != nil {
+		return full
+	}
+	return r.Repository()
+}
+
+
+// PruneResult is what image prune removed.
+type PruneResult struct {
+	Removals []Removal
+	GC       GCStats
+}
+
+// Prune removes dangling images (no name), or with all every image no
+// container uses, then collects garbage.
+func (s *Store) Prune(all bool) (PruneResult, error) {
+	var res PruneResult
+	imgs, err := s.Images()
+	if err != nil {
+		return res, err
+	}
+	nm, err := s.Names()
+	if err != nil {
+		return res, err
+	}
+	for _, im := range imgs {
+		if len(nm[im.ID]) > 0 && !all {
+			continue
+		}
+		var inUse bool
+		if err := s.Meta.View(func(tx *metadata.Tx) error {
+			c, err := usedBy(tx, im.ID)
+			inUse = c != ""
+			return err
+		}); err != nil {
+			return res, err
+		}
+		if inUse {
+			continue
+		}
+		rm, err := s.Remove(im.ID.String(), true)
+		if err != nil {
+			return res, err
+		}
+		res.Removals = append(res.Removals, rm)
+	}
+	res.GC, err = s.GC(true)
+	return res, err
+}
