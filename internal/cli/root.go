@@ -155,3 +155,5 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
 }
+
+func (a *app) println(args ...any) { fmt.Fprintln(a.stdout, args...) }

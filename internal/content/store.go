@@ -6,6 +6,7 @@
 package content
 
 import (
+	_ "crypto/sha256" // registers sha256 for go-digest
 	"errors"
 	"fmt"
 	"io"

@@ -143,7 +143,7 @@ type NewImageOptions struct {
 	Parent *metadata.Image
 	Steps  []NewLayer
 	// Config edits the config after the parent's was copied.
-	Config func(*ocispec.Image) error
+	Config func(*image.ConfigFile) error
 	Names  []image.Reference
 	// Created is the image's creation time (default: now).
 	Created *time.Time
@@ -156,10 +156,9 @@ func (s *Store) NewImage(o NewImageOptions) (*metadata.Image, error) {
 	if o.Created != nil {
 		created = o.Created.UTC()
 	}
-	cfg := ocispec.Image{
-		Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH},
-		RootFS:   ocispec.RootFS{Type: "layers"},
-	}
+	var cfg image.ConfigFile
+	cfg.Platform = ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	cfg.RootFS = ocispec.RootFS{Type: "layers"}
 	var layers []ocispec.Descriptor
 	if o.Parent != nil {
 		pc, _, err := s.Config(o.Parent)

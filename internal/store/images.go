@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
 )
 
 // ErrNoSuchImage is returned when a name or ID matches no image.
-var ErrNoSuchImage = errors.New("no such image")
+var ErrNoSuchImage = errors.New("No such image")
 
 // Images returns every image record, sorted newest first (as docker lists).
 func (s *Store) Images() ([]*metadata.Image, error) {
@@ -168,12 +167,12 @@ func (s *Store) Image(id digest.Digest) (*metadata.Image, error) {
 }
 
 // Config reads and parses an image's config blob.
-func (s *Store) Config(im *metadata.Image) (*ocispec.Image, []byte, error) {
+func (s *Store) Config(im *metadata.Image) (*image.ConfigFile, []byte, error) {
 	b, err := s.Content.ReadAll(im.Config.Digest, image.MaxManifestSize)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := image.ParseConfig(b)
+	c, err := image.ParseConfigFile(b)
 	return c, b, err
 }
 

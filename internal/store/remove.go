@@ -164,7 +164,6 @@ func repoOf(full string) string {
 	return r.Repository()
 }
 
-
 // PruneResult is what image prune removed.
 type PruneResult struct {
 	Removals []Removal

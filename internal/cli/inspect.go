@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/store"
+)
+
+// imageInspect has the shape of `docker image inspect`, plus History.
+type imageInspect struct {
+	ID            string                `json:"Id"`
+	RepoTags      []string              `json:"RepoTags"`
+	RepoDigests   []string              `json:"RepoDigests"`
+	Parent        string                `json:"Parent"`
+	Comment       string                `json:"Comment"`
+	Created       string                `json:"Created"`
+	Container     string                `json:"Container"`
+	DockerVersion string                `json:"DockerVersion"`
+	Author        string                `json:"Author"`
+	Config        inspectConfig         `json:"Config"`
+	Architecture  string                `json:"Architecture"`
+	Variant       string                `json:"Variant,omitempty"`
+	Os            string                `json:"Os"`
+	Size          int64                 `json:"Size"`
+	VirtualSize   int64                 `json:"VirtualSize"`
+	RootFS        inspectRootFS         `json:"RootFS"`
+	Metadata      inspectMetadata       `json:"Metadata"`
+	History       []ocispec.History     `json:"History"`
+	Manifest      inspectManifestSource `json:"Manifest"`
+}
+
+// inspectConfig is docker's container config as inspect prints it: every
+// field present, nulls where the image sets nothing.
+type inspectConfig struct {
+	Hostname     string              `json:"Hostname"`
+	Domainname   string              `json:"Domainname"`
+	User         string              `json:"User"`
+	AttachStdin  bool                `json:"AttachStdin"`
+	AttachStdout bool                `json:"AttachStdout"`
+	AttachStderr bool                `json:"AttachStderr"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Tty          bool                `json:"Tty"`
+	OpenStdin    bool                `json:"OpenStdin"`
+	StdinOnce    bool                `json:"StdinOnce"`
+	Env          []string            `json:"Env"`
+	Cmd          []string            `json:"Cmd"`
+	Healthcheck  *image.HealthConfig `json:"Healthcheck,omitempty"`
+	ArgsEscaped  bool                `json:"ArgsEscaped,omitempty"`
+	Image        string              `json:"Image"`
+	Volumes      map[string]struct{} `json:"Volumes"`
+	WorkingDir   string              `json:"WorkingDir"`
+	Entrypoint   []string            `json:"Entrypoint"`
+	OnBuild      []string            `json:"OnBuild"`
+	Labels       map[string]string   `json:"Labels"`
+	StopSignal   string              `json:"StopSignal,omitempty"`
+	Shell        []string            `json:"Shell,omitempty"`
+}
+
+type inspectRootFS struct {
+	Type   string   `json:"Type"`
+	Layers []string `json:"Layers"`
+}
+
+type inspectMetadata struct {
+	LastTagTime string `json:"LastTagTime"`
+}
+
+// inspectManifestSource says which manifest the store keeps for the image.
+type inspectManifestSource struct {
+	Digest    digest.Digest `json:"Digest"`
+	MediaType string        `json:"MediaType"`
+}
+
+func init() {
+	register(func(a *app) *cobra.Command {
+		var format string
+		c := &cobra.Command{
+			Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
+			Short: "Display detailed information on one or more images",
+			Args:  cobra.MinimumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				st, err := a.store()
+				if err != nil {
+					return err
+				}
+				names, err := st.Names()
+				if err != nil {
+					return err
+				}
+				var out []any
+				var firstErr error
+				for _, ref := range args {
+					im, err := st.Resolve(ref)
+					if err != nil {
+						if firstErr == nil {
+							firstErr = err
+						}
+						continue
+					}
+					ii, err := inspectImage(st, im, names[im.ID])
+					if err != nil {
+						return err
+					}
+					out = append(out, ii)
+				}
+				if err := a.printInspect(format, out); err != nil {
+					return err
+				}
+				return firstErr
+			},
+		}
+		c.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
+		return c
+	})
+}
+
+// printInspect prints a JSON array (docker's indented style) or, with a
+// template, one line per object.
+func (a *app) printInspect(format string, objs []any) error {
+	if format == "" {
+		if objs == nil {
+			objs = []any{}
+		}
+		b, err := json.MarshalIndent(objs, "", "    ")
+		if err != nil {
+			return err
+		}
+		a.println(string(b))
+		return nil
+	}
+	tmpl, err := parseTemplate(format + "\n")
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		// Templates see the JSON field names (.Id, .Config.Env), as in docker.
+		b, err := json.Marshal(o)
+		if err != nil {
+			return err
+		}
+		var generic map[string]any
+		if err := json.Unmarshal(b, &generic); err != nil {
+			return err
+		}
+		if err := tmpl.Execute(a.stdout, generic); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func inspectImage(st *store.Store, im *metadata.Image, names []string) (*imageInspect, error) {
+	cfg, _, err := st.Config(im)
+	if err != nil {
+		return nil, err
+	}
+	ii := &imageInspect{
+		ID:            im.ID.String(),
+		RepoTags:      []string{},
+		RepoDigests:   []string{},
+		Comment:       cfg.Comment,
+		Container:     cfg.Container,
+		DockerVersion: cfg.DockerVersion,
+		Author:        cfg.Author,
+		Architecture:  cfg.Architecture,
+		Variant:       cfg.Variant,
+		Os:            cfg.OS,
+		Size:          im.Size(),
+		VirtualSize:   im.Size(),
+		RootFS:        inspectRootFS{Type: "layers", Layers: []string{}},
+		History:       cfg.History,
+		Manifest:      inspectManifestSource{Digest: im.Manifest.Digest, MediaType: im.Manifest.MediaType},
+	}
+	if im.Parent != "" {
+		ii.Parent = im.Parent.String()
+	}
+	for _, n := range names {
+		ii.RepoTags = append(ii.RepoTags, familiarName(n))
+	}
+	for _, rd := range im.RepoDigests {
+		ii.RepoDigests = append(ii.RepoDigests, familiarName(rd))
+	}
+	if cfg.Created != nil {
+		ii.Created = cfg.Created.UTC().Format(time.RFC3339Nano)
+	}
+	if !im.LastTagTime.IsZero() {
+		ii.Metadata.LastTagTime = im.LastTagTime.Format(time.RFC3339Nano)
+	} else {
+		ii.Metadata.LastTagTime = "0001-01-01T00:00:00Z"
+	}
+	for _, d := range cfg.RootFS.DiffIDs {
+		ii.RootFS.Layers = append(ii.RootFS.Layers, d.String())
+	}
+	c := cfg.Config
+	ii.Config = inspectConfig{
+		User: c.User, ExposedPorts: c.ExposedPorts, Env: c.Env, Cmd: c.Cmd, Healthcheck: c.Healthcheck,
+		ArgsEscaped: c.ArgsEscaped, Volumes: c.Volumes, WorkingDir: c.WorkingDir, Entrypoint: c.Entrypoint,
+		OnBuild: c.OnBuild, Labels: c.Labels, StopSignal: c.StopSignal, Shell: c.Shell,
+	}
+	return ii, nil
+}
+
+func familiarName(full string) string {
+	r, err := image.ParseReference(full)
+	if err != nil {
+		return full
+	}
+	return r.Familiar()
+}
