@@ -1,0 +1,190 @@
+package layer
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// breakoutCase is a hostile layer: applying it must leave everything
+// outside the root as it was, and fail or not as said.
+type breakoutCase struct {
+	name    string
+	ents    []ent
+	wantErr bool
+	root    bool                            // needs root (devices, chown)
+	check   func(t *testing.T, root string) // what must hold inside the root
+}
+
+// Inside the test parent dir: root/ (the layer's root), sentinel (a file),
+// sentdir/inner (a directory with a file). Host paths are checked too.
+var breakoutCases = []breakoutCase{
+	{name: "dotdot name", ents: []ent{reg("../sentinel", "pwned")}, wantErr: true},
+	{name: "dotdot in the middle", ents: []ent{reg("a/../../sentinel", "pwned")}, wantErr: true},
+	{name: "dotdot after dir", ents: []ent{dir("a/"), reg("a/../../sentdir/inner", "pwned")}, wantErr: true},
+	{name: "absolute path", ents: []ent{reg("/abs", "x")}, check: exists("abs")},
+	{name: "absolute path with dots", ents: []ent{reg("/./etc//x", "x")}, check: exists("etc/x")},
+	{name: "symlink to / then file through it",
+		ents:  []ent{symlink("l", "/"), reg("l/escaped", "x")},
+		check: exists("escaped")},
+	{name: "symlink to ../.. then write through",
+		ents:  []ent{symlink("l", "../.."), reg("l/sentinel", "pwned")},
+		check: exists("sentinel")},
+	{name: "symlink to parent dir then write through",
+		ents:  []ent{symlink("l", "../sentdir"), reg("l/inner", "pwned")},
+		check: exists("sentdir/inner")},
+	{name: "chained symlinks out",
+		ents:  []ent{symlink("a", "b"), symlink("b", "c/../../../.."), reg("a/sentinel", "pwned")},
+		check: exists("sentinel")},
+	{name: "symlink loop",
+		ents: []ent{symlink("a", "b"), symlink("b", "a"), reg("a/x", "x")}, wantErr: true},
+	{name: "file replaces a symlink pointing out",
+		ents:  []ent{symlink("l", "../sentinel"), reg("l", "pwned")},
+		check: isType("l", unix.S_IFREG)},
+	{name: "dir replaces absolute symlink",
+		ents:  []ent{symlink("etc", "/etc"), dir("etc/"), reg("etc/passwd", "root::0:0::/:/bin/sh\n")},
+		check: isType("etc", unix.S_IFDIR)},
+	{name: "hardlink to /etc/passwd",
+		ents: []ent{hardlink("pw", "/etc/passwd")}, wantErr: true},
+	{name: "hardlink with dotdot",
+		ents: []ent{hardlink("pw", "../sentinel")}, wantErr: true},
+	{name: "hardlink through a symlink to /etc",
+		ents: []ent{symlink("l", "/etc"), hardlink("pw", "l/passwd")}, wantErr: true},
+	{name: "hardlink through a symlink to the parent",
+		ents: []ent{symlink("l", "../"), hardlink("pw", "l/sentinel")}, wantErr: true},
+	{name: "hardlink to a symlink pointing out links the symlink",
+		ents:  []ent{symlink("l", "../sentinel"), hardlink("h", "l"), reg("l", "pwned")},
+		check: isType("h", unix.S_IFLNK)},
+	{name: "hardlink to the root", ents: []ent{hardlink("h", "/")}, wantErr: true},
+	{name: "symlink named .", ents: []ent{symlink(".", "/"), reg("x", "x")}, check: exists("x")},
+	{name: "symlink named /", ents: []ent{symlink("/", "../"), reg("x", "x")}, check: exists("x")},
+	{name: "symlink named ./ with file after", ents: []ent{symlink("./", "/etc"), reg("passwd", "x")},
+		check: exists("passwd")},
+	{name: "whiteout whose parent is a symlink pointing out",
+		ents: []ent{symlink("l", "../"), reg("l/.wh.sentinel", "")}},
+	{name: "whiteout of a dir through a symlink to the parent",
+		ents: []ent{symlink("l", "/.."), reg("l/.wh.sentdir", "")}},
+	{name: "opaque marker through a symlink pointing out",
+		ents: []ent{symlink("l", ".."), reg("l/.wh..wh..opq", "")}},
+	{name: "bare .wh.", ents: []ent{reg(".wh.", "")}, wantErr: true},
+	{name: "bare .wh. in a dir", ents: []ent{dir("d/"), reg("d/.wh.", "")}, wantErr: true},
+	{name: ".wh...", ents: []ent{dir("d/"), reg("d/.wh...", "")}, wantErr: true},
+	{name: ".wh..", ents: []ent{reg(".wh..", "")}, wantErr: true},
+	{name: "device node through a symlink", root: true,
+		ents:  []ent{symlink("l", "/dev"), {name: "l/strata-null", typ: tar.TypeChar, mode: 0o666, major: 1}},
+		check: isType("dev/strata-null", unix.S_IFCHR)},
+	{name: "block device replaces symlink out", root: true,
+		ents:  []ent{symlink("disk", "../sentinel"), {name: "disk", typ: tar.TypeBlock, mode: 0o600, major: 8}},
+		check: isType("disk", unix.S_IFBLK)},
+	{name: "fifo through dotdot", ents: []ent{{name: "../fifo", typ: tar.TypeFifo, mode: 0o600}}, wantErr: true},
+	{name: "setuid file written through a symlink", root: true,
+		ents: []ent{symlink("bin", "../sentdir"), {name: "bin/inner", typ: tar.TypeReg, mode: 0o4755, body: "#!/bin/sh\n"}},
+		check: func(t *testing.T, root string) {
+			fi, err := os.Lstat(filepath.Join(root, "sentdir/inner"))
+			if err != nil || fi.Mode()&os.ModeSetuid == 0 {
+				t.Errorf("setuid file not inside the root: %v %v", fi, err)
+			}
+		}},
+	{name: "setuid file replacing a symlink to a file outside", root: true,
+		ents:  []ent{symlink("su", "../sentinel"), {name: "su", typ: tar.TypeReg, mode: 0o4755, body: "x"}},
+		check: isType("su", unix.S_IFREG)},
+	{name: "directory replaced by symlink then written into",
+		ents:  []ent{dir("d/"), symlink("d", "../.."), reg("d/sentinel", "pwned")},
+		check: exists("sentinel")},
+	{name: "owner and mode on a symlink pointing out", root: true,
+		ents: []ent{{name: "l", typ: tar.TypeSymlink, link: "../sentinel", mode: 0o777, uid: 4242, gid: 4242}}},
+	{name: "xattr on a symlink pointing out",
+		ents: []ent{{name: "l", typ: tar.TypeSymlink, link: "../sentinel", mode: 0o777,
+			xattrs: map[string]string{"user.pwned": "1", "trusted.pwned": "1"}}}},
+	{name: "overlay xattr from the tar is dropped", root: true,
+		ents: []ent{{name: "d/", typ: tar.TypeDir, mode: 0o755,
+			xattrs: map[string]string{"trusted.overlay.redirect": "/../sentdir"}}},
+		check: func(t *testing.T, root string) {
+			if x, _ := listXattrs(filepath.Join(root, "d")); len(x) != 0 {
+				t.Errorf("xattrs kept: %v", x)
+			}
+		}},
+	{name: "file under a regular file", ents: []ent{reg("f", "x"), reg("f/x", "x")}, wantErr: true},
+	{name: "long symlink chain of dotdots",
+		ents:  []ent{dir("a/b/c/"), symlink("a/b/c/l", "../../../../../../../../sentdir"), reg("a/b/c/l/inner", "pwned")},
+		check: exists("sentdir/inner")},
+}
+
+func exists(rel string) func(*testing.T, string) {
+	return func(t *testing.T, root string) {
+		if _, err := os.Lstat(filepath.Join(root, rel)); err != nil {
+			t.Errorf("%s not inside the root: %v", rel, err)
+		}
+	}
+}
+
+func isType(rel string, typ uint32) func(*testing.T, string) {
+	return func(t *testing.T, root string) {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(root, rel), &st); err != nil || st.Mode&unix.S_IFMT != typ {
+			t.Errorf("%s: want type %o, got %o (%v)", rel, typ, st.Mode&unix.S_IFMT, err)
+		}
+	}
+}
+
+// hostPaths are checked not to change: the targets of the classic
+// breakouts when they aim at the host.
+var hostPaths = []string{"/etc/passwd", "/etc", "/dev"}
+
+func TestBreakouts(t *testing.T) {
+	for _, tc := range breakoutCases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.root && os.Geteuid() != 0 {
+				t.Skip("needs root")
+			}
+			parent, root := breakoutParent(t)
+			before := outside(t, parent)
+			_, err := Apply(context.Background(), root, bytes.NewReader(mkTar(t, tc.ents...)), ApplyOptions{})
+			t.Logf("Apply: %v", err)
+			if (err != nil) != tc.wantErr {
+				t.Errorf("Apply error = %v, want error %v", err, tc.wantErr)
+			}
+			if d := diffSnapshots(before, outside(t, parent)); len(d) > 0 {
+				t.Errorf("outside the root changed:\n%v", d)
+			}
+			if _, err := os.Lstat("/dev/strata-null"); err == nil {
+				t.Errorf("/dev/strata-null created on the host")
+			}
+			if tc.check != nil && err == nil {
+				tc.check(t, root)
+			}
+		})
+	}
+}
+
+// breakoutParent makes parent/{root/,sentinel,sentdir/inner}.
+func breakoutParent(t testing.TB) (parent, root string) {
+	parent = t.TempDir()
+	root = filepath.Join(parent, "root")
+	for _, d := range []string{root, filepath.Join(parent, "sentdir")} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"sentinel", "sentdir/inner"} {
+		if err := os.WriteFile(filepath.Join(parent, f), []byte("sentinel"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return parent, root
+}
+
+// outside describes everything the tests can watch outside the root.
+func outside(t testing.TB, parent string) map[string]fileInfo {
+	o := snapOpts{times: true, nlink: true, allXattr: true, skip: func(rel string) bool { return rel == "/root" }}
+	s := snapshot(t, parent, o)
+	for _, p := range hostPaths {
+		s["host:"+p] = describe(t, p, o)
+	}
+	return s
+}

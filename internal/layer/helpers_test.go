@@ -1,0 +1,207 @@
+package layer
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ent is one tar entry of a test layer.
+type ent struct {
+	name, link string
+	typ        byte
+	mode       int64
+	body       string
+	uid, gid   int
+	major      int64
+	xattrs     map[string]string
+}
+
+func reg(name, body string) ent { return ent{name: name, typ: tar.TypeReg, mode: 0o644, body: body} }
+func dir(name string) ent       { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
+func symlink(name, to string) ent {
+	return ent{name: name, typ: tar.TypeSymlink, mode: 0o777, link: to}
+}
+func hardlink(name, to string) ent {
+	return ent{name: name, typ: tar.TypeLink, mode: 0o644, link: to}
+}
+
+var testTime = time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// mkTar builds an uncompressed layer in memory.
+func mkTar(t testing.TB, ents ...ent) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range ents {
+		hdr := &tar.Header{
+			Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode,
+			Uid: e.uid, Gid: e.gid, Size: int64(len(e.body)), ModTime: testTime,
+			Devmajor: e.major,
+		}
+		if e.typ != tar.TypeReg {
+			hdr.Size = 0
+		}
+		for k, v := range e.xattrs {
+			if hdr.PAXRecords == nil {
+				hdr.PAXRecords = map[string]string{}
+			}
+			hdr.PAXRecords[paxXattrPrefix+k] = v
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatalf("tar header %s: %v", e.name, err)
+		}
+		if hdr.Size > 0 {
+			if _, err := tw.Write([]byte(e.body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// fileInfo describes one filesystem entry for comparisons.
+type fileInfo struct {
+	Mode     uint32
+	UID, GID uint32
+	Size     int64
+	Rdev     uint64
+	Link     string
+	Sum      string
+	Xattrs   string
+	Mtime    int64 // ns; 0 when not compared
+	Nlink    uint64
+}
+
+type snapOpts struct {
+	skip     func(rel string) bool
+	times    bool // compare mtimes of non-directories
+	nlink    bool
+	allXattr bool // keep overlay xattrs too
+}
+
+// snapshot describes the tree at dir, keyed by slash path from dir.
+func snapshot(t testing.TB, dir string, o snapOpts) map[string]fileInfo {
+	t.Helper()
+	out := map[string]fileInfo{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = "/" + filepath.ToSlash(rel)
+		if rel == "/." {
+			rel = "/"
+		}
+		if o.skip != nil && o.skip(rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		out[rel] = describe(t, p, o)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func describe(t testing.TB, p string, o snapOpts) fileInfo {
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	fi := fileInfo{Mode: st.Mode, UID: st.Uid, GID: st.Gid, Rdev: st.Rdev}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi.Size = st.Size
+		fi.Sum = fmt.Sprintf("%x", sha256.Sum256(b))
+	case unix.S_IFLNK:
+		fi.Link, _ = os.Readlink(p)
+	}
+	if o.times && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		fi.Mtime = st.Mtim.Nano()
+	}
+	if o.nlink {
+		fi.Nlink = uint64(st.Nlink)
+	}
+	var xs map[string]string
+	var err error
+	if o.allXattr {
+		xs, err = listXattrs(p)
+	} else {
+		xs, err = contentXattrs(p)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kv []string
+	for k, v := range xs {
+		kv = append(kv, k+"="+v)
+	}
+	sort.Strings(kv)
+	fi.Xattrs = strings.Join(kv, ",")
+	return fi
+}
+
+// diffSnapshots lists the differences between two snapshots.
+func diffSnapshots(a, b map[string]fileInfo) []string {
+	var out []string
+	for k, va := range a {
+		vb, ok := b[k]
+		switch {
+		case !ok:
+			out = append(out, "only in first: "+k)
+		case va != vb:
+			out = append(out, fmt.Sprintf("%s: %+v != %+v", k, va, vb))
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, "only in second: "+k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// tarNames lists the entry names of a tar, with type letters.
+func tarNames(t testing.TB, b []byte) []string {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(b))
+	var out []string
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			return out
+		}
+		s := string(hdr.Typeflag) + " " + hdr.Name
+		if hdr.Linkname != "" {
+			s += " -> " + hdr.Linkname
+		}
+		out = append(out, s)
+	}
+}
