@@ -44,7 +44,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				rows, err := historyRows(st, im, noTrunc, human, time.Now())
+				rows, err := historyRows(st, im, noTrunc, human, a.now())
 				if err != nil {
 					return err
 				}

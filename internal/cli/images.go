@@ -58,7 +58,7 @@ func init() {
 				if len(args) == 1 {
 					filter = args[0]
 				}
-				rows := imageRows(imgs, names, all, noTrunc, filter, time.Now())
+				rows := imageRows(imgs, names, all, noTrunc, filter, a.now())
 				if quiet {
 					for _, r := range rows {
 						a.println(r.(imageRow).ID)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,7 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	st     *store.Store
+	now    func() time.Time // the clock CREATED columns count from (tests fix it)
 }
 
 // store opens the store once, on first use, so that --help and version never
@@ -131,7 +133,12 @@ func Main(args []string) int {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	return (&app{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}).execute(args)
+}
+
+// execute runs one command line and returns its exit status.
+func (a *app) execute(args []string) int {
+	stderr := a.stderr
 	root := newRoot(a)
 	root.SetArgs(args)
 	err := root.Execute()

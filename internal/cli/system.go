@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"text/tabwriter"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
@@ -159,7 +158,7 @@ func (a *app) diskUsage(st *store.Store, verbose bool) error {
 	a.println()
 	tw = tabwriter.NewWriter(a.stdout, 10, 1, 3, ' ', 0)
 	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS")
-	now := time.Now()
+	now := a.now()
 	for _, row := range imageRows(imgs, names, true, false, "", now) {
 		r := row.(imageRow)
 		var u usage

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/store"
+	"github.com/strata-dev/strata/internal/storetest"
+)
+
+// lastTagTime is the one field of inspect that records the wall clock.
+var lastTagTime = regexp.MustCompile(`"LastTagTime": "[^"]*"`)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// testNow is the clock of golden runs: CREATED columns count from it.
+var testNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// strata runs one command line in-process against root.
+func strata(t *testing.T, root, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	a := &app{stdin: strings.NewReader(stdin), stdout: &o, stderr: &e, now: func() time.Time { return testNow }}
+	code = a.execute(append([]string{"--root", root}, args...))
+	return o.String(), e.String(), code
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s: output differs from %s\n--- got\n%s\n--- want\n%s", name, path, got, want)
+	}
+}
+
+// fixture is a store with a two-layer base image, an app image on top of it
+// with one more layer, and a dangling image.
+func fixture(t *testing.T) string {
+	root := t.TempDir()
+	st, err := store.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseImg := storetest.Image(t, st, nil, "busybox:latest",
+		storetest.Tar(t, storetest.File{Name: "bin/"}, storetest.File{Name: "bin/sh", Body: strings.Repeat("s", 1500000), Mode: 0o755}),
+		storetest.Tar(t, storetest.File{Name: "etc/"}, storetest.File{Name: "etc/passwd", Body: "root:x:0:0:root:/root:/bin/sh\n"}),
+	)
+	storetest.Image(t, st, baseImg, "example.com:5000/team/app:v1",
+		storetest.Tar(t, storetest.File{Name: "app/"}, storetest.File{Name: "app/main", Body: strings.Repeat("a", 250000), Mode: 0o755}))
+	storetest.Image(t, st, nil, "", storetest.Tar(t, storetest.File{Name: "dangling", Body: "d"}))
+	r, _ := image.ParseTagged("mybox:1")
+	if err := st.Tag(baseImg.ID, r); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func TestGolden(t *testing.T) {
+	root := fixture(t)
+	steps := []struct {
+		name string
+		args []string
+	}{
+		{"images", []string{"images"}},
+		{"images-digests-notrunc", []string{"images", "--digests", "--no-trunc"}},
+		{"images-quiet", []string{"images", "-q"}},
+		{"images-filter", []string{"images", "busybox"}},
+		{"images-template", []string{"images", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"}},
+		{"images-table-template", []string{"images", "--format", "table {{.ID}}\t{{.Repository}}"}},
+		{"images-json", []string{"images", "--format", "json"}},
+		{"history", []string{"history", "example.com:5000/team/app:v1"}},
+		{"history-notrunc-raw", []string{"history", "--no-trunc", "-H=false", "busybox"}},
+		{"inspect-format", []string{"inspect", "--format", "{{.Id}} {{json .RepoTags}} {{len .RootFS.Layers}} {{.Os}}/{{.Architecture}}", "busybox", "example.com:5000/team/app:v1"}},
+		{"inspect-full", []string{"inspect", "mybox:1"}},
+		{"system-df", []string{"system", "df", "-v"}},
+		{"fsck", []string{"fsck"}},
+		{"tag", []string{"tag", "busybox", "registry.local/x/y:2"}},
+		{"images-after-tag", []string{"images", "registry.local/x/y"}},
+		{"rmi-untag", []string{"rmi", "registry.local/x/y:2"}},
+		{"rmi-conflict", []string{"rmi", "busybox:latest", "mybox:1", "example.com:5000/team/app:v1"}},
+		{"image-prune", []string{"image", "prune", "-f"}},
+		{"image-ls-alias", []string{"image", "ls"}},
+		{"errors-no-such-image", []string{"inspect", "nope"}},
+		{"errors-rmi-no-such", []string{"rmi", "nope:1"}},
+		{"errors-bad-tag", []string{"tag", "busybox", "Bad:Name:x"}},
+		{"errors-bad-template", []string{"images", "--format", "{{.Nope"}},
+	}
+	for _, s := range steps {
+		out, errOut, code := strata(t, root, "", s.args...)
+		got := fmt.Sprintf("$ strata %s\n%s", strings.Join(s.args, " "), out)
+		if errOut != "" {
+			got += "[stderr]\n" + errOut
+		}
+		got += fmt.Sprintf("[exit %d]\n", code)
+		golden(t, s.name, lastTagTime.ReplaceAllString(got, `"LastTagTime": "(time of tagging)"`))
+	}
+}
