@@ -7,10 +7,12 @@
 //
 //   - Save writes stored images as a docker-archive or an oci-archive, in
 //     one streaming pass, deterministically (sorted entries, fixed times).
+//
 //   - Load reads an archive in one streaming pass (so stdin works), storing
 //     each blob as it streams by, and at the end assembles and commits each
 //     image with store.AddImage. Nothing becomes visible before every image
 //     of the archive was checked.
+//
 //   - Open gives read access to an archive file or an OCI layout directory
 //     without storing anything (the analysis feature uses it):
 //

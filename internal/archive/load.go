@@ -1,0 +1,432 @@
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/layer"
+	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/store"
+)
+
+// Loaded is an image a load added.
+type Loaded struct {
+	ID    digest.Digest
+	Names []image.Reference
+}
+
+// LoadResult says what a load did.
+type LoadResult struct {
+	Images []Loaded
+	// BlobsWritten and BytesWritten count the blobs new to the store;
+	// BlobsSkipped the layers that were already stored (by digest or,
+	// for a docker-archive, by diffID) and were neither written nor read.
+	BlobsWritten int
+	BytesWritten int64
+	BlobsSkipped int
+}
+
+type loadEntry struct {
+	link string // target of a link
+	data []byte // a small file kept in memory
+	kept bool
+	res  *blobResult // a blob stored (or found in the store) while streaming
+}
+
+type blobResult struct {
+	digest   digest.Digest
+	size     int64
+	diffID   digest.Digest
+	usize    int64
+	comp     layer.Compression
+	layerErr error          // the blob is not a valid layer
+	rec      *metadata.Layer // the store already had this layer
+}
+
+type loader struct {
+	st       *store.Store
+	entries  map[string]*loadEntry
+	byDigest map[digest.Digest]metadata.Layer
+	byDiffID map[digest.Digest]metadata.Layer
+	kept     int64
+	buf      []byte
+	result   LoadResult
+}
+
+// Load reads an archive from r in one pass and adds its images to the
+// store. It accepts docker-archive (docker 20.10 and 25+, podman, skopeo)
+// and oci-archive, the whole archive gzip- or zstd-compressed or not, and
+// layers compressed or not.
+//
+// Each blob is stored as it streams by: under blobs/sha256/<hex> its
+// digest is checked against its name; a layer is checked to be a
+// well-formed tar staying inside its root, and its diffID computed, in the
+// same pass. A layer the store already has (same digest, or for a
+// docker-archive layer same diffID) is skipped without reading it. Small
+// JSON files are kept in memory, and at the end manifest.json or index.json
+// says what the images are: every layer's diffID is checked against its
+// config, and only when every image of the archive is valid are they
+// committed, one store.AddImage each. A failed load leaves no image and no
+// name (only unreferenced blobs, which GC collects).
+func Load(st *store.Store, r io.Reader) (*LoadResult, error) {
+	lk, err := st.Writing()
+	if err != nil {
+		return nil, err
+	}
+	defer lk.Unlock()
+	l := &loader{st: st, entries: map[string]*loadEntry{}, byDigest: map[digest.Digest]metadata.Layer{},
+		byDiffID: map[digest.Digest]metadata.Layer{}, buf: make([]byte, 1<<20)}
+	err = st.Meta.View(func(tx *metadata.Tx) error {
+		return tx.ForEach(metadata.BucketLayers, func(_ string, raw []byte) error {
+			var rec metadata.Layer
+			if json.Unmarshal(raw, &rec) == nil {
+				l.byDigest[rec.Digest] = rec
+				l.byDiffID[rec.DiffID] = rec
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	tr, closeFn, err := archiveReader(r)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	if err := l.stream(tr); err != nil {
+		return nil, err
+	}
+	if err := l.assemble(); err != nil {
+		return nil, err
+	}
+	return &l.result, nil
+}
+
+// archiveReader undoes the archive's own compression. An uncompressed
+// seekable file is read directly, so tar skips known blobs by seeking.
+func archiveReader(r io.Reader) (*tar.Reader, func(), error) {
+	if rs, ok := r.(io.ReadSeeker); ok {
+		if pos, err := rs.Seek(0, io.SeekCurrent); err == nil {
+			head := make([]byte, 6)
+			n, _ := io.ReadFull(rs, head)
+			if _, err := rs.Seek(pos, io.SeekStart); err == nil && layer.Detect(head[:n]) == layer.Uncompressed {
+				return tar.NewReader(rs), func() {}, nil
+			}
+		}
+	}
+	zr, _, err := layer.Decompress(bufio.NewReaderSize(r, 1<<20))
+	if err != nil {
+		return nil, nil, fmt.Errorf("invalid archive: %v", err)
+	}
+	return tar.NewReader(zr), func() { zr.Close() }, nil
+}
+
+// smallNames are the non-blob files of an archive that are kept in memory.
+func isSmallName(name string) bool {
+	switch path.Base(name) {
+	case "manifest.json", "index.json", "oci-layout", "repositories", "json", "VERSION":
+		return true
+	}
+	return path.Ext(name) == ".json"
+}
+
+func (l *loader) known(rec metadata.Layer, ok bool) *metadata.Layer {
+	if ok && l.st.Content.Has(rec.Digest) {
+		return &rec
+	}
+	return nil
+}
+
+func (l *loader) stream(tr *tar.Reader) error {
+	br := bufio.NewReaderSize(nil, 64<<10)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("invalid archive: truncated or corrupt tar: %v", err)
+		}
+		te, name, err := entryOf(hdr)
+		if err != nil {
+			return err
+		}
+		if te == nil {
+			continue
+		}
+		if _, dup := l.entries[name]; dup {
+			return fmt.Errorf("invalid archive: %s appears twice", name)
+		}
+		e := &loadEntry{link: te.link}
+		l.entries[name] = e
+		if te.link != "" {
+			continue
+		}
+		bd, err := blobDigest(name)
+		if err != nil {
+			return err
+		}
+		if bd != "" {
+			rec, ok := l.byDigest[bd]
+			if r := l.known(rec, ok); r != nil {
+				e.res = &blobResult{digest: bd, size: r.Size, diffID: r.DiffID, usize: r.UncompressedSize, rec: r}
+				l.result.BlobsSkipped++
+				continue
+			}
+		} else if h := hintDigest(name); h != "" {
+			rec, ok := l.byDiffID[h]
+			if r := l.known(rec, ok); r != nil {
+				e.res = &blobResult{digest: r.Digest, size: r.Size, diffID: r.DiffID, usize: r.UncompressedSize, rec: r}
+				l.result.BlobsSkipped++
+				continue
+			}
+		}
+		br.Reset(tr)
+		head, _ := br.Peek(6)
+		if hdr.Size <= maxSmall && (isSmallName(name) && bd == "" || bd != "" && len(head) > 0 && head[0] == '{') {
+			if l.kept += hdr.Size; l.kept > maxSmallTotal {
+				return errors.New("invalid archive: too much JSON")
+			}
+			if e.data, err = io.ReadAll(br); err != nil {
+				return fmt.Errorf("invalid archive: truncated or corrupt tar: %s: %v", name, err)
+			}
+			if bd != "" && digest.FromBytes(e.data) != bd {
+				return fmt.Errorf("invalid archive: blob %s does not match its digest", name)
+			}
+			e.kept = true
+			continue
+		}
+		if e.res, err = l.ingest(br, name, bd, head); err != nil {
+			return err
+		}
+	}
+}
+
+// ingest stores one blob, checking it as a layer on the side: a blob that
+// is not a layer is stored all the same (an index may name it as something
+// else), with layerErr set.
+func (l *loader) ingest(src io.Reader, name string, expected digest.Digest, head []byte) (*blobResult, error) {
+	w, err := l.st.Content.NewWriter()
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	comp := layer.Detect(head)
+	pr, pw := io.Pipe()
+	type checked struct {
+		b   layer.Blob
+		err error
+	}
+	done := make(chan checked, 1)
+	go func() {
+		var c checked
+		if comp == layer.Uncompressed {
+			c.err = checkTar(pr)
+		} else {
+			c.b, c.err = layer.Check(pr)
+		}
+		if c.err != nil {
+			io.Copy(io.Discard, pr)
+		}
+		done <- c
+	}()
+	n, copyErr := io.CopyBuffer(io.MultiWriter(w, pw), src, l.buf)
+	pw.CloseWithError(copyErr)
+	c := <-done
+	if copyErr != nil {
+		return nil, fmt.Errorf("invalid archive: truncated or corrupt tar: %s: %v", name, copyErr)
+	}
+	res := &blobResult{digest: w.Digest(), size: n, comp: comp, layerErr: c.err}
+	if expected != "" && res.digest != expected {
+		return nil, fmt.Errorf("invalid archive: blob %s does not match its digest (its content is %s)", name, res.digest)
+	}
+	if c.err == nil {
+		if comp == layer.Uncompressed {
+			res.diffID, res.usize = res.digest, n
+		} else {
+			res.diffID, res.usize = c.b.DiffID, c.b.UncompressedSize
+		}
+	}
+	rec, ok := l.byDigest[res.digest]
+	r := l.known(rec, ok)
+	if r == nil && c.err == nil && comp == layer.Uncompressed {
+		rec, ok = l.byDiffID[res.diffID]
+		r = l.known(rec, ok)
+	}
+	if r != nil {
+		// Already stored: the temporary file is dropped unsynced.
+		res.rec = r
+		res.digest, res.size, res.usize = r.Digest, r.Size, r.UncompressedSize
+		l.result.BlobsSkipped++
+		return res, nil
+	}
+	if _, err := w.Commit(res.digest, n); err != nil {
+		return nil, err
+	}
+	if w.Written() {
+		l.result.BlobsWritten++
+		l.result.BytesWritten += n
+	}
+	return res, nil
+}
+
+// checkTar reads an uncompressed layer to its end, checking that it is a
+// well-formed tar whose paths stay inside its root (its diffID is its
+// digest, hashed by the blob writer).
+func checkTar(r io.Reader) error {
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("invalid layer tar: %v", err)
+		}
+		if err := layer.CheckName(hdr.Name); err != nil {
+			return err
+		}
+		if hdr.Typeflag == tar.TypeLink {
+			if err := layer.CheckName(hdr.Linkname); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := io.Copy(io.Discard, r)
+	return err
+}
+
+func (l *loader) resolve(name string) (string, error) {
+	return resolveIn(name, func(n string) (string, bool) {
+		e := l.entries[n]
+		if e == nil {
+			return "", false
+		}
+		return e.link, true
+	})
+}
+
+func (l *loader) small(name string) ([]byte, error) {
+	e := l.entries[name]
+	if !e.kept {
+		return nil, fmt.Errorf("invalid archive: %s is not a JSON document", name)
+	}
+	return e.data, nil
+}
+
+// planned is a checked image, ready to commit.
+type planned struct {
+	raw    rawImage
+	layers []metadata.Layer
+	news   []*blobResult
+}
+
+func (l *loader) assemble() error {
+	raws, err := parseArchive(l)
+	if err != nil {
+		return err
+	}
+	var plans []planned
+	for _, raw := range raws {
+		p := planned{raw: raw}
+		for i, rl := range raw.layers {
+			e := l.entries[rl.path]
+			if e.kept && e.res == nil {
+				// A layer small enough to look like JSON: store it now.
+				head := e.data[:min(6, len(e.data))]
+				if e.res, err = l.ingest(bytes.NewReader(e.data), rl.path, "", head); err != nil {
+					return err
+				}
+			}
+			res := e.res
+			if res.layerErr != nil {
+				return fmt.Errorf("invalid layer %d (%s): %v", i, rl.path, res.layerErr)
+			}
+			if res.diffID != rl.diffID {
+				return fmt.Errorf("invalid image %s: layer %d (%s) unpacks to %s, the config says %s", raw.configDigest, i, rl.path, res.diffID, rl.diffID)
+			}
+			if rl.desc.Digest != "" && (res.digest != rl.desc.Digest || res.size != rl.desc.Size) {
+				return fmt.Errorf("invalid image %s: layer %d is %s (%d bytes), the manifest says %s (%d bytes)", raw.manifestDigest, i, res.digest, res.size, rl.desc.Digest, rl.desc.Size)
+			}
+			mt := rl.desc.MediaType
+			if res.rec != nil {
+				if mt == "" {
+					mt = res.rec.MediaType
+				}
+			} else {
+				p.news = append(p.news, res)
+			}
+			if mt == "" {
+				mt = mediaType(res.comp)
+			}
+			p.layers = append(p.layers, metadata.Layer{Digest: res.digest, DiffID: res.diffID, Size: res.size, UncompressedSize: res.usize, MediaType: mt})
+		}
+		plans = append(plans, p)
+	}
+	// Every image is valid: commit.
+	for _, p := range plans {
+		for _, res := range p.news {
+			if _, err := l.st.IngestLayer(layer.Blob{Digest: res.digest, DiffID: res.diffID, Size: res.size, UncompressedSize: res.usize, Compression: res.comp}, mediaType(res.comp)); err != nil {
+				return err
+			}
+		}
+		cd, err := l.st.PutBytes(ocispec.MediaTypeImageConfig, p.raw.config)
+		if err != nil {
+			return err
+		}
+		if cd.Digest != p.raw.configDigest {
+			return fmt.Errorf("invalid archive: config %s does not match its digest", p.raw.configDigest)
+		}
+		md := p.raw.manifestDigest
+		if p.raw.manifest != nil {
+			d, err := l.st.PutBytes("", p.raw.manifest)
+			if err != nil {
+				return err
+			}
+			if d.Digest != md {
+				return fmt.Errorf("invalid archive: manifest %s does not match its digest", md)
+			}
+		} else {
+			m := ocispec.Manifest{
+				Versioned: specs.Versioned{SchemaVersion: 2},
+				MediaType: ocispec.MediaTypeImageManifest,
+				Config:    cd,
+				Layers:    []ocispec.Descriptor{},
+			}
+			for _, ly := range p.layers {
+				m.Layers = append(m.Layers, ocispec.Descriptor{MediaType: ly.MediaType, Digest: ly.Digest, Size: ly.Size})
+			}
+			d, err := l.st.PutJSON(ocispec.MediaTypeImageManifest, m)
+			if err != nil {
+				return err
+			}
+			md = d.Digest
+		}
+		var refs []image.Reference
+		for _, n := range p.raw.names {
+			r, err := image.ParseTagged(n)
+			if err != nil {
+				return err
+			}
+			refs = append(refs, r)
+		}
+		im, err := l.st.AddImage(md, refs, nil)
+		if err != nil {
+			return err
+		}
+		l.result.Images = append(l.result.Images, Loaded{ID: im.ID, Names: refs})
+	}
+	return nil
+}

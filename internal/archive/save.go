@@ -1,0 +1,294 @@
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/layer"
+	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/store"
+)
+
+// SaveImage is an image to save and the names to give it in the archive.
+type SaveImage struct {
+	Image *metadata.Image
+	Names []image.Reference
+}
+
+// blobOut is one blob to write: from the store as is, from the store
+// decompressed, or from memory.
+type blobOut struct {
+	d          digest.Digest
+	size       int64
+	src        digest.Digest // stored blob to read
+	decompress bool
+	data       []byte
+}
+
+// Save writes images to w as an archive of format f, holding the store's
+// writing lock so that no garbage collection removes a blob being read.
+//
+// oci-archive keeps every stored blob byte-identical. docker-archive is the
+// layout docker 25+ writes (an OCI layout plus manifest.json and
+// repositories, which docker 20.10, skopeo and podman also read), with the
+// layers as uncompressed tars named by their diffIDs, and an OCI manifest
+// for them (the stored one when the stored layers are uncompressed).
+// Shared blobs are written once; entries are sorted and carry fixed times,
+// so the same images give the same bytes.
+func Save(st *store.Store, w io.Writer, imgs []SaveImage, f Format) error {
+	lk, err := st.Writing()
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	blobs := map[digest.Digest]blobOut{}
+	var index ocispec.Index
+	index.SchemaVersion, index.MediaType = 2, ocispec.MediaTypeImageIndex
+	index.Manifests = []ocispec.Descriptor{}
+	var dms []dockerManifest
+	repos := map[string]map[string]string{}
+	for _, si := range imgs {
+		im := si.Image
+		mdesc := im.Manifest
+		cb, err := st.Content.ReadAll(im.Config.Digest, image.MaxManifestSize)
+		if err != nil {
+			return fmt.Errorf("image %s: %w", im.ID, err)
+		}
+		blobs[im.Config.Digest] = blobOut{d: im.Config.Digest, size: int64(len(cb)), data: cb}
+		if f == OCIArchive {
+			blobs[mdesc.Digest] = blobOut{d: mdesc.Digest, size: mdesc.Size, src: mdesc.Digest}
+			for _, l := range im.Layers {
+				blobs[l.Digest] = blobOut{d: l.Digest, size: l.Size, src: l.Digest}
+			}
+		} else {
+			mb, err := st.Content.ReadAll(mdesc.Digest, image.MaxManifestSize)
+			if err != nil {
+				return fmt.Errorf("image %s: %w", im.ID, err)
+			}
+			m, _, err := image.ParseManifest(mb)
+			if err != nil {
+				return fmt.Errorf("image %s: %w", im.ID, err)
+			}
+			dm := dockerManifest{Config: blobPath(im.Config.Digest)}
+			same := true
+			for i, l := range im.Layers {
+				b := blobOut{d: l.DiffID, size: l.UncompressedSize, src: l.Digest}
+				if l.Digest != l.DiffID {
+					b.decompress = true
+					same = false
+					if b.size <= 0 {
+						if b.size, err = uncompressedSize(st, l.Digest); err != nil {
+							return err
+						}
+					}
+				} else {
+					b.size = l.Size
+				}
+				blobs[l.DiffID] = b
+				dm.Layers = append(dm.Layers, blobPath(l.DiffID))
+				if m.Layers[i].MediaType != ocispec.MediaTypeImageLayer && m.Layers[i].MediaType != image.MediaTypeDockerLayer {
+					same = false
+				}
+			}
+			if !same {
+				nm := ocispec.Manifest{
+					Versioned: specs.Versioned{SchemaVersion: 2},
+					MediaType: ocispec.MediaTypeImageManifest,
+					Config:    ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: im.Config.Digest, Size: int64(len(cb))},
+					Layers:    []ocispec.Descriptor{},
+				}
+				for _, l := range im.Layers {
+					nm.Layers = append(nm.Layers, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: l.DiffID, Size: blobs[l.DiffID].size})
+				}
+				mb, err = json.Marshal(nm)
+				if err != nil {
+					return err
+				}
+				mdesc = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(mb), Size: int64(len(mb))}
+			}
+			blobs[mdesc.Digest] = blobOut{d: mdesc.Digest, size: int64(len(mb)), data: mb}
+			for _, n := range si.Names {
+				dm.RepoTags = append(dm.RepoTags, n.Familiar())
+				if len(im.Layers) > 0 {
+					r := repos[n.FamiliarRepository()]
+					if r == nil {
+						r = map[string]string{}
+						repos[n.FamiliarRepository()] = r
+					}
+					r[n.Tag()] = im.Layers[len(im.Layers)-1].DiffID.Encoded()
+				}
+			}
+			dms = append(dms, dm)
+		}
+		desc := ocispec.Descriptor{MediaType: mdesc.MediaType, Digest: mdesc.Digest, Size: mdesc.Size}
+		if len(si.Names) == 0 {
+			index.Manifests = append(index.Manifests, desc)
+		}
+		for _, n := range si.Names {
+			d := desc
+			d.Annotations = map[string]string{AnnotationContainerName: n.String(), AnnotationRefName: n.Tag()}
+			index.Manifests = append(index.Manifests, d)
+		}
+	}
+
+	tw := newTarWriter(w)
+	tw.file("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
+	tw.dir("blobs/")
+	tw.dir("blobs/sha256/")
+	ds := make([]digest.Digest, 0, len(blobs))
+	for d := range blobs {
+		ds = append(ds, d)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	for _, d := range ds {
+		b := blobs[d]
+		if b.data != nil {
+			tw.file(blobPath(d), b.data)
+			continue
+		}
+		if err := tw.blob(st, b); err != nil {
+			return err
+		}
+	}
+	ib, err := json.Marshal(index)
+	if err != nil {
+		return err
+	}
+	tw.file("index.json", ib)
+	if f == DockerArchive {
+		mj, err := json.Marshal(dms)
+		if err != nil {
+			return err
+		}
+		tw.file("manifest.json", mj)
+		if len(repos) > 0 {
+			rj, err := json.Marshal(repos)
+			if err != nil {
+				return err
+			}
+			tw.file("repositories", rj)
+		}
+	}
+	return tw.close()
+}
+
+func uncompressedSize(st *store.Store, d digest.Digest) (int64, error) {
+	f, err := st.Content.Open(d)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	zr, _, err := layer.Decompress(f)
+	if err != nil {
+		return 0, err
+	}
+	defer zr.Close()
+	return io.Copy(io.Discard, zr)
+}
+
+// tarWriter writes a tar whose headers are made by archive/tar and whose
+// data is copied straight to the output, so that a stored blob goes from
+// file to file in the kernel (copy_file_range/sendfile) when it can.
+type tarWriter struct {
+	w   io.Writer
+	hdr bytes.Buffer
+	err error
+}
+
+var epoch = time.Unix(0, 0).UTC()
+
+func newTarWriter(w io.Writer) *tarWriter { return &tarWriter{w: w} }
+
+func (t *tarWriter) header(h *tar.Header) {
+	if t.err != nil {
+		return
+	}
+	h.ModTime, h.Uname, h.Gname, h.Format = epoch, "", "", tar.FormatPAX
+	if h.Size < 8<<30 {
+		h.Format = tar.FormatUSTAR
+	}
+	t.hdr.Reset()
+	tw := tar.NewWriter(&t.hdr)
+	if t.err = tw.WriteHeader(h); t.err != nil {
+		return
+	}
+	_, t.err = t.w.Write(t.hdr.Bytes())
+}
+
+var zeros [1024]byte
+
+func (t *tarWriter) pad(n int64) {
+	if t.err != nil {
+		return
+	}
+	if r := n % 512; r != 0 {
+		_, t.err = t.w.Write(zeros[:512-r])
+	}
+}
+
+func (t *tarWriter) dir(name string) {
+	t.header(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: 0o755})
+}
+
+func (t *tarWriter) file(name string, b []byte) {
+	t.header(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(b))})
+	if t.err == nil {
+		_, t.err = t.w.Write(b)
+	}
+	t.pad(int64(len(b)))
+}
+
+// plainWriter hides a writer's ReadFrom so io.CopyBuffer uses its buffer.
+type plainWriter struct{ io.Writer }
+
+func (t *tarWriter) blob(st *store.Store, b blobOut) error {
+	t.header(&tar.Header{Typeflag: tar.TypeReg, Name: blobPath(b.d), Mode: 0o644, Size: b.size})
+	if t.err != nil {
+		return t.err
+	}
+	f, err := st.Content.Open(b.src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var n int64
+	if b.decompress {
+		zr, _, err := layer.Decompress(bufio.NewReaderSize(f, 1<<20))
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", b.src, err)
+		}
+		defer zr.Close()
+		n, err = io.CopyBuffer(plainWriter{t.w}, io.LimitReader(zr, b.size+1), make([]byte, 1<<20))
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", b.src, err)
+		}
+	} else {
+		n, err = io.Copy(t.w, io.LimitReader(f, b.size+1))
+		if err != nil {
+			return err
+		}
+	}
+	if n != b.size {
+		return fmt.Errorf("blob %s: %d bytes, expected %d (the store is damaged: run strata fsck)", b.src, n, b.size)
+	}
+	t.pad(n)
+	return t.err
+}
+
+func (t *tarWriter) close() error {
+	if t.err == nil {
+		_, t.err = t.w.Write(zeros[:])
+	}
+	return t.err
+}
