@@ -1,0 +1,233 @@
+package layer
+
+import (
+	"archive/tar"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DiffOptions tune the tars that the Diff producers and WriteTree write.
+// Whatever the options, the same tree gives the same bytes: entries sorted
+// by path (so parents before children), numeric owners without names,
+// times in whole seconds, no access or change times, PAX records only
+// where the USTAR header cannot hold a value (long names, xattrs).
+type DiffOptions struct {
+	// Timestamp, when set, clamps every time written to at most it, as
+	// SOURCE_DATE_EPOCH does: rebuilt layers keep the same bytes.
+	Timestamp *time.Time
+	// Exclude lists absolute paths left out with everything below them,
+	// such as the files a container runtime bind-mounts (/etc/hosts,
+	// /etc/resolv.conf, /etc/hostname, /dev/shm).
+	Exclude []string
+}
+
+// WriteTree writes the whole directory dir (not dir itself) as a tar.
+// Sockets are left out: a tar cannot hold them.
+func WriteTree(w io.Writer, dir string, opts DiffOptions) error {
+	ex := newExcluder(opts.Exclude)
+	var ents []tarEntry
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		names, err := readNames(filepath.Join(dir, rel))
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			p := path.Join(rel, n)
+			if ex.match(p) {
+				continue
+			}
+			src := filepath.Join(dir, p)
+			ents = append(ents, tarEntry{name: p[1:], src: src})
+			if fi, err := os.Lstat(src); err == nil && fi.IsDir() {
+				if err := walk(p); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk("/"); err != nil {
+		return err
+	}
+	return writeEntries(w, ents, opts)
+}
+
+// tarEntry is one entry to write: the file src, or a whiteout file when
+// src is empty.
+type tarEntry struct {
+	name string // root-relative, without a trailing slash
+	src  string
+}
+
+func writeEntries(w io.Writer, ents []tarEntry, opts DiffOptions) error {
+	sort.Slice(ents, func(i, j int) bool { return ents[i].name < ents[j].name })
+	lw := &layerWriter{tw: tar.NewWriter(w), opts: opts, links: map[[2]uint64]string{}}
+	for _, e := range ents {
+		var err error
+		if e.src == "" {
+			err = lw.whiteout(e.name)
+		} else {
+			err = lw.file(e.name, e.src)
+		}
+		if err != nil {
+			return fmt.Errorf("write layer: %s: %w", e.name, err)
+		}
+	}
+	return lw.tw.Close()
+}
+
+type layerWriter struct {
+	tw   *tar.Writer
+	opts DiffOptions
+	// links maps a multiply linked inode to the first name written for
+	// it; the later names become hard links to it.
+	links map[[2]uint64]string
+}
+
+func (lw *layerWriter) clamp(t time.Time) time.Time {
+	t = t.Truncate(time.Second)
+	if ts := lw.opts.Timestamp; ts != nil && t.After(*ts) {
+		return ts.Truncate(time.Second)
+	}
+	return t
+}
+
+// whiteout writes an empty marker file; its time is fixed so that it
+// does not depend on when the diff ran.
+func (lw *layerWriter) whiteout(name string) error {
+	mtime := time.Unix(0, 0)
+	if lw.opts.Timestamp != nil {
+		mtime = lw.clamp(*lw.opts.Timestamp)
+	}
+	return lw.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, ModTime: mtime})
+}
+
+func (lw *layerWriter) file(name, src string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(src, &st); err != nil {
+		return err
+	}
+	hdr, err := lw.header(name, src, &st)
+	if err != nil || hdr == nil {
+		return err
+	}
+	if err := lw.tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if hdr.Typeflag != tar.TypeReg {
+		return nil
+	}
+	return copyFile(lw.tw, src, hdr.Size)
+}
+
+// header describes src, nil for what a tar cannot hold.
+func (lw *layerWriter) header(name, src string, st *unix.Stat_t) (*tar.Header, error) {
+	hdr := &tar.Header{
+		Name:    name,
+		Mode:    int64(st.Mode & 0o7777),
+		Uid:     int(st.Uid),
+		Gid:     int(st.Gid),
+		ModTime: lw.clamp(time.Unix(st.Mtim.Unix())),
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		hdr.Typeflag, hdr.Size = tar.TypeReg, st.Size
+	case unix.S_IFDIR:
+		hdr.Typeflag, hdr.Name = tar.TypeDir, name+"/"
+	case unix.S_IFLNK:
+		target, err := os.Readlink(src)
+		if err != nil {
+			return nil, err
+		}
+		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, target
+	case unix.S_IFCHR, unix.S_IFBLK:
+		hdr.Typeflag = tar.TypeChar
+		if st.Mode&unix.S_IFMT == unix.S_IFBLK {
+			hdr.Typeflag = tar.TypeBlock
+		}
+		hdr.Devmajor, hdr.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+	case unix.S_IFIFO:
+		hdr.Typeflag = tar.TypeFifo
+	default:
+		return nil, nil // sockets
+	}
+	if hdr.Typeflag != tar.TypeDir && st.Nlink > 1 {
+		key := [2]uint64{st.Dev, st.Ino}
+		if first, ok := lw.links[key]; ok {
+			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+		} else {
+			lw.links[key] = name
+		}
+	}
+	xs, err := contentXattrs(src)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range xs {
+		if hdr.PAXRecords == nil {
+			hdr.PAXRecords = map[string]string{}
+		}
+		hdr.PAXRecords[paxXattrPrefix+k] = v
+	}
+	return hdr, nil
+}
+
+// copyFile copies exactly size bytes of src, the size its header gave.
+func copyFile(w io.Writer, src string, size int64) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := io.Copy(w, io.LimitReader(f, size))
+	if err == nil && n != size {
+		err = fmt.Errorf("file shrank while being read (%d of %d bytes)", n, size)
+	}
+	return err
+}
+
+// readNames lists a directory, sorted; nothing for a missing one.
+func readNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	sort.Strings(names)
+	return names, err
+}
+
+// excluder matches the paths of DiffOptions.Exclude and what is below.
+type excluder []string
+
+func newExcluder(paths []string) excluder {
+	var ex excluder
+	for _, p := range paths {
+		ex = append(ex, path.Clean("/"+p))
+	}
+	return ex
+}
+
+// match tells whether p, a path from the root such as "/etc/hosts", is
+// excluded.
+func (ex excluder) match(p string) bool {
+	for _, e := range ex {
+		if p == e || strings.HasPrefix(p, e+"/") || e == "/" {
+			return true
+		}
+	}
+	return false
+}
