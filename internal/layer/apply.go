@@ -446,21 +446,8 @@ func (a *applier) opaque(dir string) error {
 	if err != nil {
 		return err
 	}
-	f, err := a.openDir(d)
-	if err != nil {
+	if err := a.prune(d); err != nil {
 		return err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		if p := path.Join(d, n); !a.inLayer[p] {
-			if err := a.root.RemoveAll(p); err != nil {
-				return err
-			}
-		}
 	}
 	if d != "." {
 		a.mark(d)
@@ -468,7 +455,42 @@ func (a *applier) opaque(dir string) error {
 	if !a.opts.OverlayWhiteouts {
 		return nil
 	}
+	f, err := a.openDir(d)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
 	return unix.Fsetxattr(int(f.Fd()), overlayOpaqueXattr, []byte("y"), 0)
+}
+
+// prune removes below d what this layer did not write. It descends into
+// the directories the layer wrote, which may already hold lower contents
+// when the opaque marker comes after them in the tar.
+func (a *applier) prune(d string) error {
+	f, err := a.openDir(d)
+	if err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		p := path.Join(d, n)
+		if !a.inLayer[p] {
+			if err := a.root.RemoveAll(p); err != nil {
+				return err
+			}
+			continue
+		}
+		if fi, err := a.root.Lstat(p); err == nil && fi.IsDir() {
+			if err := a.prune(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // finishDirs sets the modes and times of the directories of the layer,

@@ -25,6 +25,7 @@ type ent struct {
 	body       string
 	uid, gid   int
 	major      int64
+	minor      int64
 	xattrs     map[string]string
 }
 
@@ -48,7 +49,7 @@ func mkTar(t testing.TB, ents ...ent) []byte {
 		hdr := &tar.Header{
 			Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode,
 			Uid: e.uid, Gid: e.gid, Size: int64(len(e.body)), ModTime: testTime,
-			Devmajor: e.major,
+			Devmajor: e.major, Devminor: e.minor,
 		}
 		if e.typ != tar.TypeReg {
 			hdr.Size = 0

@@ -1,0 +1,173 @@
+package layer
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// listTree lists root as "path type" lines, for compact expectations.
+func listTree(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	for p, fi := range snapshot(t, root, snapOpts{}) {
+		if p == "/" {
+			continue
+		}
+		kind := map[uint32]string{unix.S_IFDIR: "dir", unix.S_IFREG: "file", unix.S_IFLNK: "link",
+			unix.S_IFCHR: "char", unix.S_IFIFO: "fifo", unix.S_IFBLK: "block"}[fi.Mode&unix.S_IFMT]
+		out = append(out, p+" "+kind)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestApplySemantics(t *testing.T) {
+	lower := []ent{dir("a/"), reg("a/x", "x"), dir("a/sub/"), reg("a/sub/y", "y"), reg("b", "b"), dir("c/"), reg("c/z", "z"), reg("d", "d")}
+	for _, tc := range []struct {
+		name    string
+		layer   []ent
+		overlay bool
+		want    []string
+	}{
+		{name: "whiteout file and dir",
+			layer: []ent{reg("a/.wh.x", ""), reg(".wh.c", "")},
+			want:  []string{"/a dir", "/a/sub dir", "/a/sub/y file", "/b file", "/d file"}},
+		{name: "opaque keeps this layer's children, marker first",
+			layer: []ent{dir("a/"), reg("a/.wh..wh..opq", ""), reg("a/new", "n")},
+			want:  []string{"/a dir", "/a/new file", "/b file", "/c dir", "/c/z file", "/d file"}},
+		{name: "opaque keeps this layer's children, marker last",
+			layer: []ent{dir("a/"), reg("a/-new", "n"), dir("a/sub/"), reg("a/sub/w", "w"), reg("a/.wh..wh..opq", "")},
+			want:  []string{"/a dir", "/a/-new file", "/a/sub dir", "/a/sub/w file", "/b file", "/c dir", "/c/z file", "/d file"}},
+		{name: "dir replaces file, file replaces dir",
+			layer: []ent{dir("b/"), reg("b/in", "in"), reg("c", "now a file")},
+			want:  []string{"/a dir", "/a/sub dir", "/a/sub/y file", "/a/x file", "/b dir", "/b/in file", "/c file", "/d file"}},
+		{name: "symlink replaces dir, hard link to lower file",
+			layer: []ent{symlink("a", "c"), hardlink("e", "d")},
+			want:  []string{"/a link", "/b file", "/c dir", "/c/z file", "/d file", "/e file"}},
+		{name: "whiteout of missing path and aufs metadata are no-ops",
+			layer: []ent{reg("nope/.wh.x", ""), reg(".wh.missing", ""), reg(".wh..wh.plnk", "")},
+			want:  []string{"/a dir", "/a/sub dir", "/a/sub/y file", "/a/x file", "/b file", "/c dir", "/c/z file", "/d file"}},
+		{name: "overlay whiteouts", overlay: true,
+			layer: []ent{reg("a/.wh.x", ""), dir("c/"), reg("c/.wh..wh..opq", ""), reg("c/n", "n"), reg("gone/.wh.f", "")},
+			want:  []string{"/a dir", "/a/x char", "/c dir", "/c/n file", "/gone dir", "/gone/f char"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			if !tc.overlay {
+				applyOK(t, root, mkTar(t, lower...), ApplyOptions{})
+			}
+			applyOK(t, root, mkTar(t, tc.layer...), ApplyOptions{OverlayWhiteouts: tc.overlay})
+			if got := listTree(t, root); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			if tc.overlay && !isOpaque(filepath.Join(root, "c")) {
+				t.Errorf("c not marked opaque")
+			}
+		})
+	}
+}
+
+func applyOK(t *testing.T, root string, layer []byte, opts ApplyOptions) int64 {
+	t.Helper()
+	n, err := Apply(context.Background(), root, bytes.NewReader(layer), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestApplyMetadata(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	suid := ent{name: "bin/su", typ: tar.TypeReg, mode: 0o4755, uid: 0, gid: 42, body: "su!"}
+	sgid := ent{name: "var/mail/", typ: tar.TypeDir, mode: 0o2775, uid: 8, gid: 8}
+	ro := ent{name: "ro/", typ: tar.TypeDir, mode: 0o555}
+	owned := ent{name: "ro/mine", typ: tar.TypeReg, mode: 0o640, uid: 1000, gid: 1000, body: "0123456789",
+		xattrs: map[string]string{"user.k": "v", "trusted.t": "1", "security.capability": "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"}}
+	tmp := ent{name: "tmp/", typ: tar.TypeDir, mode: 0o1777}
+	link := ent{name: "ro/l", typ: tar.TypeSymlink, link: "mine", uid: 5, gid: 6, mode: 0o777}
+	null := ent{name: "dev/null", typ: tar.TypeChar, mode: 0o666, major: 1, minor: 3}
+	root := t.TempDir()
+	n := applyOK(t, root, mkTar(t, dir("bin/"), suid, dir("var/"), sgid, ro, owned, link, tmp, dir("dev/"), null), ApplyOptions{})
+	if n != 13 {
+		t.Errorf("bytes written = %d, want 13", n)
+	}
+	for _, c := range []struct {
+		path     string
+		mode     uint32
+		uid, gid uint32
+	}{
+		{"bin/su", unix.S_IFREG | 0o4755, 0, 42},
+		{"var/mail", unix.S_IFDIR | 0o2775, 8, 8},
+		{"ro", unix.S_IFDIR | 0o555, 0, 0},
+		{"ro/mine", unix.S_IFREG | 0o640, 1000, 1000},
+		{"ro/l", unix.S_IFLNK | 0o777, 5, 6},
+		{"tmp", unix.S_IFDIR | 0o1777, 0, 0},
+		{"dev/null", unix.S_IFCHR | 0o666, 0, 0},
+	} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(root, c.path), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode != c.mode || st.Uid != c.uid || st.Gid != c.gid {
+			t.Errorf("%s: mode %o %d:%d, want %o %d:%d", c.path, st.Mode, st.Uid, st.Gid, c.mode, c.uid, c.gid)
+		}
+		// Times are set after contents, directories after children.
+		if mt := time.Unix(st.Mtim.Unix()); !mt.Equal(testTime) {
+			t.Errorf("%s: mtime %v, want %v", c.path, mt, testTime)
+		}
+	}
+	if st, _ := lstat(filepath.Join(root, "dev/null")); st.Rdev != unix.Mkdev(1, 3) {
+		t.Errorf("dev/null rdev %x", st.Rdev)
+	}
+	xs, err := contentXattrs(filepath.Join(root, "ro/mine"))
+	if err != nil || xs["user.k"] != "v" || xs["trusted.t"] != "1" || xs["security.capability"] == "" {
+		t.Errorf("xattrs %v %v", xs, err)
+	}
+}
+
+func TestApplyIgnoreOwner(t *testing.T) {
+	root := t.TempDir()
+	e := reg("f", "x")
+	e.uid, e.gid = 4321, 4321
+	applyOK(t, root, mkTar(t, e), ApplyOptions{IgnoreOwner: true})
+	st, err := lstat(filepath.Join(root, "f"))
+	if err != nil || st.Uid != uint32(os.Geteuid()) {
+		t.Errorf("owner %d, want %d (%v)", st.Uid, os.Geteuid(), err)
+	}
+}
+
+func TestApplyCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Apply(ctx, t.TempDir(), bytes.NewReader(mkTar(t, reg("f", "x"))), ApplyOptions{}); err == nil {
+		t.Error("canceled Apply succeeded")
+	}
+}
+
+func TestWriteDiffFromUpperRefusesRedirect(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("trusted xattrs need root")
+	}
+	upper := t.TempDir()
+	if err := os.Mkdir(filepath.Join(upper, "moved"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := setxattr("moved", "trusted.overlay.redirect", "/orig")(upper); err != nil {
+		t.Fatal(err)
+	}
+	err := WriteDiffFromUpper(&bytes.Buffer{}, upper, nil, DiffOptions{})
+	if err == nil || !strings.Contains(err.Error(), "redirect_dir=off") {
+		t.Errorf("err = %v, want a redirect_dir error", err)
+	}
+}
