@@ -1,0 +1,700 @@
+package analyze
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Options tune an analysis.
+type Options struct {
+	// KeepChanges records every path each layer changes in LayerResult.Changes
+	// (for trees, the interactive view and the HTML page). Without it the
+	// memory per layer is counters only.
+	KeepChanges bool
+	// UpTo stops after layer UpTo (0-based) when >= 0: --tree --layer N
+	// needs the image only up to N.
+	UpTo int
+}
+
+// Status is what a layer did to a path.
+type Status uint8
+
+const (
+	Unchanged Status = iota
+	Added
+	Modified
+	Removed
+)
+
+func (s Status) String() string {
+	return [...]string{"unchanged", "added", "modified", "removed"}[s]
+}
+
+// MarshalText makes statuses words in JSON.
+func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Count is a number of files and their bytes.
+type Count struct {
+	Files int64 `json:"files"`
+	Bytes int64 `json:"bytes"`
+}
+
+func (c *Count) add(size int64) { c.Files++; c.Bytes += size }
+
+// Change is one path a layer added, modified or removed.
+type Change struct {
+	Path   string `json:"path"`
+	Status Status `json:"status"`
+	Size   int64  `json:"size"`
+	Dir    bool   `json:"dir,omitempty"`
+	// MetadataOnly: the content is the same as the copy it replaces; only
+	// mode, owner or times changed, yet the whole file ships again.
+	MetadataOnly bool `json:"metadataOnly,omitempty"`
+}
+
+// LayerResult is what one layer does. Counts are of non-directory entries:
+// a directory listed again in a layer is a new mtime, not new content.
+type LayerResult struct {
+	Index       int           `json:"index"`
+	Digest      digest.Digest `json:"digest"`
+	DiffID      digest.Digest `json:"diffID,omitempty"`
+	MediaType   string        `json:"mediaType,omitempty"`
+	BlobSize    int64         `json:"blobSize"` // bytes of the (compressed) blob
+	TarSize     int64         `json:"tarSize"`  // bytes of the uncompressed tar
+	Size        int64         `json:"size"`     // dive's layer size: the sum of its entries' sizes
+	Instruction string        `json:"instruction"`
+	Entries     int64         `json:"entries"`
+	Added       Count         `json:"added"`
+	Modified    Count         `json:"modified"`
+	Removed     Count         `json:"removed"`
+	// MetadataOnly counts the files this layer rewrote with unchanged
+	// content (chmod, chown, touch of lower files): each is a full copy.
+	MetadataOnly Count `json:"metadataOnly"`
+	// OnlyMetadata: every file change of the layer is a metadata-only copy.
+	OnlyMetadata bool `json:"onlyMetadata"`
+	// WastedBytes are bytes this layer wrote that a later layer overwrote or
+	// removed: they ship but are never seen.
+	WastedBytes int64    `json:"wastedBytes"`
+	Changes     []Change `json:"changes,omitempty"`
+}
+
+// Inefficiency is a path dive reports: found in several layers (or
+// removed), with the bytes of all its versions.
+type Inefficiency struct {
+	Path  string `json:"path"`
+	Count int    `json:"count"`
+	Bytes int64  `json:"bytes"`
+}
+
+// WastedCopy is one copy of a path that ships in the image but is hidden:
+// written by one layer, overwritten or removed by a later one.
+type WastedCopy struct {
+	Path       string `json:"path"`
+	Size       int64  `json:"size"`
+	WrittenBy  int    `json:"writtenBy"`
+	ReplacedBy int    `json:"replacedBy"`
+	// How: "overwritten", "removed", or "metadata-only" (overwritten by the
+	// same content with other mode, owner or times).
+	How string `json:"how"`
+}
+
+// Copy is one occurrence of some content.
+type Copy struct {
+	Path  string `json:"path"`
+	Layer int    `json:"layer"`
+}
+
+// Duplicate is a content shipped by several layers.
+type Duplicate struct {
+	Size        int64  `json:"size"`
+	Copies      []Copy `json:"copies"`
+	WastedBytes int64  `json:"wastedBytes"` // size x (copies - 1)
+}
+
+// Ratio is a float that encodes as null when it is not finite (dive's user
+// wasted percent divides by zero for a one-layer image).
+type Ratio float64
+
+// MarshalJSON writes null for NaN and infinities, which JSON lacks.
+func (r Ratio) MarshalJSON() ([]byte, error) {
+	f := float64(r)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(f)
+}
+
+// CIReport is the verdict of the CI rules.
+type CIReport struct {
+	Rules []RuleResult `json:"rules"`
+	Pass  bool         `json:"pass"`
+}
+
+// Result is the analysis of an image.
+type Result struct {
+	Image  string        `json:"image"`
+	Layers []LayerResult `json:"layers"`
+
+	// dive's figures, computed as dive computes them.
+	SizeBytes         int64          `json:"sizeBytes"`
+	UserSizeBytes     int64          `json:"userSizeBytes"` // all layers but the first
+	Efficiency        float64        `json:"efficiency"`
+	WastedBytes       int64          `json:"wastedBytes"`
+	WastedUserPercent Ratio          `json:"wastedUserPercent"`
+	Inefficiencies    []Inefficiency `json:"inefficientFiles"`
+
+	// What dive does not tell.
+	WastedCopies       []WastedCopy `json:"wastedCopies"`
+	WastedCopyBytes    int64        `json:"wastedCopyBytes"`
+	MetadataOnlyLayers []int        `json:"metadataOnlyLayers"`
+	Duplicates         []Duplicate  `json:"duplicates"`
+	DuplicateBytes     int64        `json:"duplicateBytes"`
+
+	// CI is the verdict of --ci.
+	CI *CIReport `json:"ci,omitempty"`
+
+	root *node // final state, for trees
+	upTo int
+}
+
+// node is the state of one path across the layers read so far. It is the
+// whole per-file memory of an analysis, so it stays small: a 100,000-file
+// image is about 100,000 nodes.
+type node struct {
+	name   string
+	parent *node
+	kids   map[string]*node
+
+	// The union filesystem as it really is (opaque directories honoured).
+	present bool
+	typ     byte
+	size    int64
+	hash    uint64
+	mode    int64
+	uid     int32
+	gid     int32
+	layer   int32 // layer that wrote the present version
+
+	change      Status // what changeLayer did to the path
+	changeLayer int32
+	removedIn   int32 // removed by the layer being read, perhaps re-added by it
+
+	// dive's stacked tree, which differs from the real one: dive ignores
+	// opaque markers, and a directory implied by a deeper path (no entry of
+	// its own) is a zero-size non-directory there.
+	dPresent bool
+	dIsDir   bool
+	dSize    int64
+
+	// dive's per-path efficiency data: versions seen, their total and least size.
+	effN   int32
+	effCum int64
+	effMin int64
+
+	// Marks of the layer being read, to know the layer's own tree without
+	// building it: seen (in the layer's tree, maybe only as a parent),
+	// child (has a child there), explicit (has its own entry), visited.
+	seen, child, explicit, visited int32
+}
+
+func newNode(name string, parent *node) *node {
+	return &node{name: name, parent: parent, changeLayer: -1, removedIn: -1, seen: -1, child: -1, explicit: -1, visited: -1}
+}
+
+func (n *node) path() string {
+	if n.parent == nil {
+		return ""
+	}
+	var parts []string
+	for p := n; p.parent != nil; p = p.parent {
+		parts = append(parts, p.name)
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		b.WriteByte('/')
+		b.WriteString(parts[i])
+	}
+	return b.String()
+}
+
+func (n *node) isDir() bool { return n.typ == tar.TypeDir }
+
+// lookup finds (creating) the node of a cleaned path; "" is the root.
+func (a *analyzer) lookup(p string) *node {
+	n := a.root
+	for p != "" {
+		var seg string
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			seg, p = p[:i], p[i+1:]
+		} else {
+			seg, p = p, ""
+		}
+		c := n.kids[seg]
+		if c == nil {
+			if n.kids == nil {
+				n.kids = map[string]*node{}
+			}
+			// Clone: seg points into the entry's name, which must not stay alive.
+			c = newNode(strings.Clone(seg), n)
+			n.kids[c.name] = c
+		}
+		n = c
+	}
+	return n
+}
+
+type dupKey struct {
+	hash uint64
+	size int64
+}
+
+type dupFirst struct {
+	n     *node
+	layer int32
+	group int32 // index in groups, -1 until a second copy shows up
+}
+
+type dupGroup struct {
+	size   int64
+	copies []dupCopy
+}
+
+type dupCopy struct {
+	n     *node
+	layer int32
+}
+
+// entry is a layer's tar entry kept until the layer's end: whiteouts apply
+// to the layers below, and which paths are leaves of the layer's own tree
+// (dive counts leaves) is known only once every entry has been read.
+type entry struct {
+	n        *node
+	name     string
+	kind     uint8
+	typ      byte
+	size     int64
+	mode     int64
+	uid, gid int32
+	hash     uint64
+	wsize    int64 // dive: bytes a whiteout removes
+	missing  bool  // dive: a whiteout of a path its stacked tree lacks
+	implicit bool
+}
+
+type analyzer struct {
+	root    *node
+	seed    maphash.Seed
+	opts    Options
+	res     *Result
+	dups    map[dupKey]dupFirst
+	groups  []dupGroup
+	entries []entry
+	touched []*node
+	pending []*node
+}
+
+// Analyze reads every layer of im once, in order, and returns the analysis.
+func Analyze(im *Image, opts Options) (*Result, error) {
+	a := &analyzer{
+		root: newNode("", nil),
+		seed: maphash.MakeSeed(),
+		opts: opts,
+		res:  &Result{Image: im.Name, upTo: len(im.Layers) - 1},
+		dups: map[dupKey]dupFirst{},
+	}
+	a.root.present, a.root.typ, a.root.dPresent, a.root.dIsDir = true, tar.TypeDir, true, true
+	instr := instructions(im.History, len(im.Layers))
+	for i, l := range im.Layers {
+		if opts.UpTo >= 0 && i > opts.UpTo {
+			break
+		}
+		a.res.upTo = i
+		a.res.Layers = append(a.res.Layers, LayerResult{
+			Index: i, Digest: l.Digest, DiffID: l.DiffID, MediaType: l.MediaType, BlobSize: l.Size, Instruction: instr[i],
+		})
+		if err := a.layer(i, l); err != nil {
+			return nil, fmt.Errorf("layer %d (%s): %w", i, l.Digest, err)
+		}
+	}
+	a.finish()
+	return a.res, nil
+}
+
+func (a *analyzer) layer(k int, l Layer) error {
+	rc, err := l.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	lr := &a.res.Layers[k]
+	a.entries, a.touched, a.pending = a.entries[:0], a.touched[:0], a.pending[:0]
+	k32 := int32(k)
+	n, err := Walk(rc, a.seed, func(e *Entry) error {
+		lr.Size += e.Size
+		lr.Entries++
+		en := entry{name: e.Name, kind: uint8(e.Kind), typ: e.Type, size: e.Size, mode: e.Mode,
+			uid: int32(e.UID), gid: int32(e.GID), hash: e.Hash}
+		switch e.Kind {
+		case KindFile:
+			en.n = a.lookup(e.Target)
+			a.mark(en.n.parent, k32)
+			a.see(en.n, k32)
+			en.n.explicit = k32
+		case KindWhiteout:
+			// dive's layer tree holds a ".wh.x" node under the parent, not x.
+			en.n = a.lookup(e.Target)
+			a.mark(en.n.parent, k32)
+		case KindOpaque, KindMeta:
+			// dive drops the marker but keeps its directory, implied.
+			en.n = a.lookup(e.Target)
+			if en.n == a.root {
+				return nil
+			}
+			a.see(en.n, k32)
+			a.mark(en.n.parent, k32)
+			if e.Kind == KindMeta {
+				return nil
+			}
+		}
+		a.entries = append(a.entries, en)
+		return nil
+	})
+	lr.TarSize = n
+	if err != nil {
+		return err
+	}
+	a.remove(k32)
+	a.add(k32)
+	a.efficiency(k32)
+	return nil
+}
+
+// see puts n in the layer's tree.
+func (a *analyzer) see(n *node, k int32) {
+	if n.seen != k {
+		n.seen = k
+		a.touched = append(a.touched, n)
+	}
+}
+
+// mark puts n and its parents in the layer's tree as having children.
+func (a *analyzer) mark(n *node, k int32) {
+	for ; n != nil && n.parent != nil; n = n.parent {
+		if n.child == k {
+			return // its parents are marked already
+		}
+		a.see(n, k)
+		n.child = k
+	}
+}
+
+// remove applies the layer's whiteouts and opaque markers to the layers
+// below it, before its own files are added (the OCI order).
+func (a *analyzer) remove(k int32) {
+	// dive sizes every whiteout on the tree of the layers below, so all are
+	// sized before any is applied.
+	for i := range a.entries {
+		e := &a.entries[i]
+		if e.kind != KindWhiteout {
+			continue
+		}
+		switch {
+		case !e.n.dPresent:
+			e.missing = true
+		case e.n.dIsDir:
+			e.wsize = diveSize(e.n)
+		}
+	}
+	for i := range a.entries {
+		e := &a.entries[i]
+		switch e.kind {
+		case KindWhiteout:
+			diveRemove(e.n)
+			if e.n.present {
+				a.removeReal(e.n, k)
+			}
+		case KindOpaque:
+			for _, c := range e.n.kids {
+				if c.present {
+					a.removeReal(c, k)
+				}
+			}
+		}
+	}
+}
+
+func diveSize(n *node) int64 {
+	if !n.dPresent {
+		return 0
+	}
+	s := n.dSize
+	for _, c := range n.kids {
+		s += diveSize(c)
+	}
+	return s
+}
+
+func diveRemove(n *node) {
+	if !n.dPresent {
+		return
+	}
+	n.dPresent = false
+	for _, c := range n.kids {
+		diveRemove(c)
+	}
+}
+
+func (a *analyzer) removeReal(n *node, k int32) {
+	n.present = false
+	n.removedIn = k
+	a.pending = append(a.pending, n)
+	for _, c := range n.kids {
+		if c.present {
+			a.removeReal(c, k)
+		}
+	}
+}
+
+// add applies the layer's files, then settles what its whiteouts removed.
+func (a *analyzer) add(k int32) {
+	lr := &a.res.Layers[k]
+	for i := range a.entries {
+		e := &a.entries[i]
+		if e.kind != KindFile {
+			continue
+		}
+		n := e.n
+		existed := n.present || n.removedIn == k
+		status := Added
+		metaOnly := false
+		if existed {
+			status = Modified
+			metaOnly = n.typ == e.typ && e.typ != tar.TypeDir && n.size == e.size && n.hash == e.hash
+			if !n.isDir() && n.size > 0 && n.layer != k {
+				how := "overwritten"
+				if metaOnly {
+					how = "metadata-only"
+				}
+				a.waste(n, n.size, n.layer, k, how)
+			}
+		}
+		n.present, n.removedIn = true, -1
+		n.typ, n.size, n.hash, n.mode, n.uid, n.gid, n.layer = e.typ, e.size, e.hash, e.mode, e.uid, e.gid, k
+		n.change, n.changeLayer = status, k
+		n.dPresent, n.dIsDir, n.dSize = true, e.typ == tar.TypeDir, e.size
+		if e.typ != tar.TypeDir {
+			if status == Added {
+				lr.Added.add(e.size)
+			} else {
+				lr.Modified.add(e.size)
+				if metaOnly {
+					lr.MetadataOnly.add(e.size)
+				}
+			}
+		}
+		if a.opts.KeepChanges {
+			lr.Changes = append(lr.Changes, Change{Path: n.path(), Status: status, Size: e.size, Dir: e.typ == tar.TypeDir, MetadataOnly: metaOnly})
+		}
+		if e.typ == tar.TypeReg && e.size > 0 {
+			a.dup(n, k, e.hash, e.size)
+		}
+	}
+	// Directories the layer implies without an entry of their own.
+	for _, n := range a.touched {
+		if n.explicit == k {
+			continue
+		}
+		n.dPresent, n.dIsDir, n.dSize = true, false, 0
+		if !n.present {
+			status := Added
+			if n.removedIn == k {
+				status = Modified
+			}
+			n.present, n.removedIn, n.typ, n.size, n.layer = true, -1, tar.TypeDir, 0, k
+			n.change, n.changeLayer = status, k
+			if a.opts.KeepChanges {
+				lr.Changes = append(lr.Changes, Change{Path: n.path(), Status: status, Dir: true})
+			}
+		}
+	}
+	for _, n := range a.pending {
+		if n.removedIn != k {
+			continue // re-added by this layer: counted as modified above
+		}
+		n.removedIn = -1
+		n.change, n.changeLayer = Removed, k
+		if !n.isDir() {
+			lr.Removed.add(n.size)
+			if n.size > 0 {
+				a.waste(n, n.size, n.layer, k, "removed")
+			}
+		}
+		if a.opts.KeepChanges {
+			lr.Changes = append(lr.Changes, Change{Path: n.path(), Status: Removed, Size: n.size, Dir: n.isDir()})
+		}
+	}
+	changed := lr.Added.Files + lr.Modified.Files + lr.Removed.Files
+	lr.OnlyMetadata = changed > 0 && lr.MetadataOnly.Files == changed
+}
+
+func (a *analyzer) waste(n *node, size int64, by, replacedBy int32, how string) {
+	a.res.WastedCopies = append(a.res.WastedCopies, WastedCopy{Path: n.path(), Size: size, WrittenBy: int(by), ReplacedBy: int(replacedBy), How: how})
+	a.res.WastedCopyBytes += size
+	a.res.Layers[by].WastedBytes += size
+}
+
+func (a *analyzer) dup(n *node, k int32, h uint64, size int64) {
+	key := dupKey{h, size}
+	f, ok := a.dups[key]
+	if !ok {
+		a.dups[key] = dupFirst{n: n, layer: k, group: -1}
+		return
+	}
+	if f.group < 0 {
+		f.group = int32(len(a.groups))
+		a.groups = append(a.groups, dupGroup{size: size, copies: []dupCopy{{f.n, f.layer}}})
+		a.dups[key] = f
+	}
+	g := &a.groups[f.group]
+	g.copies = append(g.copies, dupCopy{n, k})
+}
+
+// efficiency adds the layer's leaves to dive's per-path data, visiting them
+// in dive's order (depth first, names sorted) because dive stops visiting a
+// layer at a whiteout of a path it does not know.
+func (a *analyzer) efficiency(k int32) {
+	vis := a.entries[:0:0]
+	for i := range a.entries {
+		e := &a.entries[i]
+		switch e.kind {
+		case KindWhiteout:
+			vis = append(vis, *e)
+		case KindFile:
+			if e.n.child != k && e.n.visited != k {
+				e.n.visited = k
+				vis = append(vis, *e)
+			}
+		}
+	}
+	for _, n := range a.touched {
+		if n.explicit != k && n.child != k {
+			vis = append(vis, entry{n: n, name: strings.TrimPrefix(n.path(), "/"), implicit: true})
+		}
+	}
+	sort.Slice(vis, func(i, j int) bool { return cmpPath(vis[i].name, vis[j].name) < 0 })
+	for i := range vis {
+		e := &vis[i]
+		var size int64
+		switch {
+		case e.kind == KindWhiteout && e.missing:
+			return
+		case e.kind == KindWhiteout:
+			size = e.wsize
+		case !e.implicit:
+			size = e.n.dSize
+		}
+		n := e.n
+		n.effCum += size
+		if n.effN == 0 || size < n.effMin {
+			n.effMin = size
+		}
+		n.effN++
+	}
+}
+
+// cmpPath orders paths as a depth-first walk with sorted names does: a
+// directory's whole subtree before its next sibling ('/' sorts first).
+func cmpPath(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[i], b[i]
+		if ca == cb {
+			continue
+		}
+		if ca == '/' {
+			return -1
+		}
+		if cb == '/' {
+			return 1
+		}
+		if ca < cb {
+			return -1
+		}
+		return 1
+	}
+	return len(a) - len(b)
+}
+
+func (a *analyzer) finish() {
+	r := a.res
+	for i, l := range r.Layers {
+		r.SizeBytes += l.Size
+		if i > 0 {
+			r.UserSizeBytes += l.Size
+		}
+		if l.OnlyMetadata {
+			r.MetadataOnlyLayers = append(r.MetadataOnlyLayers, i)
+		}
+	}
+	var minSum, cumSum int64
+	var walk func(n *node)
+	walk = func(n *node) {
+		if n.effN > 0 {
+			minSum += n.effMin
+			cumSum += n.effCum
+			if n.effN >= 2 {
+				r.Inefficiencies = append(r.Inefficiencies, Inefficiency{Path: n.path(), Count: int(n.effN), Bytes: n.effCum})
+				r.WastedBytes += n.effCum
+			}
+		}
+		for _, c := range n.kids {
+			walk(c)
+		}
+	}
+	walk(a.root)
+	r.Efficiency = 1
+	if cumSum != 0 {
+		r.Efficiency = float64(minSum) / float64(cumSum)
+	}
+	r.WastedUserPercent = Ratio(float64(r.WastedBytes) / float64(r.UserSizeBytes))
+	sort.Slice(r.Inefficiencies, func(i, j int) bool {
+		x, y := r.Inefficiencies[i], r.Inefficiencies[j]
+		if x.Bytes != y.Bytes {
+			return x.Bytes > y.Bytes
+		}
+		return x.Path < y.Path
+	})
+	sort.SliceStable(r.WastedCopies, func(i, j int) bool { return r.WastedCopies[i].Size > r.WastedCopies[j].Size })
+	for _, grp := range a.groups {
+		g := grp.copies
+		layers := map[int32]bool{}
+		for _, c := range g {
+			layers[c.layer] = true
+		}
+		if len(layers) < 2 {
+			continue // several copies in one layer: the layer's own business
+		}
+		size := grp.size
+		d := Duplicate{Size: size, WastedBytes: size * int64(len(g)-1)}
+		for _, c := range g {
+			d.Copies = append(d.Copies, Copy{Path: c.n.path(), Layer: int(c.layer)})
+		}
+		r.Duplicates = append(r.Duplicates, d)
+		r.DuplicateBytes += d.WastedBytes
+	}
+	sort.SliceStable(r.Duplicates, func(i, j int) bool {
+		x, y := r.Duplicates[i], r.Duplicates[j]
+		if x.WastedBytes != y.WastedBytes {
+			return x.WastedBytes > y.WastedBytes
+		}
+		return x.Copies[0].Path < y.Copies[0].Path
+	})
+	r.root = a.root
+	a.dups, a.groups, a.entries = nil, nil, nil
+}

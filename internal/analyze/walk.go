@@ -1,0 +1,139 @@
+package analyze
+
+import (
+	"archive/tar"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/strata-dev/strata/internal/layer"
+)
+
+// Entry kinds: what a tar entry means to the union filesystem.
+const (
+	KindFile     = iota // a file, directory, link or device the layer writes
+	KindWhiteout        // .wh.NAME: NAME of the lower layers is deleted
+	KindOpaque          // .wh..wh..opq: the directory's lower content is hidden
+	KindMeta            // other .wh..wh.* names: aufs bookkeeping, no file
+)
+
+const (
+	whiteoutPrefix = ".wh."
+	metaPrefix     = ".wh..wh."
+	opaqueMarker   = ".wh..wh..opq"
+)
+
+// Entry is one tar entry of a layer, reduced to what the analysis needs.
+// Name is the cleaned path without a leading slash; for a whiteout it is
+// the name in the tar (dir/.wh.x), Target the path it deletes (dir/x); for
+// an opaque marker Target is the directory.
+type Entry struct {
+	Name     string
+	Target   string
+	Kind     int
+	Type     byte
+	Size     int64
+	Mode     int64
+	UID, GID int
+	ModTime  int64 // unix nanoseconds
+	Linkname string
+	// Hash identifies the content of a regular file (of its link target for
+	// links). It is a 64-bit maphash with a seed fixed for one analysis: it
+	// is compared within a run, never stored, so it needs no stable value,
+	// and it hashes several GB/s where sha256 would be the bottleneck.
+	Hash uint64
+}
+
+// IsDir reports whether the entry is a directory.
+func (e *Entry) IsDir() bool { return e.Type == tar.TypeDir }
+
+// copyBufs keeps the 256 KiB hashing buffers between layers.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// Walk reads the layer stream r (gzip, zstd or plain tar) once and calls fn
+// for each entry with its content hashed; fn must not keep e. It returns
+// the number of uncompressed bytes read. Nothing is extracted or buffered
+// beyond one copy buffer.
+func Walk(r io.Reader, seed maphash.Seed, fn func(e *Entry) error) (int64, error) {
+	dr, _, err := layer.Decompress(r)
+	if err != nil {
+		return 0, err
+	}
+	defer dr.Close()
+	cr := &countReader{r: dr}
+	tr := tar.NewReader(cr)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	var h maphash.Hash
+	h.SetSeed(seed)
+	var e Entry
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return cr.n, fmt.Errorf("layer tar: %w", err)
+		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		name := cleanName(hdr.Name)
+		if name == "" {
+			continue // the root itself ("./")
+		}
+		e = Entry{
+			Name: name, Target: name, Type: hdr.Typeflag, Size: hdr.Size, Mode: hdr.Mode,
+			UID: hdr.Uid, GID: hdr.Gid, ModTime: hdr.ModTime.UnixNano(), Linkname: hdr.Linkname,
+		}
+		dir, base := path.Split(name)
+		switch {
+		case base == opaqueMarker:
+			e.Kind, e.Target = KindOpaque, strings.TrimSuffix(dir, "/")
+		case strings.HasPrefix(base, metaPrefix):
+			e.Kind, e.Target = KindMeta, strings.TrimSuffix(dir, "/")
+		case strings.HasPrefix(base, whiteoutPrefix):
+			e.Kind, e.Target = KindWhiteout, dir+base[len(whiteoutPrefix):]
+		}
+		h.Reset()
+		switch hdr.Typeflag {
+		case tar.TypeReg, tar.TypeRegA:
+			e.Type = tar.TypeReg
+			if _, err := io.CopyBuffer(&h, tr, *bp); err != nil {
+				return cr.n, fmt.Errorf("layer tar: %s: %w", name, err)
+			}
+			e.Hash = h.Sum64()
+		case tar.TypeSymlink, tar.TypeLink:
+			h.WriteString(hdr.Linkname)
+			e.Hash = h.Sum64()
+		}
+		if err := fn(&e); err != nil {
+			return cr.n, err
+		}
+	}
+	// Read the padding after the end marker too, so the count is the tar's size.
+	if _, err := io.CopyBuffer(io.Discard, cr, *bp); err != nil {
+		return cr.n, fmt.Errorf("layer tar: %w", err)
+	}
+	return cr.n, nil
+}
+
+// cleanName makes a tar name a rooted-relative path as dive sees it:
+// "./a//b/" -> "a/b", "/" and "./" -> "".
+func cleanName(n string) string {
+	return strings.TrimPrefix(path.Clean("/"+n), "/")
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
