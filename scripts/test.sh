@@ -1,0 +1,21 @@
+#!/bin/bash
+# test.sh - the whole test suite, on a fresh Debian 12 machine with Go installed:
+# installs the real tools the tests use, then vet, unit and integration tests, and
+# a short run of every fuzz target. Run as root (overlay mounts, runc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh ca-certificates git busybox-static skopeo umoci runc docker-registry chromium
+export PATH=$PATH:/usr/local/go/bin
+go version
+go mod download
+go vet ./...
+go test -count=1 -timeout 20m ./...
+# Every parser of outside input has a fuzz target; give each a short run.
+FUZZTIME=${FUZZTIME:-8s}
+for pkg in $(go list ./...); do
+  for f in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
+    echo "fuzz $pkg $f ($FUZZTIME)"
+    go test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" "$pkg" >/dev/null
+  done
+done
+echo "all tests passed"
