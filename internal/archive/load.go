@@ -50,7 +50,7 @@ type blobResult struct {
 	diffID   digest.Digest
 	usize    int64
 	comp     layer.Compression
-	layerErr error          // the blob is not a valid layer
+	layerErr error           // the blob is not a valid layer
 	rec      *metadata.Layer // the store already had this layer
 }
 
