@@ -5,7 +5,7 @@
 # Run as root. The store is $STRATA_ROOT (default /var/lib/strata).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh ca-certificates busybox-static
+scripts/deps.sh busybox-static
 export PATH=$PATH:/usr/local/go/bin
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
