@@ -1,0 +1,223 @@
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mount is a filesystem to mount, as mount(8) takes it.
+type Mount struct {
+	Type    string   `json:"type"` // "overlay" or "bind"
+	Source  string   `json:"source"`
+	Options []string `json:"options,omitempty"`
+	// Dir, when set, is the directory that relative paths in Options
+	// start from: overlay lower dirs are given as short links relative to
+	// it, so that deep images fit in the one page the kernel takes for a
+	// mount's options.
+	Dir string `json:"dir,omitempty"`
+}
+
+// flagOptions are the mount options that are flags, not data.
+var flagOptions = map[string]uintptr{
+	"ro": unix.MS_RDONLY, "rw": 0, "bind": unix.MS_BIND, "rbind": unix.MS_BIND | unix.MS_REC,
+	"nosuid": unix.MS_NOSUID, "nodev": unix.MS_NODEV, "noexec": unix.MS_NOEXEC,
+}
+
+// Mount mounts m at target.
+func (m Mount) Mount(target string) error {
+	var flags uintptr
+	var data []string
+	for _, o := range m.Options {
+		if f, ok := flagOptions[o]; ok {
+			flags |= f
+		} else {
+			data = append(data, o)
+		}
+	}
+	typ := m.Type
+	if typ == "bind" {
+		typ = ""
+		flags |= unix.MS_BIND
+	}
+	mount := func() error {
+		err := unix.Mount(m.Source, target, typ, flags&^unix.MS_RDONLY|bindRO(flags), strings.Join(data, ","))
+		if err != nil {
+			return err
+		}
+		// A bind mount ignores MS_RDONLY until remounted.
+		if flags&unix.MS_BIND != 0 && flags&unix.MS_RDONLY != 0 {
+			if err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+				unix.Unmount(target, unix.MNT_DETACH)
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	if m.Dir != "" {
+		err = inDir(m.Dir, mount)
+	} else {
+		err = mount()
+	}
+	if err != nil {
+		return fmt.Errorf("mount %s at %s: %w", m.Type, target, err)
+	}
+	return nil
+}
+
+func bindRO(flags uintptr) uintptr {
+	if flags&unix.MS_BIND != 0 {
+		return 0 // see the remount
+	}
+	return flags & unix.MS_RDONLY
+}
+
+// All mounts mounts, one on the other, at target; on failure nothing is
+// left mounted.
+func All(mounts []Mount, target string) error {
+	for i, m := range mounts {
+		if err := m.Mount(target); err != nil {
+			for j := 0; j < i; j++ {
+				Unmount(target)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// inDir runs fn on a thread of its own whose working directory is dir.
+// The thread unshares its filesystem attributes, so chdir does not move
+// the rest of the process, and is never given back to the Go scheduler
+// (no UnlockOSThread): it ends with the goroutine.
+func inDir(dir string, fn func() error) error {
+	ch := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			ch <- fmt.Errorf("unshare: %w", err)
+			return
+		}
+		if err := unix.Chdir(dir); err != nil {
+			ch <- err
+			return
+		}
+		ch <- fn()
+	}()
+	return <-ch
+}
+
+// Unmount unmounts target, retrying a while if it is busy (a process of
+// the container exiting), then detaching it. Not mounted is no error.
+func Unmount(target string) error {
+	var err error
+	for i := 0; i < 50; i++ {
+		err = unix.Unmount(target, 0)
+		if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err2 := unix.Unmount(target, unix.MNT_DETACH); err2 == nil {
+		return nil
+	}
+	return fmt.Errorf("unmount %s: %w", target, err)
+}
+
+// Mounted tells whether a filesystem is mounted at target, from
+// /proc/self/mountinfo.
+func Mounted(target string) bool {
+	raw, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	target = filepath.Clean(target)
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && unescapeMountPath(f[4]) == target {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v int
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// WithMounted runs fn with the mounts' filesystem at a directory: a bind
+// mount's source as it is (nothing to mount), else a temporary mount
+// point under tmpParent, unmounted and removed after.
+func WithMounted(mounts []Mount, tmpParent string, fn func(root string) error) error {
+	if len(mounts) == 1 && mounts[0].Type == "bind" {
+		return fn(mounts[0].Source)
+	}
+	dir, err := os.MkdirTemp(tmpParent, "mnt-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dir)
+	if err := All(mounts, dir); err != nil {
+		return err
+	}
+	ferr := fn(dir)
+	if err := Unmount(dir); err != nil && ferr == nil {
+		ferr = err
+	}
+	return ferr
+}
+
+// OverlayDirs returns the upper dir and the lower dirs (topmost first, as
+// real paths) of an overlay mount, for reading its changes.
+func OverlayDirs(m Mount) (upper string, lowers []string, err error) {
+	if m.Type != "overlay" {
+		return "", nil, fmt.Errorf("not an overlay mount")
+	}
+	abs := func(p string) string {
+		if !filepath.IsAbs(p) && m.Dir != "" {
+			p = filepath.Join(m.Dir, p)
+		}
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		return p
+	}
+	for _, o := range m.Options {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "upperdir":
+			upper = abs(v)
+		case "lowerdir":
+			for _, l := range strings.Split(v, ":") {
+				lowers = append(lowers, abs(l))
+			}
+		}
+	}
+	return upper, lowers, nil
+}
