@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"math"
 	"sort"
 	"strings"
@@ -177,6 +178,8 @@ type node struct {
 	typ     byte
 	size    int64
 	hash    uint64
+	hashed  bool  // hash is known (not a lazy big file)
+	off     int64 // where a lazy version's content starts in its layer's tar
 	mode    int64
 	uid     int32
 	gid     int32
@@ -193,10 +196,14 @@ type node struct {
 	dIsDir   bool
 	dSize    int64
 
-	// dive's per-path efficiency data: versions seen, their total and least size.
-	effN   int32
-	effCum int64
-	effMin int64
+	// dive's per-path efficiency data: versions seen, their total and least
+	// size (-1: none yet). effSeen: dive has an entry for the path, which a
+	// whiteout of a path it lacks creates with no version, adding -1 to the
+	// sum of least sizes.
+	effSeen bool
+	effN    int32
+	effCum  int64
+	effMin  int64
 
 	// Marks of the layer being read, to know the layer's own tree without
 	// building it: seen (in the layer's tree, maybe only as a parent),
@@ -205,7 +212,7 @@ type node struct {
 }
 
 func newNode(name string, parent *node) *node {
-	return &node{name: name, parent: parent, changeLayer: -1, removedIn: -1, seen: -1, child: -1, explicit: -1, visited: -1}
+	return &node{name: name, parent: parent, effMin: -1, changeLayer: -1, removedIn: -1, seen: -1, child: -1, explicit: -1, visited: -1}
 }
 
 func (n *node) path() string {
@@ -269,6 +276,7 @@ type dupGroup struct {
 type dupCopy struct {
 	n     *node
 	layer int32
+	off   int64 // of a lazy copy
 }
 
 // entry is a layer's tar entry kept until the layer's end: whiteouts apply
@@ -283,6 +291,8 @@ type entry struct {
 	mode     int64
 	uid, gid int32
 	hash     uint64
+	lazy     bool
+	off      int64
 	wsize    int64 // dive: bytes a whiteout removes
 	missing  bool  // dive: a whiteout of a path its stacked tree lacks
 	implicit bool
@@ -298,7 +308,20 @@ type analyzer struct {
 	entries []entry
 	touched []*node
 	pending []*node
+
+	// Big files of seekable layers are hashed only when another file has
+	// their size: lazy holds those not hashed yet, by size; hashedSizes the
+	// sizes of big files hashed already.
+	layers      []Layer
+	lazy        map[int64][]dupCopy
+	hashedSizes map[int64]bool
+	readers     map[int32]io.ReadCloser
+	err         error // of a lazy read
 }
+
+// lazyMin is the size from which a file of a seekable layer is skipped
+// rather than hashed while streaming.
+const lazyMin = 1 << 20
 
 // Analyze reads every layer of im once, in order, and returns the analysis.
 func Analyze(im *Image, opts Options) (*Result, error) {
@@ -308,11 +331,21 @@ func Analyze(im *Image, opts Options) (*Result, error) {
 		opts: opts,
 		res:  &Result{Image: im.Name, upTo: len(im.Layers) - 1},
 		dups: map[dupKey]dupFirst{},
+		lazy: map[int64][]dupCopy{}, hashedSizes: map[int64]bool{}, readers: map[int32]io.ReadCloser{},
+		layers: im.Layers,
 	}
+	defer func() {
+		for _, r := range a.readers {
+			r.Close()
+		}
+	}()
 	a.root.present, a.root.typ, a.root.dPresent, a.root.dIsDir = true, tar.TypeDir, true, true
 	instr := instructions(im.History, len(im.Layers))
 	for i, l := range im.Layers {
 		if opts.UpTo >= 0 && i > opts.UpTo {
+			break
+		}
+		if a.err != nil {
 			break
 		}
 		a.res.upTo = i
@@ -322,6 +355,9 @@ func Analyze(im *Image, opts Options) (*Result, error) {
 		if err := a.layer(i, l); err != nil {
 			return nil, fmt.Errorf("layer %d (%s): %w", i, l.Digest, err)
 		}
+	}
+	if a.err != nil {
+		return nil, a.err
 	}
 	a.finish()
 	return a.res, nil
@@ -336,11 +372,11 @@ func (a *analyzer) layer(k int, l Layer) error {
 	lr := &a.res.Layers[k]
 	a.entries, a.touched, a.pending = a.entries[:0], a.touched[:0], a.pending[:0]
 	k32 := int32(k)
-	n, err := Walk(rc, a.seed, func(e *Entry) error {
+	n, err := Walk(rc, a.seed, lazyMin, func(e *Entry) error {
 		lr.Size += e.Size
 		lr.Entries++
 		en := entry{name: e.Name, kind: uint8(e.Kind), typ: e.Type, size: e.Size, mode: e.Mode,
-			uid: int32(e.UID), gid: int32(e.GID), hash: e.Hash}
+			uid: int32(e.UID), gid: int32(e.GID), hash: e.Hash, lazy: e.Lazy, off: e.Offset}
 		switch e.Kind {
 		case KindFile:
 			en.n = a.lookup(e.Target)
@@ -476,7 +512,11 @@ func (a *analyzer) add(k int32) {
 		metaOnly := false
 		if existed {
 			status = Modified
-			metaOnly = n.typ == e.typ && e.typ != tar.TypeDir && n.size == e.size && n.hash == e.hash
+			metaOnly = n.typ == e.typ && e.typ != tar.TypeDir && n.size == e.size
+			if metaOnly && e.typ == tar.TypeReg && (e.lazy || !n.hashed) {
+				a.resolve(e, n, k)
+			}
+			metaOnly = metaOnly && n.hash == e.hash
 			if !n.isDir() && n.size > 0 && n.layer != k {
 				how := "overwritten"
 				if metaOnly {
@@ -487,6 +527,7 @@ func (a *analyzer) add(k int32) {
 		}
 		n.present, n.removedIn = true, -1
 		n.typ, n.size, n.hash, n.mode, n.uid, n.gid, n.layer = e.typ, e.size, e.hash, e.mode, e.uid, e.gid, k
+		n.hashed, n.off = !e.lazy, e.off
 		n.change, n.changeLayer = status, k
 		n.dPresent, n.dIsDir, n.dSize = true, e.typ == tar.TypeDir, e.size
 		if e.typ != tar.TypeDir {
@@ -503,7 +544,7 @@ func (a *analyzer) add(k int32) {
 			lr.Changes = append(lr.Changes, Change{Path: n.path(), Status: status, Size: e.size, Dir: e.typ == tar.TypeDir, MetadataOnly: metaOnly})
 		}
 		if e.typ == tar.TypeReg && e.size > 0 {
-			a.dup(n, k, e.hash, e.size)
+			a.content(n, k, e)
 		}
 	}
 	// Directories the layer implies without an entry of their own.
@@ -550,6 +591,78 @@ func (a *analyzer) waste(n *node, size int64, by, replacedBy int32, how string) 
 	a.res.Layers[by].WastedBytes += size
 }
 
+// resolve hashes the lazy ones of a new version e and the version of n it
+// replaces, which have the same size, to tell a metadata-only copy.
+func (a *analyzer) resolve(e *entry, n *node, k int32) {
+	if !n.hashed {
+		n.hash, n.hashed = a.hashAt(n.layer, n.off, n.size), true
+	}
+	if e.lazy {
+		e.hash, e.lazy = a.hashAt(k, e.off, e.size), false
+	}
+}
+
+// content registers a file's content for duplicate detection. A lazy file
+// is hashed only once another big file has its size; until then its size
+// alone proves it unique.
+func (a *analyzer) content(n *node, k int32, e *entry) {
+	size := e.size
+	if size >= lazyMin {
+		if refs := a.lazy[size]; len(refs) > 0 {
+			delete(a.lazy, size)
+			for _, r := range refs {
+				h := a.hashAt(r.layer, r.off, size)
+				if r.n.layer == r.layer && !r.n.hashed {
+					r.n.hash, r.n.hashed = h, true
+				}
+				a.dup(r.n, r.layer, h, size)
+			}
+			a.hashedSizes[size] = true
+		}
+		if e.lazy {
+			if !a.hashedSizes[size] {
+				a.lazy[size] = append(a.lazy[size], dupCopy{n: n, layer: k, off: e.off})
+				return
+			}
+			e.hash, e.lazy = a.hashAt(k, e.off, size), false
+			n.hash, n.hashed = e.hash, true
+		}
+		a.hashedSizes[size] = true
+	}
+	a.dup(n, k, e.hash, size)
+}
+
+// hashAt hashes size bytes at off in layer k's tar, which is seekable (the
+// only kind whose files are lazy). The first failure stops the analysis.
+func (a *analyzer) hashAt(k int32, off, size int64) uint64 {
+	if a.err != nil {
+		return 0
+	}
+	r, ok := a.readers[k]
+	if !ok {
+		var err error
+		if r, err = a.layers[k].Open(); err != nil {
+			a.err = err
+			return 0
+		}
+		a.readers[k] = r
+	}
+	ra, ok := r.(io.ReaderAt)
+	if !ok {
+		a.err = fmt.Errorf("layer %d: cannot read a file's content again", k)
+		return 0
+	}
+	var h maphash.Hash
+	h.SetSeed(a.seed)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	if _, err := io.CopyBuffer(&h, io.NewSectionReader(ra, off, size), *bp); err != nil {
+		a.err = fmt.Errorf("layer %d: %w", k, err)
+		return 0
+	}
+	return h.Sum64()
+}
+
 func (a *analyzer) dup(n *node, k int32, h uint64, size int64) {
 	key := dupKey{h, size}
 	f, ok := a.dups[key]
@@ -559,11 +672,11 @@ func (a *analyzer) dup(n *node, k int32, h uint64, size int64) {
 	}
 	if f.group < 0 {
 		f.group = int32(len(a.groups))
-		a.groups = append(a.groups, dupGroup{size: size, copies: []dupCopy{{f.n, f.layer}}})
+		a.groups = append(a.groups, dupGroup{size: size, copies: []dupCopy{{n: f.n, layer: f.layer}}})
 		a.dups[key] = f
 	}
 	g := &a.groups[f.group]
-	g.copies = append(g.copies, dupCopy{n, k})
+	g.copies = append(g.copies, dupCopy{n: n, layer: k})
 }
 
 // efficiency adds the layer's leaves to dive's per-path data, visiting them
@@ -594,6 +707,7 @@ func (a *analyzer) efficiency(k int32) {
 		var size int64
 		switch {
 		case e.kind == KindWhiteout && e.missing:
+			e.n.effSeen = true
 			return
 		case e.kind == KindWhiteout:
 			size = e.wsize
@@ -601,8 +715,9 @@ func (a *analyzer) efficiency(k int32) {
 			size = e.n.dSize
 		}
 		n := e.n
+		n.effSeen = true
 		n.effCum += size
-		if n.effN == 0 || size < n.effMin {
+		if n.effMin < 0 || size < n.effMin {
 			n.effMin = size
 		}
 		n.effN++
@@ -645,7 +760,7 @@ func (a *analyzer) finish() {
 	var minSum, cumSum int64
 	var walk func(n *node)
 	walk = func(n *node) {
-		if n.effN > 0 {
+		if n.effSeen {
 			minSum += n.effMin
 			cumSum += n.effCum
 			if n.effN >= 2 {

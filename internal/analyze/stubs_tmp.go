@@ -3,4 +3,3 @@ package analyze
 import "io"
 
 func RunTUI(r *Result, in io.Reader, out io.Writer) error { return nil }
-func WriteHTML(w io.Writer, r *Result) error          { return nil }

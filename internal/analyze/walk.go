@@ -41,10 +41,14 @@ type Entry struct {
 	ModTime  int64 // unix nanoseconds
 	Linkname string
 	// Hash identifies the content of a regular file (of its link target for
-	// links). It is a 64-bit maphash with a seed fixed for one analysis: it
+	// links), unless Lazy. It is a 64-bit maphash with a seed fixed for one analysis: it
 	// is compared within a run, never stored, so it needs no stable value,
 	// and it hashes several GB/s where sha256 would be the bottleneck.
 	Hash uint64
+	// Lazy: the content was skipped, not hashed (a big file of a seekable
+	// plain tar); it starts at Offset in the tar, to be hashed on demand.
+	Lazy   bool
+	Offset int64
 }
 
 // IsDir reports whether the entry is a directory.
@@ -57,14 +61,37 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b
 // for each entry with its content hashed; fn must not keep e. It returns
 // the number of uncompressed bytes read. Nothing is extracted or buffered
 // beyond one copy buffer.
-func Walk(r io.Reader, seed maphash.Seed, fn func(e *Entry) error) (int64, error) {
-	dr, _, err := layer.Decompress(r)
-	if err != nil {
-		return 0, err
+//
+// When r is a plain tar that can seek (a blob file of the store) and
+// lazyMin > 0, regular files of lazyMin bytes or more are not read: the tar
+// reader seeks over them and the entry says where they are, so that a
+// 1 GiB file costs a seek unless some other file has its size.
+func Walk(r io.Reader, seed maphash.Seed, lazyMin int64, fn func(e *Entry) error) (int64, error) {
+	var cr *countReader
+	if rs, ok := r.(io.ReadSeeker); ok && lazyMin > 0 {
+		head := make([]byte, 6)
+		n, _ := io.ReadFull(rs, head)
+		if _, err := rs.Seek(0, io.SeekStart); err != nil {
+			return 0, err
+		}
+		if layer.Detect(head[:n]) == layer.Uncompressed {
+			cr = &countReader{r: rs, s: rs}
+		}
 	}
-	defer dr.Close()
-	cr := &countReader{r: dr}
-	tr := tar.NewReader(cr)
+	if cr == nil {
+		lazyMin = 0
+		dr, _, err := layer.Decompress(r)
+		if err != nil {
+			return 0, err
+		}
+		defer dr.Close()
+		cr = &countReader{r: dr}
+	}
+	var tarIn io.Reader = cr
+	if cr.s != nil {
+		tarIn = seekable{cr}
+	}
+	tr := tar.NewReader(tarIn)
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	var h maphash.Hash
@@ -102,6 +129,10 @@ func Walk(r io.Reader, seed maphash.Seed, fn func(e *Entry) error) (int64, error
 		switch hdr.Typeflag {
 		case tar.TypeReg, tar.TypeRegA:
 			e.Type = tar.TypeReg
+			if lazyMin > 0 && hdr.Size >= lazyMin {
+				e.Lazy, e.Offset = true, cr.n
+				break
+			}
 			if _, err := io.CopyBuffer(&h, tr, *bp); err != nil {
 				return cr.n, fmt.Errorf("layer tar: %s: %w", name, err)
 			}
@@ -127,9 +158,24 @@ func cleanName(n string) string {
 	return strings.TrimPrefix(path.Clean("/"+n), "/")
 }
 
+// countReader counts the position in the tar; it seeks when it can, so
+// that tar.Reader skips unread contents with a seek.
 type countReader struct {
 	r io.Reader
+	s io.Seeker
 	n int64
+}
+
+// seekable hides Seek when the reader cannot seek: tar.Reader checks for
+// the method, not for its success.
+type seekable struct{ *countReader }
+
+func (c seekable) Seek(off int64, whence int) (int64, error) {
+	n, err := c.s.Seek(off, whence)
+	if err == nil {
+		c.n = n
+	}
+	return n, err
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
