@@ -1,0 +1,493 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/registry"
+)
+
+// registryFlags are shared by the commands that talk to registries.
+type registryFlags struct {
+	tlsVerify     bool
+	maxConcurrent int
+}
+
+func (f *registryFlags) add(c *cobra.Command) {
+	c.Flags().BoolVar(&f.tlsVerify, "tls-verify", true, "Require HTTPS and verify certificates (plain HTTP is used for localhost and insecure-registries)")
+	c.Flags().IntVar(&f.maxConcurrent, "max-concurrent", 3, "Number of blobs transferred at once")
+}
+
+// client makes a registry client whose progress goes to out: bars on a
+// terminal, one line per change otherwise, nothing when quiet.
+func (a *app) registryClient(f registryFlags, quiet bool) (*registry.Client, func(), error) {
+	var p registry.Progress
+	done := func() {}
+	switch {
+	case quiet:
+	case regTerminal(a.stdout):
+		width, _, err := term.GetSize(int(a.stdout.(*os.File).Fd()))
+		if err != nil {
+			width = 80
+		}
+		b := registry.Bars(a.stdout, width)
+		p, done = b, b.Close
+	default:
+		p = registry.Lines(a.stdout)
+	}
+	c, err := registry.New(registry.Options{
+		TLSVerify:     f.tlsVerify,
+		MaxConcurrent: f.maxConcurrent,
+		Progress:      p,
+		UserAgent:     "strata/" + Version,
+	})
+	return c, done, err
+}
+
+func regTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// interruptible cancels the operation on ^C or SIGTERM, so that the
+// deferred clean-up (temporary blobs, the store lock) runs.
+func interruptible(parent context.Context) (context.Context, context.CancelFunc) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+}
+
+func init() {
+	register(func(a *app) *cobra.Command {
+		var f registryFlags
+		var platform string
+		var allTags, quiet bool
+		c := &cobra.Command{
+			Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
+			Short: "Download an image from a registry",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				plat, err := registry.ParsePlatform(platform)
+				if err != nil {
+					return err
+				}
+				st, err := a.store()
+				if err != nil {
+					return err
+				}
+				cl, done, err := a.registryClient(f, quiet)
+				if err != nil {
+					return err
+				}
+				ctx, cancel := interruptible(cmd.Context())
+				defer cancel()
+				refs := []string{args[0]}
+				if allTags {
+					r, err := image.ParseReference(args[0])
+					if err != nil {
+						return err
+					}
+					if strings.Contains(strings.TrimPrefix(args[0], r.Domain()), ":") || r.IsDigest() {
+						return errors.New("tag can't be used with --all-tags/-a")
+					}
+					tags, err := cl.Tags(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					refs = refs[:0]
+					for _, t := range tags {
+						refs = append(refs, r.Repository()+":"+t)
+					}
+				} else if !quiet && !hasTagOrDigest(args[0]) {
+					fmt.Fprintln(a.stdout, "Using default tag: latest")
+				}
+				for _, s := range refs {
+					r, err := image.ParseReference(s)
+					if err != nil {
+						return err
+					}
+					if !quiet {
+						what := r.Tag()
+						if r.IsDigest() {
+							what = r.Digest()
+						}
+						fmt.Fprintf(a.stdout, "%s: Pulling from %s\n", what, r.Path())
+					}
+					res, err := cl.Pull(ctx, st, s, plat)
+					done()
+					if err != nil {
+						return err
+					}
+					if quiet {
+						a.println(res.Ref.String())
+						continue
+					}
+					fmt.Fprintf(a.stdout, "Digest: %s\n", res.Digest)
+					if res.UpToDate {
+						fmt.Fprintf(a.stdout, "Status: Image is up to date for %s\n", res.Ref.Familiar())
+					} else {
+						fmt.Fprintf(a.stdout, "Status: Downloaded newer image for %s\n", res.Ref.Familiar())
+					}
+					a.println(res.Ref.String())
+				}
+				return nil
+			},
+		}
+		f.add(c)
+		c.Flags().StringVar(&platform, "platform", "", "Pick this platform from a multi-platform image (OS/ARCH[/VARIANT]; default: this machine's)")
+		c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "Download all tagged images in the repository")
+		c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
+		return c
+	})
+
+	register(func(a *app) *cobra.Command {
+		var f registryFlags
+		var quiet bool
+		c := &cobra.Command{
+			Use:   "push [OPTIONS] IMAGE [DESTINATION]",
+			Short: "Upload an image to a registry",
+			Long: "Upload an image to a registry. DESTINATION (default: IMAGE's own name) is where it goes; " +
+				"layers the registry has are not sent, uncompressed layers are sent gzip-compressed.",
+			Args: cobra.RangeArgs(1, 2),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				st, err := a.store()
+				if err != nil {
+					return err
+				}
+				dest := args[0]
+				if len(args) == 2 {
+					dest = args[1]
+				}
+				r, err := image.ParseTagged(dest)
+				if err != nil {
+					if image.LooksLikeID(dest) {
+						return fmt.Errorf("cannot push an image by ID: give a destination name (strata push %s REGISTRY/REPO:TAG)", dest)
+					}
+					return err
+				}
+				cl, done, err := a.registryClient(f, quiet)
+				if err != nil {
+					return err
+				}
+				ctx, cancel := interruptible(cmd.Context())
+				defer cancel()
+				if !quiet {
+					fmt.Fprintf(a.stdout, "The push refers to repository [%s]\n", r.Repository())
+				}
+				res, err := cl.Push(ctx, st, args[0], dest)
+				done()
+				if err != nil {
+					return err
+				}
+				if quiet {
+					a.println(r.String())
+					return nil
+				}
+				fmt.Fprintf(a.stdout, "%s: digest: %s size: %d\n", r.Tag(), res.Digest, res.Size)
+				return nil
+			},
+		}
+		f.add(c)
+		c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
+		return c
+	})
+
+	register(func(a *app) *cobra.Command {
+		var f registryFlags
+		var user, password string
+		var passwordStdin bool
+		c := &cobra.Command{
+			Use:   "login [OPTIONS] [SERVER]",
+			Short: "Log in to a registry (credentials are kept in docker's config.json)",
+			Args:  cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				server := ""
+				if len(args) == 1 {
+					server = args[0]
+				}
+				if password != "" {
+					fmt.Fprintln(a.stderr, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
+					if passwordStdin {
+						return errors.New("--password and --password-stdin are mutually exclusive")
+					}
+				}
+				in := bufio.NewReader(a.stdin)
+				if passwordStdin {
+					if user == "" {
+						return errors.New("must provide --username with --password-stdin")
+					}
+					b, err := io.ReadAll(io.LimitReader(in, 1<<20))
+					if err != nil {
+						return err
+					}
+					password = strings.TrimRight(string(b), "\r\n")
+				}
+				if user == "" {
+					fmt.Fprint(a.stdout, "Username: ")
+					line, err := in.ReadString('\n')
+					if err != nil && line == "" {
+						return errors.New("username is required")
+					}
+					user = strings.TrimSpace(line)
+				}
+				if password == "" {
+					fmt.Fprint(a.stdout, "Password: ")
+					if fd, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(fd.Fd())) {
+						b, err := term.ReadPassword(int(fd.Fd()))
+						fmt.Fprintln(a.stdout)
+						if err != nil {
+							return err
+						}
+						password = string(b)
+					} else {
+						line, _ := in.ReadString('\n')
+						password = strings.TrimRight(line, "\r\n")
+					}
+				}
+				if user == "" || password == "" {
+					return errors.New("username and password are required")
+				}
+				cl, _, err := a.registryClient(f, true)
+				if err != nil {
+					return err
+				}
+				ctx, cancel := interruptible(cmd.Context())
+				defer cancel()
+				if _, err := cl.Login(ctx, server, user, password); err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout, "Login Succeeded")
+				return nil
+			},
+		}
+		c.Flags().BoolVar(&f.tlsVerify, "tls-verify", true, "Require HTTPS and verify certificates")
+		c.Flags().StringVarP(&user, "username", "u", "", "Username")
+		c.Flags().StringVarP(&password, "password", "p", "", "Password")
+		c.Flags().BoolVar(&passwordStdin, "password-stdin", false, "Take the password from stdin")
+		return c
+	})
+
+	register(func(a *app) *cobra.Command {
+		return &cobra.Command{
+			Use:   "logout [SERVER]",
+			Short: "Log out from a registry",
+			Args:  cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				server := ""
+				if len(args) == 1 {
+					server = args[0]
+				}
+				cl, _, err := a.registryClient(registryFlags{tlsVerify: true}, true)
+				if err != nil {
+					return err
+				}
+				shown := server
+				if shown == "" {
+					shown = "https://index.docker.io/v1/"
+				}
+				err = cl.Logout(server)
+				if errors.Is(err, registry.ErrNotLoggedIn) {
+					fmt.Fprintf(a.stdout, "Not logged in to %s\n", shown)
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "Removing login credentials for %s\n", shown)
+				return nil
+			},
+		}
+	})
+
+	register(manifestCommand)
+}
+
+func hasTagOrDigest(s string) bool {
+	if strings.Contains(s, "@") {
+		return true
+	}
+	i := strings.LastIndex(s, "/")
+	return strings.Contains(s[i+1:], ":")
+}
+
+func manifestCommand(a *app) *cobra.Command {
+	mc := &cobra.Command{Use: "manifest", Short: "Manage manifest lists (multi-platform images) in registries"}
+
+	var inspectFlags registryFlags
+	inspect := &cobra.Command{
+		Use:   "inspect [OPTIONS] [LIST] NAME",
+		Short: "Show an image manifest or manifest list, from the local lists or the registry, without pulling",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				if l, err := registry.LoadList(st.Root, args[0]); err == nil {
+					raw, _, err := l.Raw()
+					if err != nil {
+						return err
+					}
+					a.println(string(raw))
+					return nil
+				}
+			}
+			cl, _, err := a.registryClient(inspectFlags, true)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible(cmd.Context())
+			defer cancel()
+			ref, _, err := cl.Ref(args[len(args)-1])
+			if err != nil {
+				return err
+			}
+			doc, err := cl.GetManifest(ctx, ref)
+			if err != nil {
+				return err
+			}
+			var v any
+			if err := json.Unmarshal(doc.Raw, &v); err != nil {
+				return err
+			}
+			b, err := json.MarshalIndent(v, "", "   ")
+			if err != nil {
+				return err
+			}
+			a.println(string(b))
+			return nil
+		},
+	}
+	inspectFlags.add(inspect)
+	inspect.Flags().Lookup("max-concurrent").Hidden = true
+
+	var createFlags registryFlags
+	var amend bool
+	create := &cobra.Command{
+		Use:   "create [OPTIONS] LIST IMAGE [IMAGE...]",
+		Short: "Create a local manifest list of images that are in a registry",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			cl, _, err := a.registryClient(createFlags, true)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible(cmd.Context())
+			defer cancel()
+			l, err := cl.CreateList(ctx, st.Root, args[0], args[1:], amend)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Created manifest list %s\n", l.Ref)
+			return nil
+		},
+	}
+	createFlags.add(create)
+	create.Flags().BoolVarP(&amend, "amend", "a", false, "Amend an existing manifest list")
+
+	var ann registry.Annotation
+	var annotations []string
+	annotate := &cobra.Command{
+		Use:   "annotate [OPTIONS] LIST IMAGE",
+		Short: "Set the platform of an entry of a local manifest list",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			for _, kv := range annotations {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					return fmt.Errorf("invalid annotation %q: want KEY=VALUE", kv)
+				}
+				if ann.Annotations == nil {
+					ann.Annotations = map[string]string{}
+				}
+				ann.Annotations[k] = v
+			}
+			cl, _, err := a.registryClient(registryFlags{tlsVerify: true}, true)
+			if err != nil {
+				return err
+			}
+			return cl.Annotate(st.Root, args[0], args[1], ann)
+		},
+	}
+	annotate.Flags().StringVar(&ann.OS, "os", "", "Set operating system")
+	annotate.Flags().StringVar(&ann.Arch, "arch", "", "Set architecture")
+	annotate.Flags().StringVar(&ann.Variant, "variant", "", "Set architecture variant")
+	annotate.Flags().StringVar(&ann.OSVersion, "os-version", "", "Set operating system version")
+	annotate.Flags().StringSliceVar(&ann.OSFeatures, "os-features", nil, "Set operating system feature")
+	annotate.Flags().StringArrayVar(&annotations, "annotation", nil, "Add an annotation KEY=VALUE to the entry")
+
+	var pushFlags registryFlags
+	var purge bool
+	push := &cobra.Command{
+		Use:   "push [OPTIONS] LIST",
+		Short: "Push a local manifest list to its registry",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			cl, _, err := a.registryClient(pushFlags, true)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible(cmd.Context())
+			defer cancel()
+			d, _, err := cl.PushList(ctx, st.Root, args[0])
+			if err != nil {
+				return err
+			}
+			if purge {
+				if err := registry.RemoveList(st.Root, args[0]); err != nil {
+					return err
+				}
+			}
+			a.println(d)
+			return nil
+		},
+	}
+	pushFlags.add(push)
+	push.Flags().BoolVarP(&purge, "purge", "p", false, "Remove the local manifest list after push")
+
+	rm := &cobra.Command{
+		Use:   "rm LIST [LIST...]",
+		Short: "Delete local manifest lists",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			for _, l := range args {
+				if err := registry.RemoveList(st.Root, l); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	mc.AddCommand(inspect, create, annotate, push, rm)
+	return mc
+}

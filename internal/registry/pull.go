@@ -1,0 +1,173 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/store"
+)
+
+// PullResult is what a pull did.
+type PullResult struct {
+	Image *metadata.Image
+	Ref   image.Reference // normalized name pulled
+	// Digest is the digest of the document the name points at (the index
+	// when it is one), as docker prints and records it.
+	Digest   digest.Digest
+	Manifest digest.Digest // the platform's image manifest
+	Fetched  int           // blobs that came over the wire
+	Bytes    int64
+	UpToDate bool // the name already pointed at this image and nothing was fetched
+}
+
+// Pull fetches the image s names (for an index, the manifest of platform)
+// into st and names it. The image appears only once all its blobs are in
+// the store and verified.
+func (c *Client) Pull(ctx context.Context, st *store.Store, s string, platform Platform) (*PullResult, error) {
+	ref, iref, err := c.Ref(s)
+	if err != nil {
+		return nil, err
+	}
+	top, err := c.GetManifest(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	doc := top
+	if image.IsIndex(top.MediaType) {
+		idx, _, err := image.ParseIndex(top.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", iref.Familiar(), err)
+		}
+		d, err := PickPlatform(idx, platform)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", iref.Familiar(), err)
+		}
+		cref := ref.Context().Digest(d.Digest.String())
+		doc, err = c.GetManifest(ctx, cref)
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(doc.Raw)) != d.Size {
+			return nil, fmt.Errorf("%s: the index says its manifest %s has %d bytes, the registry sent %d", iref.Familiar(), short(d.Digest), d.Size, len(doc.Raw))
+		}
+		if !image.IsManifest(doc.MediaType) {
+			return nil, fmt.Errorf("%s: nested indexes are not supported", iref.Familiar())
+		}
+	}
+	m, mt, err := image.ParseManifest(doc.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", iref.Familiar(), err)
+	}
+	blobs := []Blob{{Desc: m.Config}}
+	for i, l := range m.Layers {
+		if !image.IsLayer(l.MediaType) {
+			return nil, fmt.Errorf("%s: layer %d has media type %q, which is not an image layer (is this an artifact rather than an image?)", iref.Familiar(), i, l.MediaType)
+		}
+		blobs = append(blobs, Blob{Desc: l, Layer: true})
+	}
+	if m.Config.Size > image.MaxManifestSize {
+		return nil, fmt.Errorf("%s: image config of %d bytes is too large", iref.Familiar(), m.Config.Size)
+	}
+
+	lock, err := st.Writing()
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+
+	var before digest.Digest
+	if !iref.IsDigest() {
+		if im, err := st.Resolve(iref.String()); err == nil {
+			before = im.ID
+		}
+	}
+	fr, err := c.FetchBlobs(ctx, st, ref.Context(), blobs)
+	if err != nil {
+		return nil, err
+	}
+	// The manifest is stored byte for byte: its digest is the image's name
+	// in the registry, and a push gives back the same one.
+	md, err := st.PutBytes(mt, doc.Raw)
+	if err != nil {
+		return nil, err
+	}
+	if md.Digest != doc.Digest {
+		return nil, fmt.Errorf("internal error: stored manifest is %s, expected %s", md.Digest, doc.Digest)
+	}
+	var names []image.Reference
+	if !iref.IsDigest() {
+		names = append(names, iref)
+	}
+	im, err := st.AddImage(md.Digest, names, []string{iref.Repository() + "@" + top.Digest.String()})
+	if err != nil {
+		return nil, err
+	}
+	return &PullResult{
+		Image: im, Ref: iref, Digest: top.Digest, Manifest: doc.Digest,
+		Fetched: len(fr.Fetched), Bytes: fr.Bytes,
+		UpToDate: before == im.ID && len(fr.Fetched) == 0,
+	}, nil
+}
+
+// PickPlatform chooses the manifest of an index for a platform, as docker
+// does: OS and architecture must match; a variant asked for must match,
+// otherwise the first entry of the architecture wins (an amd64 machine runs
+// any amd64 image).
+func PickPlatform(idx *ocispec.Index, want Platform) (ocispec.Descriptor, error) {
+	var found []string
+	var best *ocispec.Descriptor
+	for i := range idx.Manifests {
+		d := &idx.Manifests[i]
+		if !image.IsManifest(d.MediaType) && d.MediaType != "" {
+			continue
+		}
+		p := d.Platform
+		if p == nil {
+			continue
+		}
+		found = append(found, Platform{p.OS, p.Architecture, p.Variant}.String())
+		if p.OS != want.OS || p.Architecture != want.Architecture {
+			continue
+		}
+		if want.Variant != "" && p.Variant != "" && p.Variant != want.Variant {
+			continue
+		}
+		if best == nil || (want.Variant != "" && p.Variant == want.Variant && best.Platform.Variant != want.Variant) {
+			best = d
+		}
+	}
+	if best == nil {
+		sort.Strings(found)
+		return ocispec.Descriptor{}, fmt.Errorf("no matching manifest for %s in the manifest list entries (it has: %v)", want, found)
+	}
+	return *best, nil
+}
+
+// Tags lists the tags of a repository.
+func (c *Client) Tags(ctx context.Context, s string) ([]string, error) {
+	r, err := image.ParseReference(s)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := name.NewRepository(r.Repository(), c.nameOpts(r.Domain())...)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.puller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := p.List(ctx, repo)
+	if err != nil {
+		return nil, Explain(err, r.FamiliarRepository())
+	}
+	sort.Strings(tags)
+	return tags, nil
+}
