@@ -237,9 +237,9 @@ func (l *loader) ingest(src io.Reader, name string, expected digest.Digest, head
 		} else {
 			c.b, c.err = layer.Check(pr)
 		}
-		if c.err != nil {
-			io.Copy(io.Discard, pr)
-		}
+		// Always read to the end: a decompressor may stop before the
+		// blob does, and the writer side must not block.
+		io.Copy(io.Discard, pr)
 		done <- c
 	}()
 	n, copyErr := io.CopyBuffer(io.MultiWriter(w, pw), src, l.buf)
