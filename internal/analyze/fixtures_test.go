@@ -69,11 +69,11 @@ type fixture struct {
 	effNum, effDen int64 // efficiency = effNum / effDen
 	wasted         int64
 
-	copies    int64 // our wasted copy bytes
-	metaOnly  []int
-	dupBytes  int64
-	perLayer  []string // "added/modified/removed" file counts per layer
-	wastedBy  []int64  // per layer
+	copies   int64 // our wasted copy bytes
+	metaOnly []int
+	dupBytes int64
+	perLayer []string // "added/modified/removed" file counts per layer
+	wastedBy []int64  // per layer
 }
 
 var fixtures = []fixture{

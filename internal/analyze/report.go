@@ -148,7 +148,10 @@ func WriteTree(w io.Writer, r *Result, mode TreeMode) error {
 		}
 		for _, c := range n.kids {
 			ci := measure(c)
-			in.size += ci.size
+			// A directory weighs what it holds; a removed one what it held.
+			if c.present || !n.present {
+				in.size += ci.size
+			}
 			in.show = in.show || ci.show
 		}
 		memo[n] = in

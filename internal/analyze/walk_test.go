@@ -1,0 +1,111 @@
+package analyze
+
+import (
+	"bytes"
+	"hash/maphash"
+	"io"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+func TestWalk(t *testing.T) {
+	plain := tarOf(t, f{name: "./a/"}, f{name: "a/b", body: "hello"}, f{name: "/a/.wh.c"}, f{name: "a/.wh..wh..opq"},
+		f{name: "big", body: x("z", 2<<20)})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	seed := maphash.MakeSeed()
+	type got struct {
+		name, target string
+		kind         int
+		lazy         bool
+	}
+	for _, tc := range []struct {
+		name string
+		in   io.Reader
+		lazy int64
+		want []got
+	}{
+		{"plain", bytes.NewReader(plain), 0, []got{{"a", "a", KindFile, false}, {"a/b", "a/b", KindFile, false}, {"a/.wh.c", "a/c", KindWhiteout, false}, {"a/.wh..wh..opq", "a", KindOpaque, false}, {"big", "big", KindFile, false}}},
+		{"gzip", &gz, 1 << 20, []got{{"a", "a", KindFile, false}, {"a/b", "a/b", KindFile, false}, {"a/.wh.c", "a/c", KindWhiteout, false}, {"a/.wh..wh..opq", "a", KindOpaque, false}, {"big", "big", KindFile, false}}},
+		{"seekable", bytes.NewReader(plain), 1 << 20, []got{{"a", "a", KindFile, false}, {"a/b", "a/b", KindFile, false}, {"a/.wh.c", "a/c", KindWhiteout, false}, {"a/.wh..wh..opq", "a", KindOpaque, false}, {"big", "big", KindFile, true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var all []got
+			var hashes = map[string]uint64{}
+			n, err := Walk(tc.in, seed, tc.lazy, func(e *Entry) error {
+				all = append(all, got{e.Name, e.Target, e.Kind, e.Lazy})
+				hashes[e.Name] = e.Hash
+				if e.Lazy && string(plain[e.Offset:e.Offset+4]) != "zzzz" {
+					t.Errorf("lazy offset %d does not point at the content", e.Offset)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != int64(len(plain)) {
+				t.Errorf("read %d bytes, the tar has %d", n, len(plain))
+			}
+			if len(all) != len(tc.want) {
+				t.Fatalf("entries %v, want %v", all, tc.want)
+			}
+			for i := range all {
+				if all[i] != tc.want[i] {
+					t.Errorf("entry %d: %+v, want %+v", i, all[i], tc.want[i])
+				}
+			}
+			if hashes["a/b"] != maphash.String(seed, "hello") {
+				t.Error("content hash of a/b is not the hash of its bytes")
+			}
+		})
+	}
+}
+
+func TestWalkRejectsGarbage(t *testing.T) {
+	if _, err := Walk(bytes.NewReader(bytes.Repeat([]byte{1}, 1024)), maphash.MakeSeed(), 0, func(*Entry) error { return nil }); err == nil {
+		t.Error("a stream that is not a tar was accepted")
+	}
+}
+
+// FuzzWalk: the walker and the analyzer never panic on any stream, and the
+// analysis of whatever entries a stream holds stays consistent.
+func FuzzWalk(fz *testing.F) {
+	fz.Add(tarOf(fz, f{name: "a/"}, f{name: "a/b", body: "x"}))
+	fz.Add(tarOf(fz, f{name: "a/.wh..wh..opq"}, f{name: ".wh.a"}, f{name: "../../x", body: "y"}))
+	fz.Add(tarOf(fz, f{name: "x", body: "1"}, f{name: "x/y", body: "2"}, f{name: ".wh.x"}))
+	fz.Add([]byte{0x1f, 0x8b, 0, 0})
+	fz.Fuzz(func(t *testing.T, data []byte) {
+		n := 0
+		_, err := Walk(bytes.NewReader(data), maphash.MakeSeed(), 16, func(e *Entry) error {
+			n++
+			if e.Name == "" || e.Name[0] == '/' {
+				t.Fatalf("entry name %q not cleaned", e.Name)
+			}
+			return nil
+		})
+		if err != nil {
+			return
+		}
+		// Two layers of the same stream: the second rewrites every path.
+		im := &Image{Layers: []Layer{{Open: opener(data)}, {Open: opener(data)}}}
+		r, err := Analyze(im, Options{UpTo: -1, KeepChanges: true})
+		if err != nil {
+			return
+		}
+		if r.Efficiency > 1 || r.WastedBytes < 0 || r.WastedCopyBytes < 0 {
+			t.Fatalf("efficiency %v wasted %d copies %d", r.Efficiency, r.WastedBytes, r.WastedCopyBytes)
+		}
+	})
+}
+
+func opener(b []byte) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return blob{bytes.NewReader(b)}, nil }
+}
+
+// blob is an in-memory layer that seeks, as a store's blob file does.
+type blob struct{ *bytes.Reader }
+
+func (blob) Close() error { return nil }
