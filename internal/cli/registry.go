@@ -168,6 +168,11 @@ func init() {
 					return err
 				}
 				dest := args[0]
+				if len(args) == 1 && image.LooksLikeID(args[0]) {
+					if _, err := st.Resolve(args[0]); err == nil {
+						return fmt.Errorf("cannot push an image by ID: give a destination name (strata push %s REGISTRY/REPO:TAG)", args[0])
+					}
+				}
 				if len(args) == 2 {
 					dest = args[1]
 				}

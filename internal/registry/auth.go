@@ -26,14 +26,28 @@ import (
 // `strata login` would write one file and pull read another.
 func Keychain() authn.Keychain { return dockerKeychain{} }
 
+// configDir is docker's config directory. docker/cli's config.Dir reads the
+// environment once per process; this reads it on each call, so a test (or a
+// long-lived caller) that changes DOCKER_CONFIG is obeyed.
+func configDir() string {
+	if d := os.Getenv(config.EnvOverrideConfigDir); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "/"
+	}
+	return filepath.Join(home, ".docker")
+}
+
 type dockerKeychain struct{}
 
 func (dockerKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
-	path := filepath.Join(config.Dir(), config.ConfigFileName)
+	path := filepath.Join(configDir(), config.ConfigFileName)
 	if _, err := os.Stat(path); err != nil {
 		return authn.DefaultKeychain.Resolve(target)
 	}
-	cf, err := config.Load(config.Dir())
+	cf, err := config.Load(configDir())
 	if err != nil {
 		return nil, err
 	}
@@ -92,12 +106,13 @@ func (c *Client) Login(ctx context.Context, host, user, password string) (string
 	if err != nil {
 		return "", Explain(err, reg.RegistryStr())
 	}
+	err = transport.CheckError(resp, http.StatusOK) // reads the error body
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+	if err != nil {
 		return "", Explain(err, reg.RegistryStr())
 	}
-	cf, err := config.Load(config.Dir())
+	cf, err := config.Load(configDir())
 	if err != nil {
 		return "", err
 	}
@@ -120,7 +135,7 @@ func (c *Client) Logout(host string) error {
 	if err != nil {
 		return fmt.Errorf("invalid registry %q: %v", host, err)
 	}
-	cf, err := config.Load(config.Dir())
+	cf, err := config.Load(configDir())
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -220,6 +221,9 @@ func explainStream(err error) error {
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("the connection was cut before the blob was complete (%v)", err)
+	case strings.Contains(err.Error(), "error verifying"):
+		// go-containerregistry's verifying reader saw it first.
+		return fmt.Errorf("digest mismatch: %v", err)
 	}
 	var te interface{ Temporary() bool }
 	if errors.As(err, &te) {

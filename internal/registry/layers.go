@@ -34,14 +34,18 @@ type storeBlob struct {
 	opened   int
 }
 
-func hashOf(d digest.Digest) v1.Hash { return v1.Hash{Algorithm: string(d.Algorithm()), Hex: d.Encoded()} }
+func hashOf(d digest.Digest) v1.Hash {
+	return v1.Hash{Algorithm: string(d.Algorithm()), Hex: d.Encoded()}
+}
 
 func (b *storeBlob) Digest() (v1.Hash, error) { return hashOf(b.desc.Digest), nil }
 func (b *storeBlob) DiffID() (v1.Hash, error) {
 	return v1.Hash{}, errors.New("diffID is not needed to push")
 }
-func (b *storeBlob) Size() (int64, error)              { return b.desc.Size, nil }
-func (b *storeBlob) MediaType() (types.MediaType, error) { return types.MediaType(b.desc.MediaType), nil }
+func (b *storeBlob) Size() (int64, error) { return b.desc.Size, nil }
+func (b *storeBlob) MediaType() (types.MediaType, error) {
+	return types.MediaType(b.desc.MediaType), nil
+}
 func (b *storeBlob) Uncompressed() (io.ReadCloser, error) {
 	return nil, errors.New("uncompressed stream is not needed to push")
 }
@@ -101,7 +105,7 @@ func (g *gzipBlob) Size() (int64, error) {
 	}
 	return g.size, nil
 }
-func (g *gzipBlob) MediaType() (types.MediaType, error) { return types.MediaType(g.mediaType), nil }
+func (g *gzipBlob) MediaType() (types.MediaType, error)  { return types.MediaType(g.mediaType), nil }
 func (g *gzipBlob) Uncompressed() (io.ReadCloser, error) { return g.cs.Open(g.src.Digest) }
 
 // Compressed starts a fresh compression each call (a retried upload reads
@@ -214,3 +218,19 @@ func (c compressedCache) put(uncompressed digest.Digest, d ocispec.Descriptor) e
 	}
 	return nil
 }
+
+// mountOnly is a blob the registry is asked to mount and never sent: its
+// bytes are not here in that form (a gzip blob made earlier, whose
+// recompression might not give the same bytes).
+type mountOnly struct{ desc ocispec.Descriptor }
+
+var errNotMounted = errors.New("not mounted")
+
+func (m mountOnly) Digest() (v1.Hash, error) { return hashOf(m.desc.Digest), nil }
+func (m mountOnly) DiffID() (v1.Hash, error) { return v1.Hash{}, errNotMounted }
+func (m mountOnly) Size() (int64, error)     { return m.desc.Size, nil }
+func (m mountOnly) MediaType() (types.MediaType, error) {
+	return types.MediaType(m.desc.MediaType), nil
+}
+func (m mountOnly) Compressed() (io.ReadCloser, error)   { return nil, errNotMounted }
+func (m mountOnly) Uncompressed() (io.ReadCloser, error) { return nil, errNotMounted }

@@ -21,7 +21,7 @@ type Progress interface {
 
 type nopProgress struct{}
 
-func (nopProgress) Status(string, string)               {}
+func (nopProgress) Status(string, string)              {}
 func (nopProgress) Bytes(string, string, int64, int64) {}
 
 // Lines prints one line per change of state and nothing for bytes: what a

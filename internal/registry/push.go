@@ -116,6 +116,15 @@ func (c *Client) uploadOne(ctx context.Context, p *remote.Pusher, st *store.Stor
 				}
 			}
 		}
+		if d, ok := cache.get(u.Desc.Digest); ok && u.MountFrom != nil {
+			// Another repository has the gzip blob: ask for a mount, and
+			// send nothing from here if the registry refuses it.
+			d.MediaType = gzipMediaType(u.Desc.MediaType)
+			ml := &remote.MountableLayer{Layer: mountOnly{d}, Reference: u.MountFrom}
+			if err := p.Upload(ctx, repo, ml); err == nil && c.mounts.wasMounted(d.Digest.String()) {
+				return UploadResult{Desc: d, Status: "Mounted from " + u.MountFrom.Context().RepositoryStr()}, nil
+			}
+		}
 		g := &gzipBlob{cs: st.Content, src: u.Desc, mediaType: gzipMediaType(u.Desc.MediaType), progress: c.opts.Progress}
 		if err := p.Upload(ctx, repo, g); err != nil {
 			return UploadResult{}, err
@@ -218,10 +227,7 @@ func (c *Client) Push(ctx context.Context, st *store.Store, src, dest string) (*
 			continue // registries do not take foreign layers; their manifest entry stays
 		}
 		index[l.Digest] = len(ups)
-		u := Upload{Desc: l, Layer: true, Compress: isUncompressed(l.MediaType)}
-		if !u.Compress {
-			u.MountFrom = mounts[l.Digest]
-		}
+		u := Upload{Desc: l, Layer: true, Compress: isUncompressed(l.MediaType), MountFrom: mounts[l.Digest]}
 		ups = append(ups, u)
 	}
 	lock, err := st.Writing() // keep gc away from the blobs we read
