@@ -2,6 +2,7 @@ package layer
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -54,7 +55,7 @@ func Apply(ctx context.Context, root string, r io.Reader, opts ApplyOptions) (in
 		return 0, err
 	}
 	defer rt.Close()
-	a := &applier{root: rt, opts: opts, inLayer: map[string]bool{}, dirs: map[string]*dirMeta{}}
+	a := &applier{ctx: ctx, root: rt, opts: opts, inLayer: map[string]bool{}, dirs: map[string]*dirMeta{}}
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -75,6 +76,7 @@ func Apply(ctx context.Context, root string, r io.Reader, opts ApplyOptions) (in
 }
 
 type applier struct {
+	ctx     context.Context
 	root    *os.Root
 	opts    ApplyOptions
 	written int64
@@ -83,7 +85,43 @@ type applier struct {
 	inLayer map[string]bool
 	dirs    map[string]*dirMeta // metadata applied once every entry is in
 	order   []string            // keys of dirs, in the order met
+	buf     []byte              // for copySparse
 }
+
+// copySparse copies a file's content from r to the new file f and
+// returns its size. Blocks of zeros are skipped rather than written: the
+// tar reader expands the holes of a sparse entry into zeros, and a tiny
+// layer can declare a sparse file of exabytes. The context is checked per
+// block, so that a caller can bound the time such an entry takes.
+func (a *applier) copySparse(f *os.File, r io.Reader) (int64, error) {
+	if a.buf == nil {
+		a.buf = make([]byte, 64<<10)
+	}
+	var off int64
+	for {
+		if err := a.ctx.Err(); err != nil {
+			return off, err
+		}
+		n, err := r.Read(a.buf)
+		if n > 0 && !allZero(a.buf[:n]) {
+			if _, werr := f.WriteAt(a.buf[:n], off); werr != nil {
+				return off, werr
+			}
+		}
+		off += int64(n)
+		if err == io.EOF {
+			// A trailing hole still counts in the size.
+			return off, f.Truncate(off)
+		}
+		if err != nil {
+			return off, err
+		}
+	}
+}
+
+var zeros = make([]byte, 64<<10)
+
+func allZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }
 
 // dirMeta is what is set on a directory after all entries are extracted.
 type dirMeta struct {
@@ -146,7 +184,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return a.dir(at, hdr)
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
 		return a.file(at, hdr, r)
 	case tar.TypeSymlink:
 		return a.symlink(at, hdr)
@@ -233,7 +271,7 @@ func (a *applier) file(e at, hdr *tar.Header, r io.Reader) error {
 	}
 	f := os.NewFile(uintptr(fd), e.rel)
 	defer f.Close()
-	n, err := io.Copy(f, r)
+	n, err := a.copySparse(f, r)
 	a.written += n
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -169,5 +171,75 @@ func TestWriteDiffFromUpperRefusesRedirect(t *testing.T) {
 	err := WriteDiffFromUpper(&bytes.Buffer{}, upper, nil, DiffOptions{})
 	if err == nil || !strings.Contains(err.Error(), "redirect_dir=off") {
 		t.Errorf("err = %v, want a redirect_dir error", err)
+	}
+}
+
+// sparseTar is a layer with one PAX (GNU 0.1) sparse file of size bytes
+// holding data at offset; archive/tar cannot write one.
+func sparseTar(name string, size, offset int64, data string) []byte {
+	pax := ""
+	for _, kv := range [][2]string{
+		{"GNU.sparse.map", fmt.Sprintf("%d,%d", offset, len(data))},
+		{"GNU.sparse.numblocks", "1"},
+		{"GNU.sparse.size", fmt.Sprint(size)},
+	} {
+		rec := " " + kv[0] + "=" + kv[1] + "\n"
+		n := len(rec) + 1
+		for len(fmt.Sprint(n))+len(rec) != n {
+			n++
+		}
+		pax += fmt.Sprint(n) + rec
+	}
+	var out []byte
+	out = append(out, rawHeader("PaxHeaders/"+name, 'x', int64(len(pax)))...)
+	out = append(out, pad([]byte(pax))...)
+	out = append(out, rawHeader(name, '0', int64(len(data)))...)
+	out = append(out, pad([]byte(data))...)
+	return append(out, make([]byte, 1024)...)
+}
+
+func rawHeader(name string, typ byte, size int64) []byte {
+	b := make([]byte, 512)
+	copy(b, name)
+	copy(b[100:], "0000644\x00")
+	copy(b[108:], "0000000\x00")
+	copy(b[116:], "0000000\x00")
+	copy(b[124:], fmt.Sprintf("%011o\x00", size))
+	copy(b[136:], fmt.Sprintf("%011o\x00", testTime.Unix()))
+	b[156] = typ
+	copy(b[257:], "ustar\x0000")
+	copy(b[148:], "        ")
+	sum := 0
+	for _, c := range b {
+		sum += int(c)
+	}
+	copy(b[148:], fmt.Sprintf("%06o\x00 ", sum))
+	return b
+}
+
+func pad(b []byte) []byte { return append(b, make([]byte, (512-len(b)%512)%512)...) }
+
+func TestApplySparse(t *testing.T) {
+	root := t.TempDir()
+	n := applyOK(t, root, sparseTar("sparse", 64<<20, 32<<20, "hello"), ApplyOptions{})
+	if n != 64<<20 {
+		t.Errorf("written %d", n)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(root, "sparse"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != 64<<20 || st.Blocks*512 > 1<<20 {
+		t.Errorf("size %d, %d bytes on disk: want 64MiB, sparse", st.Size, st.Blocks*512)
+	}
+	b, _ := os.ReadFile(filepath.Join(root, "sparse"))
+	if string(b[32<<20:32<<20+5]) != "hello" {
+		t.Errorf("data not at its offset")
+	}
+	// A few bytes declaring an exabyte file: the context bounds the work.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := Apply(ctx, t.TempDir(), bytes.NewReader(sparseTar("bomb", 1<<60, 0, "x")), ApplyOptions{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("sparse bomb: %v", err)
 	}
 }

@@ -143,13 +143,13 @@ func TestBreakouts(t *testing.T) {
 				t.Skip("needs root")
 			}
 			parent, root := breakoutParent(t)
-			before := outside(t, parent)
+			before := outside(t, parent, hostPaths)
 			_, err := Apply(context.Background(), root, bytes.NewReader(mkTar(t, tc.ents...)), ApplyOptions{})
 			t.Logf("Apply: %v", err)
 			if (err != nil) != tc.wantErr {
 				t.Errorf("Apply error = %v, want error %v", err, tc.wantErr)
 			}
-			if d := diffSnapshots(before, outside(t, parent)); len(d) > 0 {
+			if d := diffSnapshots(before, outside(t, parent, hostPaths)); len(d) > 0 {
 				t.Errorf("outside the root changed:\n%v", d)
 			}
 			if _, err := os.Lstat("/dev/strata-null"); err == nil {
@@ -164,7 +164,20 @@ func TestBreakouts(t *testing.T) {
 
 // breakoutParent makes parent/{root/,sentinel,sentdir/inner}.
 func breakoutParent(t testing.TB) (parent, root string) {
-	parent = t.TempDir()
+	return breakoutParentIn(t, "")
+}
+
+// breakoutParentIn makes the parent dir in base ("" for the test's).
+func breakoutParentIn(t testing.TB, base string) (parent, root string) {
+	if base == "" {
+		parent = t.TempDir()
+	} else {
+		var err error
+		if parent, err = os.MkdirTemp(base, "p"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(parent) })
+	}
 	root = filepath.Join(parent, "root")
 	for _, d := range []string{root, filepath.Join(parent, "sentdir")} {
 		if err := os.Mkdir(d, 0o755); err != nil {
@@ -180,10 +193,10 @@ func breakoutParent(t testing.TB) (parent, root string) {
 }
 
 // outside describes everything the tests can watch outside the root.
-func outside(t testing.TB, parent string) map[string]fileInfo {
+func outside(t testing.TB, parent string, host []string) map[string]fileInfo {
 	o := snapOpts{times: true, nlink: true, allXattr: true, skip: func(rel string) bool { return rel == "/root" }}
 	s := snapshot(t, parent, o)
-	for _, p := range hostPaths {
+	for _, p := range host {
 		s["host:"+p] = describe(t, p, o)
 	}
 	return s
