@@ -77,8 +77,11 @@ func WriteDiffFromUpper(w io.Writer, upper string, lowers []string, opts DiffOpt
 
 // WriteDiffFromTrees writes the layer tar that turns lower into upper.
 // For the same changes it writes the same bytes as WriteDiffFromUpper,
-// except where overlayfs made a directory opaque: there this one writes
-// a whiteout per deleted child instead.
+// except in two places where overlayfs records more than the change:
+// where it made a directory opaque (this writes a whiteout per deleted
+// child instead of the opaque marker), and for a new hard link to an
+// unchanged lower file (overlayfs copies the lower file up, so its diff
+// holds both names).
 func WriteDiffFromTrees(w io.Writer, lower, upper string, opts DiffOptions) error {
 	cs, err := treeChanges(lower, upper, opts)
 	if err != nil {
