@@ -1,0 +1,52 @@
+package archive_test
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/strata-dev/strata/internal/archive"
+	"github.com/strata-dev/strata/internal/archive/archivetest"
+	"github.com/strata-dev/strata/internal/layer"
+	"github.com/strata-dev/strata/internal/metadata"
+)
+
+func BenchmarkSave(b *testing.B) {
+	for _, f := range []archive.Format{archive.DockerArchive, archive.OCIArchive} {
+		b.Run(string(f), func(b *testing.B) {
+			st := newStore(b)
+			im := archivetest.Image(b, st, nil, []metadata.Layer{archivetest.AddLayer(b, st, []archivetest.File{{Name: "big", Data: randBytes(64 << 20)}}, layer.Gzip)}, "bench:1")
+			b.SetBytes(im.Size())
+			for b.Loop() {
+				if err := archive.Save(st, io.Discard, []archive.SaveImage{{Image: im}}, f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	st := newStore(b)
+	im := archivetest.Image(b, st, nil, []metadata.Layer{archivetest.AddLayer(b, st, []archivetest.File{{Name: "big", Data: randBytes(64 << 20)}}, layer.Uncompressed)}, "bench:1")
+	var buf bytes.Buffer
+	if err := archive.Save(st, &buf, []archive.SaveImage{{Image: im}}, archive.DockerArchive); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(buf.Len()))
+	for b.Loop() {
+		b.StopTimer()
+		dst := newStore(b)
+		b.StartTimer()
+		if _, err := archive.Load(dst, bytes.NewReader(buf.Bytes())); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func randBytes(n int) []byte {
+	data := make([]byte, n)
+	rand.NewChaCha8([32]byte{1}).Read(data)
+	return data
+}
