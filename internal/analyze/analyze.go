@@ -180,9 +180,6 @@ type node struct {
 	hash    uint64
 	hashed  bool  // hash is known (not a lazy big file)
 	off     int64 // where a lazy version's content starts in its layer's tar
-	mode    int64
-	uid     int32
-	gid     int32
 	layer   int32 // layer that wrote the present version
 
 	change      Status // what changeLayer did to the path
@@ -288,8 +285,6 @@ type entry struct {
 	kind     uint8
 	typ      byte
 	size     int64
-	mode     int64
-	uid, gid int32
 	hash     uint64
 	lazy     bool
 	off      int64
@@ -375,8 +370,7 @@ func (a *analyzer) layer(k int, l Layer) error {
 	n, err := Walk(rc, a.seed, lazyMin, func(e *Entry) error {
 		lr.Size += e.Size
 		lr.Entries++
-		en := entry{name: e.Name, kind: uint8(e.Kind), typ: e.Type, size: e.Size, mode: e.Mode,
-			uid: int32(e.UID), gid: int32(e.GID), hash: e.Hash, lazy: e.Lazy, off: e.Offset}
+		en := entry{name: e.Name, kind: uint8(e.Kind), typ: e.Type, size: e.Size, hash: e.Hash, lazy: e.Lazy, off: e.Offset}
 		switch e.Kind {
 		case KindFile:
 			en.n = a.lookup(e.Target)
@@ -526,7 +520,7 @@ func (a *analyzer) add(k int32) {
 			}
 		}
 		n.present, n.removedIn = true, -1
-		n.typ, n.size, n.hash, n.mode, n.uid, n.gid, n.layer = e.typ, e.size, e.hash, e.mode, e.uid, e.gid, k
+		n.typ, n.size, n.hash, n.layer = e.typ, e.size, e.hash, k
 		n.hashed, n.off = !e.lazy, e.off
 		n.change, n.changeLayer = status, k
 		n.dPresent, n.dIsDir, n.dSize = true, e.typ == tar.TypeDir, e.size
@@ -683,27 +677,30 @@ func (a *analyzer) dup(n *node, k int32, h uint64, size int64) {
 // in dive's order (depth first, names sorted) because dive stops visiting a
 // layer at a whiteout of a path it does not know.
 func (a *analyzer) efficiency(k int32) {
-	vis := a.entries[:0:0]
+	// Indices into entries, sorted, rather than a copy of them: the
+	// buffer is the biggest thing a 100,000-file layer makes us hold.
+	vis := make([]int32, 0, len(a.entries))
 	for i := range a.entries {
 		e := &a.entries[i]
 		switch e.kind {
 		case KindWhiteout:
-			vis = append(vis, *e)
+			vis = append(vis, int32(i))
 		case KindFile:
 			if e.n.child != k && e.n.visited != k {
 				e.n.visited = k
-				vis = append(vis, *e)
+				vis = append(vis, int32(i))
 			}
 		}
 	}
 	for _, n := range a.touched {
 		if n.explicit != k && n.child != k {
-			vis = append(vis, entry{n: n, name: strings.TrimPrefix(n.path(), "/"), implicit: true})
+			a.entries = append(a.entries, entry{n: n, name: strings.TrimPrefix(n.path(), "/"), implicit: true})
+			vis = append(vis, int32(len(a.entries)-1))
 		}
 	}
-	sort.Slice(vis, func(i, j int) bool { return cmpPath(vis[i].name, vis[j].name) < 0 })
-	for i := range vis {
-		e := &vis[i]
+	sort.Slice(vis, func(i, j int) bool { return cmpPath(a.entries[vis[i]].name, a.entries[vis[j]].name) < 0 })
+	for _, i := range vis {
+		e := &a.entries[i]
 		var size int64
 		switch {
 		case e.kind == KindWhiteout && e.missing:

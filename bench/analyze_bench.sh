@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Benchmark `strata analyze` against dive on a 1 GiB image and a
+# 100,000-file image, and check both report the same efficiency score and
+# wasted bytes (there and on the test fixtures of internal/analyze).
+#
+#   bench/analyze_bench.sh            # results in bench/out/analyze-*.txt
+#
+# Needs: go, docker (dockerd running, localhost:5000/busybox present for
+# the anchor Dockerfiles), /usr/bin/time, python3. dive is built into a
+# temporary GOBIN and never committed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=bench/out
+mkdir -p "$OUT"
+ANCHORS=${ANCHORS:-/work/shared/anchors/dockerfiles}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if [ -z "${DIVE:-}" ]; then
+  echo "building dive..."
+  GOBIN="$tmp/bin" GOFLAGS=-mod=mod go install github.com/wagoodman/dive/cmd/dive@latest
+  DIVE="$tmp/bin/dive"
+fi
+go build -o "$tmp/strata" ./cmd/strata
+STRATA="$tmp/strata"
+
+for img in bigfile manyfiles; do
+  if [ ! -f "$OUT/$img.tar" ]; then
+    DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t "strata-bench/$img" "$ANCHORS/$img" >/dev/null
+    /usr/bin/docker save "strata-bench/$img" -o "$OUT/$img.tar"
+  fi
+done
+
+# The fixtures of internal/analyze as docker-archives.
+mkdir -p "$OUT/fixtures"
+STRATA_ANALYZE_EXPORT="$PWD/$OUT/fixtures" go test -count=1 -run TestFixtures ./internal/analyze >/dev/null
+
+# measure NAME CMD...: elapsed seconds and peak RSS (KiB) of one run.
+measure() {
+  local name=$1; shift
+  /usr/bin/time -v -o "$tmp/time" "$@" >"$tmp/$name.out" 2>&1 || true
+  local el rss
+  el=$(awk -F': ' '/Elapsed \(wall clock\)/{print $2}' "$tmp/time" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+  rss=$(awk -F': ' '/Maximum resident set size/{print $2}' "$tmp/time")
+  echo "$el $rss"
+}
+
+# figures FILE: "efficiency wasted size" by dive (its JSON export) and strata.
+figures() {
+  rm -f "$tmp/d.json"
+  "$DIVE" --json "$tmp/d.json" --source docker-archive "$1" >/dev/null 2>&1 || true
+  "$STRATA" analyze --format json "docker-archive:$1" >"$tmp/s.json" || true
+  python3 - "$tmp/d.json" "$tmp/s.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["image"]; s = json.load(open(sys.argv[2]))
+same = d["efficiencyScore"] == s["efficiency"] and d["inefficientBytes"] == s["wastedBytes"] and d["sizeBytes"] == s["sizeBytes"]
+print("%-5s dive: eff=%r wasted=%d size=%d | strata: eff=%r wasted=%d size=%d" % (
+    "SAME" if same else "DIFF", d["efficiencyScore"], d["inefficientBytes"], d["sizeBytes"],
+    s["efficiency"], s["wastedBytes"], s["sizeBytes"]))
+PY
+}
+
+report="$OUT/analyze-$(date +%Y%m%d-%H%M%S).txt"
+{
+  echo "# strata analyze vs dive ($(date -u +%FT%TZ), $(nproc) CPUs)"
+  echo "# dive: $DIVE --ci --source docker-archive FILE"
+  echo "# strata: strata analyze --ci docker-archive:FILE   (and on the image loaded into a store)"
+  printf "%-10s %-8s %10s %12s %10s %12s %8s %8s %10s %12s\n" image mode dive_s dive_rss_KiB strata_s strata_rss_KiB ratio_t ratio_m store_s store_rss_KiB
+  for img in bigfile manyfiles; do
+    f="$OUT/$img.tar"
+    cat "$f" >/dev/null # same page cache for both
+    root="$tmp/root-$img"
+    "$STRATA" --root "$root" load -i "$f" >/dev/null
+    # warm-up run of each, then the measured ones, interleaved
+    "$DIVE" --ci --source docker-archive "$f" >/dev/null 2>&1 || true
+    "$STRATA" analyze --ci "docker-archive:$f" >/dev/null 2>&1 || true
+    read -r dt dm < <(measure dive "$DIVE" --ci --source docker-archive "$f")
+    read -r st sm < <(measure strata "$STRATA" analyze --ci "docker-archive:$f")
+    read -r rt rm < <(measure store "$STRATA" --root "$root" analyze --ci "strata-bench/$img")
+    printf "%-10s %-8s %10s %12s %10s %12s %8.1f %8.1f %10s %12s\n" "$img" ci "$dt" "$dm" "$st" "$sm" \
+      "$(echo "$dt / $st" | bc -l)" "$(echo "$dm / $sm" | bc -l)" "$rt" "$rm"
+  done
+  echo
+  echo "# same figures as dive (efficiency, wasted bytes, size)?"
+  for f in "$OUT/bigfile.tar" "$OUT/manyfiles.tar" "$OUT"/fixtures/*.tar; do
+    printf "%-28s " "$(basename "$f")"
+    figures "$f"
+  done
+} | tee "$report"
+echo "written $report"
