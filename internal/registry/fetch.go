@@ -197,7 +197,11 @@ func (c *Client) fetchOne(ctx context.Context, st *store.Store, repo name.Reposi
 	defer rc.Close()
 	// One byte more than the descriptor allows, so that an overlong blob is
 	// seen (and refused by the size check) rather than silently cut.
-	cr := &counter{r: io.LimitReader(rc, b.Desc.Size+1), p: c.opts.Progress, id: id, action: "Downloading", total: b.Desc.Size}
+	var prog Progress = nopProgress{} // configs and the like are not shown, as in docker
+	if b.Layer {
+		prog = c.opts.Progress
+	}
+	cr := &counter{r: io.LimitReader(rc, b.Desc.Size+1), p: prog, id: id, action: "Downloading", total: b.Desc.Size}
 	if !b.Layer {
 		if _, _, err := st.Content.Put(cr, b.Desc.Digest, b.Desc.Size); err != nil {
 			return false, cr.n, fmt.Errorf("%s: %w", what, explainStream(err))

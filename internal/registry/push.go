@@ -135,7 +135,11 @@ func (c *Client) uploadOne(ctx context.Context, p *remote.Pusher, st *store.Stor
 		}
 		return UploadResult{Desc: d, Status: "Pushed"}, nil
 	}
-	b := &storeBlob{cs: st.Content, desc: u.Desc, progress: c.opts.Progress}
+	var prog Progress = nopProgress{}
+	if u.Layer {
+		prog = c.opts.Progress
+	}
+	b := &storeBlob{cs: st.Content, desc: u.Desc, progress: prog}
 	var l v1.Layer = b
 	if u.MountFrom != nil {
 		l = &remote.MountableLayer{Layer: b, Reference: u.MountFrom}
