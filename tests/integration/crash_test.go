@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,7 +33,7 @@ func imageNames(t *testing.T, root string) map[string]bool {
 }
 
 // TestKillAnywhere kills strata with SIGKILL at random moments of import,
-// rmi and prune, and after each kill checks the invariant: the store opens,
+// load, rmi and prune, and after each kill checks the invariant: the store opens,
 // fsck passes, every image that was complete before is still there, and an
 // image is either all there (with its name) or not at all.
 func TestKillAnywhere(t *testing.T) {
@@ -42,13 +43,20 @@ func TestKillAnywhere(t *testing.T) {
 	root := t.TempDir()
 	must(t, root, "import", rootfsTar(t, 50, 64<<10, 1), "keeper:1")
 	big := rootfsTar(t, 200, 128<<10, 2) // 25 MiB: import takes long enough to be killed mid-way
+	// An archive of another big image, for load to be killed in.
+	must(t, root, "import", rootfsTar(t, 200, 128<<10, 3), "victim:load")
+	archive := filepath.Join(t.TempDir(), "victim.tar")
+	must(t, root, "save", "-o", archive, "victim:load")
+	must(t, root, "rmi", "victim:load")
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	iterations := 40
 	var killedMidway int
 	for i := 0; i < iterations; i++ {
 		var args []string
 		name := fmt.Sprintf("victim:%d", i)
-		switch rng.Intn(4) {
+		switch rng.Intn(5) {
+		case 4:
+			args = []string{"load", "-i", archive}
 		case 0:
 			args = []string{"import", big, name}
 		case 1:
