@@ -13,6 +13,17 @@ import (
 // metadata.Roots).
 var rootBuckets = []string{metadata.BucketContainers, metadata.BucketCache, metadata.BucketLeases}
 
+// GCHook is called by every collection that runs, after the metadata
+// transaction and under the exclusive lock (no writer runs): a package
+// that keeps data of its own under the store root (snapshots) removes
+// there what the store's records no longer reach.
+type GCHook func(s *Store) error
+
+var gcHooks []GCHook
+
+// RegisterGCHook adds a hook to every collection.
+func RegisterGCHook(h GCHook) { gcHooks = append(gcHooks, h) }
+
 // GCStats says what a collection removed.
 type GCStats struct {
 	Blobs int
@@ -127,6 +138,11 @@ func (s *Store) GC(wait bool) (GCStats, error) {
 	})
 	if err != nil {
 		return st, err
+	}
+	for _, h := range gcHooks {
+		if err := h(s); err != nil {
+			return st, err
+		}
 	}
 	return st, s.Content.CleanIngest()
 }

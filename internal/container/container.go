@@ -1,0 +1,309 @@
+// Package container keeps containers: a record in the metadata (which
+// image, which snapshot, how to run it), a directory of runtime files, and
+// the lifecycle create, start, stop, kill, wait, rm; and what can be done
+// with a container's filesystem: diff, commit, export, cp.
+//
+// A container's record is in the containers bucket with an "images" field
+// (metadata.Roots), so garbage collection keeps its image and rmi refuses
+// to delete it. Its read-write layer is the active snapshot named by its
+// ID, over the committed snapshot of its image's top layer.
+//
+// Runtime state lives in ROOT/containers/ID/: state.json (status, exit
+// code), the bundle (config.json, rootfs mount point), hosts, hostname,
+// resolv.conf and the log of a detached container. The process that runs
+// the runtime (strata run in the foreground, or a detached monitor that
+// strata run -d starts) holds monitor.lock while the container runs: a
+// container whose state says running but whose lock is free lost its
+// monitor (a crash) and is shown as exited.
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/runtime"
+	"github.com/strata-dev/strata/internal/snapshot"
+	"github.com/strata-dev/strata/internal/store"
+)
+
+// ErrNoSuchContainer is returned when a name or ID matches no container.
+var ErrNoSuchContainer = errors.New("No such container")
+
+// Volume is a bind mount of a host path (-v HOST:CTR[:ro]).
+type Volume struct {
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
+
+// Config is how a container runs: the image's config with the command
+// line's options applied.
+type Config struct {
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
+	Env        []string `json:"env,omitempty"`
+	WorkingDir string   `json:"workingDir,omitempty"`
+	User       string   `json:"user,omitempty"`
+	Tty        bool     `json:"tty,omitempty"`
+	OpenStdin  bool     `json:"openStdin,omitempty"`
+	Hostname   string   `json:"hostname"`
+	Network    string   `json:"network"`
+	Volumes    []Volume `json:"volumes,omitempty"`
+	AutoRemove bool     `json:"autoRemove,omitempty"`
+	StopSignal string   `json:"stopSignal,omitempty"`
+}
+
+// Args is the command a container runs: entrypoint then cmd.
+func (c *Config) Args() []string { return append(append([]string{}, c.Entrypoint...), c.Cmd...) }
+
+// Record is a container's metadata record.
+type Record struct {
+	// Images keeps the image alive (metadata.Roots).
+	Images   []digest.Digest `json:"images"`
+	ID       string          `json:"id"`
+	Name     string          `json:"name"`
+	Image    digest.Digest   `json:"image"`
+	ImageRef string          `json:"imageRef"` // as the user named it
+	Created  time.Time       `json:"created"`
+	Snapshot string          `json:"snapshot"` // the active snapshot key
+	Parent   string          `json:"parent"`   // its parent snapshot (the image's top chain ID)
+	Driver   string          `json:"driver"`
+	Config   Config          `json:"config"`
+}
+
+// Status values, as docker names them.
+const (
+	Created = "created"
+	Running = "running"
+	Exited  = "exited"
+)
+
+// State is what happened to a container since it was made.
+type State struct {
+	Status     string    `json:"status"`
+	ExitCode   int       `json:"exitCode"`
+	StartedAt  time.Time `json:"startedAt,omitempty"`
+	FinishedAt time.Time `json:"finishedAt,omitempty"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// Manager does the work of the container commands on one store.
+type Manager struct {
+	St      *store.Store
+	SN      snapshot.Snapshotter
+	Runtime *runtime.Runtime
+	// RuntimePath is the --runtime flag ("" for runc or crun); the
+	// runtime is looked up when first needed, so that ps or rm work
+	// without one.
+	RuntimePath string
+	dir         string
+}
+
+// settingDriver is the key of the storage driver in the settings bucket.
+const settingDriver = "storage-driver"
+
+// Driver returns the store's storage driver: the one recorded, else want,
+// else the one Probe chooses, recorded for every later use. Asking for a
+// driver other than the recorded one is an error: the snapshots of the
+// other would be invisible.
+func Driver(st *store.Store, want string) (string, error) {
+	if want != "" && want != "overlay" && want != "vfs" {
+		return "", fmt.Errorf("unknown storage driver %q (want overlay or vfs)", want)
+	}
+	var rec string
+	err := st.Meta.View(func(tx *metadata.Tx) error {
+		err := tx.Get(metadata.BucketSettings, settingDriver, &rec)
+		if errors.Is(err, metadata.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if rec != "" {
+		if want != "" && want != rec {
+			return "", fmt.Errorf("the store at %s uses the %s storage driver, not %s", st.Root, rec, want)
+		}
+		return rec, nil
+	}
+	d := want
+	if d == "" {
+		d = snapshot.Probe(st.Root)
+	}
+	err = st.Meta.Update(func(tx *metadata.Tx) error {
+		// Another process may have chosen first: keep its choice.
+		if err := tx.Get(metadata.BucketSettings, settingDriver, &rec); err == nil {
+			return nil
+		}
+		rec = d
+		return tx.Put(metadata.BucketSettings, settingDriver, d)
+	})
+	if err == nil && want != "" && rec != want {
+		return "", fmt.Errorf("the store at %s uses the %s storage driver, not %s", st.Root, rec, want)
+	}
+	return rec, err
+}
+
+// New opens the container manager of a store.
+func New(st *store.Store, driver, runtimePath string) (*Manager, error) {
+	d, err := Driver(st, driver)
+	if err != nil {
+		return nil, err
+	}
+	sn, err := snapshot.Open(st.Root, d)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(st.Root, "containers")
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return nil, err
+	}
+	return &Manager{St: st, SN: sn, RuntimePath: runtimePath, dir: dir}, nil
+}
+
+func (m *Manager) runtime() (*runtime.Runtime, error) {
+	if m.Runtime != nil {
+		return m.Runtime, nil
+	}
+	r, err := runtime.Find(m.RuntimePath, filepath.Join(m.St.Root, "runtime"))
+	if err != nil {
+		return nil, err
+	}
+	m.Runtime = r
+	return r, nil
+}
+
+// Dir is the container's runtime directory.
+func (m *Manager) Dir(id string) string { return filepath.Join(m.dir, id) }
+
+func (m *Manager) bundle(id string) string { return filepath.Join(m.Dir(id), "bundle") }
+
+// Rootfs is where the container's filesystem is mounted while it runs.
+func (m *Manager) Rootfs(id string) string { return filepath.Join(m.bundle(id), "rootfs") }
+
+// LogPath is the log of a detached container.
+func (m *Manager) LogPath(id string) string { return filepath.Join(m.Dir(id), "container.log") }
+
+// Get finds a container by full ID, unique ID prefix or name.
+func (m *Manager) Get(ref string) (*Record, error) {
+	all, err := m.List()
+	if err != nil {
+		return nil, err
+	}
+	ref = strings.TrimPrefix(ref, "/")
+	for _, r := range all {
+		if r.ID == ref || r.Name == ref {
+			return r, nil
+		}
+	}
+	var match *Record
+	if ref != "" {
+		for _, r := range all {
+			if strings.HasPrefix(r.ID, ref) {
+				if match != nil {
+					return nil, fmt.Errorf("multiple IDs found with provided prefix: %s", ref)
+				}
+				match = r
+			}
+		}
+	}
+	if match == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, ref)
+	}
+	return match, nil
+}
+
+// List returns every container, newest first.
+func (m *Manager) List() ([]*Record, error) {
+	var out []*Record
+	err := m.St.Meta.View(func(tx *metadata.Tx) error {
+		return tx.ForEach(metadata.BucketContainers, func(key string, raw []byte) error {
+			var r Record
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return fmt.Errorf("metadata container %s is damaged: %w", key, err)
+			}
+			out = append(out, &r)
+			return nil
+		})
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, err
+}
+
+// State returns a container's state. A container whose monitor is gone
+// is exited whatever its state file says.
+func (m *Manager) State(id string) State {
+	var s State
+	raw, err := os.ReadFile(filepath.Join(m.Dir(id), "state.json"))
+	if err != nil || json.Unmarshal(raw, &s) != nil {
+		return State{Status: Created}
+	}
+	if s.Status == Running && !m.monitored(id) {
+		s.Status = Exited
+		if s.Error == "" {
+			s.Error = "the process running the container is gone"
+		}
+		if s.ExitCode == 0 {
+			s.ExitCode = 255
+		}
+	}
+	return s
+}
+
+func (m *Manager) setState(id string, s State) error {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(m.Dir(id), "state.json.tmp")
+	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(m.Dir(id), "state.json"))
+}
+
+// lockFile takes a flock on a file of the container's directory.
+func (m *Manager) lockFile(id, name string, how int) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(m.Dir(id), name), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// monitored tells whether a process holds the container's monitor lock.
+func (m *Manager) monitored(id string) bool {
+	f, err := m.lockFile(id, "monitor.lock", unix.LOCK_SH|unix.LOCK_NB)
+	if err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	f.Close()
+	return false
+}
+
+func (m *Manager) putRecord(r *Record) error {
+	return m.St.Meta.Update(func(tx *metadata.Tx) error {
+		return tx.Put(metadata.BucketContainers, r.ID, r)
+	})
+}

@@ -1,0 +1,354 @@
+package container
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-dev/strata/internal/changes"
+	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/snapshot"
+)
+
+// CreateOptions are the options of create and run.
+type CreateOptions struct {
+	Image      string
+	Name       string
+	Args       []string // the command given after the image
+	Entrypoint *string  // --entrypoint, when given ("" clears the image's)
+	Env        []string // -e K=V, or K (taken from the host's environment)
+	EnvFiles   []string
+	WorkingDir string
+	User       string
+	Hostname   string
+	Network    string
+	Tty        bool
+	Stdin      bool
+	AutoRemove bool
+	Volumes    []string // -v HOST:CTR[:ro|rw]
+}
+
+// UsageError is bad input on the command line, found before anything is
+// made: docker exits 125 for it.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usage(format string, a ...any) error { return &UsageError{fmt.Errorf(format, a...)} }
+
+// ParseVolume parses -v HOST:CTR[:ro|rw]. Only bind mounts of absolute
+// host paths exist here: a name would be a named volume, which strata does
+// not have.
+func ParseVolume(spec string) (Volume, error) {
+	parts := strings.Split(spec, ":")
+	bad := func(why string) (Volume, error) {
+		return Volume{}, usage("invalid volume specification: '%s': %s", spec, why)
+	}
+	if len(parts) < 2 || len(parts) > 3 {
+		return bad("want HOST-PATH:CONTAINER-PATH[:ro|rw]")
+	}
+	v := Volume{Source: parts[0], Target: parts[1]}
+	if !filepath.IsAbs(v.Source) {
+		return bad("the host path must be absolute (named volumes are not supported)")
+	}
+	if !path.IsAbs(v.Target) {
+		return bad("the container path must be absolute")
+	}
+	if path.Clean(v.Target) == "/" {
+		return bad("cannot mount over the container's root")
+	}
+	v.Source, v.Target = filepath.Clean(v.Source), path.Clean(v.Target)
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			v.ReadOnly = true
+		case "rw":
+		default:
+			return bad(fmt.Sprintf("unknown mode %q (want ro or rw)", parts[2]))
+		}
+	}
+	return v, nil
+}
+
+var nameRE = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// ParseEnv applies -e entries and --env-file files to env, as docker
+// does: K=V sets, a bare K copies the host's value if it has one.
+func ParseEnv(env, flags, files []string) ([]string, error) {
+	var all []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, usage("open env file: %v", err)
+		}
+		sc := bufio.NewScanner(strings.NewReader(string(b)))
+		for sc.Scan() {
+			line := strings.TrimLeft(sc.Text(), " \t")
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			all = append(all, line)
+		}
+	}
+	all = append(all, flags...)
+	out := append([]string{}, env...)
+	for _, kv := range all {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, usage("invalid environment variable: %s", kv)
+		}
+		if !ok {
+			hv, set := os.LookupEnv(k)
+			if !set {
+				continue
+			}
+			v = hv
+		}
+		out = changes.SetEnv(out, k, v)
+	}
+	return out, nil
+}
+
+func newID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Create makes a container: its image's layers unpacked (once, shared),
+// its own read-write snapshot, its runtime files and its record. On
+// failure nothing of it is left.
+func (m *Manager) Create(o CreateOptions) (*Record, error) {
+	var vols []Volume
+	for _, spec := range o.Volumes {
+		v, err := ParseVolume(spec)
+		if err != nil {
+			return nil, err
+		}
+		vols = append(vols, v)
+	}
+	network := o.Network
+	switch network {
+	case "":
+		network = "host"
+	case "host", "none":
+	default:
+		return nil, usage("network %s not found (only host and none exist here)", network)
+	}
+	if o.Name != "" && !nameRE.MatchString(o.Name) {
+		return nil, usage("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
+	}
+	im, err := m.St.Resolve(o.Image)
+	if err != nil {
+		return nil, err
+	}
+	icfg, _, err := m.St.Config(im)
+	if err != nil {
+		return nil, err
+	}
+	ic := icfg.Config
+	cfg := Config{
+		Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, WorkingDir: ic.WorkingDir, User: ic.User,
+		Tty: o.Tty, OpenStdin: o.Stdin, Network: network, Volumes: vols, AutoRemove: o.AutoRemove,
+		StopSignal: ic.StopSignal,
+	}
+	if o.Entrypoint != nil {
+		cfg.Entrypoint, cfg.Cmd = nil, nil
+		if *o.Entrypoint != "" {
+			cfg.Entrypoint = []string{*o.Entrypoint}
+		}
+	}
+	if len(o.Args) > 0 {
+		cfg.Cmd = o.Args
+	}
+	if len(cfg.Args()) == 0 {
+		return nil, usage("no command specified")
+	}
+	if o.WorkingDir != "" {
+		if !path.IsAbs(o.WorkingDir) {
+			return nil, usage("the working directory '%s' is invalid: it needs to be an absolute path", o.WorkingDir)
+		}
+		cfg.WorkingDir = o.WorkingDir
+	}
+	if o.User != "" {
+		cfg.User = o.User
+	}
+	env := ic.Env
+	if len(env) == 0 {
+		env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	}
+	if cfg.Env, err = ParseEnv(env, o.Env, o.EnvFiles); err != nil {
+		return nil, err
+	}
+
+	r := &Record{
+		Images: []digest.Digest{im.ID}, ID: newID(), Name: strings.TrimPrefix(o.Name, "/"),
+		Image: im.ID, ImageRef: o.Image, Created: time.Now().UTC(), Driver: m.SN.Driver(), Config: cfg,
+	}
+	r.Snapshot = "ctr-" + r.ID
+	cfg.Hostname = o.Hostname
+	if cfg.Hostname == "" {
+		cfg.Hostname = r.ID[:12]
+		if network == "host" {
+			if h, err := os.Hostname(); err == nil {
+				cfg.Hostname = h
+			}
+		}
+	}
+	r.Config.Hostname = cfg.Hostname
+
+	// Unpacking and preparing write snapshots: hold the writer lock so
+	// that garbage collection does not take them for debris meanwhile.
+	lock, err := m.St.Writing()
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	var layers []snapshot.Layer
+	for _, l := range im.Layers {
+		layers = append(layers, snapshot.Layer{Blob: l.Digest, DiffID: l.DiffID})
+	}
+	open := func(d digest.Digest) (io.ReadCloser, error) { return m.St.Content.Open(d) }
+	if r.Parent, err = snapshot.Unpack(context.Background(), m.SN, open, layers); err != nil {
+		return nil, err
+	}
+	ok := false
+	if _, err := m.SN.Prepare(r.Snapshot, r.Parent); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			m.SN.Remove(r.Snapshot)
+			os.RemoveAll(m.Dir(r.ID))
+		}
+	}()
+	if err := m.writeFiles(r); err != nil {
+		return nil, err
+	}
+	err = m.St.Meta.Update(func(tx *metadata.Tx) error {
+		if r.Name == "" {
+			r.Name = randomName()
+		}
+		for {
+			var clash string
+			err := tx.ForEach(metadata.BucketContainers, func(key string, raw []byte) error {
+				var other Record
+				if json.Unmarshal(raw, &other) == nil && other.Name == r.Name {
+					clash = other.ID
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if clash == "" {
+				break
+			}
+			if o.Name != "" {
+				return usage("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name", r.Name, clash)
+			}
+			r.Name = randomName()
+		}
+		return tx.Put(metadata.BucketContainers, r.ID, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return r, nil
+}
+
+// writeFiles makes the container's directory: the bundle with its
+// rootfs mount point, and the files bind-mounted at /etc/hosts,
+// /etc/hostname and /etc/resolv.conf, made as docker makes them.
+func (m *Manager) writeFiles(r *Record) error {
+	dir := m.Dir(r.ID)
+	if err := os.MkdirAll(m.Rootfs(r.ID), 0o700); err != nil {
+		return err
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+	if r.Config.Network == "host" {
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = string(b)
+		}
+	} else {
+		hosts += "127.0.1.1\t" + r.Config.Hostname + "\n"
+	}
+	resolv := ""
+	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		resolv = string(b)
+	}
+	files := map[string]string{"hosts": hosts, "hostname": r.Config.Hostname + "\n", "resolv.conf": resolv}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	return m.setState(r.ID, State{Status: Created})
+}
+
+// Remove removes a container: its snapshot, its files and its record. A
+// running container is refused unless force, which kills it first.
+func (m *Manager) Remove(r *Record, force bool) error {
+	if m.State(r.ID).Status == Running {
+		if !force {
+			return fmt.Errorf("cannot remove container %s: container is running: stop the container before removing or force remove", r.Name)
+		}
+		if err := m.Kill(r, "KILL"); err != nil {
+			return err
+		}
+		m.waitMonitor(r.ID, 10*time.Second)
+	}
+	return m.remove(r)
+}
+
+func (m *Manager) remove(r *Record) error {
+	if rt, err := m.runtime(); err == nil {
+		rt.Delete(r.ID, true)
+	}
+	if err := snapshot.Unmount(m.Rootfs(r.ID)); err != nil {
+		return err
+	}
+	// The record goes first: without it nothing refers to the rest, and
+	// garbage collection removes what a crash here leaves.
+	err := m.St.Meta.Update(func(tx *metadata.Tx) error { return tx.Delete(metadata.BucketContainers, r.ID) })
+	if err != nil {
+		return err
+	}
+	if err := m.SN.Remove(r.Snapshot); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
+		return err
+	}
+	return os.RemoveAll(m.Dir(r.ID))
+}
+
+// LayerSize is the disk space of the container's own layer.
+func (m *Manager) LayerSize(r *Record) int64 {
+	dir, err := m.SN.Dir(r.Snapshot)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}

@@ -1,0 +1,345 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/strata-dev/strata/internal/changes"
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/layer"
+	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/snapshot"
+	"github.com/strata-dev/strata/internal/store"
+)
+
+// layerDirs returns what the container's changes are read from: for
+// overlay its upper dir and lower dirs, for vfs its tree and the image's.
+func (m *Manager) layerDirs(r *Record) (upper string, lowers []string, err error) {
+	upper, err = m.SN.Dir(r.Snapshot)
+	if err != nil {
+		return "", nil, err
+	}
+	if r.Parent == "" {
+		return upper, nil, nil
+	}
+	if m.SN.Driver() == "vfs" {
+		lower, err := m.SN.Dir(r.Parent)
+		return upper, []string{lower}, err
+	}
+	ms, err := m.SN.Mounts(r.Snapshot)
+	if err != nil {
+		return "", nil, err
+	}
+	if ms[0].Type != "overlay" {
+		return upper, nil, nil
+	}
+	_, lowers, err = snapshot.OverlayDirs(ms[0])
+	return upper, lowers, err
+}
+
+// withChanges calls overlay or trees with the container's layer dirs.
+func (m *Manager) withChanges(r *Record, overlay func(upper string, lowers []string) error, trees func(lower, upper string) error) error {
+	upper, lowers, err := m.layerDirs(r)
+	if err != nil {
+		return err
+	}
+	if m.SN.Driver() == "vfs" {
+		lower := ""
+		if len(lowers) == 1 {
+			lower = lowers[0]
+		} else {
+			empty, err := os.MkdirTemp(m.Dir(r.ID), "empty-")
+			if err != nil {
+				return err
+			}
+			defer os.Remove(empty)
+			lower = empty
+		}
+		return trees(lower, upper)
+	}
+	return overlay(upper, lowers)
+}
+
+// Diff lists the container's changes as docker diff does. With overlay
+// they are read from the upper dir alone; vfs compares the trees.
+func (m *Manager) Diff(r *Record) ([]layer.Change, error) {
+	var out []layer.Change
+	opts := layer.DiffOptions{Exclude: r.excluded()}
+	err := m.withChanges(r,
+		func(upper string, lowers []string) (err error) {
+			out, err = layer.ChangesFromUpper(upper, lowers, opts)
+			return err
+		},
+		func(lower, upper string) (err error) {
+			out, err = layer.ChangesFromTrees(lower, upper, opts)
+			return err
+		})
+	return out, err
+}
+
+// CommitOptions are the options of commit.
+type CommitOptions struct {
+	Changes []string // -c Dockerfile instructions
+	Message string
+	Author  string
+	Ref     string // NAME[:TAG], optional
+	Pause   bool
+}
+
+// Commit makes an image of the container: its image's layers and one
+// more holding the container's changes (OCI whiteouts and opaque dirs),
+// with the container's config, the -c changes and a history entry. The
+// layer is stored uncompressed: the tar is written once, straight into
+// the blob store, with no CPU spent compressing what stays on this disk
+// (as docker and podman keep their layers); push compresses it.
+func (m *Manager) Commit(r *Record, o CommitOptions) (*metadata.Image, error) {
+	var names []image.Reference
+	if o.Ref != "" {
+		ref, err := image.ParseTagged(o.Ref)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, ref)
+	}
+	var probe image.ContainerConfig
+	if err := changes.Apply(&probe, o.Changes); err != nil {
+		return nil, err
+	}
+	parent, err := m.St.Image(r.Image)
+	if err != nil {
+		return nil, err
+	}
+	if o.Pause && m.State(r.ID).Status == Running {
+		if rt, err := m.runtime(); err == nil && rt.Pause(r.ID) == nil {
+			defer rt.Resume(r.ID)
+		}
+	}
+	lock, err := m.St.Writing()
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	pr, pw := io.Pipe()
+	opts := layer.DiffOptions{Exclude: r.excluded()}
+	go func() {
+		pw.CloseWithError(m.withChanges(r,
+			func(upper string, lowers []string) error { return layer.WriteDiffFromUpper(pw, upper, lowers, opts) },
+			func(lower, upper string) error { return layer.WriteDiffFromTrees(pw, lower, upper, opts) }))
+	}()
+	blob, err := layer.Ingest(m.St.Content, pr, "", -1)
+	pr.CloseWithError(err)
+	if err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	rec, err := m.St.IngestLayer(blob, store.LayerMediaType(blob.Compression))
+	if err != nil {
+		return nil, err
+	}
+	c := r.Config
+	createdBy := strings.Join(c.Args(), " ")
+	return m.St.NewImage(store.NewImageOptions{
+		Parent: parent,
+		Steps:  []store.NewLayer{{Blob: &rec, History: ocispec.History{CreatedBy: createdBy, Author: o.Author, Comment: o.Message}}},
+		Config: func(cfg *image.ConfigFile) error {
+			// The container's own config becomes the image's, as docker
+			// commit does (run -e, --entrypoint, -w, -u are kept).
+			cfg.Config.Env, cfg.Config.Entrypoint, cfg.Config.Cmd = c.Env, c.Entrypoint, c.Cmd
+			cfg.Config.WorkingDir, cfg.Config.User = c.WorkingDir, c.User
+			cfg.Author, cfg.Comment, cfg.Container = o.Author, o.Message, r.ID
+			return changes.Apply(&cfg.Config, o.Changes)
+		},
+		Names: names,
+	})
+}
+
+// withRootfs calls fn with the container's whole filesystem: where it is
+// mounted while it runs, else mounted for the call.
+func (m *Manager) withRootfs(r *Record, fn func(root string) error) error {
+	if m.State(r.ID).Status == Running && snapshot.Mounted(m.Rootfs(r.ID)) {
+		return fn(m.Rootfs(r.ID))
+	}
+	ms, err := m.SN.Mounts(r.Snapshot)
+	if err != nil {
+		return err
+	}
+	return snapshot.WithMounted(ms, m.Dir(r.ID), fn)
+}
+
+// Export writes the container's filesystem as one tar, without what the
+// runtime mounts (the files and mount points at RuntimePaths are there,
+// empty, as in docker's export).
+func (m *Manager) Export(r *Record, w io.Writer) error {
+	return m.withRootfs(r, func(root string) error {
+		return layer.WriteTree(w, root, layer.DiffOptions{})
+	})
+}
+
+// CopyFrom copies the container path src to the host path dst as docker
+// cp does: into dst when it is a directory, else to dst. Symlinks inside
+// the container are resolved inside it; the copied tree's symlinks (src
+// itself too, as in docker) are copied, never followed.
+func (m *Manager) CopyFrom(r *Record, src, dst string) error {
+	return m.withRootfs(r, func(root string) error {
+		rel, err := resolveIn(root, src, false, false)
+		if err != nil {
+			return fmt.Errorf("could not find the file %s in container %s", src, r.Name)
+		}
+		if fi, err := os.Stat(dst); err == nil && fi.IsDir() {
+			dst = filepath.Join(dst, filepath.Base(filepath.Join("/", rel)))
+		}
+		croot, err := os.OpenRoot(root)
+		if err != nil {
+			return err
+		}
+		defer croot.Close()
+		return copyOut(croot, rel, dst)
+	})
+}
+
+// copyOut copies rel of the container root to the host path dst. Every
+// read goes through os.Root: nothing outside the container is read even
+// if the container changes its files meanwhile.
+func copyOut(croot *os.Root, rel, dst string) error {
+	fi, err := croot.Lstat(rel)
+	if err != nil {
+		return err
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		l, err := croot.Readlink(rel)
+		if err != nil {
+			return err
+		}
+		os.Remove(dst)
+		return os.Symlink(l, dst)
+	case fi.IsDir():
+		if err := os.MkdirAll(dst, fi.Mode().Perm()); err != nil {
+			return err
+		}
+		d, err := croot.Open(rel)
+		if err != nil {
+			return err
+		}
+		names, err := d.Readdirnames(-1)
+		d.Close()
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if err := copyOut(croot, filepath.Join(rel, n), filepath.Join(dst, n)); err != nil {
+				return err
+			}
+		}
+		return os.Chtimes(dst, fi.ModTime(), fi.ModTime())
+	case fi.Mode().IsRegular():
+		in, err := croot.OpenFile(rel, os.O_RDONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		if err := out.Close(); err != nil {
+			return err
+		}
+		return os.Chtimes(dst, fi.ModTime(), fi.ModTime())
+	}
+	return nil // devices, fifos and sockets are not copied out
+}
+
+// CopyTo copies the host path src into the container at dst, as docker
+// cp does. The destination is resolved inside the container; files are
+// created through os.Root, so a symlink in the container can never make
+// the copy write outside it.
+func (m *Manager) CopyTo(r *Record, src, dst string) error {
+	fi, err := os.Lstat(src)
+	if err != nil {
+		return err
+	}
+	return m.withRootfs(r, func(root string) error {
+		rel, err := resolveIn(root, dst, true, true)
+		if err != nil {
+			return err
+		}
+		croot, err := os.OpenRoot(root)
+		if err != nil {
+			return err
+		}
+		defer croot.Close()
+		if st, err := croot.Stat(rel); err == nil && st.IsDir() {
+			rel = filepath.Join(rel, filepath.Base(src))
+		} else if errors.Is(err, os.ErrNotExist) {
+			if _, err := croot.Stat(filepath.Dir(rel)); err != nil {
+				return fmt.Errorf("could not find the directory %s in container %s", filepath.Dir(dst), r.Name)
+			}
+		}
+		return copyIn(croot, src, rel, fi)
+	})
+}
+
+func copyIn(croot *os.Root, src, rel string, fi os.FileInfo) error {
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		l, err := os.Readlink(src)
+		if err != nil {
+			return err
+		}
+		croot.Remove(rel)
+		return croot.Symlink(l, rel)
+	case fi.IsDir():
+		if err := croot.Mkdir(rel, fi.Mode().Perm()); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		ents, err := os.ReadDir(src)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			efi, err := e.Info()
+			if err != nil {
+				return err
+			}
+			if err := copyIn(croot, filepath.Join(src, e.Name()), filepath.Join(rel, e.Name()), efi); err != nil {
+				return err
+			}
+		}
+		return nil
+	case fi.Mode().IsRegular():
+		// Replace rather than write through what is there: a symlink at
+		// rel is not followed.
+		if st, err := croot.Lstat(rel); err == nil && !st.IsDir() {
+			croot.Remove(rel)
+		}
+		in, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := croot.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		if err := out.Close(); err != nil {
+			return err
+		}
+		return croot.Chtimes(rel, time.Now(), fi.ModTime())
+	}
+	return fmt.Errorf("%s: cannot copy this kind of file", src)
+}

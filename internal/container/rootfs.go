@@ -1,0 +1,253 @@
+package container
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// maxSymlinks bounds the links followed resolving one path, like ELOOP.
+const maxSymlinks = 255
+
+// resolveIn returns the path (relative to root, "." for root itself) that
+// p names inside the container filesystem at root: every symlink met is
+// followed as the container would see it (absolute targets start again
+// at root, ".." stops at root), so the result never leads out of root.
+// With followLast false a final symlink is not followed. A missing
+// component is fs.ErrNotExist, unless missingOK: then the rest of p is
+// appended as it is (for a path about to be created).
+func resolveIn(root, p string, followLast, missingOK bool) (string, error) {
+	var done []string
+	todo := strings.Split(p, "/")
+	links := 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(done) > 0 {
+				done = done[:len(done)-1]
+			}
+			continue
+		}
+		cur := path.Join(append(append([]string{}, done...), c)...)
+		fi, err := os.Lstat(root + "/" + cur)
+		if errors.Is(err, fs.ErrNotExist) && missingOK {
+			done = append(done, c)
+			for _, rest := range todo {
+				if rest == ".." {
+					return "", fmt.Errorf("%s: %w", p, fs.ErrNotExist)
+				}
+				if rest != "" && rest != "." {
+					done = append(done, rest)
+				}
+			}
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+		last := true
+		for _, rest := range todo {
+			if rest != "" && rest != "." {
+				last = false
+			}
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 && (!last || followLast) {
+			if links++; links > maxSymlinks {
+				return "", fmt.Errorf("%s: %w", p, syscall.ELOOP)
+			}
+			target, err := os.Readlink(root + "/" + cur)
+			if err != nil {
+				return "", err
+			}
+			if path.IsAbs(target) {
+				done = done[:0]
+			}
+			todo = append(strings.Split(target, "/"), todo...)
+			continue
+		}
+		if !last && !fi.IsDir() {
+			return "", fmt.Errorf("%s: %w", cur, syscall.ENOTDIR)
+		}
+		done = append(done, c)
+	}
+	if len(done) == 0 {
+		return ".", nil
+	}
+	return path.Join(done...), nil
+}
+
+// lookPath finds the program a container runs: a name with a slash is a
+// path (from cwd when relative), else searched in the container's PATH.
+// The errors are docker's, with its exit codes: 127 for not found, 126
+// for not executable.
+func lookPath(root, name, cwd string, env []string) (string, int, error) {
+	check := func(p string) (int, error) {
+		rel, err := resolveIn(root, p, true, false)
+		if err != nil {
+			return 127, err
+		}
+		fi, err := os.Stat(root + "/" + rel)
+		if err != nil {
+			return 127, err
+		}
+		if fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return 126, fmt.Errorf("permission denied")
+		}
+		return 0, nil
+	}
+	if strings.Contains(name, "/") {
+		p := name
+		if !path.IsAbs(p) {
+			p = path.Join(cwd, p)
+		}
+		if code, err := check(p); err != nil {
+			if code == 127 {
+				err = fmt.Errorf("stat %s: no such file or directory", name)
+			}
+			return "", code, fmt.Errorf("exec: %q: %w", name, err)
+		}
+		return name, 0, nil
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	denied := false
+	for _, dir := range strings.Split(pathEnv, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := path.Join(dir, name)
+		if !path.IsAbs(p) {
+			p = path.Join(cwd, p)
+		}
+		code, err := check(p)
+		if err == nil {
+			return name, 0, nil
+		}
+		denied = denied || code == 126
+	}
+	if denied {
+		return "", 126, fmt.Errorf("exec: %q: permission denied", name)
+	}
+	return "", 127, fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+// User is a resolved container user.
+type User struct {
+	UID, GID uint32
+	Groups   []uint32
+	Home     string
+}
+
+// readColonFile reads /etc/passwd or /etc/group of the container: one
+// []string of fields per line.
+func readColonFile(root, p string) ([][]string, error) {
+	rel, err := resolveIn(root, p, true, false)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(root + "/" + rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out [][]string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		out = append(out, strings.Split(line, ":"))
+	}
+	return out, sc.Err()
+}
+
+// resolveUser turns USER[:GROUP] (names or numbers) into IDs with the
+// container's /etc/passwd and /etc/group, as docker does: a numeric user
+// need not exist; a name must. The user's supplementary groups are the
+// groups that list it.
+func resolveUser(root, spec string) (User, error) {
+	u := User{Home: "/"}
+	if spec == "" {
+		spec = "0"
+	}
+	name, group, hasGroup := strings.Cut(spec, ":")
+	passwd, _ := readColonFile(root, "/etc/passwd")
+	groups, _ := readColonFile(root, "/etc/group")
+	found := false
+	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
+		u.UID = uint32(n)
+		for _, e := range passwd {
+			if len(e) >= 6 && e[2] == name {
+				name, found = e[0], true
+				if g, err := strconv.ParseUint(e[3], 10, 32); err == nil {
+					u.GID = uint32(g)
+				}
+				u.Home = e[5]
+				break
+			}
+		}
+	} else {
+		for _, e := range passwd {
+			if len(e) >= 6 && e[0] == name {
+				uid, err1 := strconv.ParseUint(e[2], 10, 32)
+				gid, err2 := strconv.ParseUint(e[3], 10, 32)
+				if err1 != nil || err2 != nil {
+					return u, fmt.Errorf("invalid passwd entry for user %s", name)
+				}
+				u.UID, u.GID, u.Home, found = uint32(uid), uint32(gid), e[5], true
+				break
+			}
+		}
+		if !found {
+			return u, fmt.Errorf("unable to find user %s: no matching entries in passwd file", name)
+		}
+	}
+	if hasGroup {
+		if g, err := strconv.ParseUint(group, 10, 32); err == nil {
+			u.GID = uint32(g)
+		} else {
+			ok := false
+			for _, e := range groups {
+				if len(e) >= 3 && e[0] == group {
+					if g, err := strconv.ParseUint(e[2], 10, 32); err == nil {
+						u.GID, ok = uint32(g), true
+					}
+					break
+				}
+			}
+			if !ok {
+				return u, fmt.Errorf("unable to find group %s: no matching entries in group file", group)
+			}
+		}
+	}
+	if found {
+		for _, e := range groups {
+			if len(e) < 4 {
+				continue
+			}
+			for _, member := range strings.Split(e[3], ",") {
+				if member == name {
+					if g, err := strconv.ParseUint(e[2], 10, 32); err == nil && uint32(g) != u.GID {
+						u.Groups = append(u.Groups, uint32(g))
+					}
+				}
+			}
+		}
+	}
+	return u, nil
+}

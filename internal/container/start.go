@@ -1,0 +1,463 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/internal/runtime"
+	"github.com/strata-dev/strata/internal/snapshot"
+)
+
+// ExitError is a container's exit status, or the status docker gives a
+// container that could not start (126 not executable, 127 not found).
+type ExitError struct {
+	Code int
+	Err  error // nil when the container ran and exited with Code
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Stdio is where a container's standard streams go. Files are handed to
+// the runtime as they are (a terminal stays a terminal); other readers and
+// writers are copied through pipes.
+type Stdio struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// RuntimePaths are the container paths strata fills with mounts: kept out
+// of diff, commit and export, as docker keeps them in its init layer.
+var RuntimePaths = []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/proc", "/sys", "/dev"}
+
+func (r *Record) excluded() []string {
+	out := append([]string{}, RuntimePaths...)
+	for _, v := range r.Config.Volumes {
+		out = append(out, v.Target)
+	}
+	return out
+}
+
+// Start runs the container in this process: its output goes to stdio, the
+// signals this process receives go to the container, and it returns when
+// the container exits, with the container's exit status as an *ExitError
+// (nil for 0). A container made with --rm is removed after.
+func (m *Manager) Start(r *Record, stdio Stdio) error {
+	code, err := m.monitor(r, stdio, nil)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+// startResult is what a detached monitor reports once the container runs
+// (or could not be started).
+type startResult struct {
+	Error string `json:"error,omitempty"`
+	Code  int    `json:"code,omitempty"`
+}
+
+// StartDetached starts a monitor process (self with args, which calls
+// Monitor) that runs the container with its output in the log, and
+// returns once the container runs.
+func (m *Manager) StartDetached(r *Record, self string, args []string) error {
+	if m.State(r.ID).Status == Running {
+		return nil // docker start of a running container does nothing
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	cmd := exec.Command(self, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	cmd.ExtraFiles = []*os.File{pw}
+	// A session of its own: the monitor outlives this command and its
+	// terminal.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		return err
+	}
+	pw.Close()
+	go cmd.Wait() // reap it if it ends while we wait
+	var res startResult
+	raw, _ := io.ReadAll(pr)
+	if len(raw) == 0 {
+		return fmt.Errorf("container %s: the monitor process ended before starting it", r.Name)
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return err
+	}
+	if res.Error != "" {
+		return &ExitError{Code: res.Code, Err: errors.New(res.Error)}
+	}
+	return nil
+}
+
+// Monitor runs a container detached: called in the monitor process that
+// StartDetached starts, with the result pipe as fd 3.
+func (m *Manager) Monitor(r *Record) error {
+	report := os.NewFile(3, "start-result")
+	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+	logf, err := os.OpenFile(m.LogPath(r.ID), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		json.NewEncoder(report).Encode(startResult{Error: err.Error(), Code: 125})
+		return err
+	}
+	defer logf.Close()
+	devnull, _ := os.Open(os.DevNull)
+	_, err = m.monitor(r, Stdio{Stdin: devnull, Stdout: logf, Stderr: logf}, report)
+	return err
+}
+
+// monitor runs the container with the runtime and waits for it. report,
+// when given, receives the start result (then is closed).
+func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, err error) {
+	reported := false
+	sendReport := func(err error, code int) {
+		if report == nil || reported {
+			return
+		}
+		reported = true
+		res := startResult{Code: code}
+		if err != nil {
+			res.Error = err.Error()
+		}
+		json.NewEncoder(report).Encode(res)
+		report.Close()
+	}
+	defer func() { sendReport(err, 125) }()
+
+	lock, err := m.lockFile(r.ID, "monitor.lock", unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return 0, fmt.Errorf("container %s is already running", r.Name)
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer lock.Close()
+	rt, err := m.runtime()
+	if err != nil {
+		return 0, err
+	}
+	state := m.State(r.ID)
+	rootfs := m.Rootfs(r.ID)
+	mounts, err := m.SN.Mounts(r.Snapshot)
+	if err != nil {
+		return 0, err
+	}
+	// Not mounted twice (a monitor killed before unmounting).
+	snapshot.Unmount(rootfs)
+	if err := snapshot.All(mounts, rootfs); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if uerr := snapshot.Unmount(rootfs); uerr != nil && err == nil {
+			err = uerr
+		}
+	}()
+	spec, code, err := m.spec(r, rootfs)
+	if err != nil {
+		if code == 0 {
+			code = 125
+		}
+		state.ExitCode, state.Error = code, err.Error()
+		m.setState(r.ID, state)
+		sendReport(err, code)
+		return 0, &ExitError{Code: code, Err: err}
+	}
+	if err := runtime.WriteBundle(m.bundle(r.ID), spec); err != nil {
+		return 0, err
+	}
+	rt.Delete(r.ID, true) // what a crashed run left in the runtime's state
+
+	cmd := rt.Run(r.ID, m.bundle(r.ID))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	if !r.Config.Tty {
+		// A group of its own: the signals a terminal sends to our group
+		// reach the container once, through the forwarding below. With a
+		// terminal, the runtime must stay in the foreground group to read
+		// it (and Ctrl-C is a byte for the container's own terminal).
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+	defer signal.Stop(sigs)
+	state = State{Status: Running, StartedAt: time.Now().UTC()}
+	if err := m.setState(r.ID, state); err != nil {
+		return 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		state = State{Status: Exited, ExitCode: 125, Error: err.Error(), FinishedAt: time.Now().UTC()}
+		m.setState(r.ID, state)
+		return 0, err
+	}
+	sendReport(nil, 0)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				// The runtime forwards what it receives to the
+				// container's process.
+				cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	werr := cmd.Wait()
+	close(done)
+	code = 0
+	if werr != nil {
+		var ee *exec.ExitError
+		if !errors.As(werr, &ee) {
+			return 0, werr
+		}
+		code = ee.ExitCode()
+		if code < 0 { // the runtime itself was killed
+			code = 128 + int(ee.Sys().(syscall.WaitStatus).Signal())
+		}
+	}
+	rt.Delete(r.ID, true)
+	state.Status, state.ExitCode, state.FinishedAt = Exited, code, time.Now().UTC()
+	if err := m.setState(r.ID, state); err != nil {
+		return code, err
+	}
+	if r.Config.AutoRemove {
+		// Unmount first; remove's own unmount is then a no-op.
+		if err := snapshot.Unmount(rootfs); err != nil {
+			return code, err
+		}
+		lock.Close()
+		return code, m.remove(r)
+	}
+	return code, nil
+}
+
+// spec makes the runtime spec of a container whose rootfs is mounted:
+// the user, working directory and program are looked up in it, with the
+// exit code docker gives when they are wrong.
+func (m *Manager) spec(r *Record, rootfs string) (*specs.Spec, int, error) {
+	c := r.Config
+	u, err := resolveUser(rootfs, c.User)
+	if err != nil {
+		return nil, 125, err
+	}
+	cwd := c.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	// docker makes a missing working directory.
+	if rel, err := resolveIn(rootfs, cwd, true, true); err == nil {
+		if err := os.MkdirAll(filepath.Join(rootfs, rel), 0o755); err != nil {
+			return nil, 125, err
+		}
+	} else {
+		return nil, 125, fmt.Errorf("working directory %s: %w", cwd, err)
+	}
+	env := append([]string{}, c.Env...)
+	has := func(k string) bool {
+		for _, kv := range env {
+			if strings.HasPrefix(kv, k+"=") {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("HOSTNAME") {
+		env = append([]string{"HOSTNAME=" + c.Hostname}, env...)
+	}
+	if c.Tty && !has("TERM") {
+		env = append(env, "TERM=xterm")
+	}
+	if !has("HOME") {
+		env = append(env, "HOME="+u.Home)
+	}
+	args := c.Args()
+	if _, code, err := lookPath(rootfs, args[0], cwd, env); err != nil {
+		return nil, code, err
+	}
+	dir := m.Dir(r.ID)
+	var mounts []specs.Mount
+	for _, f := range []string{"resolv.conf", "hostname", "hosts"} {
+		mounts = append(mounts, specs.Mount{Destination: "/etc/" + f, Type: "bind", Source: filepath.Join(dir, f), Options: []string{"rbind", "rprivate"}})
+	}
+	for _, v := range c.Volumes {
+		if _, err := os.Stat(v.Source); errors.Is(err, os.ErrNotExist) {
+			// docker makes a missing host directory.
+			if err := os.MkdirAll(v.Source, 0o755); err != nil {
+				return nil, 125, err
+			}
+		}
+		opts := []string{"rbind", "rprivate"}
+		if v.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		mounts = append(mounts, specs.Mount{Destination: v.Target, Type: "bind", Source: v.Source, Options: opts})
+	}
+	return runtime.Spec(runtime.Options{
+		ID: r.ID, Rootfs: rootfs, Args: args, Env: env, Cwd: path.Clean(cwd),
+		UID: u.UID, GID: u.GID, Groups: u.Groups, Terminal: c.Tty,
+		Hostname: c.Hostname, Network: c.Network, Mounts: mounts,
+	}), 0, nil
+}
+
+// Kill sends a signal to a running container's process.
+func (m *Manager) Kill(r *Record, sig string) error {
+	if m.State(r.ID).Status != Running {
+		return fmt.Errorf("cannot kill container: %s: container %s is not running", r.Name, r.ID[:12])
+	}
+	rt, err := m.runtime()
+	if err != nil {
+		return err
+	}
+	return rt.Kill(r.ID, strings.TrimPrefix(strings.ToUpper(sig), "SIG"))
+}
+
+// Stop sends the stop signal (SIGTERM unless the image says otherwise),
+// and SIGKILL if the container still runs after timeout. Stopping a
+// stopped container does nothing.
+func (m *Manager) Stop(r *Record, timeout time.Duration) error {
+	if m.State(r.ID).Status != Running {
+		return nil
+	}
+	sig := r.Config.StopSignal
+	if sig == "" {
+		sig = "TERM"
+	}
+	if err := m.Kill(r, sig); err != nil && m.State(r.ID).Status == Running {
+		return err
+	}
+	if m.waitMonitor(r.ID, timeout) {
+		return nil
+	}
+	if err := m.Kill(r, "KILL"); err != nil && m.State(r.ID).Status == Running {
+		return err
+	}
+	if !m.waitMonitor(r.ID, 30*time.Second) {
+		return fmt.Errorf("container %s did not stop", r.Name)
+	}
+	return nil
+}
+
+// waitMonitor waits until no process runs the container, at most timeout.
+func (m *Manager) waitMonitor(id string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for m.monitored(id) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// Wait blocks until the container is not running and returns its exit
+// code.
+func (m *Manager) Wait(r *Record) (int, error) {
+	f, err := m.lockFile(r.ID, "monitor.lock", unix.LOCK_SH)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("%w: %s", ErrNoSuchContainer, r.Name)
+		}
+		return 0, err
+	}
+	f.Close()
+	return m.State(r.ID).ExitCode, nil
+}
+
+// ExecOptions are the options of exec.
+type ExecOptions struct {
+	Args       []string
+	Env        []string
+	WorkingDir string
+	User       string
+	Tty        bool
+}
+
+// Exec runs another process in a running container, in the foreground.
+func (m *Manager) Exec(r *Record, o ExecOptions, stdio Stdio) error {
+	if m.State(r.ID).Status != Running {
+		return fmt.Errorf("container %s is not running", r.ID[:12])
+	}
+	rt, err := m.runtime()
+	if err != nil {
+		return err
+	}
+	rootfs := m.Rootfs(r.ID)
+	user := o.User
+	if user == "" {
+		user = r.Config.User
+	}
+	u, err := resolveUser(rootfs, user)
+	if err != nil {
+		return err
+	}
+	env, err := ParseEnv(r.Config.Env, o.Env, nil)
+	if err != nil {
+		return err
+	}
+	cwd := o.WorkingDir
+	if cwd == "" {
+		cwd = r.Config.WorkingDir
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	if _, code, err := lookPath(rootfs, o.Args[0], cwd, env); err != nil {
+		return &ExitError{Code: code + 0, Err: err}
+	}
+	caps := runtime.Spec(runtime.Options{}).Process.Capabilities
+	p := &specs.Process{
+		Terminal: o.Tty, Args: o.Args, Env: env, Cwd: cwd, Capabilities: caps,
+		User: specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.Groups},
+	}
+	cmd, err := rt.Exec(r.ID, m.Dir(r.ID), p)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, a := range cmd.Args {
+			if strings.HasSuffix(a, ".json") && strings.HasPrefix(a, m.Dir(r.ID)) {
+				os.Remove(a)
+			}
+		}
+	}()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return &ExitError{Code: ee.ExitCode()}
+		}
+		return err
+	}
+	return nil
+}
