@@ -1,0 +1,113 @@
+package buildctx
+
+import (
+	"crypto/sha256"
+	"encoding/gob"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// StatCache remembers the sha256 of context files by what stat says of
+// them (inode, size, change and modification times), as git's index does:
+// a file whose stat data did not change is not read again. The checksum is
+// still of the content: a touched file with the same bytes gives the same
+// cache key; a file rewritten in the same nanosecond with the same size is
+// the only case it misses, as for git.
+type StatCache struct {
+	path  string
+	mu    sync.Mutex
+	m     map[string]statEntry
+	dirty bool
+}
+
+type statEntry struct {
+	Ino, Size    uint64
+	Mtime, Ctime int64
+	Sum          [32]byte
+}
+
+// OpenStatCache loads the cache file (a missing or damaged one is empty).
+func OpenStatCache(file string) *StatCache {
+	c := &StatCache{path: file, m: map[string]statEntry{}}
+	if f, err := os.Open(file); err == nil {
+		if gob.NewDecoder(f).Decode(&c.m) != nil {
+			c.m = map[string]statEntry{}
+		}
+		f.Close()
+	}
+	return c
+}
+
+// Save writes the cache if it changed, atomically.
+func (c *StatCache) Save() error {
+	if c == nil || c.path == "" {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.dirty {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
+		return err
+	}
+	tmp := c.path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := gob.NewEncoder(f).Encode(c.m); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	c.dirty = false
+	return os.Rename(tmp, c.path)
+}
+
+func key(st *unix.Stat_t) statEntry {
+	return statEntry{Ino: st.Ino, Size: uint64(st.Size), Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
+}
+
+// FileSum returns the sha256 of a regular file's content.
+func (f *FS) FileSum(e *Entry) ([32]byte, error) {
+	c := f.Sums
+	k := key(&e.Stat)
+	if c != nil {
+		c.mu.Lock()
+		old, ok := c.m[e.Abs]
+		c.mu.Unlock()
+		if ok && old.Ino == k.Ino && old.Size == k.Size && old.Mtime == k.Mtime && old.Ctime == k.Ctime {
+			return old.Sum, nil
+		}
+	}
+	fh, err := os.Open(e.Abs)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer fh.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, fh); err != nil {
+		return [32]byte{}, err
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	if c != nil {
+		k.Sum = sum
+		c.mu.Lock()
+		c.m[e.Abs] = k
+		c.dirty = true
+		c.mu.Unlock()
+	}
+	return sum, nil
+}
+
+// Hex is a short printable form of a sum.
+func Hex(sum [32]byte) string { return hex.EncodeToString(sum[:]) }

@@ -1,0 +1,322 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/internal/build"
+	"github.com/strata-dev/strata/internal/build/cache"
+	"github.com/strata-dev/strata/internal/build/progress"
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/layer"
+	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/registry"
+)
+
+type buildFlags struct {
+	tags          []string
+	file          string
+	target        string
+	buildArgs     []string
+	labels        []string
+	noCache       bool
+	noCacheFilter []string
+	pull          bool
+	network       string
+	iidfile       string
+	platform      string
+	progress      string
+	secrets       []string
+	quiet         bool
+	explain       bool
+	timestamp     string
+	compression   string
+	level         int
+	runtime       string
+}
+
+func init() {
+	register(func(a *app) *cobra.Command {
+		var f buildFlags
+		c := &cobra.Command{
+			Use:   "build [OPTIONS] PATH|-",
+			Short: "Build an image from a Dockerfile",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return a.build(cmd.Context(), f, args[0])
+			},
+		}
+		fl := c.Flags()
+		fl.StringArrayVarP(&f.tags, "tag", "t", nil, `Name and optionally a tag in the "name:tag" format`)
+		fl.StringVarP(&f.file, "file", "f", "", `Name of the Dockerfile (default: "PATH/Dockerfile"; - reads it from stdin)`)
+		fl.StringVar(&f.target, "target", "", "Set the target build stage to build")
+		fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "Set build-time variables (K=V, or K to take it from the environment)")
+		fl.StringArrayVar(&f.labels, "label", nil, "Set metadata for an image")
+		fl.BoolVar(&f.noCache, "no-cache", false, "Do not use cache when building the image")
+		fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "Do not cache specified stages")
+		fl.BoolVar(&f.pull, "pull", false, "Always attempt to pull all referenced images")
+		fl.StringVar(&f.network, "network", "host", `Networking mode for the RUN instructions ("host" or "none")`)
+		fl.StringVar(&f.iidfile, "iidfile", "", "Write the image ID to the file")
+		fl.StringVar(&f.platform, "platform", "", "Set target platform for build (OS/ARCH[/VARIANT])")
+		fl.StringVar(&f.progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet")`)
+		fl.StringArrayVar(&f.secrets, "secret", nil, `Secret to expose to the build ("id=mysecret,src=/local/secret")`)
+		fl.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
+		fl.BoolVar(&f.explain, "explain-cache", false, "Say for each step that missed the cache which input changed")
+		fl.StringVar(&f.timestamp, "timestamp", "", "Unix time written as every time of the image (default: $SOURCE_DATE_EPOCH, else now)")
+		fl.StringVar(&f.compression, "compression", "gzip", `Layer compression: "gzip", "zstd" or "none"`)
+		fl.IntVar(&f.level, "compression-level", 0, "Compression level (default: gzip 1 = fastest, zstd 3)")
+		fl.StringVar(&f.runtime, "runtime", "", "OCI runtime for RUN (default: runc or crun from PATH)")
+		return c
+	})
+	register(func(a *app) *cobra.Command {
+		bc := &cobra.Command{Use: "builder", Short: "Manage builds"}
+		var all, force bool
+		var keep string
+		prune := &cobra.Command{
+			Use:   "prune",
+			Short: "Remove build cache",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				var keepBytes int64
+				if keep != "" {
+					n, err := units.RAMInBytes(keep)
+					if err != nil {
+						return fmt.Errorf("invalid --keep-storage %q: %v", keep, err)
+					}
+					keepBytes = n
+				}
+				st, err := a.store()
+				if err != nil {
+					return err
+				}
+				imgs, err := st.Images()
+				if err != nil {
+					return err
+				}
+				used := map[digest.Digest]bool{}
+				for _, im := range imgs {
+					for _, l := range im.Layers {
+						used[l.Digest] = true
+					}
+				}
+				c := &cache.Cache{DB: st.Meta}
+				res, err := c.Prune(cache.PruneOptions{All: all, KeepStorage: keepBytes, InUse: func(d digest.Digest) bool { return used[d] }})
+				if err != nil {
+					return err
+				}
+				gc, err := st.GC(true)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "Deleted %d build cache records\n", res.Records)
+				fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", humanSize(gc.Bytes))
+				return nil
+			},
+		}
+		prune.Flags().BoolVarP(&all, "all", "a", false, "Remove all build cache, not just the cache of layers no image uses")
+		prune.Flags().StringVar(&keep, "keep-storage", "", "Amount of disk space to keep for cache (most recently used first)")
+		prune.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation (strata never prompts)")
+		bc.AddCommand(prune)
+		return bc
+	})
+}
+
+func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := interruptible(ctx)
+	defer stop()
+	o := build.Options{Target: f.target, NoCache: f.noCache, NoCacheFilter: f.noCacheFilter, Pull: f.pull,
+		Network: f.network, Platform: f.platform, ExplainCache: f.explain, Level: f.level, Runtime: f.runtime}
+	var err error
+	if o.Compression, err = layer.ParseCompression(f.compression); err != nil {
+		return err
+	}
+	if f.network != "host" && f.network != "none" && f.network != "default" {
+		return fmt.Errorf("network mode %q not supported by strata build (use host or none)", f.network)
+	}
+	// The Dockerfile and the context.
+	switch {
+	case ctxArg == "-":
+		if f.file != "" && f.file != "-" {
+			return errors.New("with a context from stdin (-), the Dockerfile is read from stdin too: -f cannot be used")
+		}
+		if o.Dockerfile, err = io.ReadAll(a.stdin); err != nil {
+			return err
+		}
+	default:
+		o.ContextDir = ctxArg
+		if f.file == "-" {
+			if o.Dockerfile, err = io.ReadAll(a.stdin); err != nil {
+				return err
+			}
+			break
+		}
+		p := f.file
+		if p == "" {
+			p = filepath.Join(ctxArg, "Dockerfile")
+		}
+		o.DockerfilePath = p
+		if o.Dockerfile, err = os.ReadFile(p); err != nil {
+			if os.IsNotExist(err) {
+				return fmt.Errorf("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat %s: no such file or directory", p)
+			}
+			return err
+		}
+	}
+	for _, t := range f.tags {
+		r, err := image.ParseTagged(t)
+		if err != nil {
+			return fmt.Errorf("invalid tag %q: %v", t, err)
+		}
+		o.Tags = append(o.Tags, r)
+	}
+	o.BuildArgs = map[string]string{}
+	for _, kv := range f.buildArgs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			if v, ok = os.LookupEnv(k); !ok {
+				continue // docker ignores an arg named without value that the env lacks
+			}
+		}
+		o.BuildArgs[k] = v
+	}
+	o.Labels = map[string]string{}
+	for _, kv := range f.labels {
+		k, v, _ := strings.Cut(kv, "=")
+		o.Labels[k] = v
+	}
+	o.Secrets = map[string]string{}
+	for _, s := range f.secrets {
+		var id, src string
+		for _, field := range strings.Split(s, ",") {
+			k, v, _ := strings.Cut(field, "=")
+			switch k {
+			case "id":
+				id = v
+			case "src", "source":
+				src = v
+			case "env":
+				src = "env:" + v
+			}
+		}
+		if id == "" {
+			return fmt.Errorf("invalid --secret %q: id= is required", s)
+		}
+		if src == "" {
+			src = "env:" + id
+		}
+		o.Secrets[id] = src
+	}
+	ts := f.timestamp
+	if ts == "" {
+		ts = os.Getenv("SOURCE_DATE_EPOCH")
+	}
+	if v, ok := o.BuildArgs["SOURCE_DATE_EPOCH"]; ok && f.timestamp == "" {
+		ts = v
+	}
+	if ts != "" {
+		n, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil {
+			return fmt.Errorf("invalid timestamp %q: want seconds since 1970", ts)
+		}
+		t := time.Unix(n, 0).UTC()
+		o.Timestamp = &t
+	}
+	// Progress goes to stderr; the image ID alone to stdout.
+	mode, err := progress.ParseMode(f.progress, isTerminal(a.stderr))
+	if err != nil {
+		return err
+	}
+	if f.quiet {
+		mode = progress.Quiet
+	}
+	p := progress.New(a.stderr, mode)
+	o.Progress = p
+	st, err := a.store()
+	if err != nil {
+		p.Close()
+		return err
+	}
+	o.Puller = func(ctx context.Context, ref, platform string) (*metadata.Image, error) {
+		plat, err := registry.ParsePlatform(platform)
+		if err != nil {
+			return nil, err
+		}
+		cl, err := registry.New(registry.Options{TLSVerify: true, MaxConcurrent: 3, UserAgent: "strata/" + Version})
+		if err != nil {
+			return nil, err
+		}
+		res, err := cl.Pull(ctx, st, ref, plat)
+		if err != nil {
+			return nil, err
+		}
+		return res.Image, nil
+	}
+	res, err := build.Build(ctx, st, o)
+	p.Close()
+	if err != nil {
+		var re *build.RunError
+		if errors.As(err, &re) && mode != progress.Plain && len(re.Output) > 0 {
+			// The output was not shown as it ran: show its end now.
+			out := re.Output
+			if len(out) > 20 {
+				out = out[len(out)-20:]
+			}
+			for _, l := range out {
+				fmt.Fprintln(a.stderr, "  "+l)
+			}
+		}
+		return err
+	}
+	if f.iidfile != "" {
+		if err := os.WriteFile(f.iidfile, []byte(res.ImageID.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	a.println(res.ImageID.String())
+	return nil
+}
+
+
+// cacheUsage sums the build cache records and the layer bytes they hold
+// that no image uses (what `builder prune` would reclaim).
+func cacheUsage(db *metadata.DB, used map[digest.Digest]bool) (n int, size, reclaimable int64, err error) {
+	c := &cache.Cache{DB: db}
+	all, err := c.All()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	seen := map[digest.Digest]bool{}
+	keys := make([]string, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r := all[k]
+		n++
+		if r.Layer == nil || seen[r.Layer.Digest] {
+			continue
+		}
+		seen[r.Layer.Digest] = true
+		size += r.Layer.Size
+		if !used[r.Layer.Digest] {
+			reclaimable += r.Layer.Size
+		}
+	}
+	return n, size, reclaimable, nil
+}
