@@ -714,5 +714,3 @@ func containerRow(m *container.Manager, r *container.Record, now time.Time, noTr
 	}
 	return row
 }
-
-

@@ -72,7 +72,7 @@ func Spec(o Options) *specs.Spec {
 			},
 			// runc and crun add the standard devices (null, zero, tty...)
 			// to a deny-all list.
-			Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
+			Resources:   &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
 			CgroupsPath: "/strata/" + o.ID,
 			MaskedPaths: []string{
 				"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
