@@ -291,7 +291,6 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 	return nil
 }
 
-
 // cacheUsage sums the build cache records and the layer bytes they hold
 // that no image uses (what `builder prune` would reclaim).
 func cacheUsage(db *metadata.DB, used map[digest.Digest]bool) (n int, size, reclaimable int64, err error) {
