@@ -6,6 +6,7 @@ package integration
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bin is the strata binary built once for the package.
@@ -38,10 +40,17 @@ func TestMain(m *testing.M) {
 // strata runs the binary on root and returns stdout, stderr and the exit code.
 func strata(t testing.TB, root string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"--root", root}, args...)...)
+	// A hung command must fail the test with its name, not time out the
+	// whole package without saying which.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--root", root}, args...)...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("strata %s hung (killed after 3 minutes); stderr: %s", strings.Join(args, " "), e.String())
+	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
