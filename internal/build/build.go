@@ -35,6 +35,7 @@ import (
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/snapshot"
 	"github.com/strata-dev/strata/internal/store"
 )
 
@@ -99,6 +100,13 @@ type builder struct {
 	meta   map[string]string // global (meta) args in scope, with values
 	multi  bool              // the Dockerfile has several stages
 
+	// snapshots (opened on first need) and the views mounted for COPY
+	// --from images, released at the end.
+	snOnce sync.Once
+	sn     snapshot.Snapshotter
+	snErr  error
+	views  []*rootfs
+
 	mu       sync.Mutex
 	records  map[string]*cache.Record // all records, loaded for explaining
 	newRecs  []*cache.Record
@@ -153,6 +161,9 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 }
 
 func (b *builder) cleanup() {
+	for _, r := range b.views {
+		r.release()
+	}
 	for _, s := range b.stages {
 		if s.state != nil {
 			s.state.release()

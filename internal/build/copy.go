@@ -240,7 +240,7 @@ func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpe
 	if err != nil {
 		return fail(err)
 	}
-	l, err := b.writeLayer(func(tw *tar.Writer) error { return b.writeItems(tw, ents) })
+	l, err := b.writeLayer(b.itemsWriter(ents))
 	if err != nil {
 		return fail(err)
 	}
@@ -258,20 +258,20 @@ func (s *stage) fromFS(ctx context.Context, from string) (string, error) {
 		defer d.fsMu.Unlock()
 		return d.files(ctx)
 	}
-	im, _, err := s.b.baseImage(ctx, from, s.b.o.Platform, "[internal] load")
+	im, _, err := s.b.baseImage(ctx, from, s.b.o.Platform, "[internal] load "+from)
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp(s.b.tmp, "from-")
+	r, err := s.b.mountView(ctx, im.Layers)
+	if r != nil {
+		s.b.mu.Lock()
+		s.b.views = append(s.b.views, r)
+		s.b.mu.Unlock()
+	}
 	if err != nil {
 		return "", err
 	}
-	for _, l := range im.Layers {
-		if err := s.b.applyLayer(ctx, dir, l); err != nil {
-			return "", err
-		}
-	}
-	return dir, nil
+	return r.dir, nil
 }
 
 // checksum hashes the sources: for each file its path, type, mode,
@@ -557,6 +557,17 @@ func (r *resolver) resolve(p string) string {
 func (r *resolver) isDir(p string) bool {
 	e, err := r.fs.Stat(p)
 	return err == nil && e.IsDir()
+}
+
+// itemsWriter is the fill function of writeLayer for planned entries.
+func (b *builder) itemsWriter(items []tarItem) func(io.Writer) error {
+	return func(w io.Writer) error {
+		tw := tar.NewWriter(w)
+		if err := b.writeItems(tw, items); err != nil {
+			return err
+		}
+		return tw.Close()
+	}
 }
 
 // writeItems writes the planned entries.

@@ -1,7 +1,6 @@
 package build
 
 import (
-	"archive/tar"
 	"bufio"
 	"crypto/sha256"
 	"fmt"
@@ -20,7 +19,7 @@ import (
 // hashed again (the blob digest) and written on another, so a big layer
 // uses both cores; uncompressed, the digest is the diffID and is hashed
 // once. Nothing is visible until the blob is committed and recorded.
-func (b *builder) writeLayer(fill func(tw *tar.Writer) error) (*metadata.Layer, error) {
+func (b *builder) writeLayer(fill func(w io.Writer) error) (*metadata.Layer, error) {
 	w, err := b.st.Content.NewWriter()
 	if err != nil {
 		return nil, err
@@ -44,11 +43,7 @@ func (b *builder) writeLayer(fill func(tw *tar.Writer) error) (*metadata.Layer, 
 			out = io.MultiWriter(cw, diffID)
 		}
 		buf := bufio.NewWriterSize(out, 1<<20)
-		tw := tar.NewWriter(buf)
-		err := fill(tw)
-		if err == nil {
-			err = tw.Close()
-		}
+		err := fill(buf)
 		if err == nil {
 			err = buf.Flush()
 		}

@@ -3,60 +3,139 @@ package build
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/strata-dev/strata/internal/build/buildctx"
-	"github.com/strata-dev/strata/internal/layer"
+	"github.com/strata-dev/strata/internal/container"
+	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/snapshot"
 )
 
 // rootfs is a stage's files as a directory, for what needs to look at
-// them: resolving a COPY destination, --chown names, COPY --from sources,
-// and the lower layer of RUN's overlay. It is made only when a step needs
-// it (a fully cached build never unpacks anything) and kept in step by
-// applying the stage's new layers when next used.
+// them: resolving a COPY destination, --chown names and COPY --from
+// sources. It is a read-only view of the stage's snapshot (layers unpacked
+// once, by chain ID, shared with images and containers), made only when a
+// step needs it: a fully cached build never unpacks anything.
 type rootfs struct {
-	dir     string
-	pending []metadata.Layer
+	b    *builder
+	dir  string // mount point
+	view string // view snapshot key ("" for an empty stage)
+	top  string // chain ID it shows
 }
 
-func (r *rootfs) release() { os.RemoveAll(r.dir) }
+func (r *rootfs) release() {
+	if r.view != "" {
+		snapshot.Unmount(r.dir)
+		if sn, err := r.b.snapshotter(); err == nil {
+			sn.Remove(r.view)
+		}
+	}
+	os.Remove(r.dir)
+}
+
+// snapshotter opens the store's snapshots (the driver recorded in the
+// store, as containers use).
+func (b *builder) snapshotter() (snapshot.Snapshotter, error) {
+	b.snOnce.Do(func() {
+		d, err := container.Driver(b.st, "")
+		if err != nil {
+			b.snErr = err
+			return
+		}
+		b.sn, b.snErr = snapshot.Open(b.st.Root, d)
+	})
+	return b.sn, b.snErr
+}
+
+// unpack makes sure the layers have their snapshots and returns the top
+// chain ID ("" for none).
+func (b *builder) unpack(ctx context.Context, layers []metadata.Layer) (string, error) {
+	if len(layers) == 0 {
+		return "", nil
+	}
+	sn, err := b.snapshotter()
+	if err != nil {
+		return "", err
+	}
+	ls := make([]snapshot.Layer, len(layers))
+	for i, l := range layers {
+		ls[i] = snapshot.Layer{Blob: l.Digest, DiffID: l.DiffID}
+	}
+	return snapshot.Unpack(ctx, sn, func(d digest.Digest) (io.ReadCloser, error) { return b.st.Content.Open(d) }, ls)
+}
+
+// mountView mounts a read-only view of layers at a new directory.
+func (b *builder) mountView(ctx context.Context, layers []metadata.Layer) (*rootfs, error) {
+	dir, err := os.MkdirTemp(b.tmp, "fs-")
+	if err != nil {
+		return nil, err
+	}
+	r := &rootfs{b: b, dir: dir}
+	top, err := b.unpack(ctx, layers)
+	if err != nil || top == "" {
+		return r, err
+	}
+	sn, err := b.snapshotter()
+	if err != nil {
+		return r, err
+	}
+	key := "build-view-" + randomID()
+	mounts, err := sn.View(key, top)
+	if err != nil {
+		return r, err
+	}
+	r.view, r.top = key, top
+	if err := snapshot.All(mounts, dir); err != nil {
+		return r, err
+	}
+	return r, nil
+}
 
 // files returns the directory of the stage's files, up to date.
 func (s *stage) files(ctx context.Context) (string, error) {
 	st := s.state
-	if st.fs == nil {
-		dir, err := os.MkdirTemp(s.b.tmp, "fs-")
-		if err != nil {
-			return "", err
-		}
-		st.fs = &rootfs{dir: dir, pending: append([]metadata.Layer{}, st.layers...)}
+	top := ""
+	if len(st.layers) > 0 {
+		top = chainID(st.layers).String()
 	}
-	for len(st.fs.pending) > 0 {
-		if err := s.b.applyLayer(ctx, st.fs.dir, st.fs.pending[0]); err != nil {
-			return "", err
-		}
-		st.fs.pending = st.fs.pending[1:]
+	if st.fs != nil && st.fs.top == top {
+		return st.fs.dir, nil
 	}
-	return st.fs.dir, nil
+	if st.fs != nil {
+		st.fs.release()
+		st.fs = nil
+	}
+	r, err := s.b.mountView(ctx, st.layers)
+	if r != nil {
+		st.fs = r
+	}
+	if err != nil {
+		return "", err
+	}
+	return r.dir, nil
 }
 
-func (b *builder) applyLayer(ctx context.Context, dir string, l metadata.Layer) error {
-	f, err := b.st.Content.Open(l.Digest)
-	if err != nil {
-		return err
+func chainID(layers []metadata.Layer) digest.Digest {
+	ids := make([]digest.Digest, len(layers))
+	for i, l := range layers {
+		ids[i] = l.DiffID
 	}
-	defer f.Close()
-	r, _, err := layer.Decompress(f)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	_, err = layer.Apply(ctx, dir, r, layer.ApplyOptions{})
-	return err
+	return image.ChainID(ids)
+}
+
+func randomID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // owner is a resolved uid:gid.

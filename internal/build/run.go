@@ -1,7 +1,6 @@
 package build
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -25,8 +24,8 @@ type execRequest struct {
 	network string
 	mounts  []*instructions.Mount
 	stdout  io.Writer
-	// diff receives the tar of the changes the command made.
-	diff func(fill func(tw *tar.Writer) error) error
+	// diff stores the layer tar of the changes the command made.
+	diff func(fill func(w io.Writer) error) error
 }
 
 // ExitError is a RUN command that failed.
@@ -36,9 +35,8 @@ type ExitError struct {
 
 func (e *ExitError) Error() string { return fmt.Sprintf("exit code: %d", e.Code) }
 
-// execFn runs a RUN step (see run_container.go); nil where no container
-// runtime is wired in.
-var execFn func(ctx context.Context, b *builder, s *stage, r *execRequest) error
+// execFn runs a RUN step: runInContainer, or a fake in tests.
+var execFn = runInContainer
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -116,20 +114,14 @@ func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 		}
 		return s.lineErr(c, err)
 	}
-	if execFn == nil {
-		return fail(errors.New("RUN needs a container runtime, which this build of strata lacks"))
-	}
-	lower, err := s.files(ctx)
-	if err != nil {
-		return fail(err)
-	}
+	lower := ""
 	cwd := st.cfg.Config.WorkingDir
 	if cwd == "" {
 		cwd = "/"
 	}
 	req := &execRequest{lower: lower, args: args, env: env, cwd: cwd, user: st.cfg.Config.User, network: network, mounts: mounts, stdout: v}
 	var made *layerResult
-	req.diff = func(fill func(tw *tar.Writer) error) error {
+	req.diff = func(fill func(w io.Writer) error) error {
 		l, err := s.b.writeLayer(fill)
 		if err == nil {
 			made = &layerResult{l}

@@ -567,10 +567,6 @@ func (s *stage) addLayer(ls *layerStep, l metadata.Layer, created time.Time) {
 	kd := ls.key.Digest()
 	st.chain = append(st.chain, link{key: ls.key, kd: kd, label: ls.display})
 	st.key = kd
-	if st.fs != nil {
-		// Keep the stage's files in step, lazily: applied on next use.
-		st.fs.pending = append(st.fs.pending, l)
-	}
 }
 
 // finish records a step's fresh layer.

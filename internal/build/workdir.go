@@ -1,7 +1,6 @@
 package build
 
 import (
-	"archive/tar"
 	"context"
 	"path"
 	"strings"
@@ -54,7 +53,7 @@ func (s *stage) workdir(ctx context.Context, c *instructions.WorkdirCommand) err
 		}
 		items = append([]tarItem{{name: p, isDir: true, mode: 0o755, uid: o.uid, gid: o.gid, mtime: s.b.start}}, items...)
 	}
-	l, err := s.b.writeLayer(func(tw *tar.Writer) error { return s.b.writeItems(tw, items) })
+	l, err := s.b.writeLayer(s.b.itemsWriter(items))
 	if err != nil {
 		return fail(err)
 	}
