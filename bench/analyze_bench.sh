@@ -22,8 +22,12 @@ if [ -z "${DIVE:-}" ]; then
   GOBIN="$tmp/bin" GOFLAGS=-mod=mod go install github.com/wagoodman/dive/cmd/dive@latest
   DIVE="$tmp/bin/dive"
 fi
-go build -o "$tmp/strata" ./cmd/strata
-STRATA="$tmp/strata"
+# Build the committed tree, not the working tree, which other work in
+# progress may break.
+mkdir -p "$tmp/src"
+git archive HEAD | tar -x -C "$tmp/src"
+(cd "$tmp/src" && go build -o "$tmp/strata" ./cmd/strata)
+STRATA=${STRATA:-$tmp/strata}
 
 for img in bigfile manyfiles; do
   if [ ! -f "$OUT/$img.tar" ]; then
@@ -34,7 +38,7 @@ done
 
 # The fixtures of internal/analyze as docker-archives.
 mkdir -p "$OUT/fixtures"
-STRATA_ANALYZE_EXPORT="$PWD/$OUT/fixtures" go test -count=1 -run TestFixtures ./internal/analyze >/dev/null
+STRATA_ANALYZE_EXPORT="$PWD/$OUT/fixtures" sh -c "cd '$tmp/src' && go test -count=1 -run TestFixtures ./internal/analyze" >/dev/null
 
 # measure NAME CMD...: elapsed seconds and peak RSS (KiB) of one run.
 measure() {

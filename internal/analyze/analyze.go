@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"io"
 	"math"
+	"path"
 	"sort"
 	"strings"
 
@@ -281,7 +282,6 @@ type dupCopy struct {
 // (dive counts leaves) is known only once every entry has been read.
 type entry struct {
 	n        *node
-	name     string
 	kind     uint8
 	typ      byte
 	size     int64
@@ -370,7 +370,7 @@ func (a *analyzer) layer(k int, l Layer) error {
 	n, err := Walk(rc, a.seed, lazyMin, func(e *Entry) error {
 		lr.Size += e.Size
 		lr.Entries++
-		en := entry{name: e.Name, kind: uint8(e.Kind), typ: e.Type, size: e.Size, hash: e.Hash, lazy: e.Lazy, off: e.Offset}
+		en := entry{kind: uint8(e.Kind), typ: e.Type, size: e.Size, hash: e.Hash, lazy: e.Lazy, off: e.Offset}
 		switch e.Kind {
 		case KindFile:
 			en.n = a.lookup(e.Target)
@@ -692,13 +692,31 @@ func (a *analyzer) efficiency(k int32) {
 			}
 		}
 	}
+	missing := false
 	for _, n := range a.touched {
 		if n.explicit != k && n.child != k {
-			a.entries = append(a.entries, entry{n: n, name: strings.TrimPrefix(n.path(), "/"), implicit: true})
+			a.entries = append(a.entries, entry{n: n, implicit: true})
 			vis = append(vis, int32(len(a.entries)-1))
 		}
 	}
-	sort.Slice(vis, func(i, j int) bool { return cmpPath(a.entries[vis[i]].name, a.entries[vis[j]].name) < 0 })
+	for _, i := range vis {
+		missing = missing || a.entries[i].missing
+	}
+	// The order matters only when dive stops early, so only then are the
+	// names rebuilt (entries keep no name: it would double their memory).
+	if missing {
+		names := make(map[int32]string, len(vis))
+		for _, i := range vis {
+			e := &a.entries[i]
+			p := strings.TrimPrefix(e.n.path(), "/")
+			if e.kind == KindWhiteout {
+				dir, base := path.Split(p)
+				p = dir + whiteoutPrefix + base
+			}
+			names[i] = p
+		}
+		sort.Slice(vis, func(i, j int) bool { return cmpPath(names[vis[i]], names[vis[j]]) < 0 })
+	}
 	for _, i := range vis {
 		e := &a.entries[i]
 		var size int64
