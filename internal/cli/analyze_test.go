@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"archive/tar"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,5 +148,81 @@ func TestAnalyzeHTML(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `"instruction":"layer 2"`) {
 		t.Error("the page lacks its data")
+	}
+}
+
+// TestAnalyzeArchives: an image saved as docker-archive, oci-archive and an
+// OCI layout directory gives the same figures as in the store.
+func TestAnalyzeArchives(t *testing.T) {
+	root := analyzeFixture(t)
+	dir := t.TempDir()
+	figures := func(ref string) string {
+		t.Helper()
+		out, errOut, _ := strata(t, root, "", "analyze", "--format", "json", ref)
+		var r struct {
+			SizeBytes    int64   `json:"sizeBytes"`
+			Efficiency   float64 `json:"efficiency"`
+			WastedBytes  int64   `json:"wastedBytes"`
+			WastedCopies []any   `json:"wastedCopies"`
+			Layers       []any   `json:"layers"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%s: %v: %s", ref, err, errOut)
+		}
+		return fmt.Sprintf("%d %v %d %d %d", r.SizeBytes, r.Efficiency, r.WastedBytes, len(r.WastedCopies), len(r.Layers))
+	}
+	want := figures("waste:1")
+	docker, oci := filepath.Join(dir, "d.tar"), filepath.Join(dir, "o.tar")
+	for _, args := range [][]string{{"save", "-o", docker, "waste:1"}, {"save", "--format", "oci-archive", "-o", oci, "waste:1"}} {
+		if _, errOut, code := strata(t, root, "", args...); code != 0 {
+			t.Fatalf("%v: %s", args, errOut)
+		}
+	}
+	layout := filepath.Join(dir, "layout")
+	if err := untar(oci, layout); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"docker-archive:" + docker, "oci-archive:" + oci, "oci:" + layout} {
+		if got := figures(ref); got != want {
+			t.Errorf("%s: %s, the store says %s", ref, got, want)
+		}
+	}
+	if _, errOut, code := strata(t, root, "", "analyze", "docker-archive:"+filepath.Join(dir, "none.tar")); code == 0 || errOut == "" {
+		t.Error("a missing archive was analysed")
+	}
+}
+
+func untar(file, dir string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(dir, filepath.Clean("/"+h.Name))
+		if h.Typeflag == tar.TypeDir {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
 	}
 }
