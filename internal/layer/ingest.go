@@ -46,7 +46,9 @@ func Ingest(cs *content.Store, r io.Reader, expected digest.Digest, size int64) 
 		done <- result{b, err}
 	}()
 
-	_, copyErr := io.Copy(io.MultiWriter(w, pw), r)
+	// Large chunks: fewer write syscalls and fewer hand-offs to the
+	// checking goroutine.
+	_, copyErr := io.CopyBuffer(io.MultiWriter(w, pw), r, make([]byte, 1<<20))
 	pw.CloseWithError(copyErr)
 	res := <-done
 	if copyErr != nil && !errors.Is(copyErr, io.ErrClosedPipe) {
