@@ -107,13 +107,10 @@ func (m *Manager) StartDetached(r *Record, self string, args []string) error {
 	}
 	pw.Close()
 	go cmd.Wait() // reap it if it ends while we wait
+	// One JSON value, not to EOF: the container may hold the pipe open.
 	var res startResult
-	raw, _ := io.ReadAll(pr)
-	if len(raw) == 0 {
+	if err := json.NewDecoder(pr).Decode(&res); err != nil {
 		return fmt.Errorf("container %s: the monitor process ended before starting it", r.Name)
-	}
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return err
 	}
 	if res.Error != "" {
 		return &ExitError{Code: res.Code, Err: errors.New(res.Error)}
@@ -124,6 +121,8 @@ func (m *Manager) StartDetached(r *Record, self string, args []string) error {
 // Monitor runs a container detached: called in the monitor process that
 // StartDetached starts, with the result pipe as fd 3.
 func (m *Manager) Monitor(r *Record) error {
+	// Not inherited by the runtime and the container.
+	unix.CloseOnExec(3)
 	report := os.NewFile(3, "start-result")
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
 	logf, err := os.OpenFile(m.LogPath(r.ID), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -219,6 +218,13 @@ func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, er
 		m.setState(r.ID, state)
 		return 0, err
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	if report != nil {
+		// Report once the runtime knows the container, so that exec or
+		// kill right after run -d find it.
+		waitCreated(rt, r.ID, exited)
+	}
 	sendReport(nil, 0)
 	done := make(chan struct{})
 	go func() {
@@ -233,7 +239,7 @@ func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, er
 			}
 		}
 	}()
-	werr := cmd.Wait()
+	werr := <-exited
 	close(done)
 	code = 0
 	if werr != nil {
@@ -260,6 +266,24 @@ func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, er
 		return code, m.remove(r)
 	}
 	return code, nil
+}
+
+// waitCreated polls the runtime until it has container id, the runtime
+// exits (its error is put back for the caller), or 10s pass.
+func waitCreated(rt *runtime.Runtime, id string, exited chan error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			exited <- err
+			return
+		default:
+		}
+		if s, err := rt.State(id); err == nil && s.Status != "creating" {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // spec makes the runtime spec of a container whose rootfs is mounted:
