@@ -396,8 +396,10 @@ func (s *stage) plan(dir string, items []srcItem, dest string, destDir bool, sp 
 		owned(&it, e, keep)
 		return it
 	}
-	links := map[[2]uint64]string{}
 	for _, src := range items {
+		// Hard links are kept within one directory source, as BuildKit
+		// copies each source on its own.
+		links := map[[2]uint64]string{}
 		switch {
 		case src.data != nil:
 			name := dest
@@ -419,11 +421,10 @@ func (s *stage) plan(dir string, items []srcItem, dest string, destDir bool, sp 
 			err := src.fs.Walk(src.e, excl, func(e *buildctx.Entry, sub string) error {
 				name := path.Join(baseR, sub)
 				if sub == "" {
-					// The destination directory keeps its metadata if
-					// it exists; a new one takes the source's.
-					if _, err := root.Lstat(name); err == nil {
-						return nil
-					}
+					// The destination directory is not the source's:
+					// an existing one is kept, a new one is made like
+					// the missing parents (0755, --chown's owner).
+					return nil
 				}
 				it := fromEntry(name, e, src.owner)
 				if e.IsRegular() && e.Stat.Nlink > 1 {
@@ -514,7 +515,45 @@ func (s *stage) plan(dir string, items []srcItem, dest string, destDir bool, sp 
 		}
 	}
 	sort.Slice(uniq, func(i, j int) bool { return uniq[i].name < uniq[j].name })
+	fixLinks(uniq)
 	return uniq, nil
+}
+
+// fixLinks makes every hard link point at a name written before it: the
+// entries are sorted by name, so a link may come first, and then it
+// becomes the file and its target the link.
+func fixLinks(items []tarItem) {
+	index := map[string]int{}
+	for i := range items {
+		if items[i].link != "" {
+			items[i].link = strings.TrimPrefix(path.Clean("/"+items[i].link), "/")
+		}
+		index[items[i].name] = i
+	}
+	for i := range items {
+		it := &items[i]
+		if it.link == "" {
+			continue
+		}
+		j, ok := index[it.link]
+		if !ok {
+			continue
+		}
+		if j > i {
+			// Swap roles: this entry takes the file, the target links.
+			t := &items[j]
+			name, tname := it.name, t.name
+			*it, *t = *t, *it
+			it.name, t.name = name, tname
+			it.link, t.link = "", name
+			// Other links to the old target now point here.
+			for k := range items {
+				if k != i && items[k].link == tname {
+					items[k].link = name
+				}
+			}
+		}
+	}
 }
 
 // resolver resolves destination paths against the stage's files.
@@ -585,6 +624,8 @@ func (b *builder) writeItems(tw *tar.Writer, items []tarItem) error {
 		switch {
 		case it.isDir:
 			hdr.Typeflag, hdr.Name = tar.TypeDir, it.name+"/"
+		case it.link != "":
+			hdr.Typeflag, hdr.Linkname = tar.TypeLink, it.link
 		case it.data != nil:
 			hdr.Typeflag, hdr.Size = tar.TypeReg, int64(len(it.data))
 			body = bytes.NewReader(it.data)
@@ -592,9 +633,6 @@ func (b *builder) writeItems(tw *tar.Writer, items []tarItem) error {
 			a := it.arch
 			hdr.Typeflag, hdr.Linkname, hdr.Size = a.hdr.Typeflag, a.hdr.Linkname, a.hdr.Size
 			hdr.Devmajor, hdr.Devminor = a.hdr.Devmajor, a.hdr.Devminor
-			if it.link != "" {
-				hdr.Linkname = it.link
-			}
 			if hdr.Typeflag == tar.TypeDir {
 				hdr.Name += "/"
 			}
@@ -610,8 +648,6 @@ func (b *builder) writeItems(tw *tar.Writer, items []tarItem) error {
 					body = rc
 				}
 			}
-		case it.link != "":
-			hdr.Typeflag, hdr.Linkname = tar.TypeLink, it.link
 		default:
 			e := it.e
 			switch e.Stat.Mode & unix.S_IFMT {

@@ -162,6 +162,8 @@ func resolveOwner(dir, spec string, primaryGroup bool) (owner, error) {
 			return o, fmt.Errorf("bad passwd entry for %s", u)
 		}
 		userGid, _ = strconv.Atoi(e[3])
+		// A name given alone takes the user's primary group.
+		primaryGroup = true
 	} else if primaryGroup {
 		if e, ok, _ := lookupColonByID(dir, "/etc/passwd", uid); ok && len(e) >= 4 {
 			userGid, _ = strconv.Atoi(e[3])

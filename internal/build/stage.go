@@ -224,6 +224,9 @@ func (s *stage) from(ctx context.Context, steps int, noCache bool) error {
 			os, arch, variant := splitPlatform(platform)
 			st.cfg.OS, st.cfg.Architecture, st.cfg.Variant = os, arch, variant
 			st.cfg.RootFS.Type = "layers"
+			// BuildKit's defaults for an image from scratch.
+			st.cfg.Config.Env = []string{defaultPath}
+			st.cfg.Config.WorkingDir = "/"
 			base = cache.Key{Base: "scratch", BaseID: "scratch", Platform: platform}
 			v.Done()
 		} else {
@@ -367,6 +370,12 @@ func (s *stage) dispatch(ctx context.Context, c instructions.Command) error {
 			}
 			if !ok {
 				v, ok = s.b.meta[kv.Key]
+			}
+			if !ok {
+				// Declared without a value: expands to nothing and,
+				// as in BuildKit, is not in RUN's environment.
+				delete(st.args, kv.Key)
+				continue
 			}
 			st.args[kv.Key] = v
 			s.b.mu.Lock()

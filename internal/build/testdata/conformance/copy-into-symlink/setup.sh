@@ -1,0 +1,1 @@
+mkdir -p files; printf 'a\n' > files/a.txt
