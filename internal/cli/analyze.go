@@ -20,7 +20,7 @@ func init() {
 	register(func(a *app) *cobra.Command {
 		var (
 			format, ciConfig, tree, htmlFile string
-			ci, interactive                  bool
+			ci, interactive, files           bool
 			layerN, limit                    int
 			rules                            = analyze.DefaultRules()
 		)
@@ -59,7 +59,7 @@ IMAGE is a name or ID in the store, or docker-archive:FILE, oci-archive:FILE, oc
 					return err
 				}
 				defer closeFn()
-				opts := analyze.Options{UpTo: -1, KeepChanges: interactive || htmlFile != ""}
+				opts := analyze.Options{UpTo: -1, KeepChanges: interactive || htmlFile != "" || files}
 				if tree != "" {
 					n := layerN
 					if n < 0 {
@@ -113,6 +113,7 @@ IMAGE is a name or ID in the store, or docker-archive:FILE, oci-archive:FILE, oc
 		}
 		f := c.Flags()
 		f.StringVar(&format, "format", "text", "output format: text or json (all lists, unabridged)")
+		f.BoolVar(&files, "files", false, "with --format json, list every path each layer changed")
 		f.IntVar(&limit, "limit", 20, "longest list printed in text output (0: all)")
 		f.BoolVar(&ci, "ci", false, "check the image against CI rules; exit 1 when one fails")
 		f.StringVar(&ciConfig, "ci-config", "", "CI rules file (default: ./.strata-ci.yaml, else dive's ./.dive-ci)")
