@@ -132,3 +132,16 @@ func busyboxTar(t testing.TB) string {
 	}
 	return path
 }
+
+// writeTarEntry writes a one-file tar to f, whatever the name says.
+func writeTarEntry(t testing.TB, f *os.File, name, body string) {
+	t.Helper()
+	tw := tar.NewWriter(f)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte(body))
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
