@@ -11,6 +11,7 @@ package build
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -423,6 +424,18 @@ func (b *builder) commit(s *stage) (*metadata.Image, error) {
 	created := st.created
 	cfg.Created = &created
 	cfg.History = append(append([]ocispec.History{}, cfg.History...), st.history...)
+	cfg.RootFS = ocispec.RootFS{Type: "layers"}
+	for _, l := range st.layers {
+		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
+	}
+	// A rebuild from the cache makes the same config: if that image is
+	// in the store and every tag points at it already, nothing is written
+	// (a metadata write costs an fsync, most of a cached build's time).
+	if im := b.existing(&cfg); im != nil {
+		v.Note("writing image " + im.ID.String() + " done (unchanged)")
+		v.Done()
+		return im, nil
+	}
 	var steps []store.NewLayer
 	for i := range st.layers {
 		l := st.layers[i]
@@ -449,6 +462,26 @@ func (b *builder) commit(s *stage) (*metadata.Image, error) {
 	}
 	v.Done()
 	return im, nil
+}
+
+// existing returns the stored image with exactly this config when every
+// tag of the build names it already.
+func (b *builder) existing(cfg *image.ConfigFile) *metadata.Image {
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil
+	}
+	im, err := b.st.Image(digest.FromBytes(raw))
+	if err != nil {
+		return nil
+	}
+	for _, t := range b.o.Tags {
+		named, err := b.st.Resolve(t.String())
+		if err != nil || named.ID != im.ID {
+			return nil
+		}
+	}
+	return im
 }
 
 // platformArgs are the ARGs BuildKit defines in the global scope.

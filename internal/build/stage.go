@@ -498,20 +498,18 @@ func (s *stage) lookup(ls *layerStep) (bool, error) {
 	st, b := s.state, s.b
 	kd := ls.key.Digest()
 	if !st.noCache && !st.missed {
-		rec, err := b.cache.Get(kd)
+		rec, err := b.cache.GetUsable(kd)
 		if err != nil {
 			return false, err
 		}
 		if rec != nil && rec.Layer != nil {
-			if _, err := b.st.LayerRecord(rec.Layer.Digest); err == nil {
-				ls.v.Cached()
-				s.addLayer(ls, *rec.Layer, rec.Created)
-				b.mu.Lock()
-				b.hits = append(b.hits, kd)
-				b.cached++
-				b.mu.Unlock()
-				return true, nil
-			}
+			ls.v.Cached()
+			s.addLayer(ls, *rec.Layer, rec.Created)
+			b.mu.Lock()
+			b.hits = append(b.hits, kd)
+			b.cached++
+			b.mu.Unlock()
+			return true, nil
 		}
 	}
 	if st.noCache {

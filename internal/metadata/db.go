@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -43,6 +44,24 @@ type DB struct {
 // Open creates the database and its buckets if needed.
 func Open(path string) (*DB, error) {
 	db := &DB{path: path, timeout: 5 * time.Minute}
+	// Usually the buckets exist: check that in a read transaction, as an
+	// empty write transaction still costs two fsyncs, which would be most
+	// of the time of a fast command (a fully cached build).
+	if _, err := os.Stat(path); err == nil {
+		complete := false
+		err := db.View(func(tx *Tx) error {
+			complete = true
+			for _, name := range allBuckets {
+				if tx.tx.Bucket([]byte(name)) == nil {
+					complete = false
+				}
+			}
+			return nil
+		})
+		if err == nil && complete {
+			return db, nil
+		}
+	}
 	return db, db.Update(func(*Tx) error { return nil })
 }
 

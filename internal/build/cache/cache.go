@@ -105,16 +105,46 @@ func (c *Cache) Get(kd string) (*Record, error) {
 // Put stores records (one transaction).
 func (c *Cache) Put(recs ...*Record) error { return c.Save(recs, nil, time.Time{}) }
 
+// TouchInterval is how stale a record's LastUsed must be for a hit to
+// rewrite it: a metadata write costs an fsync, which would be most of a
+// fully cached build, and a size-bounded prune needs no finer clock.
+const TouchInterval = 10 * time.Minute
+
 // Save stores records and marks the records of hits as used at now, in
-// one transaction (a build ends with one write, however many steps).
+// one transaction (a build ends with one write, however many steps), and
+// none at all when there is nothing new to say: a fully cached build
+// writes nothing.
 func (c *Cache) Save(recs []*Record, hits []string, now time.Time) error {
 	if len(recs) == 0 && len(hits) == 0 {
 		return nil
+	}
+	needed := false
+	err := c.DB.View(func(tx *metadata.Tx) error {
+		for _, r := range recs {
+			if !r.OnlyNew || !tx.Has(metadata.BucketCache, prefix+r.Key.Digest()) {
+				needed = true
+				return nil
+			}
+		}
+		for _, kd := range hits {
+			var r Record
+			if err := tx.Get(metadata.BucketCache, prefix+kd, &r); err == nil && now.Sub(r.LastUsed) >= TouchInterval {
+				needed = true
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil || !needed {
+		return err
 	}
 	return c.DB.Update(func(tx *metadata.Tx) error {
 		for _, kd := range hits {
 			var r Record
 			if err := tx.Get(metadata.BucketCache, prefix+kd, &r); err != nil {
+				continue
+			}
+			if now.Sub(r.LastUsed) < TouchInterval {
 				continue
 			}
 			r.LastUsed = now
@@ -136,6 +166,27 @@ func (c *Cache) Save(recs []*Record, hits []string, now time.Time) error {
 		}
 		return nil
 	})
+}
+
+// GetUsable returns the record of a key digest if its layer is still in
+// the store (a layer record exists), nil otherwise; one read transaction.
+func (c *Cache) GetUsable(kd string) (*Record, error) {
+	var r Record
+	found := false
+	err := c.DB.View(func(tx *metadata.Tx) error {
+		if err := tx.Get(metadata.BucketCache, prefix+kd, &r); err != nil {
+			if errors.Is(err, metadata.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		found = r.Layer == nil || tx.Has(metadata.BucketLayers, r.Layer.Digest.String())
+		return nil
+	})
+	if err != nil || !found {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // All returns every record, keyed by key digest.
