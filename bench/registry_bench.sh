@@ -13,7 +13,7 @@
 # each cold push so that no tool can skip a blob. The images are built with
 # docker (BuildKit) from /work/shared/anchors/dockerfiles (bigfile, FROM
 # localhost:5000/busybox: run /work/shared/anchors/setup.sh ready first) or a
-# generated Dockerfile (tenlayers), then `docker save` and loaded into strata
+# generated Dockerfile (tenlayers: FROM scratch + 10 COPY), then `docker save` and loaded into strata
 # and podman: their layers are uncompressed there, so every push gzips them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,10 +66,13 @@ build_image() { # name tag
 	if [ "$img" = tenlayers ]; then
 		dir=$O/tenlayers-ctx
 		mkdir -p "$dir"
-		{
-			echo "FROM localhost:5000/busybox:latest"
-			for i in $(seq 1 9); do echo "RUN head -c 16777216 /dev/urandom > /layer$i.bin"; done
-		} > "$dir/Dockerfile"
+		# COPY only (no RUN): ten layers of 16 MiB random bytes, built
+		# without starting a container.
+		echo "FROM scratch" > "$dir/Dockerfile"
+		for i in $(seq 1 10); do
+			[ -f "$dir/layer$i.bin" ] || head -c 16777216 /dev/urandom > "$dir/layer$i.bin"
+			echo "COPY layer$i.bin /layer$i.bin" >> "$dir/Dockerfile"
+		done
 	else
 		dir=$DOCKERFILES/$img
 	fi
@@ -87,6 +90,10 @@ for img in "${IMAGES[@]}"; do
 	echo "### $img: $(ls -l "$tar" | awk '{print $5}') bytes as docker-archive, $($S --root "$O/root-src" history -q "$tag" | wc -l) history entries" | tee -a "$summary"
 
 	dest=$REG/bench/$img
+	# podman's pulls must start without the image: remove it by ID (the
+	# loaded image has the same ID as the pulled one, so removing a tag
+	# would leave its layers behind).
+	pid=$(podman image inspect -f '{{.Id}}' "$tag")
 	echo "#### push into an empty registry (layers gzip-compressed on the way)" | tee -a "$summary"
 	hyperfine --runs "$RUNS" --export-markdown "$O/push-$img.md" \
 		--prepare "rm -rf $O/regdata/docker; sync" \
@@ -108,7 +115,7 @@ for img in "${IMAGES[@]}"; do
 	hyperfine --runs "$RUNS" --export-markdown "$O/pull-$img.md" \
 		-n "strata pull" --prepare "rm -rf $O/root-pull; sync" "$S --root $O/root-pull pull -q $dest:strata" \
 		-n "skopeo copy docker:// oci:" --prepare "rm -rf $O/oci-pull; sync" "skopeo copy -q --src-tls-verify=false docker://$dest:strata oci:$O/oci-pull:x" \
-		-n "podman pull" --prepare "podman rmi -f $dest:strata > /dev/null 2>&1 || true; sync" "podman pull -q --tls-verify=false $dest:strata"
+		-n "podman pull" --prepare "podman rmi -f $pid > /dev/null 2>&1 || true; sync" "podman pull -q --tls-verify=false $dest:strata"
 	cat "$O/pull-$img.md" >> "$summary"
 
 	echo "#### peak RSS (one run each)" >> "$summary"
@@ -119,15 +126,16 @@ for img in "${IMAGES[@]}"; do
 	rm -rf "$O/regdata/docker"
 	rss "skopeo copy docker-archive: docker:// (cold)" skopeo copy -q --dest-tls-verify=false "docker-archive:$tar" "docker://$dest:skopeo"
 	rm -rf "$O/regdata/docker"
+	podman load -q -i "$tar" > /dev/null 2>&1
 	rss "podman push (cold)" podman push -q --tls-verify=false "$tag" "$dest:podman"
 	$S --root "$O/root-src" push -q "$tag" "$dest:strata" > /dev/null
 	rm -rf "$O/root-pull"
 	rss "strata pull" "$S" --root "$O/root-pull" pull -q "$dest:strata"
 	rm -rf "$O/oci-pull"
 	rss "skopeo copy docker:// oci:" skopeo copy -q --src-tls-verify=false "docker://$dest:strata" "oci:$O/oci-pull:x"
-	podman rmi -f "$dest:strata" > /dev/null 2>&1 || true
+	podman rmi -f "$pid" > /dev/null 2>&1 || true
 	rss "podman pull" podman pull -q --tls-verify=false "$dest:strata"
-	podman rmi -f "$dest:strata" "$dest:podman" "$dest:podman2" > /dev/null 2>&1 || true
+	podman rmi -f "$pid" > /dev/null 2>&1 || true
 	rm -rf "$O/root-pull" "$O/oci-pull"
 done
 echo

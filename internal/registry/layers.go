@@ -118,10 +118,10 @@ func (g *gzipBlob) Compressed() (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
 	go func() {
 		defer f.Close()
-		bw := bufio.NewWriterSize(pw, 1<<20)
+		bw := bufio.NewWriterSize(pw, 64<<10)
 		zw, err := pgzip.NewWriterLevel(bw, pgzip.BestSpeed)
 		if err == nil {
-			err = zw.SetConcurrency(1<<20, runtime.GOMAXPROCS(0))
+			err = zw.SetConcurrency(256<<10, runtime.GOMAXPROCS(0))
 		}
 		if err == nil {
 			src := &counter{r: f, p: g.progress, id: short(g.src.Digest), action: "Pushing", total: g.src.Size}
