@@ -149,6 +149,21 @@ func TestPushPullRoundTrip(t *testing.T) {
 	if !strings.Contains(out, "digest: "+pushedDigest) || strings.Contains(out, ": Pushed") {
 		t.Errorf("re-push of pulled image:\n%s", out)
 	}
+	// --all-tags pulls every tag of the repository.
+	mustRun(t, src, "push", "base:1", reg.Host+"/team/app:base")
+	allRoot := t.TempDir()
+	out = mustRun(t, allRoot, "pull", "-a", reg.Host+"/team/app")
+	for _, want := range []string{"1: Pulling from team/app", "base: Pulling from team/app"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pull -a lacks %q:\n%s", want, out)
+		}
+	}
+	if nm, _ := openStore(t, allRoot).Names(); len(nm) != 2 {
+		t.Errorf("pull -a stored %d images, want 2", len(nm))
+	}
+	if _, errOut, code := strata(t, allRoot, "", "pull", "-a", reg.Host+"/team/app:1"); code == 0 || !strings.Contains(errOut, "tag can't be used") {
+		t.Errorf("pull -a with a tag: %d %s", code, errOut)
+	}
 	// Pull by digest resolves to the same image, with no new name.
 	out = mustRun(t, t.TempDir(), "pull", "-q", reg.Host+"/team/app@"+pushedDigest)
 	if strings.TrimSpace(out) != reg.Host+"/team/app@"+pushedDigest {
