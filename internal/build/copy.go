@@ -644,8 +644,7 @@ func (b *builder) writeItems(tw *tar.Writer, items []tarItem) error {
 					if err != nil {
 						return err
 					}
-					defer rc.Close()
-					body = rc
+					body = &closingReader{rc, rc}
 				}
 			}
 		default:
@@ -657,8 +656,7 @@ func (b *builder) writeItems(tw *tar.Writer, items []tarItem) error {
 				if err != nil {
 					return err
 				}
-				defer f.Close()
-				body = io.LimitReader(f, e.Stat.Size)
+				body = &closingReader{io.LimitReader(f, e.Stat.Size), f}
 			case unix.S_IFDIR:
 				hdr.Typeflag, hdr.Name = tar.TypeDir, it.name+"/"
 			case unix.S_IFLNK:
@@ -686,6 +684,9 @@ func (b *builder) writeItems(tw *tar.Writer, items []tarItem) error {
 		}
 		if body != nil {
 			n, err := io.Copy(tw, body)
+			if c, ok := body.(*closingReader); ok {
+				c.c.Close()
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", it.name, err)
 			}
@@ -695,6 +696,13 @@ func (b *builder) writeItems(tw *tar.Writer, items []tarItem) error {
 		}
 	}
 	return nil
+}
+
+// closingReader is a file's content, closed once copied (not deferred: a
+// layer may hold more files than a process may keep open).
+type closingReader struct {
+	io.Reader
+	c io.Closer
 }
 
 // archiveEntry is one entry of a local archive ADD extracts.

@@ -25,7 +25,7 @@ type execRequest struct {
 	mounts  []*instructions.Mount
 	stdout  io.Writer
 	// diff stores the layer tar of the changes the command made.
-	diff func(fill func(w io.Writer) error) error
+	diff func(fill func(w io.Writer) error) (*metadata.Layer, error)
 }
 
 // ExitError is a RUN command that failed.
@@ -121,12 +121,12 @@ func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 	}
 	req := &execRequest{lower: lower, args: args, env: env, cwd: cwd, user: st.cfg.Config.User, network: network, mounts: mounts, stdout: v}
 	var made *layerResult
-	req.diff = func(fill func(w io.Writer) error) error {
+	req.diff = func(fill func(w io.Writer) error) (*metadata.Layer, error) {
 		l, err := s.b.writeLayer(fill)
 		if err == nil {
 			made = &layerResult{l}
 		}
-		return err
+		return l, err
 	}
 	if err := execFn(ctx, s.b, s, req); err != nil {
 		return fail(err)

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -17,6 +18,7 @@ import (
 	"github.com/strata-dev/strata/internal/build/buildctx"
 	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/layer"
+	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/runtime"
 	"github.com/strata-dev/strata/internal/snapshot"
 )
@@ -42,7 +44,12 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 	if err != nil {
 		return err
 	}
-	defer sn.Remove(id)
+	committed := false
+	defer func() {
+		if !committed {
+			sn.Remove(id)
+		}
+	}()
 	dir := filepath.Join(b.tmp, id)
 	rootfs := filepath.Join(dir, "rootfs")
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
@@ -121,21 +128,27 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 		}
 		return err
 	}
+	tRan := time.Now()
 	if err := unmount(); err != nil {
 		return err
 	}
+	defer func() {
+		if os.Getenv("STRATA_BUILD_TRACE") != "" {
+			fmt.Fprintf(r.stdout, "[trace] command exited, layer written %s after\n", time.Since(tRan).Round(time.Millisecond))
+		}
+	}()
 	exclude = append(exclude, container.RuntimePaths...)
 	opts := layer.DiffOptions{Timestamp: b.o.Timestamp, Exclude: exclude}
-	return r.diff(func(w io.Writer) error {
-		m := mounts[0]
-		if m.Type == "overlay" {
-			upper, lowers, err := snapshot.OverlayDirs(m)
-			if err != nil {
-				return err
-			}
-			return layer.WriteDiffFromUpper(w, upper, lowers, opts)
+	m := mounts[0]
+	var upper string
+	var lowers []string
+	if m.Type == "overlay" {
+		if upper, lowers, err = snapshot.OverlayDirs(m); err != nil {
+			return err
 		}
-		// vfs: compare the copied tree with the parent's.
+	} else {
+		// vfs: the snapshot is a copy of the parent's tree.
+		upper = m.Source
 		lower := filepath.Join(b.tmp, "empty")
 		os.MkdirAll(lower, 0o755)
 		if parent != "" {
@@ -143,8 +156,51 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 				return err
 			}
 		}
-		return layer.WriteDiffFromTrees(w, lower, m.Source, opts)
+		lowers = []string{lower}
+	}
+	l, err := r.diff(func(w io.Writer) error {
+		if m.Type == "overlay" {
+			return layer.WriteDiffFromUpper(w, upper, lowers, opts)
+		}
+		return layer.WriteDiffFromTrees(w, lowers[0], upper, opts)
 	})
+	if err != nil {
+		return err
+	}
+	// The command's snapshot becomes the new layer's snapshot, as in
+	// BuildKit: the next step runs on it without unpacking the layer, and
+	// nothing is deleted (removing a snapshot of 100,000 files costs more
+	// than writing their layer). The mount points the runtime made are
+	// taken out first, so that it holds exactly what the layer holds;
+	// with --timestamp the layer's times differ from the files', so the
+	// layer is unpacked instead.
+	if b.o.Timestamp == nil {
+		removeStubs(upper, lowers, exclude, m.Type == "overlay")
+		chain := chainID(append(append([]metadata.Layer{}, s.state.layers...), *l)).String()
+		if err := sn.Commit(chain, id); err == nil {
+			committed = true
+		}
+	}
+	return nil
+}
+
+// removeStubs deletes from a command's snapshot the paths the runtime or
+// the build mounted over (/etc/hosts, /proc, mount targets...) that the
+// parent did not have: empty mount points, not the command's work.
+func removeStubs(upper string, lowers []string, paths []string, overlay bool) {
+	for _, p := range paths {
+		inLower := false
+		for _, l := range lowers {
+			if _, err := os.Lstat(filepath.Join(l, p)); err == nil {
+				inLower = true
+				break
+			}
+		}
+		if inLower {
+			continue
+		}
+		os.RemoveAll(filepath.Join(upper, p))
+	}
 }
 
 // runMounts turns RUN --mount flags into runtime mounts, and lists their
