@@ -1,11 +1,12 @@
 #!/bin/bash
 # demo.sh - strata's main job end to end on a fresh Debian 12 machine with Go:
 # build strata, make a busybox base image offline from Debian's busybox-static,
-# import it, save and load it, then show its layers (images, history, inspect).
+# import it, save and load it, then show its layers (images, history, inspect);
+# run a container that changes files, show its diff, commit it, show the history.
 # Run as root. The store is $STRATA_ROOT (default /var/lib/strata).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh busybox-static
+scripts/deps.sh busybox-static runc
 export PATH=$PATH:/usr/local/go/bin
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
@@ -40,5 +41,17 @@ step strata inspect --format '{{.Id}} layers={{json .RootFS.Layers}}' busybox
 $S inspect --format '{{.Id}} layers={{json .RootFS.Layers}}' busybox
 step strata system df -v
 $S system df -v
+step strata run --name demo busybox sh -c '...change files...'
+$S rm -f demo >/dev/null 2>&1 || true
+$S run --name demo busybox sh -c 'echo hello > /root/greeting && rm /bin/vi && chmod 700 /tmp && ls -l /root'
+step strata diff demo
+$S diff demo
+step strata commit -c 'CMD ["cat", "/root/greeting"]' -m 'add a greeting' demo busybox:greeting
+$S commit -c 'CMD ["cat", "/root/greeting"]' -m 'add a greeting' demo busybox:greeting
+$S rm demo
+step strata run --rm busybox:greeting
+$S run --rm busybox:greeting
+step strata history busybox:greeting
+$S history busybox:greeting
 step strata fsck
 $S fsck

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -118,36 +119,58 @@ func (a *app) diskUsage(st *store.Store, verbose bool) error {
 		return err
 	}
 	var containers, cache int
+	usedBy := map[digest.Digest]int{} // image ID -> containers using it
 	if err := st.Meta.View(func(tx *metadata.Tx) error {
-		tx.ForEach(metadata.BucketContainers, func(string, []byte) error { containers++; return nil })
+		err := tx.ForEach(metadata.BucketContainers, func(_ string, raw []byte) error {
+			containers++
+			var r metadata.Roots
+			if json.Unmarshal(raw, &r) == nil {
+				for _, id := range r.Images {
+					usedBy[id]++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		return tx.ForEach(metadata.BucketCache, func(string, []byte) error { cache++; return nil })
 	}); err != nil {
 		return err
 	}
 	use := imageUsage(imgs)
-	var dangling int64
+	// As in docker, an image is active when a container uses it, and what
+	// is reclaimable is what `image prune -a` would free: every layer no
+	// active image has, each counted once.
+	layerSize := map[digest.Digest]int64{}
+	kept := map[digest.Digest]bool{}
 	active := 0
 	for _, im := range imgs {
-		if len(names[im.ID]) == 0 {
-			dangling += use[im.ID].unique
-		} else {
+		for _, l := range im.Layers {
+			layerSize[l.Digest] = l.UncompressedSize
+			if usedBy[im.ID] > 0 {
+				kept[l.Digest] = true
+			}
+		}
+		if usedBy[im.ID] > 0 {
 			active++
 		}
 	}
-	shared := map[digest.Digest]int64{}
-	for _, im := range imgs {
-		for _, l := range im.Layers {
-			shared[l.Digest] = l.UncompressedSize
+	var unpacked, reclaimable int64
+	for d, s := range layerSize {
+		unpacked += s
+		if !kept[d] {
+			reclaimable += s
 		}
 	}
-	var unpacked int64
-	for _, s := range shared {
-		unpacked += s
+	pct := ""
+	if unpacked > 0 {
+		pct = fmt.Sprintf(" (%d%%)", reclaimable*100/unpacked)
 	}
 	tw := tabwriter.NewWriter(a.stdout, 10, 1, 3, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
-	fmt.Fprintf(tw, "Images\t%d\t%d\t%s\t%s\n", len(imgs), active, humanSize(unpacked), humanSize(dangling))
-	fmt.Fprintf(tw, "Containers\t%d\t0\t0B\t0B\n", containers)
+	fmt.Fprintf(tw, "Images\t%d\t%d\t%s\t%s%s\n", len(imgs), active, humanSize(unpacked), humanSize(reclaimable), pct)
+	fmt.Fprintf(tw, "Containers\t%d\t-\t-\t-\n", containers)
 	fmt.Fprintf(tw, "Build Cache\t%d\t0\t0B\t0B\n", cache)
 	tw.Flush()
 	a.println(fmt.Sprintf("\nBlobs on disk: %s (layers as stored, compressed or not; each shared layer once)", humanSize(blobs)))
@@ -162,12 +185,13 @@ func (a *app) diskUsage(st *store.Store, verbose bool) error {
 	for _, row := range imageRows(imgs, names, true, false, "", now) {
 		r := row.(imageRow)
 		var u usage
+		var n int
 		for _, im := range imgs {
 			if shortID(im.ID.String()) == r.ID {
-				u = use[im.ID]
+				u, n = use[im.ID], usedBy[im.ID]
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", r.Repository, r.Tag, r.ID, r.CreatedSince, humanSize(u.size), humanSize(u.shared), humanSize(u.unique), 0)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", r.Repository, r.Tag, r.ID, r.CreatedSince, humanSize(u.size), humanSize(u.shared), humanSize(u.unique), n)
 	}
 	return tw.Flush()
 }
