@@ -1,0 +1,52 @@
+package buildctx
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestStatCacheRoundTrip(t *testing.T) {
+	m := map[string]statEntry{"/a": {Ino: 1, Size: 2, Mtime: -3, Ctime: 4, Sum: [32]byte{5}}, "/b/c": {Ino: 9}}
+	got, ok := decodeStat(encodeStat(m))
+	if !ok || len(got) != 2 || got["/a"] != m["/a"] || got["/b/c"] != m["/b/c"] {
+		t.Fatalf("round trip: %v %v", got, ok)
+	}
+	for _, bad := range [][]byte{nil, []byte("junk"), append([]byte(statMagic), 200)} {
+		if _, ok := decodeStat(bad); ok {
+			t.Fatalf("accepted %q", bad)
+		}
+	}
+}
+
+// TestFileSumUsesStatCache: an unchanged file is not read again; a
+// rewritten one is.
+func TestFileSumUsesStatCache(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	os.WriteFile(p, []byte("one"), 0o644)
+	cache := filepath.Join(t.TempDir(), "sums")
+	fs := &FS{Root: dir, Sums: OpenStatCache(cache)}
+	e, err := fs.Lstat("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, _ := fs.FileSum(e)
+	if err := fs.Sums.Save(); err != nil {
+		t.Fatal(err)
+	}
+	fs2 := &FS{Root: dir, Sums: OpenStatCache(cache)}
+	if s2, _ := fs2.FileSum(e); s2 != s1 {
+		t.Fatal("cached sum differs")
+	}
+	os.WriteFile(p, []byte("two!"), 0o644)
+	e2, _ := fs2.Lstat("f")
+	if s3, _ := fs2.FileSum(e2); s3 == s1 {
+		t.Fatal("a rewritten file kept its old sum")
+	}
+}
+
+func FuzzDecodeStat(f *testing.F) {
+	f.Add(encodeStat(map[string]statEntry{"/x": {Ino: 1}}))
+	f.Fuzz(func(t *testing.T, b []byte) { decodeStat(b) })
+}
