@@ -171,7 +171,19 @@ func (a *app) diskUsage(st *store.Store, verbose bool) error {
 	fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
 	fmt.Fprintf(tw, "Images\t%d\t%d\t%s\t%s%s\n", len(imgs), active, humanSize(unpacked), humanSize(reclaimable), pct)
 	fmt.Fprintf(tw, "Containers\t%d\t-\t-\t-\n", containers)
-	fmt.Fprintf(tw, "Build Cache\t%d\t0\t0B\t0B\n", cache)
+	// Build cache: the layer blobs cache records keep (each once), and
+	// what of it no image uses (what `builder prune` reclaims).
+	used := map[digest.Digest]bool{}
+	for _, im := range imgs {
+		for _, l := range im.Layers {
+			used[l.Digest] = true
+		}
+	}
+	_, cacheSize, cacheFree, err := cacheUsage(st.Meta, used)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(tw, "Build Cache\t%d\t0\t%s\t%s\n", cache, humanSize(cacheSize), humanSize(cacheFree))
 	tw.Flush()
 	a.println(fmt.Sprintf("\nBlobs on disk: %s (layers as stored, compressed or not; each shared layer once)", humanSize(blobs)))
 	if !verbose {
