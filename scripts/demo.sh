@@ -55,3 +55,14 @@ step strata history busybox:greeting
 $S history busybox:greeting
 step strata fsck
 $S fsck
+
+# Build: a multi-stage Dockerfile (examples/multistage), twice: the second
+# time every step is CACHED. Then the image's history and a run.
+step strata build -t greet:latest examples/multistage
+$S build --progress=plain -t greet:latest examples/multistage
+step strata build -t greet:latest examples/multistage   '# again: all CACHED'
+$S build --progress=plain -t greet:latest examples/multistage
+step strata history greet:latest
+$S history greet:latest
+step strata run --rm greet:latest
+$S run --rm greet:latest
