@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Runtime is an OCI runtime binary (runc or crun: they share these
@@ -49,7 +50,38 @@ func Find(path, stateRoot string) (*Runtime, error) {
 
 // Command returns the runtime invoked with args after its global flags.
 func (r *Runtime) Command(args ...string) *exec.Cmd {
-	return exec.Command(r.Path, append([]string{"--root", r.Root}, args...)...)
+	global := []string{"--root", r.Root}
+	if !cgroupsWritable() {
+		// Inside a container whose /sys/fs/cgroup is mounted read-only
+		// (docker without --cgroupns=private, CI sandboxes) runc cannot
+		// make a cgroup and refuses to start. Its rootless cgroup mode
+		// (crun: no cgroup manager) runs the container without one,
+		// which is what such a host allows; nothing else changes, as
+		// strata sets no resource limits.
+		if strings.Contains(filepath.Base(r.Path), "crun") {
+			global = append(global, "--cgroup-manager=disabled")
+		} else {
+			global = append(global, "--rootless=true")
+		}
+	}
+	return exec.Command(r.Path, append(global, args...)...)
+}
+
+// cgroupsWritable reports whether a runtime can create cgroups here.
+func cgroupsWritable() bool {
+	dirs := []string{"/sys/fs/cgroup"}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil { // cgroup v1
+		dirs = []string{"/sys/fs/cgroup/cpuset", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/devices"}
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d); err != nil {
+			continue
+		}
+		if unix.Access(d, unix.W_OK) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // Run returns the command that creates, starts and waits for the
