@@ -92,6 +92,11 @@ func Spec(o Options) *specs.Spec {
 		s.Mounts[3] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 	}
 	s.Mounts = append(s.Mounts, o.Mounts...)
+	if !cgroupsWritable() {
+		// runc's rootless cgroup mode (see Runtime.Command) ignores
+		// cgroup errors only when no cgroup path was asked for.
+		s.Linux.CgroupsPath = ""
+	}
 	return s
 }
 
