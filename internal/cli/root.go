@@ -101,21 +101,21 @@ func newRoot(a *app) *cobra.Command {
 		root.AddCommand(f(a))
 	}
 	// `strata image ls|rm|prune|inspect|history|tag|save|load|import` as docker has them.
+	// Each constructor runs once more here (not once per name: building the
+	// tree is most of a cached build's start-up).
 	imageCmd := &cobra.Command{Use: "image", Short: "Manage images"}
-	for _, name := range []string{"images", "rmi", "inspect", "history", "tag", "save", "load", "import", "push", "pull", "build"} {
-		for _, f := range commands {
-			c := f(a)
-			if c.Name() != name {
-				continue
-			}
-			switch name {
-			case "images":
-				c.Use, c.Aliases = "ls", []string{"list"}
-			case "rmi":
-				c.Use, c.Aliases = strings.Replace(c.Use, "rmi", "rm", 1), []string{"remove"}
-			}
-			imageCmd.AddCommand(c)
+	for _, f := range commands {
+		c := f(a)
+		switch c.Name() {
+		case "images":
+			c.Use, c.Aliases = "ls", []string{"list"}
+		case "rmi":
+			c.Use, c.Aliases = strings.Replace(c.Use, "rmi", "rm", 1), []string{"remove"}
+		case "inspect", "history", "tag", "save", "load", "import", "push", "pull", "build":
+		default:
+			continue
 		}
+		imageCmd.AddCommand(c)
 	}
 	for _, f := range imageSubcommands {
 		imageCmd.AddCommand(f(a))
