@@ -79,6 +79,14 @@ type Options struct {
 	Runtime string
 	// Now is the clock (tests fix it).
 	Now func() time.Time
+	// CacheFrom are caches looked in after the store's own
+	// (--cache-from); see RemoteCache.
+	CacheFrom []RemoteCache
+	// CacheExport, when set, receives the build's cache records after it
+	// succeeded (--cache-to); CacheExportAll gives it every built stage's
+	// (mode=max), not only the target image's layers (mode=min).
+	CacheExport    CacheExport
+	CacheExportAll bool
 }
 
 // Result is what a build made.
@@ -115,6 +123,8 @@ type builder struct {
 	cached   int
 	built    int
 	usedArgs map[string]bool
+
+	remote remoteState // remote cache hits, fetched on need
 }
 
 // Build runs a build and commits its image; the image is tagged only once
@@ -347,8 +357,11 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 			return nil, s.err
 		}
 	}
-	im, err := b.commit(target)
+	im, err := b.commit(ctx, target)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.exportCache(ctx, target); err != nil {
 		return nil, err
 	}
 	return &Result{ImageID: im.ID, Cached: b.cached, Built: b.built}, nil
@@ -409,9 +422,14 @@ func (b *builder) openContext() error {
 
 // commit writes the target stage's image and tags it: the single commit
 // point, after every step succeeded.
-func (b *builder) commit(s *stage) (*metadata.Image, error) {
+func (b *builder) commit(ctx context.Context, s *stage) (*metadata.Image, error) {
 	v := b.prog.Vertex("exporting to image")
 	st := s.state
+	// Remote cache hits: the image needs their bytes now.
+	if err := b.ensureLayers(ctx, st.layers); err != nil {
+		v.Error(err)
+		return nil, err
+	}
 	cfg := st.cfg
 	for k, val := range b.o.Labels {
 		if cfg.Config.Labels == nil {

@@ -62,6 +62,11 @@ func (b *builder) unpack(ctx context.Context, layers []metadata.Layer) (string, 
 	if len(layers) == 0 {
 		return "", nil
 	}
+	// Remote cache hits: their bytes are needed now.
+	layers = append([]metadata.Layer{}, layers...)
+	if err := b.ensureLayers(ctx, layers); err != nil {
+		return "", err
+	}
 	sn, err := b.snapshotter()
 	if err != nil {
 		return "", err

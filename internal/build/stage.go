@@ -53,6 +53,9 @@ type state struct {
 	fs      *rootfs // the stage's files, made on first need
 	step    int     // displayed step number
 	steps   int     // displayed step count
+	// recs are the records of the layers made or found by the steps so
+	// far (those of a FROM stage included): what --cache-to exports.
+	recs []*cache.Record
 }
 
 // link is one key of a stage's chain.
@@ -75,6 +78,7 @@ func (s *state) clone() *state {
 	n := *s
 	n.layers = append([]metadata.Layer{}, s.layers...)
 	n.history = append([]ocispec.History{}, s.history...)
+	n.recs = append([]*cache.Record{}, s.recs...)
 	n.chain = nil
 	n.fs = nil
 	n.args = map[string]string{}
@@ -502,6 +506,9 @@ func (s *stage) lookup(ls *layerStep) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		if rec == nil || rec.Layer == nil {
+			rec = b.remoteLookup(kd)
+		}
 		if rec != nil && rec.Layer != nil {
 			ls.v.Cached()
 			s.addLayer(ls, *rec.Layer, rec.Created)
@@ -574,6 +581,7 @@ func (s *stage) addLayer(ls *layerStep, l metadata.Layer, created time.Time) {
 	kd := ls.key.Digest()
 	st.chain = append(st.chain, link{key: ls.key, kd: kd, label: ls.display})
 	st.key = kd
+	st.recs = append(st.recs, &cache.Record{Key: ls.key, Layer: &l, Created: created, Comment: ls.createdBy})
 }
 
 // finish records a step's fresh layer.

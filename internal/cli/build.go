@@ -19,10 +19,12 @@ import (
 	"github.com/strata-dev/strata/internal/build"
 	"github.com/strata-dev/strata/internal/build/cache"
 	"github.com/strata-dev/strata/internal/build/progress"
+	"github.com/strata-dev/strata/internal/build/remotecache"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/registry"
+	"github.com/strata-dev/strata/internal/store"
 )
 
 type buildFlags struct {
@@ -45,6 +47,8 @@ type buildFlags struct {
 	compression   string
 	level         int
 	runtime       string
+	cacheFrom     []string
+	cacheTo       []string
 }
 
 func init() {
@@ -78,6 +82,8 @@ func init() {
 		fl.StringVar(&f.compression, "compression", "gzip", `Layer compression: "gzip", "zstd" or "none"`)
 		fl.IntVar(&f.level, "compression-level", 0, "Compression level (default: gzip 1 = fastest, zstd 3)")
 		fl.StringVar(&f.runtime, "runtime", "", "OCI runtime for RUN (default: runc or crun from PATH)")
+		fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, `External cache source ("type=registry,ref=R", or R)`)
+		fl.StringArrayVar(&f.cacheTo, "cache-to", nil, `Cache export destination ("type=registry,ref=R[,mode=min|max]")`)
 		return c
 	})
 	register(func(a *app) *cobra.Command {
@@ -266,6 +272,10 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		}
 		return res.Image, nil
 	}
+	if err := a.remoteCache(ctx, f, st, p, &o); err != nil {
+		p.Close()
+		return err
+	}
 	res, err := build.Build(ctx, st, o)
 	p.Close()
 	if err != nil {
@@ -318,4 +328,84 @@ func cacheUsage(db *metadata.DB, used map[digest.Digest]bool) (n int, size, recl
 		}
 	}
 	return n, size, reclaimable, nil
+}
+
+// remoteCache sets up --cache-from (the caches' records read now, their
+// layers fetched by the build when it needs them) and --cache-to.
+func (a *app) remoteCache(ctx context.Context, f buildFlags, st *store.Store, p *progress.Printer, o *build.Options) error {
+	if len(f.cacheFrom) == 0 && len(f.cacheTo) == 0 {
+		return nil
+	}
+	var froms, tos []remotecache.Spec
+	for _, s := range f.cacheFrom {
+		sp, err := remotecache.ParseSpec(s)
+		if err != nil {
+			return err
+		}
+		froms = append(froms, sp)
+	}
+	for _, s := range f.cacheTo {
+		sp, err := remotecache.ParseSpec(s)
+		if err != nil {
+			return err
+		}
+		tos = append(tos, sp)
+	}
+	cl, err := registry.New(registry.Options{TLSVerify: true, MaxConcurrent: 3, UserAgent: "strata/" + Version})
+	if err != nil {
+		return err
+	}
+	var imported []*remotecache.Remote
+	if len(froms) > 0 {
+		lock, err := st.Writing()
+		if err != nil {
+			return err
+		}
+		defer lock.Unlock()
+	}
+	for _, sp := range froms {
+		v := p.Vertex("importing cache manifest from " + sp.Ref)
+		r, err := remotecache.Import(ctx, cl, st, sp.Ref)
+		if err != nil {
+			err = fmt.Errorf("import build cache: %w", err)
+			v.Error(err)
+			return err
+		}
+		if r == nil {
+			v.Note("WARNING: no build cache at " + sp.Ref + " (yet): building without it")
+			v.Done()
+			continue
+		}
+		v.Done()
+		imported = append(imported, r)
+		o.CacheFrom = append(o.CacheFrom, r)
+	}
+	if len(tos) == 0 {
+		return nil
+	}
+	var xs []*remotecache.Exporter
+	for _, sp := range tos {
+		xs = append(xs, &remotecache.Exporter{Client: cl, Store: st, Ref: sp.Ref, Sources: imported})
+		if sp.Mode == "max" {
+			o.CacheExportAll = true
+		}
+	}
+	if len(tos) > 1 && o.CacheExportAll {
+		// One build makes one set of records: a mode=max export beside a
+		// mode=min one would export them all to both.
+		for _, sp := range tos {
+			if sp.Mode != "max" {
+				return fmt.Errorf("--cache-to: mixing mode=min and mode=max in one build is not supported")
+			}
+		}
+	}
+	o.CacheExport = func(ctx context.Context, e *build.Export) error {
+		for _, x := range xs {
+			if err := x.Export(ctx, e); err != nil {
+				return fmt.Errorf("export build cache to %s: %w", x.Ref, err)
+			}
+		}
+		return nil
+	}
+	return nil
 }
