@@ -72,6 +72,11 @@ func ParseSpec(s string) (Spec, error) {
 	sp := Spec{Mode: "min"}
 	typ := ""
 	for _, f := range strings.Split(s, ",") {
+		if k, v, _ := strings.Cut(strings.TrimSpace(f), "="); k == "type" && v != "registry" {
+			return sp, fmt.Errorf("invalid cache spec %q: only type=registry is supported", s)
+		}
+	}
+	for _, f := range strings.Split(s, ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(f), "=")
 		switch k {
 		case "type":
