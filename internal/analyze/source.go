@@ -100,11 +100,18 @@ func FromArchive(src archive.Source, i int, name string) (*Image, error) {
 		name = ai.Names[0]
 	}
 	out := &Image{Name: name, History: cfg.History}
+	// Analysis stores nothing, so it reads blobs unverified where the
+	// source allows (see archive.UnverifiedOpener): no sha256 pass, and a
+	// seekable plain layer lets Walk skip big files instead of reading them.
+	open := src.OpenBlob
+	if uo, ok := src.(archive.UnverifiedOpener); ok {
+		open = uo.OpenBlobUnverified
+	}
 	for _, l := range ai.Layers {
 		d := l.Digest
 		out.Layers = append(out.Layers, Layer{
 			Digest: l.Digest, DiffID: l.DiffID, MediaType: l.MediaType, Size: l.Size,
-			Open: func() (io.ReadCloser, error) { return src.OpenBlob(d) },
+			Open: func() (io.ReadCloser, error) { return open(d) },
 		})
 	}
 	return out, nil

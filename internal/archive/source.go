@@ -225,6 +225,34 @@ func (s *tarSource) OpenBlob(d digest.Digest) (io.ReadCloser, error) {
 	if rc := configBlob(s.images, d); rc != nil {
 		return rc, nil
 	}
+	sr, err := s.section(d)
+	if err != nil {
+		return nil, err
+	}
+	return verifying(sr, d), nil
+}
+
+// OpenBlobUnverified implements UnverifiedOpener: the blob's bytes read in
+// place, seekable.
+func (s *tarSource) OpenBlobUnverified(d digest.Digest) (io.ReadCloser, error) {
+	if rc := configBlob(s.images, d); rc != nil {
+		return rc, nil
+	}
+	sr, err := s.section(d)
+	if err != nil {
+		return nil, err
+	}
+	return sectionCloser{sr}, nil
+}
+
+// sectionCloser is a blob read in place from the archive file, which the
+// Source closes.
+type sectionCloser struct{ *io.SectionReader }
+
+func (sectionCloser) Close() error { return nil }
+
+// section finds blob d's bytes in the archive file.
+func (s *tarSource) section(d digest.Digest) (*io.SectionReader, error) {
 	name, ok := s.blobs[d]
 	if !ok {
 		if d.Validate() != nil {
@@ -237,10 +265,25 @@ func (s *tarSource) OpenBlob(d digest.Digest) (io.ReadCloser, error) {
 		name = n
 	}
 	e := s.entries[name]
-	return verifying(io.NewSectionReader(s.f, e.off, e.size), d), nil
+	return io.NewSectionReader(s.f, e.off, e.size), nil
 }
 
 func (s *tarSource) Close() error { return s.f.Close() }
+
+// UnverifiedOpener is an optional capability of a Source, for read-only
+// uses that store nothing (layer analysis). OpenBlobUnverified reads a blob
+// without checking it against its digest; the reader it returns can also
+// Seek and ReadAt (except for a config, served from memory), so that big
+// file contents are skipped instead of read.
+//
+// Why that is safe: the digest check guards the store (invariant 1: a blob
+// is named by the sha256 of its bytes). Bytes read this way never reach the
+// store; a damaged archive can at worst make a wrong report about the file
+// the user gave, and a truncated or corrupt tar still fails the reading.
+// Anything that stores a blob (load) must use OpenBlob.
+type UnverifiedOpener interface {
+	OpenBlobUnverified(d digest.Digest) (io.ReadCloser, error)
+}
 
 // sourceImages completes the archive's images with each layer's digest:
 // the layer's descriptor in an OCI layout; for a docker-archive, its
@@ -397,6 +440,21 @@ func (s *dirSource) OpenBlob(d digest.Digest) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("blob %s: %w", d, err)
 	}
 	return verifying(f, d), nil
+}
+
+// OpenBlobUnverified implements UnverifiedOpener: the blob file itself.
+func (s *dirSource) OpenBlobUnverified(d digest.Digest) (io.ReadCloser, error) {
+	if rc := configBlob(s.images, d); rc != nil {
+		return rc, nil
+	}
+	if d.Validate() != nil {
+		return nil, fmt.Errorf("invalid digest %q", d)
+	}
+	f, err := s.root.Open(blobPath(d))
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", d, err)
+	}
+	return f, nil
 }
 
 func (s *dirSource) Close() error { return s.root.Close() }
