@@ -15,7 +15,11 @@ FUZZTIME=${FUZZTIME:-8s}
 for pkg in $(go list ./...); do
   for f in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
     echo "fuzz $pkg $f ($FUZZTIME)"
-    go test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" "$pkg" >/dev/null
+    log=$(mktemp)
+    if ! go test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 5s "$pkg" >"$log" 2>&1; then
+      tail -40 "$log"; echo "fuzz $pkg $f FAILED (the input is under testdata/fuzz/$f)"; exit 1
+    fi
+    rm -f "$log"
   done
 done
 echo "all tests passed"

@@ -71,7 +71,9 @@ func decodeStat(b []byte) (map[string]statEntry, bool) {
 	m := map[string]statEntry{}
 	for len(b) > 0 {
 		n, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < n+64 {
+		// n comes from the file: compare without n+64, which a huge n
+		// would wrap around to a small number.
+		if k <= 0 || n > uint64(len(b)-k) || uint64(len(b)-k)-n < 64 {
 			return nil, false
 		}
 		b = b[k:]

@@ -48,5 +48,7 @@ func TestFileSumUsesStatCache(t *testing.T) {
 
 func FuzzDecodeStat(f *testing.F) {
 	f.Add(encodeStat(map[string]statEntry{"/x": {Ino: 1}}))
+	// A path length whose n+64 overflows uint64 (found by the fuzzer).
+	f.Add(append(append([]byte(statMagic), 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), make([]byte, 64)...))
 	f.Fuzz(func(t *testing.T, b []byte) { decodeStat(b) })
 }
