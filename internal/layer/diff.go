@@ -63,8 +63,8 @@ func ChangesFromTrees(lower, upper string, opts DiffOptions) ([]Change, error) {
 }
 
 // WriteDiffFromUpper writes the layer tar of the changes in an overlayfs
-// upper directory: its files, OCI whiteouts for its whiteout devices, an
-// opaque marker in its opaque directories. The overlay must be mounted
+// upper directory: its files, OCI whiteouts for its whiteout devices and
+// for the lower children its opaque directories hide. The overlay must be mounted
 // without redirect_dir and metacopy, whose upper files a layer cannot
 // express: they are refused.
 func WriteDiffFromUpper(w io.Writer, upper string, lowers []string, opts DiffOptions) error {
@@ -77,11 +77,8 @@ func WriteDiffFromUpper(w io.Writer, upper string, lowers []string, opts DiffOpt
 
 // WriteDiffFromTrees writes the layer tar that turns lower into upper.
 // For the same changes it writes the same bytes as WriteDiffFromUpper,
-// except in two places where overlayfs records more than the change:
-// where it made a directory opaque (this writes a whiteout per deleted
-// child instead of the opaque marker), and for a new hard link to an
-// unchanged lower file (overlayfs copies the lower file up, so its diff
-// holds both names).
+// except for a new hard link to an unchanged lower file (overlayfs copies
+// the lower file up, so its diff holds both names).
 func WriteDiffFromTrees(w io.Writer, lower, upper string, opts DiffOptions) error {
 	cs, err := treeChanges(lower, upper, opts)
 	if err != nil {
@@ -94,7 +91,6 @@ func WriteDiffFromTrees(w io.Writer, lower, upper string, opts DiffOptions) erro
 type change struct {
 	Change
 	opaque bool // a directory that hides the lower contents
-	hidden bool // deleted as the child of an opaque directory: not written
 	// parentOnly marks a directory that did not change itself: it is kept
 	// only as the parent of another change.
 	parentOnly bool
@@ -141,17 +137,18 @@ func finish(cs []change) []change {
 
 func writeChanges(w io.Writer, root string, cs []change, opts DiffOptions) error {
 	var ents []tarEntry
+	// An opaque directory of the upper dir is written as a whiteout per
+	// lower child it hides (listed by upperDiff.hidden), not as an opaque
+	// marker: the tree comparison of the vfs driver cannot tell a
+	// replaced directory from deleted children, and both drivers must
+	// write the same layer for the same changes.
 	for _, c := range cs {
 		switch {
-		case c.Kind == Deleted && c.hidden:
 		case c.Kind == Deleted:
 			dir, base := path.Split(c.Path)
 			ents = append(ents, tarEntry{name: (dir + whiteoutPrefix + base)[1:]})
 		default:
 			ents = append(ents, tarEntry{name: c.Path[1:], src: filepath.Join(root, c.Path)})
-			if c.opaque {
-				ents = append(ents, tarEntry{name: c.Path[1:] + "/" + opaqueMarker})
-			}
 		}
 	}
 	return writeEntries(w, ents, opts)
@@ -411,7 +408,7 @@ func (u *upperDiff) hidden(p string) error {
 			continue // in upper: listed by the walk
 		}
 		if st, _ := lowerLookup(u.lowers, child); st != nil {
-			u.out = append(u.out, change{Change: Change{Kind: Deleted, Path: child}, hidden: true})
+			u.out = append(u.out, change{Change: Change{Kind: Deleted, Path: child}})
 		}
 	}
 	return nil
