@@ -468,3 +468,48 @@ func TestSkopeoInterop(t *testing.T) {
 	}
 	fsckClean(t, dst)
 }
+
+// TestPodmanInterop: what strata pushes podman pulls as the same image (ID),
+// and what podman pushes strata pulls as the same image.
+func TestPodmanInterop(t *testing.T) {
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Skip("podman not installed")
+	}
+	regEnv(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	root := t.TempDir()
+	_, app := sharedImages(t, root, 1<<20)
+	mustRun(t, root, "push", "app:1", reg.Host+"/interop/app:1")
+
+	pdir := t.TempDir()
+	auth := filepath.Join(pdir, "auth.json")
+	if err := os.WriteFile(auth, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	podman := func(args ...string) string {
+		t.Helper()
+		base := []string{"--root", filepath.Join(pdir, "root"), "--runroot", filepath.Join(pdir, "run"), "--storage-driver", "vfs"}
+		cmd := exec.Command("podman", append(base, args...)...)
+		cmd.Env = append(os.Environ(), "REGISTRY_AUTH_FILE="+auth)
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("podman %v: %v\n%s", args, err, b)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	podman("pull", "-q", "--tls-verify=false", reg.Host+"/interop/app:1")
+	if id := podman("image", "inspect", "--format", "{{.Id}}", reg.Host+"/interop/app:1"); id != app.ID.Encoded() {
+		t.Fatalf("podman pulled image %s, strata pushed %s", id, app.ID.Encoded())
+	}
+	podman("push", "-q", "--tls-verify=false", reg.Host+"/interop/app:1", reg.Host+"/interop/frompodman:1")
+	dst := t.TempDir()
+	mustRun(t, dst, "pull", reg.Host+"/interop/frompodman:1")
+	im, err := openStore(t, dst).Resolve(reg.Host + "/interop/frompodman:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.ID != app.ID {
+		t.Errorf("pulled from podman's push: id %s, want %s", im.ID, app.ID)
+	}
+	fsckClean(t, dst)
+}
