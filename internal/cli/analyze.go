@@ -1,15 +1,22 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/analyze"
 	"github.com/strata-dev/strata/internal/archive"
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/registry"
 )
 
 // ciConfigFiles are looked for in the working directory when --ci is given
@@ -32,7 +39,8 @@ added, modified and removed; the image's efficiency and wasted bytes as dive com
 them; which copies of which paths are wasted and by which layer; layers that only
 changed metadata; content shipped in several layers.
 
-IMAGE is a name or ID in the store, or docker-archive:FILE, oci-archive:FILE, oci:DIR.`,
+IMAGE is a name or ID in the store, or docker-archive:FILE, oci-archive:FILE, oci:DIR,
+or docker://NAME (also registry:NAME): an image in a registry, read without pulling it.`,
 			Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				if format != "text" && format != "json" {
@@ -192,6 +200,11 @@ func openAnalyzed(a *app, ref string) (*analyze.Image, func(), error) {
 		}
 		return im, func() { src.Close() }, nil
 	}
+	for _, t := range []string{"docker://", "registry:"} {
+		if name, ok := strings.CutPrefix(ref, t); ok {
+			return openRemote(a, name)
+		}
+	}
 	st, err := a.store()
 	if err != nil {
 		return nil, nil, err
@@ -214,4 +227,35 @@ func writeHTMLFile(path string, res *analyze.Result) error {
 		return err
 	}
 	return f.Close()
+}
+
+// openRemote adapts an image in a registry: manifest and config are read
+// now, each layer streamed from the registry when the analysis reaches it;
+// nothing is stored.
+func openRemote(a *app, name string) (*analyze.Image, func(), error) {
+	cl, err := registry.New(registry.Options{TLSVerify: true, MaxConcurrent: 1, UserAgent: "strata/" + Version})
+	if err != nil {
+		return nil, nil, err
+	}
+	ri, err := cl.OpenRemote(context.Background(), name, registry.DefaultPlatform())
+	if err != nil {
+		return nil, nil, err
+	}
+	var cfg image.ConfigFile
+	if err := json.Unmarshal(ri.Config, &cfg); err != nil {
+		return nil, nil, fmt.Errorf("image config: %w", err)
+	}
+	im := &analyze.Image{Name: ri.Name, History: cfg.History}
+	for i, l := range ri.Layers {
+		var diffID digest.Digest
+		if i < len(cfg.RootFS.DiffIDs) {
+			diffID = cfg.RootFS.DiffIDs[i]
+		}
+		desc := l
+		im.Layers = append(im.Layers, analyze.Layer{
+			Digest: l.Digest, DiffID: diffID, MediaType: l.MediaType, Size: l.Size,
+			Open: func() (io.ReadCloser, error) { return ri.OpenBlob(desc) },
+		})
+	}
+	return im, func() {}, nil
 }

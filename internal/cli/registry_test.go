@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -512,4 +513,42 @@ func TestPodmanInterop(t *testing.T) {
 		t.Errorf("pulled from podman's push: id %s, want %s", im.ID, app.ID)
 	}
 	fsckClean(t, dst)
+}
+
+// TestAnalyzeRemote: analyze reads an image from a registry without pulling
+// it, and finds the same figures as for the image in the store.
+func TestAnalyzeRemote(t *testing.T) {
+	regEnv(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	root := t.TempDir()
+	sharedImages(t, root, 1<<20)
+	mustRun(t, root, "push", "app:1", reg.Host+"/analyze/app:1")
+	figures := func(out string) string {
+		var r struct {
+			SizeBytes   int64
+			Efficiency  float64
+			WastedBytes int64
+			Layers      []struct {
+				Size  int64
+				Added struct{ Count, Bytes int64 }
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("analyze JSON: %v\n%s", err, out)
+		}
+		return fmt.Sprintf("%+v", r)
+	}
+	local := figures(mustRun(t, root, "analyze", "--format", "json", "app:1"))
+	empty := filepath.Join(t.TempDir(), "never-created")
+	remote := figures(mustRun(t, empty, "analyze", "--format", "json", "docker://"+reg.Host+"/analyze/app:1"))
+	t.Logf("figures: %s", local)
+	if local != remote {
+		t.Errorf("remote figures %s, local %s", remote, local)
+	}
+	if _, err := os.Stat(empty); !os.IsNotExist(err) {
+		t.Errorf("analyzing a remote image made a store at %s", empty)
+	}
+	if _, errOut, code := strata(t, root, "", "analyze", "docker://"+reg.Host+"/analyze/nope:1"); code == 0 || !strings.Contains(errOut, "not found") {
+		t.Errorf("unknown remote image: exit %d, %s", code, errOut)
+	}
 }

@@ -31,49 +31,14 @@ type PullResult struct {
 // into st and names it. The image appears only once all its blobs are in
 // the store and verified.
 func (c *Client) Pull(ctx context.Context, st *store.Store, s string, platform Platform) (*PullResult, error) {
-	ref, iref, err := c.Ref(s)
+	r, err := c.resolve(ctx, s, platform)
 	if err != nil {
 		return nil, err
 	}
-	top, err := c.GetManifest(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	doc := top
-	if image.IsIndex(top.MediaType) {
-		idx, _, err := image.ParseIndex(top.Raw)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", iref.Familiar(), err)
-		}
-		d, err := PickPlatform(idx, platform)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", iref.Familiar(), err)
-		}
-		cref := ref.Context().Digest(d.Digest.String())
-		doc, err = c.GetManifest(ctx, cref)
-		if err != nil {
-			return nil, err
-		}
-		if int64(len(doc.Raw)) != d.Size {
-			return nil, fmt.Errorf("%s: the index says its manifest %s has %d bytes, the registry sent %d", iref.Familiar(), short(d.Digest), d.Size, len(doc.Raw))
-		}
-		if !image.IsManifest(doc.MediaType) {
-			return nil, fmt.Errorf("%s: nested indexes are not supported", iref.Familiar())
-		}
-	}
-	m, mt, err := image.ParseManifest(doc.Raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", iref.Familiar(), err)
-	}
+	ref, iref, top, doc, m, mt := r.ref, r.iref, r.top, r.doc, r.m, r.mt
 	blobs := []Blob{{Desc: m.Config}}
-	for i, l := range m.Layers {
-		if !image.IsLayer(l.MediaType) {
-			return nil, fmt.Errorf("%s: layer %d has media type %q, which is not an image layer (is this an artifact rather than an image?)", iref.Familiar(), i, l.MediaType)
-		}
+	for _, l := range m.Layers {
 		blobs = append(blobs, Blob{Desc: l, Layer: true})
-	}
-	if m.Config.Size > image.MaxManifestSize {
-		return nil, fmt.Errorf("%s: image config of %d bytes is too large", iref.Familiar(), m.Config.Size)
 	}
 
 	lock, err := st.Writing()
@@ -170,4 +135,63 @@ func (c *Client) Tags(ctx context.Context, s string) ([]string, error) {
 	}
 	sort.Strings(tags)
 	return tags, nil
+}
+
+// resolved is an image's manifest found in a registry: for an index, the
+// manifest of the platform asked for.
+type resolved struct {
+	ref  name.Reference
+	iref image.Reference
+	top  *Document // what the name points at (manifest or index)
+	doc  *Document // the image manifest
+	m    *ocispec.Manifest
+	mt   string
+}
+
+// resolve finds the image manifest s names, checking every document and
+// refusing manifests whose layers are not image layers.
+func (c *Client) resolve(ctx context.Context, s string, platform Platform) (*resolved, error) {
+	ref, iref, err := c.Ref(s)
+	if err != nil {
+		return nil, err
+	}
+	top, err := c.GetManifest(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	doc := top
+	if image.IsIndex(top.MediaType) {
+		idx, _, err := image.ParseIndex(top.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", iref.Familiar(), err)
+		}
+		d, err := PickPlatform(idx, platform)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", iref.Familiar(), err)
+		}
+		cref := ref.Context().Digest(d.Digest.String())
+		doc, err = c.GetManifest(ctx, cref)
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(doc.Raw)) != d.Size {
+			return nil, fmt.Errorf("%s: the index says its manifest %s has %d bytes, the registry sent %d", iref.Familiar(), short(d.Digest), d.Size, len(doc.Raw))
+		}
+		if !image.IsManifest(doc.MediaType) {
+			return nil, fmt.Errorf("%s: nested indexes are not supported", iref.Familiar())
+		}
+	}
+	m, mt, err := image.ParseManifest(doc.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", iref.Familiar(), err)
+	}
+	for i, l := range m.Layers {
+		if !image.IsLayer(l.MediaType) {
+			return nil, fmt.Errorf("%s: layer %d has media type %q, which is not an image layer (is this an artifact rather than an image?)", iref.Familiar(), i, l.MediaType)
+		}
+	}
+	if m.Config.Size > image.MaxManifestSize {
+		return nil, fmt.Errorf("%s: image config of %d bytes is too large", iref.Familiar(), m.Config.Size)
+	}
+	return &resolved{ref: ref, iref: iref, top: top, doc: doc, m: m, mt: mt}, nil
 }
