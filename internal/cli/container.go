@@ -210,52 +210,18 @@ func init() {
 		return c
 	})
 	registerContainer(func(a *app) *cobra.Command {
-		var f containerFlags
 		var seconds int
-		c := &cobra.Command{
-			Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
-			Short: "Stop one or more running containers",
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				return a.each(m, args, func(r *container.Record) error {
-					if err := m.Stop(r, time.Duration(seconds)*time.Second); err != nil {
-						return err
-					}
-					a.println(argFor(args, r))
-					return nil
-				})
-			},
-		}
-		f.add(c.Flags())
+		c := perContainerCmd(a, "stop", "Stop one or more running containers", func(m *container.Manager, r *container.Record) error {
+			return m.Stop(r, time.Duration(seconds)*time.Second)
+		})
 		c.Flags().IntVarP(&seconds, "time", "t", 10, "Seconds to wait before killing the container")
 		return c
 	})
 	registerContainer(func(a *app) *cobra.Command {
-		var f containerFlags
 		var sig string
-		c := &cobra.Command{
-			Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
-			Short: "Kill one or more running containers",
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				return a.each(m, args, func(r *container.Record) error {
-					if err := m.Kill(r, sig); err != nil {
-						return err
-					}
-					a.println(argFor(args, r))
-					return nil
-				})
-			},
-		}
-		f.add(c.Flags())
+		c := perContainerCmd(a, "kill", "Kill one or more running containers", func(m *container.Manager, r *container.Record) error {
+			return m.Kill(r, sig)
+		})
 		c.Flags().StringVarP(&sig, "signal", "s", "KILL", "Signal to send to the container")
 		return c
 	})
@@ -314,27 +280,10 @@ func init() {
 		return c
 	})
 	registerContainer(func(a *app) *cobra.Command {
-		var f containerFlags
 		var force bool
-		c := &cobra.Command{
-			Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
-			Short: "Remove one or more containers",
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				return a.each(m, args, func(r *container.Record) error {
-					if err := m.Remove(r, force); err != nil {
-						return err
-					}
-					a.println(argFor(args, r))
-					return nil
-				})
-			},
-		}
-		f.add(c.Flags())
+		c := perContainerCmd(a, "rm", "Remove one or more containers", func(m *container.Manager, r *container.Record) error {
+			return m.Remove(r, force)
+		})
 		c.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
 		return c
 	})
@@ -713,4 +662,30 @@ func containerRow(m *container.Manager, r *container.Record, now time.Time, noTr
 		row.Status = "Created"
 	}
 	return row
+}
+
+// perContainerCmd is a command that does one thing to each container named
+// and prints the name as given, as docker's stop, kill and rm do.
+func perContainerCmd(a *app, name, short string, do func(*container.Manager, *container.Record) error) *cobra.Command {
+	var f containerFlags
+	c := &cobra.Command{
+		Use:   name + " [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := a.containers(&f)
+			if err != nil {
+				return err
+			}
+			return a.each(m, args, func(r *container.Record) error {
+				if err := do(m, r); err != nil {
+					return err
+				}
+				a.println(argFor(args, r))
+				return nil
+			})
+		},
+	}
+	f.add(c.Flags())
+	return c
 }
