@@ -120,13 +120,9 @@ func init() {
 			Short: "Create and run a new container from an image",
 			Args:  cobra.MinimumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
+				m, r, err := a.create(&f, &cf, cmd, args)
 				if err != nil {
-					return withCode(125, err)
-				}
-				r, err := m.Create(cf.options(cmd, args))
-				if err != nil {
-					return withCode(125, err)
+					return err
 				}
 				if detach {
 					err = a.startDetached(m, &f, r)
@@ -157,13 +153,9 @@ func init() {
 			Short: "Create a new container",
 			Args:  cobra.MinimumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
+				_, r, err := a.create(&f, &cf, cmd, args)
 				if err != nil {
-					return withCode(125, err)
-				}
-				r, err := m.Create(cf.options(cmd, args))
-				if err != nil {
-					return withCode(125, err)
+					return err
 				}
 				a.println(r.ID)
 				return nil
@@ -688,4 +680,18 @@ func perContainerCmd(a *app, name, short string, do func(*container.Manager, *co
 	}
 	f.add(c.Flags())
 	return c
+}
+
+// create makes the container run and create start from; docker's exit
+// status for what goes wrong before the container runs is 125.
+func (a *app) create(f *containerFlags, cf *createFlags, cmd *cobra.Command, args []string) (*container.Manager, *container.Record, error) {
+	m, err := a.containers(f)
+	if err != nil {
+		return nil, nil, withCode(125, err)
+	}
+	r, err := m.Create(cf.options(cmd, args))
+	if err != nil {
+		return nil, nil, withCode(125, err)
+	}
+	return m, r, nil
 }
