@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"archive/tar"
+	"bytes"
 	"fmt"
 	"hash/maphash"
 	"io"
@@ -87,62 +88,20 @@ func Walk(r io.Reader, seed maphash.Seed, lazyMin int64, fn func(e *Entry) error
 		defer dr.Close()
 		cr = &countReader{r: dr}
 	}
-	var tarIn io.Reader = cr
-	if cr.s != nil {
-		tarIn = seekable{cr}
-	}
-	tr := tar.NewReader(tarIn)
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
-	var h maphash.Hash
-	h.SetSeed(seed)
-	var e Entry
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return cr.n, fmt.Errorf("layer tar: %w", err)
-		}
-		if hdr.Typeflag == tar.TypeXGlobalHeader {
-			continue
-		}
-		name := cleanName(hdr.Name)
-		if name == "" {
-			continue // the root itself ("./")
-		}
-		e = Entry{
-			Name: name, Target: name, Type: hdr.Typeflag, Size: hdr.Size, Mode: hdr.Mode,
-			UID: hdr.Uid, GID: hdr.Gid, ModTime: hdr.ModTime.UnixNano(), Linkname: hdr.Linkname,
-		}
-		dir, base := path.Split(name)
-		switch {
-		case base == opaqueMarker:
-			e.Kind, e.Target = KindOpaque, strings.TrimSuffix(dir, "/")
-		case strings.HasPrefix(base, metaPrefix):
-			e.Kind, e.Target = KindMeta, strings.TrimSuffix(dir, "/")
-		case strings.HasPrefix(base, whiteoutPrefix):
-			e.Kind, e.Target = KindWhiteout, dir+base[len(whiteoutPrefix):]
-		}
-		h.Reset()
-		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA:
-			e.Type = tar.TypeReg
-			if lazyMin > 0 && hdr.Size >= lazyMin {
-				e.Lazy, e.Offset = true, cr.n
-				break
-			}
-			if _, err := io.CopyBuffer(&h, tr, *bp); err != nil {
-				return cr.n, fmt.Errorf("layer tar: %s: %w", name, err)
-			}
-			e.Hash = h.Sum64()
-		case tar.TypeSymlink, tar.TypeLink:
-			h.WriteString(hdr.Linkname)
-			e.Hash = h.Sum64()
-		}
-		if err := fn(&e); err != nil {
-			return cr.n, err
+	w := walker{cr: cr, buf: *bp, seed: seed, lazyMin: lazyMin, fn: fn}
+	if err := w.fast(); err != nil {
+		return w.pos(), err
+	}
+	if w.fallback {
+		// An entry the fast reader does not handle (PAX, GNU long names,
+		// sparse files, old formats, base-256 numbers): archive/tar reads
+		// the rest of the stream from that entry's header on.
+		rest := &countReader{r: io.MultiReader(bytes.NewReader(w.buf[w.lo:w.hi]), cr), n: w.pos()}
+		w.lo, w.hi = 0, 0
+		if err := walkTar(tar.NewReader(rest), rest, seed, *bp, fn); err != nil {
+			return rest.n, err
 		}
 	}
 	// Read the padding after the end marker too, so the count is the tar's size.
@@ -152,9 +111,76 @@ func Walk(r io.Reader, seed maphash.Seed, lazyMin int64, fn func(e *Entry) error
 	return cr.n, nil
 }
 
+// entryOf fills e from a header's fields and classifies it; it reports
+// false for an entry to skip (the root itself).
+func entryOf(e *Entry, seed maphash.Seed, rawName string, typ byte, size, mode int64, uid, gid int, mtime int64, linkname string) bool {
+	name := cleanName(rawName)
+	if name == "" {
+		return false // the root itself ("./")
+	}
+	*e = Entry{
+		Name: name, Target: name, Type: typ, Size: size, Mode: mode,
+		UID: uid, GID: gid, ModTime: mtime, Linkname: linkname,
+	}
+	dir, base := path.Split(name)
+	switch {
+	case base == opaqueMarker:
+		e.Kind, e.Target = KindOpaque, strings.TrimSuffix(dir, "/")
+	case strings.HasPrefix(base, metaPrefix):
+		e.Kind, e.Target = KindMeta, strings.TrimSuffix(dir, "/")
+	case strings.HasPrefix(base, whiteoutPrefix):
+		e.Kind, e.Target = KindWhiteout, dir+base[len(whiteoutPrefix):]
+	}
+	if typ == tar.TypeRegA {
+		e.Type = tar.TypeReg
+	}
+	if e.Type == tar.TypeSymlink || e.Type == tar.TypeLink {
+		e.Hash = maphash.String(seed, linkname)
+	}
+	return true
+}
+
+// walkTar is the archive/tar walk, for streams the fast reader leaves.
+func walkTar(tr *tar.Reader, cr *countReader, seed maphash.Seed, buf []byte, fn func(e *Entry) error) error {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	var e Entry
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("layer tar: %w", err)
+		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		if !entryOf(&e, seed, hdr.Name, hdr.Typeflag, hdr.Size, hdr.Mode, hdr.Uid, hdr.Gid, hdr.ModTime.UnixNano(), hdr.Linkname) {
+			continue
+		}
+		if e.Type == tar.TypeReg {
+			h.Reset()
+			if _, err := io.CopyBuffer(&h, tr, buf); err != nil {
+				return fmt.Errorf("layer tar: %s: %w", e.Name, err)
+			}
+			e.Hash = h.Sum64()
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+}
+
 // cleanName makes a tar name a rooted-relative path as dive sees it:
 // "./a//b/" -> "a/b", "/" and "./" -> "".
 func cleanName(n string) string {
+	for len(n) > 1 && n[len(n)-1] == '/' {
+		n = n[:len(n)-1]
+	}
+	if isClean(n) {
+		return n
+	}
 	return strings.TrimPrefix(path.Clean("/"+n), "/")
 }
 
@@ -182,4 +208,24 @@ func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// isClean reports whether n is a relative path path.Clean leaves as it is
+// (no empty, "." or ".." element), the common case, to spare its copy.
+func isClean(n string) bool {
+	if n == "" {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(n); i++ {
+		if i < len(n) && n[i] != '/' {
+			continue
+		}
+		switch n[start:i] {
+		case "", ".", "..":
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }

@@ -1,9 +1,11 @@
 package analyze
 
 import (
+	"archive/tar"
 	"bytes"
 	"hash/maphash"
 	"io"
+	"reflect"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -79,13 +81,25 @@ func FuzzWalk(fz *testing.F) {
 	fz.Add([]byte{0x1f, 0x8b, 0, 0})
 	fz.Fuzz(func(t *testing.T, data []byte) {
 		n := 0
-		_, err := Walk(bytes.NewReader(data), maphash.MakeSeed(), 16, func(e *Entry) error {
+		seed := maphash.MakeSeed()
+		_, err := Walk(bytes.NewReader(data), seed, 16, func(e *Entry) error {
 			n++
 			if e.Name == "" || e.Name[0] == '/' {
 				t.Fatalf("entry name %q not cleaned", e.Name)
 			}
 			return nil
 		})
+		// The fast reader sees what archive/tar sees.
+		var fast, slow []Entry
+		_, ferr := Walk(bytes.NewReader(data), seed, 0, func(e *Entry) error { fast = append(fast, *e); return nil })
+		buf := make([]byte, 4096)
+		serr := walkTar(tar.NewReader(bytes.NewReader(data)), nil, seed, buf, func(e *Entry) error { slow = append(slow, *e); return nil })
+		if (ferr == nil) != (serr == nil) {
+			t.Fatalf("fast reader error %v, archive/tar error %v", ferr, serr)
+		}
+		if ferr == nil && !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("fast reader entries %+v, archive/tar entries %+v", fast, slow)
+		}
 		if err != nil {
 			return
 		}
