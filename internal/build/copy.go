@@ -46,6 +46,7 @@ type copySpec struct {
 	excludes []string
 	checksum string
 	unpack   *bool
+	keepGit  *bool
 }
 
 func (s *stage) expander() func(string) (string, error) {
@@ -84,7 +85,7 @@ func (s *stage) add(ctx context.Context, c *instructions.AddCommand) error {
 	return s.copyStep(ctx, c, copySpec{
 		add: true, sources: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath,
 		chown: c.Chown, chmod: c.Chmod, link: c.Link, excludes: c.ExcludePatterns,
-		checksum: c.Checksum, unpack: c.Unpack,
+		checksum: c.Checksum, unpack: c.Unpack, keepGit: c.KeepGitDir,
 	})
 }
 
@@ -93,10 +94,11 @@ type srcItem struct {
 	fs    *buildctx.FS
 	rel   string // as named, cleaned, from the source root
 	e     *buildctx.Entry
-	url   string // ADD of a URL: the downloaded file in e
-	data  []byte // a heredoc
-	name  string // the heredoc's or URL's file name
-	owner bool   // keep the source's owner (another stage's files)
+	url   string  // ADD of a URL: the downloaded file in e
+	git   *gitSrc // ADD of a git repository, fetched after a cache miss
+	data  []byte  // a heredoc
+	name  string  // the heredoc's or URL's file name
+	owner bool    // keep the source's owner (another stage's files)
 }
 
 // tarItem is one entry of the layer a COPY writes.
@@ -151,6 +153,16 @@ func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpe
 	var items []srcItem
 	wild := false
 	for _, p := range sp.sources {
+		if g, ok, err := parseGitSource(p); sp.add && (ok || err != nil) {
+			if err != nil {
+				return fail(fmt.Errorf("%s: %w", p, err))
+			}
+			if err := s.resolveGit(ctx, g, sp.keepGit, sp.checksum); err != nil {
+				return fail(err)
+			}
+			items = append(items, srcItem{git: g})
+			continue
+		}
 		if sp.add && isURL(p) {
 			it, err := s.download(ctx, p, sp.checksum)
 			if err != nil {
@@ -210,10 +222,24 @@ func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpe
 	if err != nil {
 		return fail(err)
 	}
+	for _, it := range items {
+		if it.git != nil {
+			files[it.git.gitKeyName()] = it.git.commit
+		}
+	}
 	k := cache.Key{Parent: st.key, Platform: b.o.Platform, Instruction: text + " -> " + dest, Args: s.usedArgs(text), Sources: sum, Files: cache.Summarise(files)}
 	ls := &layerStep{key: k, display: text, createdBy: historyText(c, text), v: v}
 	if hit, err := s.lookup(ls); err != nil || hit {
 		return err
+	}
+	for i, it := range items {
+		if it.git != nil {
+			fetched, err := s.fetchGit(ctx, it.git)
+			if err != nil {
+				return fail(err)
+			}
+			items[i] = fetched
+		}
 	}
 	dir, err := s.files(ctx)
 	if err != nil {
@@ -295,6 +321,8 @@ func (s *stage) checksum(items []srcItem, excl *dockerignore.Matcher) (string, m
 			addEntry(nil, "<<"+it.name, nil)
 			sum := sha256.Sum256(it.data)
 			refs[len(refs)-1].e = &buildctx.Entry{Rel: hex.EncodeToString(sum[:])}
+		case it.git != nil:
+			addEntry(nil, it.git.gitKeyName(), &buildctx.Entry{Rel: gitSourceSum(it.git)})
 		case it.url != "":
 			addEntry(nil, it.url, it.e)
 		case it.e.IsDir():

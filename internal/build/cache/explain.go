@@ -130,6 +130,9 @@ func fileChanges(old, cur map[string]string) []string {
 			out = append(out, fmt.Sprintf("file %s removed", p))
 		case !had && has:
 			out = append(out, fmt.Sprintf("file %s added", p))
+		case o != c && strings.HasPrefix(p, "git ref "):
+			// An ADD of a git repository: its entry is the commit.
+			out = append(out, fmt.Sprintf("%s moved from %s to %s", p, shortCommit(o), shortCommit(c)))
 		case o != c:
 			out = append(out, fmt.Sprintf("file %s changed", p))
 		}
@@ -160,4 +163,11 @@ func short(id string) string {
 		return id[:i+13]
 	}
 	return id
+}
+
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
 }
