@@ -2,12 +2,14 @@ package analyze
 
 import (
 	"archive/tar"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"io"
 	"math"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -174,44 +176,67 @@ type node struct {
 	parent *node
 	kids   map[string]*node
 
-	// The union filesystem as it really is (opaque directories honoured).
-	present bool
-	typ     byte
-	size    int64
-	hash    uint64
-	hashed  bool  // hash is known (not a lazy big file)
-	off     int64 // where a lazy version's content starts in its layer's tar
-	layer   int32 // layer that wrote the present version
+	// The union filesystem as it really is (opaque directories honoured):
+	// present, typ, size, hash (known unless a lazy big file: hashed), and
+	// the layer that wrote the present version. Where a lazy version's
+	// content starts in its layer's tar is in analyzer.offs.
+	size  int64
+	hash  uint64
+	layer int32 // layer that wrote the present version
 
-	change      Status // what changeLayer did to the path
 	changeLayer int32
 	removedIn   int32 // removed by the layer being read, perhaps re-added by it
 
 	// dive's stacked tree, which differs from the real one: dive ignores
 	// opaque markers, and a directory implied by a deeper path (no entry of
-	// its own) is a zero-size non-directory there.
-	dPresent bool
-	dIsDir   bool
-	dSize    int64
+	// its own) is a zero-size non-directory there (dPresent, dIsDir, dSize).
+	dSize int64
 
 	// dive's per-path efficiency data: versions seen, their total and least
 	// size (-1: none yet). effSeen: dive has an entry for the path, which a
 	// whiteout of a path it lacks creates with no version, adding -1 to the
 	// sum of least sizes.
-	effSeen bool
-	effN    int32
-	effCum  int64
-	effMin  int64
+	effCum int64
+	effMin int64
+	effN   int32
 
 	// Marks of the layer being read, to know the layer's own tree without
 	// building it: seen (in the layer's tree, maybe only as a parent),
 	// child (has a child there), explicit (has its own entry), visited.
 	seen, child, explicit, visited int32
+
+	present  bool
+	typ      byte
+	hashed   bool
+	change   Status // what changeLayer did to the path
+	dPresent bool
+	dIsDir   bool
+	effSeen  bool
 }
 
 func newNode(name string, parent *node) *node {
-	return &node{name: name, parent: parent, effMin: -1, changeLayer: -1, removedIn: -1, seen: -1, child: -1, explicit: -1, visited: -1}
+	n := &node{}
+	initNode(n, name, parent)
+	return n
 }
+
+func initNode(n *node, name string, parent *node) {
+	*n = node{name: name, parent: parent, effMin: -1, changeLayer: -1, removedIn: -1, seen: -1, child: -1, explicit: -1, visited: -1}
+}
+
+// newNode allocates nodes in slabs: one allocation per nodeSlab nodes
+// instead of one per path, and no size-class rounding.
+func (a *analyzer) newNode(name string, parent *node) *node {
+	if len(a.slab) == cap(a.slab) {
+		a.slab = make([]node, 0, nodeSlab)
+	}
+	a.slab = a.slab[:len(a.slab)+1]
+	n := &a.slab[len(a.slab)-1]
+	initNode(n, name, parent)
+	return n
+}
+
+const nodeSlab = 1024
 
 func (n *node) path() string {
 	if n.parent == nil {
@@ -247,34 +272,12 @@ func (a *analyzer) lookup(p string) *node {
 				n.kids = map[string]*node{}
 			}
 			// Clone: seg points into the entry's name, which must not stay alive.
-			c = newNode(strings.Clone(seg), n)
+			c = a.newNode(strings.Clone(seg), n)
 			n.kids[c.name] = c
 		}
 		n = c
 	}
 	return n
-}
-
-type dupKey struct {
-	hash uint64
-	size int64
-}
-
-type dupFirst struct {
-	n     *node
-	layer int32
-	group int32 // index in groups, -1 until a second copy shows up
-}
-
-type dupGroup struct {
-	size   int64
-	copies []dupCopy
-}
-
-type dupCopy struct {
-	n     *node
-	layer int32
-	off   int64 // of a lazy copy
 }
 
 // entry is a layer's tar entry kept until the layer's end: whiteouts apply
@@ -284,13 +287,14 @@ type entry struct {
 	n        *node
 	kind     uint8
 	typ      byte
-	size     int64
-	hash     uint64
 	lazy     bool
-	off      int64
-	wsize    int64 // dive: bytes a whiteout removes
-	missing  bool  // dive: a whiteout of a path its stacked tree lacks
+	missing  bool // dive: a whiteout of a path its stacked tree lacks
 	implicit bool
+	size     int64
+	// hash is the content hash of a file; of a lazy one, where its
+	// content starts in the tar; of a whiteout, the bytes it removes for
+	// dive. One field for three keeps entries at 32 bytes.
+	hash uint64
 }
 
 type analyzer struct {
@@ -298,9 +302,8 @@ type analyzer struct {
 	seed    maphash.Seed
 	opts    Options
 	res     *Result
-	dups    map[dupKey]dupFirst
-	groups  []dupGroup
-	entries []entry
+	dups    chunks[dupRec]
+	entries chunks[entry]
 	touched []*node
 	pending []*node
 
@@ -309,6 +312,8 @@ type analyzer struct {
 	// sizes of big files hashed already.
 	layers      []Layer
 	lazy        map[int64][]dupCopy
+	offs        map[*node]int64 // where a lazy present version starts in its layer's tar
+	slab        []node
 	hashedSizes map[int64]bool
 	readers     map[int32]io.ReadCloser
 	err         error // of a lazy read
@@ -325,8 +330,7 @@ func Analyze(im *Image, opts Options) (*Result, error) {
 		seed: maphash.MakeSeed(),
 		opts: opts,
 		res:  &Result{Image: im.Name, upTo: len(im.Layers) - 1},
-		dups: map[dupKey]dupFirst{},
-		lazy: map[int64][]dupCopy{}, hashedSizes: map[int64]bool{}, readers: map[int32]io.ReadCloser{},
+		lazy: map[int64][]dupCopy{}, offs: map[*node]int64{}, hashedSizes: map[int64]bool{}, readers: map[int32]io.ReadCloser{},
 		layers: im.Layers,
 	}
 	defer func() {
@@ -365,12 +369,19 @@ func (a *analyzer) layer(k int, l Layer) error {
 	}
 	defer rc.Close()
 	lr := &a.res.Layers[k]
-	a.entries, a.touched, a.pending = a.entries[:0], a.touched[:0], a.pending[:0]
+	a.entries.reset()
+	a.touched, a.pending = a.touched[:0], a.pending[:0]
 	k32 := int32(k)
 	n, err := Walk(rc, a.seed, lazyMin, func(e *Entry) error {
 		lr.Size += e.Size
 		lr.Entries++
-		en := entry{kind: uint8(e.Kind), typ: e.Type, size: e.Size, hash: e.Hash, lazy: e.Lazy, off: e.Offset}
+		en := entry{kind: uint8(e.Kind), typ: e.Type, size: e.Size, hash: e.Hash, lazy: e.Lazy}
+		switch {
+		case e.Kind == KindWhiteout:
+			en.hash, en.lazy = 0, false // sized later
+		case e.Lazy:
+			en.hash = uint64(e.Offset)
+		}
 		switch e.Kind {
 		case KindFile:
 			en.n = a.lookup(e.Target)
@@ -393,7 +404,7 @@ func (a *analyzer) layer(k int, l Layer) error {
 				return nil
 			}
 		}
-		a.entries = append(a.entries, en)
+		a.entries.add(en)
 		return nil
 	})
 	lr.TarSize = n
@@ -430,8 +441,8 @@ func (a *analyzer) mark(n *node, k int32) {
 func (a *analyzer) remove(k int32) {
 	// dive sizes every whiteout on the tree of the layers below, so all are
 	// sized before any is applied.
-	for i := range a.entries {
-		e := &a.entries[i]
+	for i := range a.entries.n {
+		e := a.entries.at(i)
 		if e.kind != KindWhiteout {
 			continue
 		}
@@ -439,11 +450,11 @@ func (a *analyzer) remove(k int32) {
 		case !e.n.dPresent:
 			e.missing = true
 		case e.n.dIsDir:
-			e.wsize = diveSize(e.n)
+			e.hash = uint64(diveSize(e.n))
 		}
 	}
-	for i := range a.entries {
-		e := &a.entries[i]
+	for i := range a.entries.n {
+		e := a.entries.at(i)
 		switch e.kind {
 		case KindWhiteout:
 			diveRemove(e.n)
@@ -495,8 +506,8 @@ func (a *analyzer) removeReal(n *node, k int32) {
 // add applies the layer's files, then settles what its whiteouts removed.
 func (a *analyzer) add(k int32) {
 	lr := &a.res.Layers[k]
-	for i := range a.entries {
-		e := &a.entries[i]
+	for i := range a.entries.n {
+		e := a.entries.at(i)
 		if e.kind != KindFile {
 			continue
 		}
@@ -521,7 +532,13 @@ func (a *analyzer) add(k int32) {
 		}
 		n.present, n.removedIn = true, -1
 		n.typ, n.size, n.hash, n.layer = e.typ, e.size, e.hash, k
-		n.hashed, n.off = !e.lazy, e.off
+		n.hashed = !e.lazy
+		if e.lazy {
+			n.hash = 0
+			a.offs[n] = int64(e.hash)
+		} else if len(a.offs) > 0 {
+			delete(a.offs, n)
+		}
 		n.change, n.changeLayer = status, k
 		n.dPresent, n.dIsDir, n.dSize = true, e.typ == tar.TypeDir, e.size
 		if e.typ != tar.TypeDir {
@@ -589,10 +606,11 @@ func (a *analyzer) waste(n *node, size int64, by, replacedBy int32, how string) 
 // replaces, which have the same size, to tell a metadata-only copy.
 func (a *analyzer) resolve(e *entry, n *node, k int32) {
 	if !n.hashed {
-		n.hash, n.hashed = a.hashAt(n.layer, n.off, n.size), true
+		n.hash, n.hashed = a.hashAt(n.layer, a.offs[n], n.size), true
+		delete(a.offs, n)
 	}
 	if e.lazy {
-		e.hash, e.lazy = a.hashAt(k, e.off, e.size), false
+		e.hash, e.lazy = a.hashAt(k, int64(e.hash), e.size), false
 	}
 }
 
@@ -615,11 +633,12 @@ func (a *analyzer) content(n *node, k int32, e *entry) {
 		}
 		if e.lazy {
 			if !a.hashedSizes[size] {
-				a.lazy[size] = append(a.lazy[size], dupCopy{n: n, layer: k, off: e.off})
+				a.lazy[size] = append(a.lazy[size], dupCopy{n: n, layer: k, off: int64(e.hash)})
 				return
 			}
-			e.hash, e.lazy = a.hashAt(k, e.off, size), false
+			e.hash, e.lazy = a.hashAt(k, int64(e.hash), size), false
 			n.hash, n.hashed = e.hash, true
+			delete(a.offs, n)
 		}
 		a.hashedSizes[size] = true
 	}
@@ -657,21 +676,138 @@ func (a *analyzer) hashAt(k int32, off, size int64) uint64 {
 	return h.Sum64()
 }
 
-func (a *analyzer) dup(n *node, k int32, h uint64, size int64) {
-	key := dupKey{h, size}
-	f, ok := a.dups[key]
-	if !ok {
-		a.dups[key] = dupFirst{n: n, layer: k, group: -1}
-		return
-	}
-	if f.group < 0 {
-		f.group = int32(len(a.groups))
-		a.groups = append(a.groups, dupGroup{size: size, copies: []dupCopy{{n: f.n, layer: f.layer}}})
-		a.dups[key] = f
-	}
-	g := &a.groups[f.group]
-	g.copies = append(g.copies, dupCopy{n: n, layer: k})
+// dupRec is one regular file's content, recorded for the duplicate report;
+// the records are grouped by content once, at the end (a radix sort of
+// their hashes costs less memory and time than a map updated per file).
+type dupRec struct {
+	n     *node
+	hash  uint64
+	size  int64
+	layer int32
 }
+
+type dupGroup struct {
+	size   int64
+	copies []dupCopy
+}
+
+type dupCopy struct {
+	n     *node
+	layer int32
+	off   int64 // of a lazy copy
+}
+
+func (a *analyzer) dup(n *node, k int32, h uint64, size int64) {
+	a.dups.add(dupRec{n: n, hash: h, size: size, layer: k})
+}
+
+// groups returns the contents found more than once, each with its copies
+// in order of arrival, the groups in the order their second copy arrived.
+func (a *analyzer) groups() []dupGroup {
+	keys := make([]hashKey, a.dups.n)
+	for i := range keys {
+		keys[i] = hashKey{a.dups.at(i).hash, int32(i)}
+	}
+	keys = radixSort(keys, make([]hashKey, len(keys)))
+	type keyed struct {
+		second int32
+		g      dupGroup
+	}
+	var gs []keyed
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j].h == keys[i].h {
+			j++
+		}
+		// One hash, in order of arrival; split by size on the off chance
+		// that different contents share it.
+		for run := keys[i:j]; len(run) >= 2; {
+			size := a.dups.at(int(run[0].i)).size
+			var g dupGroup
+			second := int32(-1)
+			var rest []hashKey
+			for _, k := range run {
+				r := a.dups.at(int(k.i))
+				if r.size != size {
+					rest = append(rest, k)
+					continue
+				}
+				if len(g.copies) == 1 {
+					second = k.i
+				}
+				g.copies = append(g.copies, dupCopy{n: r.n, layer: r.layer})
+			}
+			if len(g.copies) >= 2 {
+				g.size = size
+				gs = append(gs, keyed{second, g})
+			}
+			run = rest
+		}
+		i = j
+	}
+	slices.SortFunc(gs, func(x, y keyed) int { return cmp.Compare(x.second, y.second) })
+	out := make([]dupGroup, len(gs))
+	for i := range gs {
+		out[i] = gs[i].g
+	}
+	return out
+}
+
+type hashKey struct {
+	h uint64
+	i int32
+}
+
+// radixSort sorts a by hash, stably (equal hashes stay in index order),
+// using tmp (as long as a) as scratch; it returns the sorted slice.
+func radixSort(a, tmp []hashKey) []hashKey {
+	if len(a) < 2 {
+		return a
+	}
+	for shift := 0; shift < 64; shift += 8 {
+		var cnt [256]int
+		for _, k := range a {
+			cnt[byte(k.h>>shift)]++
+		}
+		if cnt[byte(a[0].h>>shift)] == len(a) {
+			continue // one digit for all: nothing to move
+		}
+		pos := 0
+		for d, c := range cnt {
+			cnt[d] = pos
+			pos += c
+		}
+		for _, k := range a {
+			d := byte(k.h >> shift)
+			tmp[cnt[d]] = k
+			cnt[d]++
+		}
+		a, tmp = tmp, a
+	}
+	return a
+}
+
+// chunks is an append-only list stored in fixed chunks: no copy when it
+// grows, and no doubled array at its peak. reset keeps the chunks.
+type chunks[T any] struct {
+	c [][]T
+	n int
+}
+
+const chunkShift = 12
+
+func (l *chunks[T]) add(v T) {
+	c := l.n >> chunkShift
+	if c == len(l.c) {
+		l.c = append(l.c, make([]T, 1<<chunkShift))
+	}
+	l.c[c][l.n&(1<<chunkShift-1)] = v
+	l.n++
+}
+
+func (l *chunks[T]) at(i int) *T { return &l.c[i>>chunkShift][i&(1<<chunkShift-1)] }
+
+func (l *chunks[T]) reset() { l.n = 0 }
 
 // efficiency adds the layer's leaves to dive's per-path data, visiting them
 // in dive's order (depth first, names sorted) because dive stops visiting a
@@ -679,9 +815,9 @@ func (a *analyzer) dup(n *node, k int32, h uint64, size int64) {
 func (a *analyzer) efficiency(k int32) {
 	// Indices into entries, sorted, rather than a copy of them: the
 	// buffer is the biggest thing a 100,000-file layer makes us hold.
-	vis := make([]int32, 0, len(a.entries))
-	for i := range a.entries {
-		e := &a.entries[i]
+	vis := make([]int32, 0, a.entries.n)
+	for i := range a.entries.n {
+		e := a.entries.at(i)
 		switch e.kind {
 		case KindWhiteout:
 			vis = append(vis, int32(i))
@@ -695,19 +831,19 @@ func (a *analyzer) efficiency(k int32) {
 	missing := false
 	for _, n := range a.touched {
 		if n.explicit != k && n.child != k {
-			a.entries = append(a.entries, entry{n: n, implicit: true})
-			vis = append(vis, int32(len(a.entries)-1))
+			a.entries.add(entry{n: n, implicit: true})
+			vis = append(vis, int32(a.entries.n-1))
 		}
 	}
 	for _, i := range vis {
-		missing = missing || a.entries[i].missing
+		missing = missing || a.entries.at(int(i)).missing
 	}
 	// The order matters only when dive stops early, so only then are the
 	// names rebuilt (entries keep no name: it would double their memory).
 	if missing {
 		names := make(map[int32]string, len(vis))
 		for _, i := range vis {
-			e := &a.entries[i]
+			e := a.entries.at(int(i))
 			p := strings.TrimPrefix(e.n.path(), "/")
 			if e.kind == KindWhiteout {
 				dir, base := path.Split(p)
@@ -718,14 +854,14 @@ func (a *analyzer) efficiency(k int32) {
 		sort.Slice(vis, func(i, j int) bool { return cmpPath(names[vis[i]], names[vis[j]]) < 0 })
 	}
 	for _, i := range vis {
-		e := &a.entries[i]
+		e := a.entries.at(int(i))
 		var size int64
 		switch {
 		case e.kind == KindWhiteout && e.missing:
 			e.n.effSeen = true
 			return
 		case e.kind == KindWhiteout:
-			size = e.wsize
+			size = int64(e.hash)
 		case !e.implicit:
 			size = e.n.dSize
 		}
@@ -801,7 +937,7 @@ func (a *analyzer) finish() {
 		return x.Path < y.Path
 	})
 	sort.SliceStable(r.WastedCopies, func(i, j int) bool { return r.WastedCopies[i].Size > r.WastedCopies[j].Size })
-	for _, grp := range a.groups {
+	for _, grp := range a.groups() {
 		g := grp.copies
 		layers := map[int32]bool{}
 		for _, c := range g {
@@ -826,5 +962,5 @@ func (a *analyzer) finish() {
 		return x.Copies[0].Path < y.Copies[0].Path
 	})
 	r.root = a.root
-	a.dups, a.groups, a.entries = nil, nil, nil
+	a.dups, a.entries = chunks[dupRec]{}, chunks[entry]{}
 }

@@ -3,6 +3,7 @@ package analyze
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"io"
@@ -238,15 +239,7 @@ func parseHeader(b []byte) (h header, ok bool) {
 	if !ok {
 		return h, false
 	}
-	var u, s int64
-	for i, c := range b {
-		if i >= 148 && i < 156 {
-			c = ' '
-		}
-		u += int64(c)
-		s += int64(int8(c))
-	}
-	if sum != u && sum != s {
+	if sum != unsignedSum(b) && sum != signedSum(b) {
 		return h, false
 	}
 	magic := string(b[257:265])
@@ -320,4 +313,34 @@ func cstring(b []byte) string {
 		b = b[:i]
 	}
 	return string(b)
+}
+
+// unsignedSum is the header checksum: the bytes summed, the checksum
+// field counted as spaces. It adds eight bytes at a time, in 16-bit lanes
+// (at most 64*2*255 each, no overflow).
+func unsignedSum(b []byte) int64 {
+	b = b[:512]
+	var acc uint64
+	for i := 0; i < 512; i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		acc += x&0x00ff00ff00ff00ff + (x>>8)&0x00ff00ff00ff00ff
+	}
+	acc = acc&0x0000ffff0000ffff + (acc>>16)&0x0000ffff0000ffff
+	u := int64(acc&0xffffffff + acc>>32)
+	for _, c := range b[148:156] {
+		u -= int64(c)
+	}
+	return u + 8*' '
+}
+
+// signedSum is the checksum some old tars wrote, of the bytes as int8.
+func signedSum(b []byte) int64 {
+	var s int64
+	for i, c := range b[:512] {
+		if i >= 148 && i < 156 {
+			c = ' '
+		}
+		s += int64(int8(c))
+	}
+	return s
 }
