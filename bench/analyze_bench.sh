@@ -85,7 +85,7 @@ report="$OUT/analyze-$(date +%Y%m%d-%H%M%S).txt"
     read -r st sm sc < <(measure strata "$STRATA" analyze --ci "docker-archive:$f")
     read -r rt rm rc < <(measure store "$STRATA" --root "$root" analyze --ci "strata-bench/$img")
     printf "%-10s %8s %8s %10s | %8s %8s %10s | %7.1f %7.1f %7.2f | %8s %8s %10s\n" "$img" "$dt" "$dc" "$dm" "$st" "$sc" "$sm" \
-      "$(echo "$dt / $st" | bc -l)" "$(echo "$dc / ($sc + 0.001)" | bc -l)" "$(echo "$sm / $dm" | bc -l)" "$rt" "$rc" "$rm"
+      "$(echo "$dt / ($st + 0.001)" | bc -l)" "$(echo "$dc / ($sc + 0.001)" | bc -l)" "$(echo "$sm / $dm" | bc -l)" "$rt" "$rc" "$rm"
   done
   echo
   echo "# x_time, x_cpu: dive / strata (docker-archive:); x_mem: strata / dive peak RSS"

@@ -98,7 +98,8 @@ func Walk(r io.Reader, seed maphash.Seed, lazyMin int64, fn func(e *Entry) error
 		// An entry the fast reader does not handle (PAX, GNU long names,
 		// sparse files, old formats, base-256 numbers): archive/tar reads
 		// the rest of the stream from that entry's header on.
-		rest := &countReader{r: io.MultiReader(bytes.NewReader(w.buf[w.lo:w.hi]), cr), n: w.pos()}
+		// The buffered bytes are copied: walkTar reuses the buffer.
+		rest := &countReader{r: io.MultiReader(bytes.NewReader(bytes.Clone(w.buf[w.lo:w.hi])), cr), n: w.pos()}
 		w.lo, w.hi = 0, 0
 		if err := walkTar(tar.NewReader(rest), rest, seed, *bp, fn); err != nil {
 			return rest.n, err
@@ -184,24 +185,12 @@ func cleanName(n string) string {
 	return strings.TrimPrefix(path.Clean("/"+n), "/")
 }
 
-// countReader counts the position in the tar; it seeks when it can, so
-// that tar.Reader skips unread contents with a seek.
+// countReader counts the position in the tar; s is set when the stream
+// can seek, so that the walker skips big unread contents with a seek.
 type countReader struct {
 	r io.Reader
 	s io.Seeker
 	n int64
-}
-
-// seekable hides Seek when the reader cannot seek: tar.Reader checks for
-// the method, not for its success.
-type seekable struct{ *countReader }
-
-func (c seekable) Seek(off int64, whence int) (int64, error) {
-	n, err := c.s.Seek(off, whence)
-	if err == nil {
-		c.n = n
-	}
-	return n, err
 }
 
 func (c *countReader) Read(p []byte) (int, error) {

@@ -123,3 +123,34 @@ func opener(b []byte) func() (io.ReadCloser, error) {
 type blob struct{ *bytes.Reader }
 
 func (blob) Close() error { return nil }
+
+// TestWalkFallback: a PAX header (here for a long name) in the middle of a
+// layer hands the rest of the stream to archive/tar, which must see the
+// same entries, hashes and byte count as archive/tar alone.
+func TestWalkFallback(t *testing.T) {
+	long := "d/" + x("n", 150)
+	data := tarOf(t, f{name: "a/"}, f{name: "a/b", body: "hello"}, f{name: long, body: x("q", 700)}, f{name: "a/c", body: "world"}, f{name: "big", body: x("z", 300<<10)})
+	if !bytes.Contains(data, []byte("path=")) {
+		t.Fatal("the test tar has no PAX record")
+	}
+	seed := maphash.MakeSeed()
+	for _, lazy := range []int64{0, 1 << 10} {
+		var fast, slow []Entry
+		n, err := Walk(bytes.NewReader(data), seed, lazy, func(e *Entry) error { fast = append(fast, *e); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != int64(len(data)) {
+			t.Errorf("read %d bytes, the tar has %d", n, len(data))
+		}
+		if err := walkTar(tar.NewReader(bytes.NewReader(data)), nil, seed, make([]byte, 4096), func(e *Entry) error { slow = append(slow, *e); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Errorf("lazyMin %d: fast reader entries %+v, archive/tar entries %+v", lazy, fast, slow)
+		}
+		if len(fast) != 5 || fast[2].Name != long {
+			t.Errorf("entries %+v", fast)
+		}
+	}
+}
