@@ -936,7 +936,18 @@ func (a *analyzer) finish() {
 		}
 		return x.Path < y.Path
 	})
-	sort.SliceStable(r.WastedCopies, func(i, j int) bool { return r.WastedCopies[i].Size > r.WastedCopies[j].Size })
+	// Biggest first; ties by path and layer, so the report is the same in
+	// every run (the copies are collected from a map walk).
+	sort.Slice(r.WastedCopies, func(i, j int) bool {
+		x, y := r.WastedCopies[i], r.WastedCopies[j]
+		if x.Size != y.Size {
+			return x.Size > y.Size
+		}
+		if x.Path != y.Path {
+			return x.Path < y.Path
+		}
+		return x.WrittenBy < y.WrittenBy
+	})
 	for _, grp := range a.groups() {
 		g := grp.copies
 		layers := map[int32]bool{}
