@@ -248,11 +248,7 @@ func init() {
 			Short: "Fetch the logs of a container (the output of a detached container)",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				r, err := m.Get(args[0])
+				m, r, err := a.container(&f, args[0])
 				if err != nil {
 					return err
 				}
@@ -333,11 +329,7 @@ func init() {
 			Short: "Execute a command in a running container",
 			Args:  cobra.MinimumNArgs(2),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				r, err := m.Get(args[0])
+				m, r, err := a.container(&f, args[0])
 				if err != nil {
 					return err
 				}
@@ -361,11 +353,7 @@ func init() {
 			Short: "Inspect changes to files or directories on a container's filesystem",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				r, err := m.Get(args[0])
+				m, r, err := a.container(&f, args[0])
 				if err != nil {
 					return err
 				}
@@ -390,11 +378,7 @@ func init() {
 			Short: "Create a new image from a container's changes",
 			Args:  cobra.RangeArgs(1, 2),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				r, err := m.Get(args[0])
+				m, r, err := a.container(&f, args[0])
 				if err != nil {
 					return err
 				}
@@ -424,11 +408,7 @@ func init() {
 			Short: "Export a container's filesystem as a tar archive",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				r, err := m.Get(args[0])
+				m, r, err := a.container(&f, args[0])
 				if err != nil {
 					return err
 				}
@@ -493,11 +473,7 @@ func init() {
 			Hidden: true,
 			Args:   cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				r, err := m.Get(args[0])
+				m, r, err := a.container(&f, args[0])
 				if err != nil {
 					return err
 				}
@@ -692,6 +668,19 @@ func (a *app) create(f *containerFlags, cf *createFlags, cmd *cobra.Command, arg
 	r, err := m.Create(cf.options(cmd, args))
 	if err != nil {
 		return nil, nil, withCode(125, err)
+	}
+	return m, r, nil
+}
+
+// container opens the containers of the store and finds the one ref names.
+func (a *app) container(f *containerFlags, ref string) (*container.Manager, *container.Record, error) {
+	m, err := a.containers(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := m.Get(ref)
+	if err != nil {
+		return nil, nil, err
 	}
 	return m, r, nil
 }
