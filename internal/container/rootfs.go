@@ -2,88 +2,23 @@ package container
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/strata-dev/strata/internal/rootpath"
 )
 
-// maxSymlinks bounds the links followed resolving one path, like ELOOP.
-const maxSymlinks = 255
-
 // resolveIn returns the path (relative to root, "." for root itself) that
-// p names inside the container filesystem at root: every symlink met is
-// followed as the container would see it (absolute targets start again
-// at root, ".." stops at root), so the result never leads out of root.
+// p names inside the container filesystem at root, as the container would
+// see it (see package rootpath), so the result never leads out of root.
 // With followLast false a final symlink is not followed. A missing
 // component is fs.ErrNotExist, unless missingOK: then the rest of p is
 // appended as it is (for a path about to be created).
 func resolveIn(root, p string, followLast, missingOK bool) (string, error) {
-	var done []string
-	todo := strings.Split(p, "/")
-	links := 0
-	for len(todo) > 0 {
-		c := todo[0]
-		todo = todo[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			if len(done) > 0 {
-				done = done[:len(done)-1]
-			}
-			continue
-		}
-		cur := path.Join(append(append([]string{}, done...), c)...)
-		fi, err := os.Lstat(root + "/" + cur)
-		if errors.Is(err, fs.ErrNotExist) && missingOK {
-			done = append(done, c)
-			for _, rest := range todo {
-				if rest == ".." {
-					return "", fmt.Errorf("%s: %w", p, fs.ErrNotExist)
-				}
-				if rest != "" && rest != "." {
-					done = append(done, rest)
-				}
-			}
-			break
-		}
-		if err != nil {
-			return "", err
-		}
-		last := true
-		for _, rest := range todo {
-			if rest != "" && rest != "." {
-				last = false
-			}
-		}
-		if fi.Mode()&fs.ModeSymlink != 0 && (!last || followLast) {
-			if links++; links > maxSymlinks {
-				return "", fmt.Errorf("%s: %w", p, syscall.ELOOP)
-			}
-			target, err := os.Readlink(root + "/" + cur)
-			if err != nil {
-				return "", err
-			}
-			if path.IsAbs(target) {
-				done = done[:0]
-			}
-			todo = append(strings.Split(target, "/"), todo...)
-			continue
-		}
-		if !last && !fi.IsDir() {
-			return "", fmt.Errorf("%s: %w", cur, syscall.ENOTDIR)
-		}
-		done = append(done, c)
-	}
-	if len(done) == 0 {
-		return ".", nil
-	}
-	return path.Join(done...), nil
+	return rootpath.Resolve(rootpath.Dir(root), p, rootpath.Options{FollowLast: followLast, MissingOK: missingOK})
 }
 
 // lookPath finds the program a container runs: a name with a slash is a

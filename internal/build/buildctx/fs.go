@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/build/dockerignore"
+	"github.com/strata-dev/strata/internal/rootpath"
 )
 
 // FS is a source directory of a build.
@@ -59,7 +60,7 @@ func clean(rel string) string {
 func (f *FS) Lstat(rel string) (*Entry, error) {
 	rel = clean(rel)
 	dir, base := path.Split(rel)
-	rdir, err := f.resolve(strings.TrimSuffix(dir, "/"), 0)
+	rdir, err := f.resolve(strings.TrimSuffix(dir, "/"))
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +87,7 @@ func (f *FS) lstatExact(r string) (*Entry, error) {
 // Stat describes rel, following symlinks inside the root, as a COPY
 // source is followed.
 func (f *FS) Stat(rel string) (*Entry, error) {
-	r, err := f.resolve(clean(rel), 0)
+	r, err := f.resolve(clean(rel))
 	if err != nil {
 		return nil, err
 	}
@@ -103,49 +104,21 @@ func (f *FS) visible(r string) (bool, error) {
 	return !ex, err
 }
 
-// resolve follows every symlink of rel as if Root were "/".
-func (f *FS) resolve(rel string, depth int) (string, error) {
-	if depth > 40 {
-		return "", fmt.Errorf("%s: %w", rel, syscall.ELOOP)
+// resolve follows every symlink of rel as if Root were "/" (see package
+// rootpath). A missing component ends the resolution: the rest is
+// returned as it is and the caller's stat reports it, unless it holds a
+// "..", which could climb out of the context: that is ErrNotFound.
+func (f *FS) resolve(rel string) (string, error) {
+	r, err := rootpath.Resolve(rootpath.Dir(f.Root), rel, rootpath.Options{FollowLast: true, MissingOK: true})
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		return "", fmt.Errorf("%s: %w", rel, ErrNotFound)
+	case err != nil:
+		return "", err
+	case r == ".":
+		return "", nil
 	}
-	var done []string
-	todo := strings.Split(rel, "/")
-	for len(todo) > 0 {
-		c := todo[0]
-		todo = todo[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			if len(done) > 0 {
-				done = done[:len(done)-1]
-			}
-			continue
-		}
-		cur := path.Join(append(done, c)...)
-		var st unix.Stat_t
-		if err := unix.Lstat(filepath.Join(f.Root, cur), &st); err != nil {
-			// A missing component: the rest is returned as it is,
-			// the caller's stat reports it.
-			return path.Join(append(append(done, c), todo...)...), nil
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-			if depth++; depth > 40 {
-				return "", fmt.Errorf("%s: %w", rel, syscall.ELOOP)
-			}
-			target, err := os.Readlink(filepath.Join(f.Root, cur))
-			if err != nil {
-				return "", err
-			}
-			if path.IsAbs(target) {
-				done = done[:0]
-			}
-			todo = append(strings.Split(target, "/"), todo...)
-			continue
-		}
-		done = append(done, c)
-	}
-	return path.Join(done...), nil
+	return r, nil
 }
 
 // Walk calls fn for dir (a resolved directory) and everything visible below
@@ -254,7 +227,10 @@ func (f *FS) Glob(pattern string) ([]string, error) {
 				next = append(next, path.Join(c, p))
 				continue
 			}
-			rc, err := f.resolve(c, 0)
+			rc, err := f.resolve(c)
+			if errors.Is(err, ErrNotFound) {
+				continue // as a directory that cannot be opened
+			}
 			if err != nil {
 				return nil, err
 			}
