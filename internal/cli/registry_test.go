@@ -530,7 +530,7 @@ func TestAnalyzeRemote(t *testing.T) {
 			WastedBytes int64
 			Layers      []struct {
 				Size  int64
-				Added struct{ Count, Bytes int64 }
+				Added struct{ Files, Bytes int64 }
 			}
 		}
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
