@@ -143,7 +143,7 @@ func isSmallName(name string) bool {
 }
 
 func (l *loader) known(rec metadata.Layer, ok bool) *metadata.Layer {
-	if ok && l.st.Content.Has(rec.Digest) {
+	if ok && l.st.HasBlob(rec.Digest) {
 		return &rec
 	}
 	return nil

@@ -184,7 +184,7 @@ func Save(st *store.Store, w io.Writer, imgs []SaveImage, f Format) error {
 }
 
 func uncompressedSize(st *store.Store, d digest.Digest) (int64, error) {
-	f, err := st.Content.Open(d)
+	f, err := st.OpenBlob(d)
 	if err != nil {
 		return 0, err
 	}
@@ -257,7 +257,7 @@ func (t *tarWriter) blob(st *store.Store, b blobOut) error {
 	if t.err != nil {
 		return t.err
 	}
-	f, err := st.Content.Open(b.src)
+	f, err := st.OpenBlob(b.src)
 	if err != nil {
 		return err
 	}

@@ -69,6 +69,11 @@ type Options struct {
 	Timestamp   *time.Time
 	Compression layer.Compression
 	Level       int
+	// KeepRunLayers keeps a RUN step's layer only as the snapshot its
+	// command ran in (store.OpenBlob writes its tar when it is read: push
+	// gzips it then) instead of writing it again as a compressed blob.
+	// The CLI sets it unless --compression is given.
+	KeepRunLayers bool
 	// ExplainCache prints why each missed step missed.
 	ExplainCache bool
 	Progress     *progress.Printer

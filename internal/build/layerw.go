@@ -3,6 +3,7 @@ package build
 import (
 	"bufio"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/snapshot"
 	"github.com/strata-dev/strata/internal/store"
 )
 
@@ -102,4 +104,55 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// keepLayer makes the RUN snapshot id the layer: the tar of its changes is
+// hashed (not written) for the diffID, the snapshot is committed under the
+// layer's chain ID, and the layer is recorded as kept in that snapshot, so
+// a 1 GiB RUN costs one read of its files instead of a second copy of
+// them. kept says whether the snapshot became the layer's. A nil layer
+// means the snapshot could not be committed (its chain's snapshot exists,
+// made by an unpack or another build): the caller writes the blob the
+// usual way from the snapshot, which is still there.
+func (b *builder) keepLayer(sn snapshot.Snapshotter, id string, below []metadata.Layer, fill func(io.Writer) error, exclude []string) (*metadata.Layer, bool, error) {
+	// The disk flush that Commit needs runs while the tar is hashed.
+	dir, err := sn.Dir(id)
+	if err != nil {
+		return nil, false, err
+	}
+	synced := make(chan error, 1)
+	go func() { synced <- snapshot.SyncFS(dir) }()
+	h := sha256.New()
+	cw := &countWriter{w: h}
+	bw := bufio.NewWriterSize(cw, 1<<20)
+	err = fill(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if serr := <-synced; err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	d := digest.NewDigest(digest.SHA256, h)
+	l := metadata.Layer{Digest: d, DiffID: d, Size: cw.n, UncompressedSize: cw.n, MediaType: store.LayerMediaType(layer.Uncompressed)}
+	chain := chainID(append(append([]metadata.Layer{}, below...), l)).String()
+	if err := sn.Commit(chain, id); err != nil {
+		if errors.Is(err, snapshot.ErrExists) && b.st.HasBlob(d) {
+			// The same layer, made before: nothing to keep or write.
+			if _, err := b.st.LayerRecord(d); err != nil {
+				if err := b.st.PutLayerRecord(l); err != nil {
+					return nil, false, err
+				}
+			}
+			return &l, false, nil
+		}
+		return nil, false, nil // written the usual way from the snapshot
+	}
+	sb := metadata.SnapBlob{Driver: sn.Driver(), Snapshot: chain, Size: cw.n, Exclude: exclude}
+	if err := b.st.AddSnapBlob(l, sb); err != nil {
+		return nil, false, fmt.Errorf("record layer: %w", err)
+	}
+	return &l, true, nil
 }

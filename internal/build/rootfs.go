@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -75,7 +74,7 @@ func (b *builder) unpack(ctx context.Context, layers []metadata.Layer) (string, 
 	for i, l := range layers {
 		ls[i] = snapshot.Layer{Blob: l.Digest, DiffID: l.DiffID}
 	}
-	return snapshot.Unpack(ctx, sn, func(d digest.Digest) (io.ReadCloser, error) { return b.st.Content.Open(d) }, ls)
+	return snapshot.Unpack(ctx, sn, b.st.OpenBlob, ls)
 }
 
 // mountView mounts a read-only view of layers at a new directory.

@@ -26,6 +26,9 @@ type execRequest struct {
 	stdout  io.Writer
 	// diff stores the layer tar of the changes the command made.
 	diff func(fill func(w io.Writer) error) (*metadata.Layer, error)
+	// kept reports the layer when it was kept as the command's snapshot
+	// instead (Options.KeepRunLayers): diff is not called then.
+	kept func(l *metadata.Layer)
 }
 
 // ExitError is a RUN command that failed.
@@ -128,6 +131,7 @@ func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 		}
 		return l, err
 	}
+	req.kept = func(l *metadata.Layer) { made = &layerResult{l} }
 	if err := execFn(ctx, s.b, s, req); err != nil {
 		return fail(err)
 	}

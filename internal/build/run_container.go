@@ -55,13 +55,18 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return err
 	}
-	if err := snapshot.All(mounts, rootfs); err != nil {
-		return err
+	// Volatile: the snapshot is synced once, when it is committed, rather
+	// than also when it is unmounted.
+	if err := snapshot.All(snapshot.Volatile(mounts), rootfs); err != nil {
+		if err := snapshot.All(mounts, rootfs); err != nil {
+			return err
+		}
 	}
 	mounted := true
 	unmount := func() error {
-		if !mounted || (len(mounts) == 1 && mounts[0].Type == "bind") {
-			mounted = false
+		// A vfs snapshot is bind-mounted: it must come off too, or the
+		// removal of the bundle directory would empty the snapshot.
+		if !mounted {
 			return nil
 		}
 		mounted = false
@@ -158,12 +163,26 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 		}
 		lowers = []string{lower}
 	}
-	l, err := r.diff(func(w io.Writer) error {
+	fill := func(w io.Writer) error {
 		if m.Type == "overlay" {
 			return layer.WriteDiffFromUpper(w, upper, lowers, opts)
 		}
 		return layer.WriteDiffFromTrees(w, lowers[0], upper, opts)
-	})
+	}
+	if b.o.KeepRunLayers && b.o.Timestamp == nil {
+		removeStubs(upper, lowers, exclude, m.Type == "overlay")
+		l, kept, err := b.keepLayer(sn, id, s.state.layers, fill, exclude)
+		if err != nil {
+			return err
+		}
+		if l != nil {
+			committed = kept
+			r.kept(l)
+			return nil
+		}
+		// Not kept (the chain's snapshot exists already): written as usual.
+	}
+	l, err := r.diff(fill)
 	if err != nil {
 		return err
 	}

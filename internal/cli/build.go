@@ -79,7 +79,7 @@ func init() {
 		fl.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
 		fl.BoolVar(&f.explain, "explain-cache", false, "Say for each step that missed the cache which input changed")
 		fl.StringVar(&f.timestamp, "timestamp", "", "Unix time written as every time of the image (default: $SOURCE_DATE_EPOCH, else now)")
-		fl.StringVar(&f.compression, "compression", "gzip", `Layer compression: "gzip", "zstd" or "none"`)
+		fl.StringVar(&f.compression, "compression", "", `Layer compression: "gzip", "zstd" or "none" (default: gzip; a RUN layer is kept as its snapshot and gzipped when pushed)`)
 		fl.IntVar(&f.level, "compression-level", 0, "Compression level (default: gzip 1 = fastest, zstd 3)")
 		fl.StringVar(&f.runtime, "runtime", "", "OCI runtime for RUN (default: runc or crun from PATH)")
 		fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, `External cache source ("type=registry,ref=R", or R)`)
@@ -148,6 +148,13 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 	o := build.Options{Target: f.target, NoCache: f.noCache, NoCacheFilter: f.noCacheFilter, Pull: f.pull,
 		Network: f.network, Platform: f.platform, ExplainCache: f.explain, Level: f.level, Runtime: f.runtime}
 	var err error
+	// Unless told how to compress, a RUN layer stays in its snapshot (the
+	// store writes its tar when it is read) rather than being written a
+	// second time as a gzip blob; pushed, it is gzip like every layer.
+	o.KeepRunLayers = f.compression == "" && f.level == 0
+	if f.compression == "" {
+		f.compression = "gzip"
+	}
 	if o.Compression, err = layer.ParseCompression(f.compression); err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -222,7 +221,7 @@ func (m *Manager) Create(o CreateOptions) (*Record, error) {
 	for _, l := range im.Layers {
 		layers = append(layers, snapshot.Layer{Blob: l.Digest, DiffID: l.DiffID})
 	}
-	open := func(d digest.Digest) (io.ReadCloser, error) { return m.St.Content.Open(d) }
+	open := m.St.OpenBlob
 	if r.Parent, err = snapshot.Unpack(context.Background(), m.SN, open, layers); err != nil {
 		return nil, err
 	}

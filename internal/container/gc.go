@@ -54,6 +54,26 @@ func collectSnapshots(st *store.Store) error {
 	if err != nil {
 		return err
 	}
+	// A layer kept only as its snapshot needs it, and the snapshots below
+	// it, as long as the layer is live (store.GC has already dropped the
+	// records of dead ones), even when no image has its chain any more (a
+	// build cache record, or another image with the same layer elsewhere).
+	sbs, err := st.SnapBlobs()
+	if err != nil {
+		return err
+	}
+	for _, sb := range sbs {
+		if sb.Driver != driver {
+			continue
+		}
+		chain, err := snapshot.Parents(sn, sb.Snapshot)
+		if err != nil {
+			continue // gone already: fsck reports the layer
+		}
+		for _, c := range chain {
+			live[c] = true
+		}
+	}
 	var dead []string
 	err = sn.Walk(func(in snapshot.Info) error {
 		name := in.Name

@@ -28,9 +28,10 @@ const (
 	BucketCache      = "cache"      // build cache key -> cache record
 	BucketLeases     = "leases"     // lease ID -> lease record
 	BucketSettings   = "settings"   // store-wide settings (storage driver...)
+	BucketSnapBlobs  = "snapblobs"  // blob digest -> SnapBlob (a layer kept as its snapshot)
 )
 
-var allBuckets = []string{BucketImages, BucketNames, BucketLayers, BucketContainers, BucketCache, BucketLeases, BucketSettings}
+var allBuckets = []string{BucketImages, BucketNames, BucketLayers, BucketContainers, BucketCache, BucketLeases, BucketSettings, BucketSnapBlobs}
 
 // ErrNotFound is returned by Get for a missing key.
 var ErrNotFound = errors.New("not found")

@@ -32,6 +32,18 @@ type Layer struct {
 	MediaType        string        `json:"mediaType"`
 }
 
+// SnapBlob is a layer blob that has no file in the blob store: a build
+// kept the layer only as the committed snapshot its command ran in, and
+// its tar is written from that snapshot whenever it is read. Digest and
+// size are those of the tar (the blob is uncompressed: digest = diffID).
+type SnapBlob struct {
+	Driver   string `json:"driver"`   // storage driver of the snapshot
+	Snapshot string `json:"snapshot"` // its key: the layer's chain ID
+	Size     int64  `json:"size"`
+	// Exclude is what the diff left out (runtime and build mount points).
+	Exclude []string `json:"exclude,omitempty"`
+}
+
 // Size is the unpacked size of an image: what docker's SIZE column shows.
 func (im *Image) Size() int64 {
 	var n int64

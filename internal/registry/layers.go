@@ -18,8 +18,6 @@ import (
 	"github.com/klauspost/pgzip"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
-	"github.com/strata-dev/strata/internal/content"
 )
 
 // storeBlob is a stored blob as go-containerregistry's v1.Layer: it is sent
@@ -27,11 +25,17 @@ import (
 // opened counts the streams taken, which tells "Pushed" from "Layer already
 // exists" without looking inside the pusher.
 type storeBlob struct {
-	cs       *content.Store
+	cs       blobOpener
 	desc     ocispec.Descriptor
 	progress Progress
 	mu       sync.Mutex
 	opened   int
+}
+
+// blobOpener reads stored blobs: the store's OpenBlob, which also reads
+// layers kept only as snapshots.
+type blobOpener interface {
+	OpenBlob(digest.Digest) (io.ReadCloser, error)
 }
 
 func hashOf(d digest.Digest) v1.Hash {
@@ -50,7 +54,7 @@ func (b *storeBlob) Uncompressed() (io.ReadCloser, error) {
 	return nil, errors.New("uncompressed stream is not needed to push")
 }
 func (b *storeBlob) Compressed() (io.ReadCloser, error) {
-	f, err := b.cs.Open(b.desc.Digest)
+	f, err := b.cs.OpenBlob(b.desc.Digest)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +82,7 @@ type readCloser struct {
 // (see compressedCache) so the next push of the same layer asks the registry
 // first and compresses nothing.
 type gzipBlob struct {
-	cs        *content.Store
+	cs        blobOpener
 	src       ocispec.Descriptor // the uncompressed stored blob
 	mediaType string
 	progress  Progress
@@ -106,12 +110,12 @@ func (g *gzipBlob) Size() (int64, error) {
 	return g.size, nil
 }
 func (g *gzipBlob) MediaType() (types.MediaType, error)  { return types.MediaType(g.mediaType), nil }
-func (g *gzipBlob) Uncompressed() (io.ReadCloser, error) { return g.cs.Open(g.src.Digest) }
+func (g *gzipBlob) Uncompressed() (io.ReadCloser, error) { return g.cs.OpenBlob(g.src.Digest) }
 
 // Compressed starts a fresh compression each call (a retried upload reads
 // the stream again), on all cores (pgzip), hashing what it produces.
 func (g *gzipBlob) Compressed() (io.ReadCloser, error) {
-	f, err := g.cs.Open(g.src.Digest)
+	f, err := g.cs.OpenBlob(g.src.Digest)
 	if err != nil {
 		return nil, err
 	}

@@ -125,7 +125,7 @@ func (c *Client) uploadOne(ctx context.Context, p *remote.Pusher, st *store.Stor
 				return UploadResult{Desc: d, Status: "Mounted from " + u.MountFrom.Context().RepositoryStr()}, nil
 			}
 		}
-		g := &gzipBlob{cs: st.Content, src: u.Desc, mediaType: gzipMediaType(u.Desc.MediaType), progress: c.opts.Progress}
+		g := &gzipBlob{cs: st, src: u.Desc, mediaType: gzipMediaType(u.Desc.MediaType), progress: c.opts.Progress}
 		if err := p.Upload(ctx, repo, g); err != nil {
 			return UploadResult{}, err
 		}
@@ -139,7 +139,7 @@ func (c *Client) uploadOne(ctx context.Context, p *remote.Pusher, st *store.Stor
 	if u.Layer {
 		prog = c.opts.Progress
 	}
-	b := &storeBlob{cs: st.Content, desc: u.Desc, progress: prog}
+	b := &storeBlob{cs: st, desc: u.Desc, progress: prog}
 	var l v1.Layer = b
 	if u.MountFrom != nil {
 		l = &remote.MountableLayer{Layer: b, Reference: u.MountFrom}

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/opencontainers/go-digest"
 
@@ -37,6 +38,22 @@ func (s *Store) Fsck() (FsckReport, error) {
 	})
 	if err != nil {
 		return r, err
+	}
+	// A layer kept as its snapshot is checked by writing its tar again.
+	sbs, err := s.SnapBlobs()
+	if err != nil {
+		return r, err
+	}
+	for d, sb := range sbs {
+		if present[d] {
+			continue // a file too (loaded or pulled since): checked above
+		}
+		r.Blobs++
+		if err := s.writeSnapBlob(io.Discard, d, sb); err != nil {
+			bad("%v", err)
+			continue
+		}
+		present[d] = true
 	}
 	var live map[digest.Digest]bool
 	err = s.Meta.View(func(tx *metadata.Tx) error {

@@ -118,6 +118,23 @@ func (s *Store) GC(wait bool) (GCStats, error) {
 				return err
 			}
 		}
+		// A dead snapshot-kept layer loses its record here; its snapshot
+		// then goes with the others nothing uses (the GC hooks).
+		dead = dead[:0]
+		err = forEachSnapBlob(tx, func(d digest.Digest, _ metadata.SnapBlob) error {
+			if !live[d] {
+				dead = append(dead, d.String())
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range dead {
+			if err := tx.Delete(metadata.BucketSnapBlobs, k); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
