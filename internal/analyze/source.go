@@ -54,7 +54,7 @@ func FromStore(st *store.Store, im *metadata.Image, name string) (*Image, error)
 		d := l.Digest
 		out.Layers = append(out.Layers, Layer{
 			Digest: l.Digest, DiffID: l.DiffID, MediaType: l.MediaType, Size: l.Size,
-			Open: func() (io.ReadCloser, error) { return st.Content.Open(d) },
+			Open: func() (io.ReadCloser, error) { return st.OpenBlob(d) },
 		})
 	}
 	return out, nil
