@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,7 +59,9 @@ type Options struct {
 	// Pull pulls every base image even if present.
 	Pull bool
 	// Network of RUN steps: "host" (default) or "none".
-	Network  string
+	Network string
+	// Platform is the target platform, OS/ARCH[/VARIANT] ("" = this
+	// machine's). Given, it is also the image's, as BuildKit writes it.
 	Platform string
 	// Secrets maps a secret ID to the file that holds it.
 	Secrets map[string]string
@@ -77,9 +78,10 @@ type Options struct {
 	// ExplainCache prints why each missed step missed.
 	ExplainCache bool
 	Progress     *progress.Printer
-	// Pull fetches a base image missing from the store (the registry
-	// client); nil makes a missing base an error.
-	Puller func(ctx context.Context, ref string, platform string) (*metadata.Image, error)
+	// Puller fetches a base image missing from the store, or there only
+	// for another platform (the registry client); nil makes a missing
+	// base an error.
+	Puller func(ctx context.Context, req PullRequest) (*metadata.Image, error)
 	// Runtime is the OCI runtime binary for RUN ("" = runc or crun).
 	Runtime string
 	// Now is the clock (tests fix it).
@@ -92,6 +94,21 @@ type Options struct {
 	// (mode=max), not only the target image's layers (mode=min).
 	CacheExport    CacheExport
 	CacheExportAll bool
+}
+
+// PullRequest is a base image a build needs from a registry.
+type PullRequest struct {
+	Ref string
+	// Platform is the one the image must be for (normalized
+	// OS/ARCH[/VARIANT]): the manifest of an index is picked for it, and
+	// an image that is not an index but whose config states another
+	// platform is refused (with no layer fetched and nothing named), as
+	// BuildKit refuses it ("no match for platform in manifest").
+	Platform string
+	// Name says whether the pulled image gets Ref as its name: only an
+	// image for this machine's platform does, so that a name keeps meaning
+	// the image that runs here.
+	Name bool
 }
 
 // Result is what a build made.
@@ -113,6 +130,10 @@ type builder struct {
 	stages []*stage
 	meta   map[string]string // global (meta) args in scope, with values
 	multi  bool              // the Dockerfile has several stages
+	// target is the platform built for; explicit when --platform named
+	// it (then the image states it whatever its base said).
+	target   image.Platform
+	explicit bool
 
 	// snapshots (opened on first need) and the views mounted for COPY
 	// --from images, released at the end.
@@ -144,15 +165,19 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	if o.Network == "" {
 		o.Network = "host"
 	}
-	if o.Platform == "" {
-		o.Platform = "linux/" + runtime.GOARCH
+	target, err := parsePlatform(o.Platform)
+	if err != nil {
+		return nil, err
 	}
+	explicit := o.Platform != ""
+	o.Platform = target.String()
 	lock, err := st.Writing()
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
-	b := &builder{st: st, o: o, cache: &cache.Cache{DB: st.Meta}, prog: o.Progress, start: o.Now().UTC(), usedArgs: map[string]bool{}}
+	b := &builder{st: st, o: o, cache: &cache.Cache{DB: st.Meta}, prog: o.Progress, start: o.Now().UTC(), usedArgs: map[string]bool{},
+		target: target, explicit: explicit}
 	if o.Timestamp != nil {
 		b.start = o.Timestamp.UTC()
 	}
@@ -262,7 +287,7 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	b.multi = len(stages) > 1
 	// Global args: the platform ones BuildKit predefines, then the ARGs
 	// before the first FROM, overridden by --build-arg.
-	b.meta = platformArgs(b.o.Platform)
+	b.meta = platformArgs(b.target, hostPlatform())
 	lex := shell.NewLex(parser.DefaultEscapeToken)
 	for _, a := range metaArgs {
 		for _, kv := range a.Args {
@@ -447,6 +472,12 @@ func (b *builder) commit(ctx context.Context, s *stage) (*metadata.Image, error)
 	created := st.created
 	cfg.Created = &created
 	cfg.History = append(append([]ocispec.History{}, cfg.History...), st.history...)
+	// With --platform, the image is for the target platform whatever its
+	// last stage was built on (FROM --platform=$BUILDPLATFORM), as
+	// BuildKit writes it; without, it is its base's.
+	if have := (image.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}); b.explicit && !b.target.Runs(have) {
+		cfg.OS, cfg.Architecture, cfg.Variant = b.target.OS, b.target.Architecture, b.target.Variant
+	}
 	cfg.RootFS = ocispec.RootFS{Type: "layers"}
 	for _, l := range st.layers {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
@@ -507,25 +538,14 @@ func (b *builder) existing(cfg *image.ConfigFile) *metadata.Image {
 	return im
 }
 
-// platformArgs are the ARGs BuildKit defines in the global scope.
-func platformArgs(platform string) map[string]string {
-	os_, arch, variant := "linux", runtime.GOARCH, ""
-	parts := strings.Split(platform, "/")
-	if len(parts) > 0 && parts[0] != "" {
-		os_ = parts[0]
+// platformArgs are the ARGs BuildKit defines in the global scope: the
+// target platform and the build machine's, normalized as BuildKit prints
+// them (linux/arm64, linux/arm/v7).
+func platformArgs(target, build image.Platform) map[string]string {
+	return map[string]string{
+		"TARGETPLATFORM": target.String(), "TARGETOS": target.OS, "TARGETARCH": target.Architecture, "TARGETVARIANT": target.Variant,
+		"BUILDPLATFORM": build.String(), "BUILDOS": build.OS, "BUILDARCH": build.Architecture, "BUILDVARIANT": build.Variant,
 	}
-	if len(parts) > 1 {
-		arch = parts[1]
-	}
-	if len(parts) > 2 {
-		variant = parts[2]
-	}
-	host := "linux/" + runtime.GOARCH
-	m := map[string]string{
-		"TARGETPLATFORM": platform, "TARGETOS": os_, "TARGETARCH": arch, "TARGETVARIANT": variant,
-		"BUILDPLATFORM": host, "BUILDOS": "linux", "BUILDARCH": runtime.GOARCH, "BUILDVARIANT": "",
-	}
-	return m
 }
 
 // mapEnv is a shell.EnvGetter over a map.

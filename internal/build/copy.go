@@ -227,7 +227,7 @@ func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpe
 			files[it.git.gitKeyName()] = it.git.commit
 		}
 	}
-	k := cache.Key{Parent: st.key, Platform: b.o.Platform, Instruction: text + " -> " + dest, Args: s.usedArgs(text), Sources: sum, Files: cache.Summarise(files)}
+	k := cache.Key{Parent: st.key, Platform: s.platform.String(), Instruction: text + " -> " + dest, Args: s.usedArgs(text), Sources: sum, Files: cache.Summarise(files)}
 	ls := &layerStep{key: k, display: text, createdBy: historyText(c, text), v: v}
 	if hit, err := s.lookup(ls); err != nil || hit {
 		return err
@@ -284,7 +284,7 @@ func (s *stage) fromFS(ctx context.Context, from string) (string, error) {
 		defer d.fsMu.Unlock()
 		return d.files(ctx)
 	}
-	im, _, err := s.b.baseImage(ctx, from, s.b.o.Platform, "[internal] load "+from)
+	im, _, err := s.b.baseImage(ctx, from, s.b.target, "[internal] load "+from)
 	if err != nil {
 		return "", err
 	}

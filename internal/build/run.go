@@ -100,7 +100,7 @@ func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 	sort.Strings(mountKey)
 	inst := fmt.Sprintf("RUN %q user=%s wd=%s network=%s mounts=%s", args, st.cfg.Config.User, st.cfg.Config.WorkingDir, network, strings.Join(mountKey, ","))
 	// Every ARG in scope is in the command's environment: all are inputs.
-	k := cache.Key{Parent: st.key, Platform: s.b.o.Platform, Instruction: inst, Args: st.args}
+	k := cache.Key{Parent: st.key, Platform: s.platform.String(), Instruction: inst, Args: st.args}
 	if len(k.Args) == 0 {
 		k.Args = nil
 	}
@@ -116,6 +116,11 @@ func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 			return &RunError{File: s.b.dockerfileName(), Line: line(c.Location()), Command: strings.Join(args, " "), Code: ee.Code, Output: v.Logs()}
 		}
 		return s.lineErr(c, err)
+	}
+	// A program for another platform runs only through an emulator: say
+	// so here rather than let the runtime fail with "exec format error".
+	if err := canExec(s.platform); err != nil {
+		return fail(err)
 	}
 	lower := ""
 	cwd := st.cfg.Config.WorkingDir

@@ -20,6 +20,7 @@ import (
 	"github.com/strata-dev/strata/internal/changes"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/registry"
 	"github.com/strata-dev/strata/internal/store"
 )
 
@@ -30,6 +31,9 @@ type stage struct {
 	def      instructions.Stage
 	name     string // lower-cased, "" if unnamed
 	baseName string // FROM's argument, expanded
+	// platform is what the stage is built for: FROM --platform, the
+	// stage it is FROM, or the build's target.
+	platform image.Platform
 	done     chan struct{}
 	err      error
 	state    *state
@@ -201,18 +205,28 @@ func (s *stage) build(ctx context.Context) error {
 // from sets the stage's starting state.
 func (s *stage) from(ctx context.Context, steps int, noCache bool) error {
 	b := s.b
-	platform := b.o.Platform
+	name := s.baseName
+	d := b.stageByName(name, s.idx)
+	s.platform = b.target
+	if d != nil {
+		s.platform = d.platform
+	}
 	if s.def.Platform != "" {
+		fromErr := func(err error) error {
+			return &ParseError{File: b.dockerfileName(), Line: line(s.def.Location), Err: fmt.Errorf("FROM --platform=%s: %w", s.def.Platform, err)}
+		}
 		p, _, err := shell.NewLex(parser.DefaultEscapeToken).ProcessWord(s.def.Platform, mapEnv(b.meta))
 		if err != nil {
-			return err
+			return fromErr(err)
 		}
-		platform = p
+		if s.platform, err = parsePlatform(p); err != nil {
+			return fromErr(err)
+		}
 	}
+	platform := s.platform.String()
 	var st *state
 	var base cache.Key
-	name := s.baseName
-	if d := b.stageByName(name, s.idx); d != nil {
+	if d != nil {
 		st = d.state.clone()
 		st.step, st.steps = 1, steps
 		s.state = st
@@ -225,8 +239,7 @@ func (s *stage) from(ctx context.Context, steps int, noCache bool) error {
 		s.state = st
 		if strings.EqualFold(name, "scratch") {
 			v := b.prog.Vertex(s.label() + " FROM scratch")
-			os, arch, variant := splitPlatform(platform)
-			st.cfg.OS, st.cfg.Architecture, st.cfg.Variant = os, arch, variant
+			st.cfg.OS, st.cfg.Architecture, st.cfg.Variant = s.platform.OS, s.platform.Architecture, s.platform.Variant
 			st.cfg.RootFS.Type = "layers"
 			// BuildKit's defaults for an image from scratch.
 			st.cfg.Config.Env = []string{defaultPath}
@@ -234,7 +247,7 @@ func (s *stage) from(ctx context.Context, steps int, noCache bool) error {
 			base = cache.Key{Base: "scratch", BaseID: "scratch", Platform: platform}
 			v.Done()
 		} else {
-			im, display, err := b.baseImage(ctx, name, platform, s.label())
+			im, display, err := b.baseImage(ctx, name, s.platform, s.label())
 			if err != nil {
 				return err
 			}
@@ -268,49 +281,80 @@ func stageDisplay(d *stage) string {
 	return fmt.Sprint(d.idx)
 }
 
-func splitPlatform(p string) (string, string, string) {
-	parts := strings.SplitN(p, "/", 3)
-	for len(parts) < 3 {
-		parts = append(parts, "")
-	}
-	return parts[0], parts[1], parts[2]
-}
-
-// baseImage finds a base image in the store, pulling it when missing (or
-// always with --pull).
-func (b *builder) baseImage(ctx context.Context, name, platform, label string) (*metadata.Image, string, error) {
+// baseImage finds a base image for platform in the store, pulling it when
+// missing or there only for another platform (or always with --pull).
+func (b *builder) baseImage(ctx context.Context, name string, platform image.Platform, label string) (*metadata.Image, string, error) {
 	ref, err := image.ParseReference(name)
 	if err != nil {
 		return nil, "", fmt.Errorf("invalid base image %q: %w", name, err)
 	}
 	display := ref.String()
 	v := b.prog.Vertex(label + " FROM " + ref.Familiar())
+	fail := func(err error) (*metadata.Image, string, error) {
+		v.Error(err)
+		return nil, "", err
+	}
 	var im *metadata.Image
+	var other image.Platform // of a stored image that is for another platform
 	if !b.o.Pull {
 		im, err = b.st.Resolve(name)
 		if err != nil && !errors.Is(err, store.ErrNoSuchImage) {
-			v.Error(err)
-			return nil, "", err
+			return fail(err)
+		}
+		if im != nil {
+			have, err := b.imagePlatform(im)
+			if err != nil {
+				return fail(err)
+			}
+			if !platform.Runs(have) {
+				im, other = nil, have
+			}
 		}
 	}
-	if im == nil {
-		if b.o.Puller == nil {
-			err := fmt.Errorf("base image %s is not in the store and no registry client is available (pull it first)", ref.Familiar())
-			v.Error(err)
-			return nil, "", err
-		}
-		v.Note("pulling " + ref.Familiar())
-		im, err = b.o.Puller(ctx, name, platform)
-		if err != nil {
-			err = fmt.Errorf("pull base image %s: %w", ref.Familiar(), err)
-			v.Error(err)
-			return nil, "", err
-		}
-		v.Done()
-	} else {
+	if im != nil {
 		v.Cached()
+		return im, display, nil
 	}
+	if b.o.Puller == nil {
+		if other != (image.Platform{}) {
+			return fail(fmt.Errorf("base image %s is in the store for %s, not %s, and no registry client is available to pull it for %s", ref.Familiar(), other, platform, platform))
+		}
+		return fail(fmt.Errorf("base image %s is not in the store and no registry client is available (pull it first)", ref.Familiar()))
+	}
+	if other != (image.Platform{}) {
+		v.Note(fmt.Sprintf("%s in the store is for %s: pulling it for %s", ref.Familiar(), other, platform))
+	} else {
+		v.Note("pulling " + ref.Familiar())
+	}
+	im, err = b.o.Puller(ctx, PullRequest{Ref: name, Platform: platform.String(), Name: platform == hostPlatform()})
+	if err != nil {
+		var pe *registry.PlatformError
+		if errors.As(err, &pe) {
+			// It names the image and both platforms already.
+			return fail(fmt.Errorf("base image %w", pe))
+		}
+		return fail(fmt.Errorf("pull base image %s: %w", ref.Familiar(), err))
+	}
+	// The registry client refuses an image for another platform; this
+	// holds whatever the puller is.
+	have, err := b.imagePlatform(im)
+	if err != nil {
+		return fail(err)
+	}
+	if !platform.Runs(have) {
+		return fail(fmt.Errorf("base image %s: no match for platform in manifest: want %s, the image is %s", ref.Familiar(), platform, have))
+	}
+	v.Done()
 	return im, display, nil
+}
+
+// imagePlatform is the platform a stored image's config states.
+func (b *builder) imagePlatform(im *metadata.Image) (image.Platform, error) {
+	cfg, _, err := b.st.Config(im)
+	if err != nil {
+		return image.Platform{}, err
+	}
+	return image.NormalizePlatform(image.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}), nil
 }
 
 // record queues a cache record, written at the end of the build in one

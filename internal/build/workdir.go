@@ -28,7 +28,7 @@ func (s *stage) workdir(ctx context.Context, c *instructions.WorkdirCommand) err
 	}
 	text := "WORKDIR " + wd
 	v := s.newStep(text)
-	k := cache.Key{Parent: st.key, Platform: s.b.o.Platform, Instruction: text + " user=" + st.cfg.Config.User}
+	k := cache.Key{Parent: st.key, Platform: s.platform.String(), Instruction: text + " user=" + st.cfg.Config.User}
 	ls := &layerStep{key: k, display: text, createdBy: text, v: v}
 	if hit, err := s.lookup(ls); err != nil || hit {
 		return err

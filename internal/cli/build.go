@@ -264,8 +264,8 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		p.Close()
 		return err
 	}
-	o.Puller = func(ctx context.Context, ref, platform string) (*metadata.Image, error) {
-		plat, err := registry.ParsePlatform(platform)
+	o.Puller = func(ctx context.Context, req build.PullRequest) (*metadata.Image, error) {
+		plat, err := registry.ParsePlatform(req.Platform)
 		if err != nil {
 			return nil, err
 		}
@@ -273,7 +273,7 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		if err != nil {
 			return nil, err
 		}
-		res, err := cl.Pull(ctx, st, ref, plat)
+		res, err := cl.PullWith(ctx, st, req.Ref, registry.PullOptions{Platform: plat, Strict: true, NoName: !req.Name})
 		if err != nil {
 			return nil, err
 		}

@@ -2,8 +2,10 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
@@ -31,9 +33,65 @@ type PullResult struct {
 // into st and names it. The image appears only once all its blobs are in
 // the store and verified.
 func (c *Client) Pull(ctx context.Context, st *store.Store, s string, platform Platform) (*PullResult, error) {
-	r, err := c.resolve(ctx, s, platform)
+	return c.PullWith(ctx, st, s, PullOptions{Platform: platform})
+}
+
+// PullOptions refine a pull.
+type PullOptions struct {
+	// Platform picks the manifest of an index.
+	Platform Platform
+	// Strict also refuses an image that is not an index and whose config
+	// states another platform (with a *PlatformError, before any layer is
+	// fetched), as BuildKit does for a base image; a plain pull takes it.
+	Strict bool
+	// NoName adds the image without naming it (a build's base for another
+	// platform than this machine's: the name keeps meaning the image that
+	// runs here).
+	NoName bool
+}
+
+// PlatformError is an image the registry has, but not for the platform
+// asked for.
+type PlatformError struct {
+	Ref  string   // the image, as the user named it
+	Want Platform // what was asked for
+	// Have lists the platforms there are: an index's entries, or the one
+	// a single image's config states.
+	Have  []string
+	Index bool
+}
+
+func (e *PlatformError) Error() string {
+	var s string
+	if e.Index {
+		s = fmt.Sprintf("no matching manifest for %s in the manifest list entries (it has: %v)", e.Want, e.Have)
+	} else {
+		s = fmt.Sprintf("no match for platform in manifest: want %s, the image is %s", e.Want, strings.Join(e.Have, ", "))
+	}
+	if e.Ref != "" {
+		s = e.Ref + ": " + s
+	}
+	return s
+}
+
+// PullWith is Pull with options.
+func (c *Client) PullWith(ctx context.Context, st *store.Store, s string, o PullOptions) (*PullResult, error) {
+	r, err := c.resolve(ctx, s, o.Platform)
 	if err != nil {
 		return nil, err
+	}
+	if o.Strict && !image.IsIndex(r.top.MediaType) {
+		// One image, no index to choose from: its config says what it is
+		// for (read from the registry, so a refusal leaves nothing behind).
+		p, err := c.configPlatform(ctx, r.ref.Context(), r.m.Config)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", r.iref.Familiar(), err)
+		}
+		want := image.Platform{OS: o.Platform.OS, Architecture: o.Platform.Architecture, Variant: o.Platform.Variant}
+		have := image.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
+		if !want.Runs(have) {
+			return nil, &PlatformError{Ref: r.iref.Familiar(), Want: o.Platform, Have: []string{image.NormalizePlatform(have).String()}}
+		}
 	}
 	ref, iref, top, doc, m, mt := r.ref, r.iref, r.top, r.doc, r.m, r.mt
 	blobs := []Blob{{Desc: m.Config}}
@@ -67,7 +125,7 @@ func (c *Client) Pull(ctx context.Context, st *store.Store, s string, platform P
 		return nil, fmt.Errorf("internal error: stored manifest is %s, expected %s", md.Digest, doc.Digest)
 	}
 	var names []image.Reference
-	if !iref.IsDigest() {
+	if !iref.IsDigest() && !o.NoName {
 		names = append(names, iref)
 	}
 	im, err := st.AddImage(md.Digest, names, []string{iref.Repository() + "@" + top.Digest.String()})
@@ -110,7 +168,7 @@ func PickPlatform(idx *ocispec.Index, want Platform) (ocispec.Descriptor, error)
 	}
 	if best == nil {
 		sort.Strings(found)
-		return ocispec.Descriptor{}, fmt.Errorf("no matching manifest for %s in the manifest list entries (it has: %v)", want, found)
+		return ocispec.Descriptor{}, &PlatformError{Want: want, Have: found, Index: true}
 	}
 	return *best, nil
 }
@@ -167,6 +225,11 @@ func (c *Client) resolve(ctx context.Context, s string, platform Platform) (*res
 		}
 		d, err := PickPlatform(idx, platform)
 		if err != nil {
+			var pe *PlatformError
+			if errors.As(err, &pe) {
+				pe.Ref = iref.Familiar()
+				return nil, pe
+			}
 			return nil, fmt.Errorf("%s: %v", iref.Familiar(), err)
 		}
 		cref := ref.Context().Digest(d.Digest.String())

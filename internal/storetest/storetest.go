@@ -104,3 +104,34 @@ func Image(t testing.TB, st *store.Store, parent *metadata.Image, name string, l
 	}
 	return im
 }
+
+// PlatformImage is Image from scratch for a platform ("linux/arm64",
+// "linux/arm/v7"), which its config states instead of this machine's.
+func PlatformImage(t testing.TB, st *store.Store, name, platform string, layers ...[]byte) *metadata.Image {
+	t.Helper()
+	p, err := image.ParsePlatform(platform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []store.NewLayer
+	for i, l := range layers {
+		rec := AddLayer(t, st, l)
+		steps = append(steps, store.NewLayer{Blob: &rec, History: ocispec.History{CreatedBy: "layer " + string(rune('0'+i))}})
+	}
+	o := store.NewImageOptions{Steps: steps, Created: &Created, Config: func(c *image.ConfigFile) error {
+		c.OS, c.Architecture, c.Variant = p.OS, p.Architecture, p.Variant
+		return nil
+	}}
+	if name != "" {
+		r, err := image.ParseTagged(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Names = []image.Reference{r}
+	}
+	im, err := st.NewImage(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return im
+}
