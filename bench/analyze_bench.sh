@@ -26,7 +26,7 @@ fi
 # progress may break.
 mkdir -p "$tmp/src"
 git archive HEAD | tar -x -C "$tmp/src"
-(cd "$tmp/src" && go build -o "$tmp/strata" ./cmd/strata)
+(cd "$tmp/src" && CGO_ENABLED=0 go build -o "$tmp/strata" ./cmd/strata)
 STRATA=${STRATA:-$tmp/strata}
 
 for img in bigfile manyfiles whiteout; do

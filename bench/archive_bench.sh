@@ -19,7 +19,7 @@ DOCKERFILES=${DOCKERFILES:-/work/shared/anchors/dockerfiles}
 IMAGES=("$@")
 [ ${#IMAGES[@]} -gt 0 ] || IMAGES=(bigfile manyfiles)
 mkdir -p "$OUT"
-go build -o "$OUT/strata" ./cmd/strata
+CGO_ENABLED=0 go build -o "$OUT/strata" ./cmd/strata
 S="$PWD/$OUT/strata"
 O="$PWD/$OUT"
 summary="$OUT/summary.md"

@@ -27,7 +27,7 @@ CONTEXT=${CONTEXT:-/var/lab/ctx/context}
 CASES=("$@")
 [ ${#CASES[@]} -gt 0 ] || CASES=(cached change bigfile manyfiles context)
 mkdir -p "$OUT"
-go build -o "$OUT/strata" ./cmd/strata
+CGO_ENABLED=0 go build -o "$OUT/strata" ./cmd/strata
 O="$PWD/$OUT"
 export STRATA_ROOT="$O/root"
 S="$O/strata"

@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 OUT=bench/out; mkdir -p "$OUT"
 S=${1:-}
-if [ -z "$S" ]; then S=$(mktemp -d)/strata; go build -o "$S" ./cmd/strata; fi
+if [ -z "$S" ]; then S=$(mktemp -d)/strata; CGO_ENABLED=0 go build -o "$S" ./cmd/strata; fi
 ROOT=$(mktemp -d /var/tmp/strata-bench-XXXXXX)
 TAR=/var/lab/busybox-rootfs.tar
 P="podman"

@@ -26,7 +26,7 @@ REG=127.0.0.1:$PORT
 IMAGES=("$@")
 [ ${#IMAGES[@]} -gt 0 ] || IMAGES=(bigfile tenlayers)
 mkdir -p "$O"
-if [ -n "${STRATA:-}" ]; then S=$STRATA; else go build -o "$O/strata" ./cmd/strata && S=$O/strata; fi
+if [ -n "${STRATA:-}" ]; then S=$STRATA; else CGO_ENABLED=0 go build -o "$O/strata" ./cmd/strata && S=$O/strata; fi
 summary=$O/summary.md
 : > "$summary"
 

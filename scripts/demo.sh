@@ -10,7 +10,7 @@ scripts/deps.sh busybox-static runc
 export PATH=$PATH:/usr/local/go/bin
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
-go build -o bin/strata ./cmd/strata
+CGO_ENABLED=0 go build -o bin/strata ./cmd/strata
 S=bin/strata
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 

@@ -27,6 +27,8 @@ func TestMain(m *testing.M) {
 	}
 	bin = filepath.Join(dir, "strata")
 	build := exec.Command("go", "build", "-o", bin, "github.com/strata-dev/strata/cmd/strata")
+	// As the README builds it: static, as users run it.
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building strata:", err)
