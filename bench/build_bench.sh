@@ -91,10 +91,12 @@ for c in "${CASES[@]}"; do
 		df="$DOCKERFILES/$c/Dockerfile"
 		ctx="$DOCKERFILES/$c"
 		[ "$c" = context ] && ctx="$CONTEXT"
+		# Each engine drops the image the previous run left untagged
+		# (not timed): a 1 GiB layer per run would fill the disk.
 		hf "$c" "$COLD_RUNS" \
-			-n strata "$S build -q --no-cache -f $df -t bench/$c $ctx" \
-			-n buildkit "DOCKER_BUILDKIT=1 $DOCKER build -q --no-cache -f $df -t bench/$c $ctx" \
-			-n buildah "$BUILDAH bud --layers --no-cache -q -f $df -t bench/$c $ctx"
+			--prepare "$S image prune -f > /dev/null" -n strata "$S build -q --no-cache -f $df -t bench/$c $ctx" \
+			--prepare "$DOCKER image prune -f > /dev/null" -n buildkit "DOCKER_BUILDKIT=1 $DOCKER build -q --no-cache -f $df -t bench/$c $ctx" \
+			--prepare "$BUILDAH rmi --prune > /dev/null" -n buildah "$BUILDAH bud --layers --no-cache -q -f $df -t bench/$c $ctx"
 		rss "$c" "$S" build -q --no-cache -f "$df" -t "bench/$c" "$ctx"
 		;;
 	*)
