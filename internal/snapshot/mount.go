@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -242,3 +243,31 @@ func Volatile(mounts []Mount) []Mount {
 
 // SyncFS flushes the filesystem that holds dir to disk.
 func SyncFS(dir string) error { return syncFS(dir) }
+
+// UnmountUnder unmounts every filesystem mounted at or below dir, deepest
+// first, detaching what is busy: the mounts a killed process left.
+func UnmountUnder(dir string) error {
+	raw, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	dir = filepath.Clean(dir)
+	var targets []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) <= 4 {
+			continue
+		}
+		if p := unescapeMountPath(f[4]); p == dir || strings.HasPrefix(p, dir+"/") {
+			targets = append(targets, p)
+		}
+	}
+	sort.Slice(targets, func(i, j int) bool { return len(targets[i]) > len(targets[j]) })
+	var first error
+	for _, t := range targets {
+		if err := unix.Unmount(t, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) && first == nil {
+			first = fmt.Errorf("unmount %s: %w", t, err)
+		}
+	}
+	return first
+}
