@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"io"
 	"math"
+	"math/bits"
 	"path"
 	"slices"
 	"sort"
@@ -164,158 +165,75 @@ type Result struct {
 	// CI is the verdict of --ci.
 	CI *CIReport `json:"ci,omitempty"`
 
-	root *node // final state, for trees
+	tree *tree // final state, for trees
 	upTo int
 }
 
-// node is the state of one path across the layers read so far. It is the
-// whole per-file memory of an analysis, so it stays small: a 100,000-file
-// image is about 100,000 nodes.
-type node struct {
-	name   string
-	parent *node
-	kids   map[string]*node
-
-	// The union filesystem as it really is (opaque directories honoured):
-	// present, typ, size, hash (known unless a lazy big file: hashed), and
-	// the layer that wrote the present version. Where a lazy version's
-	// content starts in its layer's tar is in analyzer.offs.
-	size  int64
-	hash  uint64
-	layer int32 // layer that wrote the present version
-
-	changeLayer int32
-	removedIn   int32 // removed by the layer being read, perhaps re-added by it
-
-	// dive's stacked tree, which differs from the real one: dive ignores
-	// opaque markers, and a directory implied by a deeper path (no entry of
-	// its own) is a zero-size non-directory there (dPresent, dIsDir, dSize).
-	dSize int64
-
-	// dive's per-path efficiency data: versions seen, their total and least
-	// size (-1: none yet). effSeen: dive has an entry for the path, which a
-	// whiteout of a path it lacks creates with no version, adding -1 to the
-	// sum of least sizes.
-	effCum int64
-	effMin int64
-	effN   int32
-
-	// Marks of the layer being read, to know the layer's own tree without
-	// building it: seen (in the layer's tree, maybe only as a parent),
-	// child (has a child there), explicit (has its own entry), visited.
-	seen, child, explicit, visited int32
-
-	present  bool
-	typ      byte
-	hashed   bool
-	change   Status // what changeLayer did to the path
-	dPresent bool
-	dIsDir   bool
-	effSeen  bool
-}
-
-func newNode(name string, parent *node) *node {
-	n := &node{}
-	initNode(n, name, parent)
-	return n
-}
-
-func initNode(n *node, name string, parent *node) {
-	*n = node{name: name, parent: parent, effMin: -1, changeLayer: -1, removedIn: -1, seen: -1, child: -1, explicit: -1, visited: -1}
-}
-
-// newNode allocates nodes in slabs: one allocation per nodeSlab nodes
-// instead of one per path, and no size-class rounding.
-func (a *analyzer) newNode(name string, parent *node) *node {
-	if len(a.slab) == cap(a.slab) {
-		a.slab = make([]node, 0, nodeSlab)
-	}
-	a.slab = a.slab[:len(a.slab)+1]
-	n := &a.slab[len(a.slab)-1]
-	initNode(n, name, parent)
-	return n
-}
-
-const nodeSlab = 1024
-
-func (n *node) path() string {
-	if n.parent == nil {
-		return ""
-	}
-	var parts []string
-	for p := n; p.parent != nil; p = p.parent {
-		parts = append(parts, p.name)
-	}
-	var b strings.Builder
-	for i := len(parts) - 1; i >= 0; i-- {
-		b.WriteByte('/')
-		b.WriteString(parts[i])
-	}
-	return b.String()
-}
-
-func (n *node) isDir() bool { return n.typ == tar.TypeDir }
-
-// lookup finds (creating) the node of a cleaned path; "" is the root.
-func (a *analyzer) lookup(p string) *node {
-	n := a.root
-	for p != "" {
-		var seg string
-		if i := strings.IndexByte(p, '/'); i >= 0 {
-			seg, p = p[:i], p[i+1:]
-		} else {
-			seg, p = p, ""
-		}
-		c := n.kids[seg]
-		if c == nil {
-			if n.kids == nil {
-				n.kids = map[string]*node{}
-			}
-			// Clone: seg points into the entry's name, which must not stay alive.
-			c = a.newNode(strings.Clone(seg), n)
-			n.kids[c.name] = c
-		}
-		n = c
-	}
-	return n
-}
-
-// entry is a layer's tar entry kept until the layer's end: whiteouts apply
-// to the layers below, and which paths are leaves of the layer's own tree
-// (dive counts leaves) is known only once every entry has been read.
+// entry is a layer's tar entry kept until the layer's end: whiteouts and
+// opaque markers apply to the layers below, so a file entry of a path
+// present below is applied only after them. A file of a path absent below
+// needs no entry: it is applied during the walk (see Analyze).
 type entry struct {
-	n        *node
-	kind     uint8
-	typ      byte
-	lazy     bool
-	missing  bool // dive: a whiteout of a path its stacked tree lacks
-	implicit bool
-	size     int64
 	// hash is the content hash of a file; of a lazy one, where its
 	// content starts in the tar; of a whiteout, the bytes it removes for
-	// dive. One field for three keeps entries at 32 bytes.
-	hash uint64
+	// dive. One field for three keeps entries at 24 bytes.
+	hash    uint64
+	size    int64
+	n       uint32
+	kind    uint8
+	typ     byte
+	lazy    bool
+	missing bool // dive: a whiteout of a path its stacked tree lacks
 }
 
+// effRec is dive's efficiency data of a path with several versions: their
+// least size, their total and their number.
+type effRec struct {
+	min, cum, n int64
+}
+
+// deferred marks an entry index in analyzer.order (else a node index).
+const deferred = 1 << 31
+
 type analyzer struct {
-	root    *node
-	seed    maphash.Seed
-	opts    Options
-	res     *Result
-	dups    chunks[dupRec]
+	t      *tree
+	seed   maphash.Seed
+	opts   Options
+	res    *Result
+	layers []Layer
+
+	// Of the layer being read (kept, reset, between layers).
 	entries chunks[entry]
-	touched []*node
-	pending []*node
+	// order lists the layer's file entries to settle at its end, in tar
+	// order: entry indices|deferred, or nodes applied during the walk. It
+	// stays empty while the layer adds only paths absent below.
+	order chunks[uint32]
+	// The layer's tree is the nodes marked fSeen: those in touched, in
+	// the order seen, and those the layer created (from start on). With
+	// KeepChanges, touched lists them all, in order: the order of the
+	// directories the layer implies is the order of their changes.
+	touched chunks[uint32]
+	start   uint32
+	pending chunks[uint32] // nodes the layer's whiteouts and opaque markers removed
+
+	effs map[uint32]effRec // dive's data of the paths in state effSide
+
+	// Every regular file's content, in order of arrival (see arrive),
+	// for the duplicate report: runs of arrivals, and records of contents
+	// that are no longer a node's present version.
+	runs     chunks[arrivalRun]
+	arrivals uint32
+	recs     chunks[dupRec]
+	retired  int // records in recs made by retire
 
 	// Big files of seekable layers are hashed only when another file has
 	// their size: lazy holds those not hashed yet, by size; hashedSizes the
-	// sizes of big files hashed already.
-	layers      []Layer
+	// sizes of big files hashed already; offs where a lazy present version
+	// starts in its layer's tar.
 	lazy        map[int64][]dupCopy
-	offs        map[*node]int64 // where a lazy present version starts in its layer's tar
-	slab        []node
+	offs        map[uint32]int64
 	hashedSizes map[int64]bool
-	readers     map[int32]io.ReadCloser
+	readers     map[uint16]io.ReadCloser
 	err         error // of a lazy read
 }
 
@@ -323,22 +241,34 @@ type analyzer struct {
 // rather than hashed while streaming.
 const lazyMin = 1 << 20
 
+// maxLayers: layer numbers are uint16 in the per-path state.
+const maxLayers = math.MaxUint16
+
 // Analyze reads every layer of im once, in order, and returns the analysis.
+//
+// Per layer: the walk applies at once each file of a path absent below
+// (nothing of the layer can remove it: whiteouts and opaque markers apply
+// to the layers below) and keeps an entry for anything else; at the layer's
+// end its whiteouts and opaque markers remove what they hide, the kept files
+// are applied, the directories the layer implies are added, and dive's
+// per-path efficiency data is updated.
 func Analyze(im *Image, opts Options) (*Result, error) {
+	if len(im.Layers) > maxLayers {
+		return nil, fmt.Errorf("the image has %d layers: the analysis takes at most %d", len(im.Layers), maxLayers)
+	}
 	a := &analyzer{
-		root: newNode("", nil),
 		seed: maphash.MakeSeed(),
 		opts: opts,
 		res:  &Result{Image: im.Name, upTo: len(im.Layers) - 1},
-		lazy: map[int64][]dupCopy{}, offs: map[*node]int64{}, hashedSizes: map[int64]bool{}, readers: map[int32]io.ReadCloser{},
+		effs: map[uint32]effRec{}, lazy: map[int64][]dupCopy{}, offs: map[uint32]int64{}, hashedSizes: map[int64]bool{}, readers: map[uint16]io.ReadCloser{},
 		layers: im.Layers,
 	}
+	a.t = newTree(a.seed)
 	defer func() {
 		for _, r := range a.readers {
 			r.Close()
 		}
 	}()
-	a.root.present, a.root.typ, a.root.dPresent, a.root.dIsDir = true, tar.TypeDir, true, true
 	instr := instructions(im.History, len(im.Layers))
 	for i, l := range im.Layers {
 		if opts.UpTo >= 0 && i > opts.UpTo {
@@ -351,7 +281,7 @@ func Analyze(im *Image, opts Options) (*Result, error) {
 		a.res.Layers = append(a.res.Layers, LayerResult{
 			Index: i, Digest: l.Digest, DiffID: l.DiffID, MediaType: l.MediaType, BlobSize: l.Size, Instruction: instr[i],
 		})
-		if err := a.layer(i, l); err != nil {
+		if err := a.layer(uint16(i), l); err != nil {
 			return nil, fmt.Errorf("layer %d (%s): %w", i, l.Digest, err)
 		}
 	}
@@ -362,292 +292,436 @@ func Analyze(im *Image, opts Options) (*Result, error) {
 	return a.res, nil
 }
 
-func (a *analyzer) layer(k int, l Layer) error {
+func (a *analyzer) layer(k uint16, l Layer) error {
 	rc, err := l.Open()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	lr := &a.res.Layers[k]
+	// The previous layer's changes are no longer the last ones.
+	t := a.t
+	for _, l := range []*chunks[uint32]{&a.touched, &a.pending} {
+		for j := range l.n {
+			t.node(*l.at(j)).flags &^= fChanged
+		}
+		l.reset()
+	}
+	for i := a.start; i < uint32(t.nodes.n); i++ {
+		t.node(i).flags &^= fChanged
+	}
+	a.start = uint32(t.nodes.n)
 	a.entries.reset()
-	a.touched, a.pending = a.touched[:0], a.pending[:0]
-	k32 := int32(k)
+	a.order.reset()
+	lr := &a.res.Layers[k]
 	n, err := Walk(rc, a.seed, lazyMin, func(e *Entry) error {
 		lr.Size += e.Size
 		lr.Entries++
-		en := entry{kind: uint8(e.Kind), typ: e.Type, size: e.Size, hash: e.Hash, lazy: e.Lazy}
-		switch {
-		case e.Kind == KindWhiteout:
-			en.hash, en.lazy = 0, false // sized later
-		case e.Lazy:
-			en.hash = uint64(e.Offset)
+		i, err := t.lookup(e.Target)
+		if err != nil {
+			return err
 		}
+		nd := t.node(i)
 		switch e.Kind {
 		case KindFile:
-			en.n = a.lookup(e.Target)
-			a.mark(en.n.parent, k32)
-			a.see(en.n, k32)
-			en.n.explicit = k32
+			a.mark(nd.parent)
+			a.see(i, nd)
+			nd.flags |= fExplicit
+			en := entry{n: i, kind: KindFile, typ: e.Type, size: e.Size, hash: e.Hash}
+			if e.Lazy {
+				en.hash, en.lazy = uint64(e.Offset), true
+			}
+			if !nd.has(fPresent | fDPresent) {
+				nd.flags |= fFresh
+				a.apply(&en, k)
+				if a.order.n == 0 {
+					a.settle(&en, k, Added, false)
+				} else {
+					a.order.add(i) // settled in tar order, after the kept entries before it
+				}
+				return nil
+			}
+			a.order.add(uint32(a.entries.n) | deferred)
+			a.entries.add(en)
 		case KindWhiteout:
 			// dive's layer tree holds a ".wh.x" node under the parent, not x.
-			en.n = a.lookup(e.Target)
-			a.mark(en.n.parent, k32)
+			a.mark(nd.parent)
+			a.entries.add(entry{n: i, kind: KindWhiteout})
 		case KindOpaque, KindMeta:
 			// dive drops the marker but keeps its directory, implied.
-			en.n = a.lookup(e.Target)
-			if en.n == a.root {
+			if i == 0 {
 				return nil
 			}
-			a.see(en.n, k32)
-			a.mark(en.n.parent, k32)
-			if e.Kind == KindMeta {
-				return nil
+			a.see(i, nd)
+			a.mark(nd.parent)
+			if e.Kind == KindOpaque {
+				a.entries.add(entry{n: i, kind: KindOpaque})
 			}
 		}
-		a.entries.add(en)
 		return nil
 	})
 	lr.TarSize = n
 	if err != nil {
 		return err
 	}
-	a.remove(k32)
-	a.add(k32)
-	a.efficiency(k32)
+	a.remove(k)
+	a.add(k)
+	a.efficiency()
+	a.eachTouched(func(_ uint32, n *node) { n.flags &^= layerMarks })
 	return nil
 }
 
-// see puts n in the layer's tree.
-func (a *analyzer) see(n *node, k int32) {
-	if n.seen != k {
-		n.seen = k
-		a.touched = append(a.touched, n)
+// see puts node i in the layer's tree.
+func (a *analyzer) see(i uint32, n *node) {
+	if !n.has(fSeen) {
+		n.flags |= fSeen
+		if i < a.start || a.opts.KeepChanges {
+			a.touched.add(i)
+		}
 	}
 }
 
-// mark puts n and its parents in the layer's tree as having children.
-func (a *analyzer) mark(n *node, k int32) {
-	for ; n != nil && n.parent != nil; n = n.parent {
-		if n.child == k {
+// eachTouched calls f for each node of the layer's tree.
+func (a *analyzer) eachTouched(f func(i uint32, n *node)) {
+	for j := range a.touched.n {
+		i := *a.touched.at(j)
+		f(i, a.t.node(i))
+	}
+	if a.opts.KeepChanges {
+		return
+	}
+	for i := a.start; i < uint32(a.t.nodes.n); i++ {
+		if n := a.t.node(i); n.has(fSeen) {
+			f(i, n)
+		}
+	}
+}
+
+// mark puts node i and its parents in the layer's tree as having children.
+func (a *analyzer) mark(i uint32) {
+	for i != 0 {
+		n := a.t.node(i)
+		if n.has(fChild) {
 			return // its parents are marked already
 		}
-		a.see(n, k)
-		n.child = k
+		a.see(i, n)
+		n.flags |= fChild
+		i = n.parent
 	}
 }
 
+// below: n is in the real tree of the layers below the one being read.
+func below(n *node) bool { return n.flags&(fPresent|fFresh) == fPresent }
+
+// dBelow: n is in dive's tree of the layers below.
+func dBelow(n *node) bool { return n.flags&(fDPresent|fFresh) == fDPresent }
+
 // remove applies the layer's whiteouts and opaque markers to the layers
-// below it, before its own files are added (the OCI order).
-func (a *analyzer) remove(k int32) {
+// below it, before its own files are added (the OCI order). Paths the
+// layer added during the walk (fFresh) were absent below: they are skipped,
+// and so is everything under them.
+func (a *analyzer) remove(k uint16) {
+	var kids children // built only if some subtree is to be walked
+	for j := range a.entries.n {
+		e := a.entries.at(j)
+		if n := a.t.node(e.n); e.kind == KindOpaque || e.kind == KindWhiteout && (dBelow(n) || below(n)) {
+			kids = a.t.children()
+			break
+		}
+	}
 	// dive sizes every whiteout on the tree of the layers below, so all are
 	// sized before any is applied.
-	for i := range a.entries.n {
-		e := a.entries.at(i)
+	for j := range a.entries.n {
+		e := a.entries.at(j)
 		if e.kind != KindWhiteout {
 			continue
 		}
+		n := a.t.node(e.n)
 		switch {
-		case !e.n.dPresent:
+		case !dBelow(n):
 			e.missing = true
-		case e.n.dIsDir:
-			e.hash = uint64(diveSize(e.n))
+		case n.has(fDIsDir):
+			e.hash = uint64(a.diveSize(kids, e.n))
 		}
 	}
-	for i := range a.entries.n {
-		e := a.entries.at(i)
+	for j := range a.entries.n {
+		e := a.entries.at(j)
 		switch e.kind {
 		case KindWhiteout:
-			diveRemove(e.n)
-			if e.n.present {
-				a.removeReal(e.n, k)
+			a.diveRemove(kids, e.n)
+			if below(a.t.node(e.n)) {
+				a.removeReal(kids, e.n)
 			}
 		case KindOpaque:
-			for _, c := range e.n.kids {
-				if c.present {
-					a.removeReal(c, k)
+			for _, c := range kids.of(e.n) {
+				if below(a.t.node(c)) {
+					a.removeReal(kids, c)
 				}
 			}
 		}
 	}
 }
 
-func diveSize(n *node) int64 {
-	if !n.dPresent {
+func (a *analyzer) diveSize(kids children, i uint32) int64 {
+	if !dBelow(a.t.node(i)) {
 		return 0
 	}
-	s := n.dSize
-	for _, c := range n.kids {
-		s += diveSize(c)
+	s := a.t.dSize(i)
+	for _, c := range kids.of(i) {
+		s += a.diveSize(kids, c)
 	}
 	return s
 }
 
-func diveRemove(n *node) {
-	if !n.dPresent {
+func (a *analyzer) diveRemove(kids children, i uint32) {
+	n := a.t.node(i)
+	if !dBelow(n) {
 		return
 	}
-	n.dPresent = false
-	for _, c := range n.kids {
-		diveRemove(c)
+	n.flags &^= fDPresent
+	for _, c := range kids.of(i) {
+		a.diveRemove(kids, c)
 	}
 }
 
-func (a *analyzer) removeReal(n *node, k int32) {
-	n.present = false
-	n.removedIn = k
-	a.pending = append(a.pending, n)
-	for _, c := range n.kids {
-		if c.present {
-			a.removeReal(c, k)
+func (a *analyzer) removeReal(kids children, i uint32) {
+	n := a.t.node(i)
+	n.flags = n.flags&^fPresent | fRemoved
+	a.retire(i, n)
+	a.pending.add(i)
+	for _, c := range kids.of(i) {
+		if below(a.t.node(c)) {
+			a.removeReal(kids, c)
 		}
 	}
 }
 
-// add applies the layer's files, then settles what its whiteouts removed.
-func (a *analyzer) add(k int32) {
+// apply makes file entry e the present version of its path and says what
+// that is for the layer.
+func (a *analyzer) apply(e *entry, k uint16) (status Status, metaOnly bool) {
+	t := a.t
+	n := t.node(e.n)
+	dOld := t.dSize(e.n)
+	status = Added
+	if n.has(fPresent | fRemoved) {
+		status = Modified
+		size := t.size(e.n)
+		metaOnly = n.typ == e.typ && e.typ != tar.TypeDir && size == e.size
+		if metaOnly && e.typ == tar.TypeReg && (e.lazy || !n.has(fHashed)) {
+			a.resolve(e, n, k)
+		}
+		metaOnly = metaOnly && n.hash() == e.hash
+		if !n.isDir() && size > 0 && n.layer != k {
+			how := "overwritten"
+			if metaOnly {
+				how = "metadata-only"
+			}
+			a.waste(e.n, size, n.layer, k, how)
+		}
+		a.retire(e.n, n)
+	}
+	n.flags = n.flags&^(fRemoved|fHashed|fDIsDir|fDZero) | fPresent | fDPresent | fChanged
+	if e.typ == tar.TypeDir {
+		n.flags |= fDIsDir
+	}
+	n.typ, n.layer, n.change = e.typ, k, status
+	n.setHash(e.hash)
+	t.setSize(e.n, e.size)
+	a.effKeep(e.n, n, dOld)
+	if e.lazy {
+		n.setHash(0)
+		a.offs[e.n] = int64(e.hash)
+	} else {
+		n.flags |= fHashed
+		if len(a.offs) > 0 {
+			delete(a.offs, e.n)
+		}
+	}
+	return status, metaOnly
+}
+
+// settle counts an applied file entry, records the change and registers
+// the content.
+func (a *analyzer) settle(e *entry, k uint16, status Status, metaOnly bool) {
 	lr := &a.res.Layers[k]
-	for i := range a.entries.n {
-		e := a.entries.at(i)
-		if e.kind != KindFile {
+	if e.typ != tar.TypeDir {
+		if status == Added {
+			lr.Added.add(e.size)
+		} else {
+			lr.Modified.add(e.size)
+			if metaOnly {
+				lr.MetadataOnly.add(e.size)
+			}
+		}
+	}
+	if a.opts.KeepChanges {
+		lr.Changes = append(lr.Changes, Change{Path: a.t.path(e.n), Status: status, Size: e.size, Dir: e.typ == tar.TypeDir, MetadataOnly: metaOnly})
+	}
+	if e.typ == tar.TypeReg && e.size > 0 {
+		a.content(e.n, k, e)
+	}
+}
+
+// add applies the layer's kept files, then the directories it implies,
+// then settles what its whiteouts removed.
+func (a *analyzer) add(k uint16) {
+	lr := &a.res.Layers[k]
+	t := a.t
+	for j := range a.order.n {
+		o := *a.order.at(j)
+		if o&deferred != 0 {
+			e := a.entries.at(int(o &^ deferred))
+			status, metaOnly := a.apply(e, k)
+			a.settle(e, k, status, metaOnly)
 			continue
 		}
-		n := e.n
-		existed := n.present || n.removedIn == k
-		status := Added
-		metaOnly := false
-		if existed {
-			status = Modified
-			metaOnly = n.typ == e.typ && e.typ != tar.TypeDir && n.size == e.size
-			if metaOnly && e.typ == tar.TypeReg && (e.lazy || !n.hashed) {
-				a.resolve(e, n, k)
-			}
-			metaOnly = metaOnly && n.hash == e.hash
-			if !n.isDir() && n.size > 0 && n.layer != k {
-				how := "overwritten"
-				if metaOnly {
-					how = "metadata-only"
-				}
-				a.waste(n, n.size, n.layer, k, how)
-			}
+		// Applied during the walk: nothing since has touched it.
+		n := t.node(o)
+		e := entry{n: o, kind: KindFile, typ: n.typ, size: t.size(o), hash: n.hash()}
+		if !n.has(fHashed) {
+			e.hash, e.lazy = uint64(a.offs[o]), true
 		}
-		n.present, n.removedIn = true, -1
-		n.typ, n.size, n.hash, n.layer = e.typ, e.size, e.hash, k
-		n.hashed = !e.lazy
-		if e.lazy {
-			n.hash = 0
-			a.offs[n] = int64(e.hash)
-		} else if len(a.offs) > 0 {
-			delete(a.offs, n)
-		}
-		n.change, n.changeLayer = status, k
-		n.dPresent, n.dIsDir, n.dSize = true, e.typ == tar.TypeDir, e.size
-		if e.typ != tar.TypeDir {
-			if status == Added {
-				lr.Added.add(e.size)
-			} else {
-				lr.Modified.add(e.size)
-				if metaOnly {
-					lr.MetadataOnly.add(e.size)
-				}
-			}
-		}
-		if a.opts.KeepChanges {
-			lr.Changes = append(lr.Changes, Change{Path: n.path(), Status: status, Size: e.size, Dir: e.typ == tar.TypeDir, MetadataOnly: metaOnly})
-		}
-		if e.typ == tar.TypeReg && e.size > 0 {
-			a.content(n, k, e)
-		}
+		a.settle(&e, k, Added, false)
 	}
 	// Directories the layer implies without an entry of their own.
-	for _, n := range a.touched {
-		if n.explicit == k {
-			continue
+	a.eachTouched(func(i uint32, n *node) {
+		if n.has(fExplicit) {
+			return
 		}
-		n.dPresent, n.dIsDir, n.dSize = true, false, 0
-		if !n.present {
+		dOld := t.dSize(i)
+		n.flags = n.flags&^fDIsDir | fDPresent | fDZero
+		if !n.has(fPresent) {
 			status := Added
-			if n.removedIn == k {
+			if n.has(fRemoved) {
 				status = Modified
 			}
-			n.present, n.removedIn, n.typ, n.size, n.layer = true, -1, tar.TypeDir, 0, k
-			n.change, n.changeLayer = status, k
+			n.flags = n.flags&^fRemoved | fPresent | fChanged
+			n.typ, n.layer, n.change = tar.TypeDir, k, status
+			t.setSize(i, 0)
 			if a.opts.KeepChanges {
-				lr.Changes = append(lr.Changes, Change{Path: n.path(), Status: status, Dir: true})
+				lr.Changes = append(lr.Changes, Change{Path: t.path(i), Status: status, Dir: true})
 			}
 		}
-	}
-	for _, n := range a.pending {
-		if n.removedIn != k {
+		a.effKeep(i, n, dOld)
+	})
+	for j := range a.pending.n {
+		i := *a.pending.at(j)
+		n := t.node(i)
+		if !n.has(fRemoved) {
 			continue // re-added by this layer: counted as modified above
 		}
-		n.removedIn = -1
-		n.change, n.changeLayer = Removed, k
+		n.flags = n.flags&^fRemoved | fChanged
+		n.change = Removed
+		size := t.size(i)
 		if !n.isDir() {
-			lr.Removed.add(n.size)
-			if n.size > 0 {
-				a.waste(n, n.size, n.layer, k, "removed")
+			lr.Removed.add(size)
+			if size > 0 {
+				a.waste(i, size, n.layer, k, "removed")
 			}
 		}
 		if a.opts.KeepChanges {
-			lr.Changes = append(lr.Changes, Change{Path: n.path(), Status: Removed, Size: n.size, Dir: n.isDir()})
+			lr.Changes = append(lr.Changes, Change{Path: t.path(i), Status: Removed, Size: size, Dir: n.isDir()})
 		}
 	}
 	changed := lr.Added.Files + lr.Modified.Files + lr.Removed.Files
 	lr.OnlyMetadata = changed > 0 && lr.MetadataOnly.Files == changed
 }
 
-func (a *analyzer) waste(n *node, size int64, by, replacedBy int32, how string) {
-	a.res.WastedCopies = append(a.res.WastedCopies, WastedCopy{Path: n.path(), Size: size, WrittenBy: int(by), ReplacedBy: int(replacedBy), How: how})
+func (a *analyzer) waste(i uint32, size int64, by, replacedBy uint16, how string) {
+	a.res.WastedCopies = append(a.res.WastedCopies, WastedCopy{Path: a.t.path(i), Size: size, WrittenBy: int(by), ReplacedBy: int(replacedBy), How: how})
 	a.res.WastedCopyBytes += size
 	a.res.Layers[by].WastedBytes += size
 }
 
 // resolve hashes the lazy ones of a new version e and the version of n it
 // replaces, which have the same size, to tell a metadata-only copy.
-func (a *analyzer) resolve(e *entry, n *node, k int32) {
-	if !n.hashed {
-		n.hash, n.hashed = a.hashAt(n.layer, a.offs[n], n.size), true
-		delete(a.offs, n)
+func (a *analyzer) resolve(e *entry, n *node, k uint16) {
+	if !n.has(fHashed) {
+		n.setHash(a.hashAt(n.layer, a.offs[e.n], a.t.size(e.n)))
+		n.flags |= fHashed
+		delete(a.offs, e.n)
 	}
 	if e.lazy {
 		e.hash, e.lazy = a.hashAt(k, int64(e.hash), e.size), false
 	}
 }
 
-// content registers a file's content for duplicate detection. A lazy file
-// is hashed only once another big file has its size; until then its size
-// alone proves it unique.
-func (a *analyzer) content(n *node, k int32, e *entry) {
+// content registers the content of node i's present version, file e, for
+// duplicate detection. A lazy file is hashed only once another big file
+// has its size; until then its size alone proves it unique.
+func (a *analyzer) content(i uint32, k uint16, e *entry) {
+	n := a.t.node(i)
 	size := e.size
 	if size >= lazyMin {
 		if refs := a.lazy[size]; len(refs) > 0 {
 			delete(a.lazy, size)
 			for _, r := range refs {
 				h := a.hashAt(r.layer, r.off, size)
-				if r.n.layer == r.layer && !r.n.hashed {
-					r.n.hash, r.n.hashed = h, true
+				if rn := a.t.node(r.n); rn.layer == r.layer && !rn.has(fHashed) {
+					rn.setHash(h)
+					rn.flags |= fHashed
+					delete(a.offs, r.n)
 				}
-				a.dup(r.n, r.layer, h, size)
+				a.arrive(uint32(a.recs.n) | recBit)
+				a.recs.add(dupRec{hash: h, size: size, n: r.n, layer: r.layer})
 			}
 			a.hashedSizes[size] = true
 		}
 		if e.lazy {
 			if !a.hashedSizes[size] {
-				a.lazy[size] = append(a.lazy[size], dupCopy{n: n, layer: k, off: int64(e.hash)})
+				a.lazy[size] = append(a.lazy[size], dupCopy{n: i, layer: k, off: int64(e.hash)})
 				return
 			}
 			e.hash, e.lazy = a.hashAt(k, int64(e.hash), size), false
-			n.hash, n.hashed = e.hash, true
-			delete(a.offs, n)
+			n.setHash(e.hash)
+			n.flags |= fHashed
+			delete(a.offs, i)
 		}
 		a.hashedSizes[size] = true
 	}
-	a.dup(n, k, e.hash, size)
+	// By reference: the node has the hash, size and layer.
+	n.flags |= fDupRef
+	a.arrive(i)
+}
+
+// arrivalRun is n arrivals, from number pos on: nodes v, v+1, ... (their
+// present versions' contents), or records v&^recBit, v&^recBit+1, ...
+// The files of a layer that adds a tree are mostly consecutive nodes.
+type arrivalRun struct {
+	pos, v, n uint32
+}
+
+// recBit marks a record (an index in analyzer.recs) in an arrival.
+const recBit = 1 << 31
+
+// arrive registers content v (a node or recBit|a record) as the next
+// arrival.
+func (a *analyzer) arrive(v uint32) {
+	if a.runs.n > 0 {
+		if r := a.runs.at(a.runs.n - 1); r.v+r.n == v && r.v&recBit == v&recBit {
+			r.n++
+			a.arrivals++
+			return
+		}
+	}
+	a.runs.add(arrivalRun{pos: a.arrivals, v: v, n: 1})
+	a.arrivals++
+}
+
+// retire keeps the registered content of node i's present version, which
+// is being replaced or removed, in a record. Its arrival still names the
+// node: finish matches them (resolveArrivals).
+func (a *analyzer) retire(i uint32, n *node) {
+	if !n.has(fDupRef) {
+		return
+	}
+	n.flags &^= fDupRef
+	a.recs.add(dupRec{hash: n.hash(), size: a.t.size(i), n: i, layer: n.layer, retired: true})
+	a.retired++
 }
 
 // hashAt hashes size bytes at off in layer k's tar, which is seekable (the
 // only kind whose files are lazy). The first failure stops the analysis.
-func (a *analyzer) hashAt(k int32, off, size int64) uint64 {
+func (a *analyzer) hashAt(k uint16, off, size int64) uint64 {
 	if a.err != nil {
 		return 0
 	}
@@ -676,14 +750,70 @@ func (a *analyzer) hashAt(k int32, off, size int64) uint64 {
 	return h.Sum64()
 }
 
-// dupRec is one regular file's content, recorded for the duplicate report;
-// the records are grouped by content once, at the end (a radix sort of
-// their hashes costs less memory and time than a map updated per file).
+// dupRec is one regular file's content, recorded for the duplicate report.
 type dupRec struct {
-	n     *node
 	hash  uint64
 	size  int64
-	layer int32
+	n     uint32
+	layer uint16
+	// retired: made by retire, to be matched with an arrival; used: matched.
+	retired, used bool
+}
+
+// resolveArrivals rewrites the arrivals so that each names its content:
+// the k-th arrival of node v (in order) is the k-th version of v that
+// retire recorded, or its present version once those are used up (a node
+// has one present version, and retire runs before the next one arrives).
+func (a *analyzer) resolveArrivals() {
+	if a.retired == 0 {
+		return
+	}
+	byNode := make([]uint32, 0, a.retired)
+	for j := range a.recs.n {
+		if a.recs.at(j).retired {
+			byNode = append(byNode, uint32(j))
+		}
+	}
+	slices.SortStableFunc(byNode, func(x, y uint32) int { return cmp.Compare(a.recs.at(int(x)).n, a.recs.at(int(y)).n) })
+	old := a.runs
+	a.runs, a.arrivals = chunks[arrivalRun]{}, 0
+	for j := range old.n {
+		r := *old.at(j)
+		for d := range r.n {
+			v := r.v + d
+			if v&recBit == 0 {
+				// v's first unused record, if any.
+				s, _ := slices.BinarySearchFunc(byNode, v, func(x, v uint32) int { return cmp.Compare(a.recs.at(int(x)).n, v) })
+				for ; s < len(byNode) && a.recs.at(int(byNode[s])).n == v; s++ {
+					if rec := a.recs.at(int(byNode[s])); !rec.used {
+						rec.used = true
+						v = byNode[s] | recBit
+						break
+					}
+				}
+			}
+			a.arrive(v)
+		}
+	}
+}
+
+// record is arrival value v (a node or recBit|a record).
+func (a *analyzer) record(v uint32) dupRec {
+	if v&recBit != 0 {
+		return *a.recs.at(int(v &^ recBit))
+	}
+	n := a.t.node(v)
+	return dupRec{hash: n.hash(), size: a.t.size(v), n: v, layer: n.layer}
+}
+
+// eachArrival calls f with each arrival's number and value, in order.
+func (a *analyzer) eachArrival(f func(p, v uint32)) {
+	for j := range a.runs.n {
+		r := *a.runs.at(j)
+		for d := range r.n {
+			f(r.pos+d, r.v+d)
+		}
+	}
 }
 
 type dupGroup struct {
@@ -692,58 +822,96 @@ type dupGroup struct {
 }
 
 type dupCopy struct {
-	n     *node
-	layer int32
 	off   int64 // of a lazy copy
-}
-
-func (a *analyzer) dup(n *node, k int32, h uint64, size int64) {
-	a.dups.add(dupRec{n: n, hash: h, size: size, layer: k})
+	n     uint32
+	layer uint16
 }
 
 // groups returns the contents found more than once, each with its copies
 // in order of arrival, the groups in the order their second copy arrived.
+// The arrivals are sorted by hash, stably: a counting sort on the hash's
+// top bits, then each bucket (a few arrivals) by the whole hash. What is
+// sorted is arrival values, each of which arrives once once resolved.
 func (a *analyzer) groups() []dupGroup {
-	keys := make([]hashKey, a.dups.n)
-	for i := range keys {
-		keys[i] = hashKey{a.dups.at(i).hash, int32(i)}
+	num := a.arrivals
+	if num < 2 {
+		return nil
 	}
-	keys = radixSort(keys, make([]hashKey, len(keys)))
+	a.resolveArrivals()
+	b := min(max(bits.Len32(num)-3, 1), 16)
+	shift := 64 - b
+	cnt := make([]uint32, 1<<b+1)
+	a.eachArrival(func(_, v uint32) { cnt[a.record(v).hash>>shift+1]++ })
+	for d := 1; d < len(cnt); d++ {
+		cnt[d] += cnt[d-1]
+	}
+	// The sorted arrivals go in the lookup table's slots when they fit: the
+	// table is no longer needed, and this is the analysis's last peak.
+	vs := a.t.slots
+	a.t.slots, a.t.tags = nil, nil
+	if uint32(len(vs)) < num {
+		vs = make([]uint32, num)
+	}
+	vs = vs[:num]
+	a.eachArrival(func(_, v uint32) {
+		d := a.record(v).hash >> shift
+		vs[cnt[d]] = v
+		cnt[d]++
+	})
 	type keyed struct {
-		second int32
+		second uint32 // arrival number of the second copy
 		g      dupGroup
 	}
 	var gs []keyed
-	for i := 0; i < len(keys); {
-		j := i + 1
-		for j < len(keys) && keys[j].h == keys[i].h {
-			j++
+	seconds := map[uint32]int{} // second copy's arrival value -> its group in gs
+	start := 0
+	for _, end := range cnt[:len(cnt)-1] {
+		bucket := vs[start:end]
+		start = int(end)
+		if len(bucket) < 2 {
+			continue
 		}
-		// One hash, in order of arrival; split by size on the off chance
-		// that different contents share it.
-		for run := keys[i:j]; len(run) >= 2; {
-			size := a.dups.at(int(run[0].i)).size
-			var g dupGroup
-			second := int32(-1)
-			var rest []hashKey
-			for _, k := range run {
-				r := a.dups.at(int(k.i))
-				if r.size != size {
-					rest = append(rest, k)
-					continue
-				}
-				if len(g.copies) == 1 {
-					second = k.i
-				}
-				g.copies = append(g.copies, dupCopy{n: r.n, layer: r.layer})
+		slices.SortStableFunc(bucket, func(x, y uint32) int { return cmp.Compare(a.record(x).hash, a.record(y).hash) })
+		for i := 0; i < len(bucket); {
+			h := a.record(bucket[i]).hash
+			j := i + 1
+			for j < len(bucket) && a.record(bucket[j]).hash == h {
+				j++
 			}
-			if len(g.copies) >= 2 {
-				g.size = size
-				gs = append(gs, keyed{second, g})
+			// One hash, in order of arrival; split by size on the off
+			// chance that different contents share it.
+			for run := bucket[i:j]; len(run) >= 2; {
+				size := a.record(run[0]).size
+				var g dupGroup
+				var second uint32
+				var rest []uint32
+				for _, v := range run {
+					r := a.record(v)
+					if r.size != size {
+						rest = append(rest, v)
+						continue
+					}
+					if len(g.copies) == 1 {
+						second = v
+					}
+					g.copies = append(g.copies, dupCopy{n: r.n, layer: r.layer})
+				}
+				if len(g.copies) >= 2 {
+					g.size = size
+					seconds[second] = len(gs)
+					gs = append(gs, keyed{g: g})
+				}
+				run = rest
 			}
-			run = rest
+			i = j
 		}
-		i = j
+	}
+	if len(gs) > 0 {
+		a.eachArrival(func(p, v uint32) {
+			if g, ok := seconds[v]; ok {
+				gs[g].second = p
+			}
+		})
 	}
 	slices.SortFunc(gs, func(x, y keyed) int { return cmp.Compare(x.second, y.second) })
 	out := make([]dupGroup, len(gs))
@@ -753,125 +921,111 @@ func (a *analyzer) groups() []dupGroup {
 	return out
 }
 
-type hashKey struct {
-	h uint64
-	i int32
-}
-
-// radixSort sorts a by hash, stably (equal hashes stay in index order),
-// using tmp (as long as a) as scratch; it returns the sorted slice.
-func radixSort(a, tmp []hashKey) []hashKey {
-	if len(a) < 2 {
-		return a
-	}
-	for shift := 0; shift < 64; shift += 8 {
-		var cnt [256]int
-		for _, k := range a {
-			cnt[byte(k.h>>shift)]++
-		}
-		if cnt[byte(a[0].h>>shift)] == len(a) {
-			continue // one digit for all: nothing to move
-		}
-		pos := 0
-		for d, c := range cnt {
-			cnt[d] = pos
-			pos += c
-		}
-		for _, k := range a {
-			d := byte(k.h >> shift)
-			tmp[cnt[d]] = k
-			cnt[d]++
-		}
-		a, tmp = tmp, a
-	}
-	return a
-}
-
-// chunks is an append-only list stored in fixed chunks: no copy when it
-// grows, and no doubled array at its peak. reset keeps the chunks.
-type chunks[T any] struct {
-	c [][]T
-	n int
-}
-
-const chunkShift = 12
-
-func (l *chunks[T]) add(v T) {
-	c := l.n >> chunkShift
-	if c == len(l.c) {
-		l.c = append(l.c, make([]T, 1<<chunkShift))
-	}
-	l.c[c][l.n&(1<<chunkShift-1)] = v
-	l.n++
-}
-
-func (l *chunks[T]) at(i int) *T { return &l.c[i>>chunkShift][i&(1<<chunkShift-1)] }
-
-func (l *chunks[T]) reset() { l.n = 0 }
-
-// efficiency adds the layer's leaves to dive's per-path data, visiting them
-// in dive's order (depth first, names sorted) because dive stops visiting a
-// layer at a whiteout of a path it does not know.
-func (a *analyzer) efficiency(k int32) {
-	// Indices into entries, sorted, rather than a copy of them: the
-	// buffer is the biggest thing a 100,000-file layer makes us hold.
-	vis := make([]int32, 0, a.entries.n)
-	for i := range a.entries.n {
-		e := a.entries.at(i)
-		switch e.kind {
-		case KindWhiteout:
-			vis = append(vis, int32(i))
-		case KindFile:
-			if e.n.child != k && e.n.visited != k {
-				e.n.visited = k
-				vis = append(vis, int32(i))
-			}
-		}
-	}
-	missing := false
-	for _, n := range a.touched {
-		if n.explicit != k && n.child != k {
-			a.entries.add(entry{n: n, implicit: true})
-			vis = append(vis, int32(a.entries.n-1))
-		}
-	}
-	for _, i := range vis {
-		missing = missing || a.entries.at(int(i)).missing
-	}
-	// The order matters only when dive stops early, so only then are the
-	// names rebuilt (entries keep no name: it would double their memory).
-	if missing {
-		names := make(map[int32]string, len(vis))
-		for _, i := range vis {
-			e := a.entries.at(int(i))
-			p := strings.TrimPrefix(e.n.path(), "/")
-			if e.kind == KindWhiteout {
-				dir, base := path.Split(p)
-				p = dir + whiteoutPrefix + base
-			}
-			names[i] = p
-		}
-		sort.Slice(vis, func(i, j int) bool { return cmpPath(names[vis[i]], names[vis[j]]) < 0 })
-	}
-	for _, i := range vis {
-		e := a.entries.at(int(i))
-		var size int64
-		switch {
-		case e.kind == KindWhiteout && e.missing:
-			e.n.effSeen = true
+// effAdd adds a version of size bytes to dive's data of path i.
+func (a *analyzer) effAdd(i uint32, n *node, size int64) {
+	switch n.flags & effMask {
+	case effSide:
+		r := a.effs[i]
+		a.effs[i] = effRec{min: min(r.min, size), cum: r.cum + size, n: r.n + 1}
+		return
+	case effOne:
+		v := a.t.dSize(i)
+		a.effs[i] = effRec{min: min(v, size), cum: v + size, n: 2}
+	default:
+		if size == a.t.dSize(i) {
+			n.flags = n.flags&^effMask | effOne
 			return
-		case e.kind == KindWhiteout:
-			size = int64(e.hash)
-		case !e.implicit:
-			size = e.n.dSize
 		}
-		n := e.n
-		n.effSeen = true
-		n.effCum += size
-		if n.effMin < 0 || size < n.effMin {
-			n.effMin = size
+		a.effs[i] = effRec{min: size, cum: size, n: 1}
+	}
+	n.flags |= effSide
+}
+
+// effKeep moves path i's dive data to the side map when its one version's
+// size, read from the path's dive size, is about to be lost: that size
+// was old and is no longer.
+func (a *analyzer) effKeep(i uint32, n *node, old int64) {
+	if n.flags&effMask == effOne && a.t.dSize(i) != old {
+		a.effs[i] = effRec{min: old, cum: old, n: 1}
+		n.flags |= effSide
+	}
+}
+
+// eff returns dive's data of path i: the least size of its versions (-1:
+// none), their total and their number.
+func (a *analyzer) eff(i uint32, n *node) (least, cum, count int64) {
+	switch n.flags & effMask {
+	case effSide:
+		r := a.effs[i]
+		return r.min, r.cum, r.n
+	case effOne:
+		d := a.t.dSize(i)
+		return d, d, 1
+	}
+	return -1, 0, 0
+}
+
+// efficiency adds the layer's leaves to dive's per-path data: its
+// whiteouts, and the nodes of its tree with no child there (a file entry
+// with the size of its version, an implied directory with 0). dive visits
+// them depth first, names sorted, and stops at a whiteout of a path it does
+// not know; only then does the order matter.
+func (a *analyzer) efficiency() {
+	missing := false
+	for j := range a.entries.n {
+		missing = missing || a.entries.at(j).missing
+	}
+	if !missing {
+		for j := range a.entries.n {
+			if e := a.entries.at(j); e.kind == KindWhiteout {
+				a.effAdd(e.n, a.t.node(e.n), int64(e.hash))
+			}
 		}
-		n.effN++
+		a.eachTouched(func(i uint32, n *node) {
+			switch {
+			case n.has(fChild):
+			case n.has(fExplicit):
+				a.effAdd(i, n, a.t.dSize(i))
+			default:
+				a.effAdd(i, n, 0)
+			}
+		})
+		return
+	}
+	// The names are built only here, when dive stops early.
+	type leaf struct {
+		name    string
+		n       uint32
+		size    int64
+		missing bool
+	}
+	var vis []leaf
+	for j := range a.entries.n {
+		if e := a.entries.at(j); e.kind == KindWhiteout {
+			dir, base := path.Split(strings.TrimPrefix(a.t.path(e.n), "/"))
+			vis = append(vis, leaf{name: dir + whiteoutPrefix + base, n: e.n, size: int64(e.hash), missing: e.missing})
+		}
+	}
+	a.eachTouched(func(i uint32, n *node) {
+		if n.has(fChild) {
+			return
+		}
+		l := leaf{name: strings.TrimPrefix(a.t.path(i), "/"), n: i}
+		if n.has(fExplicit) {
+			l.size = a.t.dSize(i)
+		}
+		vis = append(vis, l)
+	})
+	sort.Slice(vis, func(i, j int) bool { return cmpPath(vis[i].name, vis[j].name) < 0 })
+	for _, l := range vis {
+		n := a.t.node(l.n)
+		if l.missing {
+			if n.flags&effMask == effNone {
+				n.flags |= effSeen
+			}
+			return
+		}
+		a.effAdd(l.n, n, l.size)
 	}
 }
 
@@ -908,22 +1062,24 @@ func (a *analyzer) finish() {
 			r.MetadataOnlyLayers = append(r.MetadataOnlyLayers, i)
 		}
 	}
+	// What only the layers needed goes before the duplicates are sorted.
+	a.entries, a.order, a.touched, a.pending = chunks[entry]{}, chunks[uint32]{}, chunks[uint32]{}, chunks[uint32]{}
+	a.offs, a.lazy, a.hashedSizes = nil, nil, nil
 	var minSum, cumSum int64
-	var walk func(n *node)
-	walk = func(n *node) {
-		if n.effSeen {
-			minSum += n.effMin
-			cumSum += n.effCum
-			if n.effN >= 2 {
-				r.Inefficiencies = append(r.Inefficiencies, Inefficiency{Path: n.path(), Count: int(n.effN), Bytes: n.effCum})
-				r.WastedBytes += n.effCum
-			}
+	for i := range a.t.nodes.n {
+		n := a.t.node(uint32(i))
+		if n.flags&effMask == effNone {
+			continue
 		}
-		for _, c := range n.kids {
-			walk(c)
+		least, cum, count := a.eff(uint32(i), n)
+		minSum += least
+		cumSum += cum
+		if count >= 2 {
+			r.Inefficiencies = append(r.Inefficiencies, Inefficiency{Path: a.t.path(uint32(i)), Count: int(count), Bytes: cum})
+			r.WastedBytes += cum
 		}
 	}
-	walk(a.root)
+	a.effs = nil
 	r.Efficiency = 1
 	if cumSum != 0 {
 		r.Efficiency = float64(minSum) / float64(cumSum)
@@ -937,7 +1093,7 @@ func (a *analyzer) finish() {
 		return x.Path < y.Path
 	})
 	// Biggest first; ties by path and layer, so the report is the same in
-	// every run (the copies are collected from a map walk).
+	// every run.
 	sort.Slice(r.WastedCopies, func(i, j int) bool {
 		x, y := r.WastedCopies[i], r.WastedCopies[j]
 		if x.Size != y.Size {
@@ -950,7 +1106,7 @@ func (a *analyzer) finish() {
 	})
 	for _, grp := range a.groups() {
 		g := grp.copies
-		layers := map[int32]bool{}
+		layers := map[uint16]bool{}
 		for _, c := range g {
 			layers[c.layer] = true
 		}
@@ -960,7 +1116,7 @@ func (a *analyzer) finish() {
 		size := grp.size
 		d := Duplicate{Size: size, WastedBytes: size * int64(len(g)-1)}
 		for _, c := range g {
-			d.Copies = append(d.Copies, Copy{Path: c.n.path(), Layer: int(c.layer)})
+			d.Copies = append(d.Copies, Copy{Path: a.t.path(c.n), Layer: int(c.layer)})
 		}
 		r.Duplicates = append(r.Duplicates, d)
 		r.DuplicateBytes += d.WastedBytes
@@ -972,6 +1128,7 @@ func (a *analyzer) finish() {
 		}
 		return x.Copies[0].Path < y.Copies[0].Path
 	})
-	r.root = a.root
-	a.dups, a.entries = chunks[dupRec]{}, chunks[entry]{}
+	r.tree = a.t
+	a.t.slots, a.t.tags = nil, nil
+	a.runs, a.recs = chunks[arrivalRun]{}, chunks[dupRec]{}
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -121,72 +121,70 @@ const (
 // analysis with Options.UpTo), each path marked with what that layer did
 // to it, directories with the size of what is below them.
 func WriteTree(w io.Writer, r *Result, mode TreeMode) error {
-	k := int32(r.upTo)
+	k := r.upTo
+	t := r.tree
 	fmt.Fprintf(w, "Layer %d: %s\n", k, Short(r.Layers[k].Instruction))
-	var rec func(n *node, prefix string) error
-	// sizes and relevance are computed bottom-up once per directory
+	// Sizes and relevance, bottom-up in one pass: a node's children come
+	// after it in the table. A directory weighs what it holds; a removed
+	// one what it held.
 	type info struct {
 		size int64
 		show bool
 	}
-	memo := map[*node]info{}
-	var measure func(n *node) info
-	measure = func(n *node) info {
-		if in, ok := memo[n]; ok {
-			return in
+	infos := make([]info, t.nodes.n)
+	for i := t.nodes.n - 1; i > 0; i-- {
+		n := t.node(uint32(i))
+		changed := n.has(fChanged)
+		if !n.has(fPresent) && !(changed && n.change == Removed) {
+			infos[i] = info{} // not shown, and weighs nothing
+			continue
 		}
-		var in info
-		changed := n.changeLayer == k
-		visible := n.present || (changed && n.change == Removed)
-		if !visible {
-			memo[n] = in
-			return in
-		}
-		in.show = mode == TreeImage || changed
+		in := &infos[i] // what its children added
+		in.show = in.show || mode == TreeImage || changed
 		if !n.isDir() || n.typ == 0 {
-			in.size = n.size
+			in.size += t.size(uint32(i))
 		}
-		for _, c := range n.kids {
-			ci := measure(c)
-			// A directory weighs what it holds; a removed one what it held.
-			if c.present || !n.present {
-				in.size += ci.size
-			}
-			in.show = in.show || ci.show
+		p := &infos[n.parent]
+		if n.has(fPresent) || !t.node(n.parent).has(fPresent) {
+			p.size += in.size
 		}
-		memo[n] = in
-		return in
+		p.show = p.show || in.show
 	}
-	rec = func(n *node, prefix string) error {
-		names := make([]string, 0, len(n.kids))
-		for name, c := range n.kids {
-			if measure(c).show {
-				names = append(names, name)
+	children := t.children()
+	var kids []uint32
+	var rec func(i uint32, prefix string) error
+	rec = func(i uint32, prefix string) error {
+		start := len(kids)
+		for _, c := range children.of(i) {
+			if infos[c].show {
+				kids = append(kids, c)
 			}
 		}
-		sort.Strings(names)
-		for i, name := range names {
-			c := n.kids[name]
+		mine := kids[start:]
+		slices.SortFunc(mine, t.compareNames)
+		for j, c := range mine {
+			n := t.node(c)
 			branch, next := "├── ", "│   "
-			if i == len(names)-1 {
+			if j == len(mine)-1 {
 				branch, next = "└── ", "    "
 			}
 			st := Unchanged
-			if c.changeLayer == k {
-				st = c.change
+			if n.has(fChanged) {
+				st = n.change
 			}
 			suffix := ""
-			if c.isDir() {
+			if n.isDir() {
 				suffix = "/"
 			}
-			if _, err := fmt.Fprintf(w, "%-9s %8s  %s%s%s\n", st, humanize.Bytes(uint64(measure(c).size)), prefix, branch, name+suffix); err != nil {
+			if _, err := fmt.Fprintf(w, "%-9s %8s  %s%s%s\n", st, humanize.Bytes(uint64(infos[c].size)), prefix, branch, string(t.nameOf(n))+suffix); err != nil {
 				return err
 			}
 			if err := rec(c, prefix+next); err != nil {
 				return err
 			}
 		}
+		kids = kids[:start]
 		return nil
 	}
-	return rec(r.root, "")
+	return rec(0, "")
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"strings"
 	"time"
+	"unsafe"
 )
 
 // walker reads a layer's tar through one buffer, parsing plain ustar and
@@ -24,6 +26,9 @@ type walker struct {
 	lazyMin  int64
 	fn       func(e *Entry) error
 	fallback bool
+	// The entry's strings are built here, not allocated: they are valid
+	// until the next entry (see Walk).
+	name, link, target []byte
 }
 
 // pos is the offset in the tar of buf[lo].
@@ -171,12 +176,14 @@ func (w *walker) fast() error {
 		case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo:
 			data = 0
 		}
+		// Copied out of the header block before the data moves the buffer.
+		name, link := text(&w.name, h.prefix, h.name), text(&w.link, nil, h.linkname)
 		typ := h.typ
-		if typ == tar.TypeRegA && len(h.name) > 0 && h.name[len(h.name)-1] == '/' {
+		if typ == tar.TypeRegA && strings.HasSuffix(name, "/") {
 			typ = tar.TypeDir
 		}
 		pad := int(-data & 511)
-		if !entryOf(&e, w.seed, h.name, typ, h.size, h.mode, int(h.uid), int(h.gid), time.Unix(h.mtime, 0).UnixNano(), h.linkname) {
+		if !entryOf(&e, w.seed, name, typ, h.size, h.mode, int(h.uid), int(h.gid), time.Unix(h.mtime, 0).UnixNano(), link, &w.target) {
 			if err := w.skip(data); err != nil {
 				return fmt.Errorf("layer tar: %w", err)
 			}
@@ -225,11 +232,12 @@ func (w *walker) pad(n int) (end bool, err error) {
 	return false, nil
 }
 
+// header is a parsed header block; its byte fields are in the block.
 type header struct {
-	name, linkname       string
-	typ                  byte
-	size, mode, uid, gid int64
-	mtime                int64
+	name, prefix, linkname []byte
+	typ                    byte
+	size, mode, uid, gid   int64
+	mtime                  int64
 }
 
 // parseHeader reads a ustar (not star) or GNU header the way archive/tar
@@ -281,9 +289,7 @@ func parseHeader(b []byte) (h header, ok bool) {
 	h.name = cstring(b[0:100])
 	h.linkname = cstring(b[157:257])
 	if !gnu {
-		if p := cstring(b[345:500]); p != "" {
-			h.name = p + "/" + h.name
-		}
+		h.prefix = cstring(b[345:500])
 	}
 	return h, true
 }
@@ -308,11 +314,24 @@ func octal(b []byte) (int64, bool) {
 	return v, true
 }
 
-func cstring(b []byte) string {
+// cstring is a NUL-terminated field.
+func cstring(b []byte) []byte {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
-	return string(b)
+	return b
+}
+
+// text copies prefix/s (s alone without a prefix) into buf and returns it
+// as a string, valid until buf is written again.
+func text(buf *[]byte, prefix, s []byte) string {
+	b := (*buf)[:0]
+	if len(prefix) > 0 {
+		b = append(append(b, prefix...), '/')
+	}
+	b = append(b, s...)
+	*buf = b
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // unsignedSum is the header checksum: the bytes summed, the checksum

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/strata-dev/strata/internal/layer"
 )
@@ -55,11 +56,13 @@ type Entry struct {
 // IsDir reports whether the entry is a directory.
 func (e *Entry) IsDir() bool { return e.Type == tar.TypeDir }
 
-// copyBufs keeps the 256 KiB hashing buffers between layers.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+// copyBufs keeps the 64 KiB read and hashing buffers between layers (more
+// costs memory and gains no speed).
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // Walk reads the layer stream r (gzip, zstd or plain tar) once and calls fn
-// for each entry with its content hashed; fn must not keep e. It returns
+// for each entry with its content hashed; fn must not keep e nor its
+// strings, which may be overwritten by the next entry. It returns
 // the number of uncompressed bytes read. Nothing is extracted or buffered
 // beyond one copy buffer.
 //
@@ -90,7 +93,8 @@ func Walk(r io.Reader, seed maphash.Seed, lazyMin int64, fn func(e *Entry) error
 	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
-	w := walker{cr: cr, buf: *bp, seed: seed, lazyMin: lazyMin, fn: fn}
+	w := walker{cr: cr, buf: *bp, seed: seed, lazyMin: lazyMin, fn: fn,
+		name: make([]byte, 0, 256), link: make([]byte, 0, 100), target: make([]byte, 0, 256)}
 	if err := w.fast(); err != nil {
 		return w.pos(), err
 	}
@@ -113,8 +117,9 @@ func Walk(r io.Reader, seed maphash.Seed, lazyMin int64, fn func(e *Entry) error
 }
 
 // entryOf fills e from a header's fields and classifies it; it reports
-// false for an entry to skip (the root itself).
-func entryOf(e *Entry, seed maphash.Seed, rawName string, typ byte, size, mode int64, uid, gid int, mtime int64, linkname string) bool {
+// false for an entry to skip (the root itself). A whiteout's target is
+// built in *scratch.
+func entryOf(e *Entry, seed maphash.Seed, rawName string, typ byte, size, mode int64, uid, gid int, mtime int64, linkname string, scratch *[]byte) bool {
 	name := cleanName(rawName)
 	if name == "" {
 		return false // the root itself ("./")
@@ -130,7 +135,10 @@ func entryOf(e *Entry, seed maphash.Seed, rawName string, typ byte, size, mode i
 	case strings.HasPrefix(base, metaPrefix):
 		e.Kind, e.Target = KindMeta, strings.TrimSuffix(dir, "/")
 	case strings.HasPrefix(base, whiteoutPrefix):
-		e.Kind, e.Target = KindWhiteout, dir+base[len(whiteoutPrefix):]
+		e.Kind = KindWhiteout
+		b := append(append((*scratch)[:0], dir...), base[len(whiteoutPrefix):]...)
+		*scratch = b
+		e.Target = unsafe.String(unsafe.SliceData(b), len(b))
 	}
 	if typ == tar.TypeRegA {
 		e.Type = tar.TypeReg
@@ -146,6 +154,7 @@ func walkTar(tr *tar.Reader, cr *countReader, seed maphash.Seed, buf []byte, fn 
 	var h maphash.Hash
 	h.SetSeed(seed)
 	var e Entry
+	var scratch []byte
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -157,7 +166,7 @@ func walkTar(tr *tar.Reader, cr *countReader, seed maphash.Seed, buf []byte, fn 
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue
 		}
-		if !entryOf(&e, seed, hdr.Name, hdr.Typeflag, hdr.Size, hdr.Mode, hdr.Uid, hdr.Gid, hdr.ModTime.UnixNano(), hdr.Linkname) {
+		if !entryOf(&e, seed, hdr.Name, hdr.Typeflag, hdr.Size, hdr.Mode, hdr.Uid, hdr.Gid, hdr.ModTime.UnixNano(), hdr.Linkname, &scratch) {
 			continue
 		}
 		if e.Type == tar.TypeReg {
@@ -178,6 +187,19 @@ func walkTar(tr *tar.Reader, cr *countReader, seed maphash.Seed, buf []byte, fn 
 func cleanName(n string) string {
 	for len(n) > 1 && n[len(n)-1] == '/' {
 		n = n[:len(n)-1]
+	}
+	// Leading "/" and "./", common in layers, are dropped without a copy.
+	for {
+		if strings.HasPrefix(n, "/") {
+			n = n[1:]
+		} else if strings.HasPrefix(n, "./") {
+			n = n[2:]
+		} else {
+			break
+		}
+	}
+	if n == "." {
+		return ""
 	}
 	if isClean(n) {
 		return n

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -38,8 +39,9 @@ func TestWalk(t *testing.T) {
 			var all []got
 			var hashes = map[string]uint64{}
 			n, err := Walk(tc.in, seed, tc.lazy, func(e *Entry) error {
-				all = append(all, got{e.Name, e.Target, e.Kind, e.Lazy})
-				hashes[e.Name] = e.Hash
+				k := kept(e)
+				all = append(all, got{k.Name, k.Target, k.Kind, k.Lazy})
+				hashes[k.Name] = k.Hash
 				if e.Lazy && string(plain[e.Offset:e.Offset+4]) != "zzzz" {
 					t.Errorf("lazy offset %d does not point at the content", e.Offset)
 				}
@@ -64,6 +66,13 @@ func TestWalk(t *testing.T) {
 			}
 		})
 	}
+}
+
+// kept copies an entry and its strings, which Walk reuses for the next one.
+func kept(e *Entry) Entry {
+	c := *e
+	c.Name, c.Target, c.Linkname = strings.Clone(c.Name), strings.Clone(c.Target), strings.Clone(c.Linkname)
+	return c
 }
 
 func TestWalkRejectsGarbage(t *testing.T) {
@@ -91,9 +100,9 @@ func FuzzWalk(fz *testing.F) {
 		})
 		// The fast reader sees what archive/tar sees.
 		var fast, slow []Entry
-		_, ferr := Walk(bytes.NewReader(data), seed, 0, func(e *Entry) error { fast = append(fast, *e); return nil })
+		_, ferr := Walk(bytes.NewReader(data), seed, 0, func(e *Entry) error { fast = append(fast, kept(e)); return nil })
 		buf := make([]byte, 4096)
-		serr := walkTar(tar.NewReader(bytes.NewReader(data)), nil, seed, buf, func(e *Entry) error { slow = append(slow, *e); return nil })
+		serr := walkTar(tar.NewReader(bytes.NewReader(data)), nil, seed, buf, func(e *Entry) error { slow = append(slow, kept(e)); return nil })
 		if (ferr == nil) != (serr == nil) {
 			t.Fatalf("fast reader error %v, archive/tar error %v", ferr, serr)
 		}
@@ -136,14 +145,14 @@ func TestWalkFallback(t *testing.T) {
 	seed := maphash.MakeSeed()
 	for _, lazy := range []int64{0, 1 << 10} {
 		var fast, slow []Entry
-		n, err := Walk(bytes.NewReader(data), seed, lazy, func(e *Entry) error { fast = append(fast, *e); return nil })
+		n, err := Walk(bytes.NewReader(data), seed, lazy, func(e *Entry) error { fast = append(fast, kept(e)); return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n != int64(len(data)) {
 			t.Errorf("read %d bytes, the tar has %d", n, len(data))
 		}
-		if err := walkTar(tar.NewReader(bytes.NewReader(data)), nil, seed, make([]byte, 4096), func(e *Entry) error { slow = append(slow, *e); return nil }); err != nil {
+		if err := walkTar(tar.NewReader(bytes.NewReader(data)), nil, seed, make([]byte, 4096), func(e *Entry) error { slow = append(slow, kept(e)); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(fast, slow) {
