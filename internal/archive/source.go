@@ -301,15 +301,18 @@ func sourceImages(raws []rawImage, blobs map[digest.Digest]string, open func(nam
 					return nil, fmt.Errorf("invalid archive: layer %s has %d bytes, its manifest says %d", l.desc.Digest, size, l.desc.Size)
 				}
 			} else {
-				br := bufio.NewReaderSize(rd, 1<<20)
-				head, _ := br.Peek(6)
-				c := layer.Detect(head)
+				// Six bytes tell the compression: no buffer of the
+				// layer is filled only to look at them.
+				head := make([]byte, 6)
+				n, _ := io.ReadFull(rd, head)
+				c := layer.Detect(head[:n])
 				L.MediaType = mediaType(c)
 				if c == layer.Uncompressed {
 					L.Digest = l.diffID
 				} else {
 					h := digest.SHA256.Digester()
-					if _, err := io.Copy(h.Hash(), br); err != nil {
+					h.Hash().Write(head[:n])
+					if _, err := io.CopyBuffer(h.Hash(), rd, make([]byte, 64<<10)); err != nil {
 						return nil, err
 					}
 					L.Digest = h.Digest()
