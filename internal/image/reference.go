@@ -68,6 +68,15 @@ func parseNormalizedNamed(s string) (Reference, error) {
 	full := domain + "/" + remainder
 	r, ok := parseGrammar(full)
 	if !ok {
+		// ReferenceRegexp's domain is optional: a "domain" that is not
+		// one ("my_reg.local") may still make a path with the rest, and
+		// distribution/reference then returns a name without a domain.
+		if p, pok := parseGrammar("d/" + full); pok {
+			r, ok = p, true
+			r.domain = ""
+		}
+	}
+	if !ok {
 		if parseGrammarOK(strings.ToLower(full)) {
 			return Reference{}, errNameContainsUppercase
 		}
@@ -86,7 +95,15 @@ func parseNormalizedNamed(s string) (Reference, error) {
 	return r, nil
 }
 
-func parseGrammarOK(s string) bool { _, ok := parseGrammar(s); return ok }
+// parseGrammarOK tells whether s matches ReferenceRegexp itself, whose
+// domain is optional: "0_0a0/0" is no domain and a path, but a path.
+func parseGrammarOK(s string) bool {
+	if _, ok := parseGrammar(s); ok {
+		return true
+	}
+	_, ok := parseGrammar("d/" + s)
+	return ok
+}
 
 // parseGrammar matches s against distribution/reference's ReferenceRegexp
 // with a mandatory domain: domain[:port]/path[:tag][@digest].
@@ -310,7 +327,12 @@ func (r Reference) String() string { return r.Repository() + r.suffix() }
 func (r Reference) Familiar() string { return r.FamiliarRepository() + r.suffix() }
 
 // Repository is the full repository name: docker.io/library/busybox.
-func (r Reference) Repository() string { return r.domain + "/" + r.path }
+func (r Reference) Repository() string {
+	if r.domain == "" {
+		return r.path // no domain (see parseNormalizedNamed)
+	}
+	return r.domain + "/" + r.path
+}
 
 // FamiliarRepository is the short repository name: busybox.
 func (r Reference) FamiliarRepository() string {

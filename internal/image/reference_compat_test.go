@@ -72,6 +72,7 @@ var referenceCorpus = []string{
 	"foo:a.b.c-d_e", "foo:" + longTag(128), "foo:" + longTag(129), "a/" + longTag(300),
 	"foo bar", "foo\tbar", "foo:bar:baz", "foo@bar@baz", "localhost", "localhost:5000", "example.com",
 	"docker.io/library/a/b", "docker.io/library/library/x", "library", "sub.example.com:1/ns/img:t",
+	"0_0A0/0", "0_0.0/0", "my_reg.local/app:1", "My_reg.local/app",
 }
 
 func longTag(n int) string {
