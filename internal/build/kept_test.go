@@ -147,8 +147,12 @@ COPY a /a
 	if _, err := (&cache.Cache{DB: st.Meta}).Prune(cache.PruneOptions{All: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.GC(true); err != nil {
+	gc, err := st.GC(true)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if want := im.Layers[1].Size + im.Layers[2].Size; gc.Bytes < want {
+		t.Errorf("GC reclaimed %d bytes, want at least the kept layers' %d", gc.Bytes, want)
 	}
 	if sbs, _ := st.SnapBlobs(); len(sbs) != 0 {
 		t.Errorf("%d kept layers left after prune", len(sbs))

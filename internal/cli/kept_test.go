@@ -52,6 +52,9 @@ func TestKeptRunLayerLeavesTheMachine(t *testing.T) {
 		t.Fatalf("the RUN layer %s is not kept as its snapshot (kept %d layers)", top.Digest, len(sbs))
 	}
 	fsckClean(t, root)
+	if out := mustRun(t, root, "system", "df"); !strings.Contains(out, "Layers kept as snapshots (RUN steps; no blob until pushed or saved): 1, ") {
+		t.Errorf("system df does not count the kept layer:\n%s", out)
+	}
 
 	// push gzips it; pulled, it is the same image with a gzip layer.
 	dest := reg.Host + "/kept/app:1"

@@ -185,7 +185,21 @@ func (a *app) diskUsage(st *store.Store, verbose bool) error {
 	}
 	fmt.Fprintf(tw, "Build Cache\t%d\t0\t%s\t%s\n", cache, humanSize(cacheSize), humanSize(cacheFree))
 	tw.Flush()
-	a.println(fmt.Sprintf("\nBlobs on disk: %s (layers as stored, compressed or not; each shared layer once)", humanSize(blobs)))
+	// Layers a build kept as their snapshots have no blob file: their
+	// bytes are in the snapshots, and said apart.
+	sbs, err := st.SnapBlobs()
+	if err != nil {
+		return err
+	}
+	var keptBytes int64
+	for _, sb := range sbs {
+		keptBytes += sb.Size
+	}
+	line := fmt.Sprintf("\nBlobs on disk: %s (layers as stored, compressed or not; each shared layer once)", humanSize(blobs))
+	if len(sbs) > 0 {
+		line += fmt.Sprintf("\nLayers kept as snapshots (RUN steps; no blob until pushed or saved): %d, %s", len(sbs), humanSize(keptBytes))
+	}
+	a.println(line)
 	if !verbose {
 		return nil
 	}

@@ -121,9 +121,12 @@ func (s *Store) GC(wait bool) (GCStats, error) {
 		// A dead snapshot-kept layer loses its record here; its snapshot
 		// then goes with the others nothing uses (the GC hooks).
 		dead = dead[:0]
-		err = forEachSnapBlob(tx, func(d digest.Digest, _ metadata.SnapBlob) error {
+		err = forEachSnapBlob(tx, func(d digest.Digest, sb metadata.SnapBlob) error {
 			if !live[d] {
 				dead = append(dead, d.String())
+				// Its bytes go with its snapshot: reclaimed too.
+				st.Blobs++
+				st.Bytes += sb.Size
 			}
 			return nil
 		})
