@@ -9,6 +9,14 @@ export PATH=$PATH:/usr/local/go/bin
 go version
 go mod download
 go vet ./...
+# gofmt and staticcheck clean (deliberate uses of deprecated names carry a
+# //lint:ignore with the reason).
+unformatted=$(gofmt -l cmd internal tests)
+if [ -n "$unformatted" ]; then echo "not gofmt-ed: $unformatted"; exit 1; fi
+STATICCHECK_BIN=$(mktemp -d)
+GOBIN=$STATICCHECK_BIN go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+"$STATICCHECK_BIN/staticcheck" ./...
+rm -rf "$STATICCHECK_BIN"
 go test -count=1 -timeout 20m ./...
 # Every parser of outside input has a fuzz target; give each a short run.
 FUZZTIME=${FUZZTIME:-8s}

@@ -80,6 +80,9 @@ func (m *manyFiles) next() {
 		name = strconv.AppendInt(append(name, "/f"...), int64(m.f), 10)
 		name = append(name, ".txt"...)
 	}
+	if len(name) > 100 { // written in place, in the header's name field
+		panic("name longer than a tar header holds")
+	}
 	file := m.f >= 0
 	mode, size, typ := "0000755", 0, byte('5')
 	if file {

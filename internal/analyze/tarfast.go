@@ -179,6 +179,7 @@ func (w *walker) fast() error {
 		// Copied out of the header block before the data moves the buffer.
 		name, link := text(&w.name, h.prefix, h.name), text(&w.link, nil, h.linkname)
 		typ := h.typ
+		//lint:ignore SA1019 old tar writers still mark regular files with TypeRegA
 		if typ == tar.TypeRegA && strings.HasSuffix(name, "/") {
 			typ = tar.TypeDir
 		}
@@ -257,6 +258,7 @@ func parseHeader(b []byte) (h header, ok bool) {
 	}
 	h.typ = b[156]
 	switch h.typ {
+	//lint:ignore SA1019 old tar writers still mark regular files with TypeRegA
 	case tar.TypeReg, tar.TypeRegA, tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo, tar.TypeCont:
 	default:
 		return h, false

@@ -140,6 +140,7 @@ func entryOf(e *Entry, seed maphash.Seed, rawName string, typ byte, size, mode i
 		*scratch = b
 		e.Target = unsafe.String(unsafe.SliceData(b), len(b))
 	}
+	//lint:ignore SA1019 old tar writers still mark regular files with TypeRegA
 	if typ == tar.TypeRegA {
 		e.Type = tar.TypeReg
 	}

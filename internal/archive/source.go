@@ -155,6 +155,7 @@ func entryOf(hdr *tar.Header) (*tarEntry, string, error) {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return nil, "", nil
+	//lint:ignore SA1019 old tar writers still mark regular files with TypeRegA
 	case tar.TypeReg, tar.TypeRegA:
 		return &tarEntry{size: hdr.Size}, name, nil
 	case tar.TypeSymlink, tar.TypeLink:

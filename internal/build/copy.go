@@ -664,6 +664,7 @@ func (b *builder) writeItems(tw *tar.Writer, items []tarItem) error {
 			if hdr.Typeflag == tar.TypeDir {
 				hdr.Name += "/"
 			}
+			//lint:ignore SA1019 old tar writers still mark regular files with TypeRegA
 			if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA {
 				hdr.Typeflag = tar.TypeReg
 				body = bytes.NewReader(nil)

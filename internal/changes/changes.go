@@ -107,6 +107,7 @@ func Instruction(cfg *image.ContainerConfig, inst any, lex *shell.Lex) error {
 	switch c := inst.(type) {
 	case *instructions.CmdCommand:
 		cfg.Cmd = cmdLine(c.ShellDependantCmdLine)
+		//lint:ignore SA1019 docker writes the field; clearing it is what docker does
 		cfg.ArgsEscaped = false
 	case *instructions.EntrypointCommand:
 		cfg.Entrypoint = cmdLine(c.ShellDependantCmdLine)

@@ -57,7 +57,6 @@ func runError(err error) error {
 type createFlags struct {
 	o          container.CreateOptions
 	entrypoint string
-	interact   bool
 }
 
 func (c *createFlags) add(fs *pflag.FlagSet) {

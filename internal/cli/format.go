@@ -24,9 +24,10 @@ var templateFuncs = template.FuncMap{
 		}
 		return strings.TrimSpace(buf.String()), nil
 	},
-	"split":    strings.Split,
-	"join":     strings.Join,
-	"title":    strings.Title, //nolint:staticcheck // docker's own template func
+	"split": strings.Split,
+	"join":  strings.Join,
+	//lint:ignore SA1019 docker's own template func, same word boundaries
+	"title":    strings.Title,
 	"lower":    strings.ToLower,
 	"upper":    strings.ToUpper,
 	"pad":      func(s string, l, r int) string { return strings.Repeat(" ", l) + s + strings.Repeat(" ", r) },

@@ -201,6 +201,7 @@ func inspectImage(st *store.Store, im *metadata.Image, names []string) (*imageIn
 	c := cfg.Config
 	ii.Config = inspectConfig{
 		User: c.User, ExposedPorts: c.ExposedPorts, Env: c.Env, Cmd: c.Cmd, Healthcheck: c.Healthcheck,
+		//lint:ignore SA1019 docker inspect shows the field
 		ArgsEscaped: c.ArgsEscaped, Volumes: c.Volumes, WorkingDir: c.WorkingDir, Entrypoint: c.Entrypoint,
 		OnBuild: c.OnBuild, Labels: c.Labels, StopSignal: c.StopSignal, Shell: c.Shell,
 	}

@@ -37,6 +37,8 @@ import (
 )
 
 // ErrNoSuchContainer is returned when a name or ID matches no container.
+//
+//lint:ignore ST1005 docker's words, which scripts match
 var ErrNoSuchContainer = errors.New("No such container")
 
 // Volume is a bind mount of a host path (-v HOST:CTR[:ro]).
@@ -300,10 +302,4 @@ func (m *Manager) monitored(id string) bool {
 	}
 	f.Close()
 	return false
-}
-
-func (m *Manager) putRecord(r *Record) error {
-	return m.St.Meta.Update(func(tx *metadata.Tx) error {
-		return tx.Put(metadata.BucketContainers, r.ID, r)
-	})
 }

@@ -37,8 +37,12 @@ func IsIndex(mt string) bool {
 func IsLayer(mt string) bool {
 	switch mt {
 	case ocispec.MediaTypeImageLayer, ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayerZstd,
-		ocispec.MediaTypeImageLayerNonDistributable, ocispec.MediaTypeImageLayerNonDistributableGzip, //nolint:staticcheck // still seen in the wild
-		ocispec.MediaTypeImageLayerNonDistributableZstd, //nolint:staticcheck
+		//lint:ignore SA1019 non-distributable layers are still seen in the wild
+		ocispec.MediaTypeImageLayerNonDistributable,
+		//lint:ignore SA1019 as above
+		ocispec.MediaTypeImageLayerNonDistributableGzip,
+		//lint:ignore SA1019 as above
+		ocispec.MediaTypeImageLayerNonDistributableZstd,
 		MediaTypeDockerLayer, MediaTypeDockerLayerGzip, MediaTypeDockerLayerZstd, MediaTypeDockerForeignLayer:
 		return true
 	}

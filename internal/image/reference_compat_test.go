@@ -29,7 +29,7 @@ func checkAgainstDistribution(t *testing.T, s string) {
 		return
 	}
 	full, fam, tag, dgst, derr := distributionParse(s)
-	r, err := parseNormalizedNamed(s)
+	_, err := parseNormalizedNamed(s)
 	if (err != nil) != (derr != nil) {
 		t.Fatalf("%q: err = %v, distribution/reference err = %v", s, err, derr)
 	}
@@ -39,7 +39,7 @@ func checkAgainstDistribution(t *testing.T, s string) {
 		}
 		return
 	}
-	r, _ = ParseReference(s)
+	r, _ := ParseReference(s)
 	n, _ := reference.ParseNormalizedNamed(s)
 	if r.String() != full || r.Familiar() != fam || r.Tag() != tag || r.Digest() != dgst ||
 		r.Domain() != reference.Domain(n) || r.Path() != reference.Path(n) ||

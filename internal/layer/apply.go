@@ -184,6 +184,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return a.dir(at, hdr)
+	//lint:ignore SA1019 old tar writers still mark regular files with TypeRegA
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
 		return a.file(at, hdr, r)
 	case tar.TypeSymlink:

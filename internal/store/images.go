@@ -15,6 +15,8 @@ import (
 )
 
 // ErrNoSuchImage is returned when a name or ID matches no image.
+//
+//lint:ignore ST1005 docker's words, which scripts match
 var ErrNoSuchImage = errors.New("No such image")
 
 // Images returns every image record, sorted newest first (as docker lists).

@@ -79,6 +79,7 @@ func (f *FS) Apply(r io.Reader) error {
 		}
 		n := &node{typ: hdr.Typeflag, mode: hdr.Mode & 0o7777, uid: hdr.Uid, gid: hdr.Gid}
 		switch hdr.Typeflag {
+		//lint:ignore SA1019 old tar writers still mark regular files with TypeRegA
 		case tar.TypeReg, tar.TypeRegA:
 			n.typ = tar.TypeReg
 			h := sha256.New()
