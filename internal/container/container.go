@@ -259,6 +259,13 @@ func (m *Manager) State(id string) State {
 		if s.ExitCode == 0 {
 			s.ExitCode = 255
 		}
+		if s.FinishedAt.IsZero() {
+			// When it went is unknown (its monitor was killed): say when
+			// the state was last written rather than the year 1.
+			if fi, err := os.Stat(filepath.Join(m.Dir(id), "state.json")); err == nil {
+				s.FinishedAt = fi.ModTime()
+			}
+		}
 	}
 	return s
 }

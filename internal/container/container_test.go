@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
@@ -485,5 +486,24 @@ func TestReplacedDirectory(t *testing.T) {
 				t.Fatalf("%q %d %v", out, code, err)
 			}
 		})
+	}
+}
+
+// TestStateWithoutMonitor: a container whose monitor was killed (its
+// state file still says running) is exited, with an exit code and a
+// finish time that are not zero.
+func TestStateWithoutMonitor(t *testing.T) {
+	e := newEnv(t, "")
+	r, err := e.m.Create(CreateOptions{Image: "busybox", Args: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(-time.Second)
+	if err := e.m.setState(r.ID, State{Status: Running, StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	s := e.m.State(r.ID)
+	if s.Status != Exited || s.ExitCode != 255 || s.FinishedAt.Before(before) {
+		t.Errorf("state without a monitor: %+v", s)
 	}
 }
