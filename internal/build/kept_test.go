@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -118,16 +119,25 @@ COPY a /a
 	// A snapshot changed behind the store's back is caught when read.
 	kept := im.Layers[2]
 	dir := snapshotDir(t, st, sbs[kept.Digest])
-	if err := os.WriteFile(filepath.Join(dir, "w", "opaque", "only"), []byte("tampered"), 0o644); err != nil {
+	only := filepath.Join(dir, "w", "opaque", "only")
+	fi, err := os.Lstat(only)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(only, []byte("tampered"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// As a later second would: the restore below must put the time back.
+	os.Chtimes(only, fi.ModTime().Add(time.Hour), fi.ModTime().Add(time.Hour))
 	if _, err := readBlob(t, st, kept.Digest); err == nil || !strings.Contains(err.Error(), "has changed") {
 		t.Errorf("reading a tampered kept layer: %v, want a digest error", err)
 	}
 	if rep, _ := st.Fsck(); len(rep.Problems) == 0 {
 		t.Error("fsck found nothing wrong with a tampered kept layer")
 	}
-	os.WriteFile(filepath.Join(dir, "w", "opaque", "only"), []byte("new\n"), 0o644)
+	// Restored, content and time (the tar holds the time).
+	os.WriteFile(only, []byte("new\n"), 0o644)
+	os.Chtimes(only, fi.ModTime(), fi.ModTime())
 	if _, err := readBlob(t, st, kept.Digest); err != nil {
 		t.Fatalf("restored: %v", err)
 	}
