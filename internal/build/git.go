@@ -24,13 +24,15 @@ import (
 
 // gitSrc is an ADD source that is a git repository, as BuildKit's
 // Dockerfile front end reads one: URL[#ref[:subdir]], with the query
-// options ref, tag, branch, subdir, keep-git-dir, checksum/commit, mtime.
+// options ref, tag, branch, subdir, keep-git-dir, submodules,
+// checksum/commit, mtime.
 type gitSrc struct {
 	raw     string // as written
 	remote  string // what git is given
 	ref     string // as asked ("" for HEAD)
 	subdir  string
 	keep    bool
+	noSubs  bool   // ?submodules=false: the submodules stay empty
 	mtime   string // "checkout" (default) or "commit"
 	want    string // --checksum or ?checksum=: the commit it must be
 	commit  string // resolved
@@ -48,7 +50,7 @@ func (g *gitSrc) display() string {
 
 // keyLine is what the cache key holds for the source.
 func (g *gitSrc) keyLine() string {
-	return fmt.Sprintf("git\x00%s\x00%s\x00%s\x00%s\x00%t\x00%s", g.remote, g.ref, g.commit, g.subdir, g.keep, g.mtime)
+	return fmt.Sprintf("git\x00%s\x00%s\x00%s\x00%s\x00%t\x00%s\x00submodules=%t", g.remote, g.ref, g.commit, g.subdir, g.keep, g.mtime, !g.noSubs)
 }
 
 // gitKeyName is the source's name among a key's files: a miss names it as
@@ -125,9 +127,7 @@ func parseGitSource(src string) (*gitSrc, bool, error) {
 			if err != nil {
 				return nil, true, err
 			}
-			if b {
-				return nil, true, errors.New("git submodules are not supported")
-			}
+			g.noSubs = !b
 		case "mtime":
 			if val != "checkout" && val != "commit" {
 				return nil, true, fmt.Errorf("invalid mtime value: %q (must be \"checkout\" or \"commit\")", val)
@@ -270,6 +270,14 @@ func (s *stage) fetchGit(ctx context.Context, g *gitSrc) (srcItem, error) {
 	if _, err := runGit(ctx, dir, "checkout", "-q", g.commit); err != nil {
 		return fail(err)
 	}
+	// Submodules, at the commits the checkout names (so the commit ID is
+	// still the whole key), as BuildKit fetches them unless told not to.
+	// Relative URLs resolve against the remote.
+	if _, err := os.Stat(filepath.Join(dir, ".gitmodules")); err == nil && !g.noSubs {
+		if _, err := runGit(ctx, dir, "submodule", "update", "-q", "--init", "--recursive", "--depth", "1"); err != nil {
+			return fail(err)
+		}
+	}
 	var mtime time.Time
 	if g.mtime == "commit" {
 		out, err := runGit(ctx, dir, "log", "-1", "--format=%ct", g.commit)
@@ -280,8 +288,29 @@ func (s *stage) fetchGit(ctx context.Context, g *gitSrc) (srcItem, error) {
 		mtime = time.Unix(sec, 0)
 	}
 	if !g.keep {
-		if err := os.RemoveAll(filepath.Join(dir, ".git")); err != nil {
+		// The repository's .git and each submodule's (a file naming the
+		// repository's, which no longer exists): git refuses ".git" as a
+		// name in a tree, so no other file has it.
+		var gits []string
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Name() == ".git" {
+				gits = append(gits, p)
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			return fail(err)
+		}
+		for _, p := range gits {
+			if err := os.RemoveAll(p); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	// git writes files through the umask: make the modes git's own.

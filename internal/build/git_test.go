@@ -305,3 +305,38 @@ func TestAddGitErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestAddGitSubmodules: a repository's submodules are fetched at the
+// commit it pins (relative URLs against the remote), their .git files
+// dropped with the repository's; ?submodules=false leaves them empty.
+func TestAddGitSubmodules(t *testing.T) {
+	r := newGitRepo(t)
+	base := filepath.Dir(filepath.Join(strings.TrimPrefix(git(t, r.work, "remote", "get-url", "origin"), "")))
+	sub := t.TempDir()
+	writeTree(t, sub, map[string]string{"lib.txt": "lib\n"})
+	git(t, sub, "init", "-q")
+	git(t, sub, "add", ".")
+	git(t, sub, "commit", "-q", "-m", "lib")
+	git(t, base, "clone", "-q", "--bare", sub, "sub.git")
+	git(t, r.work, "submodule", "-q", "add", "../sub.git", "mod")
+	git(t, r.work, "commit", "-q", "-m", "with a submodule")
+	git(t, r.work, "push", "-q", "origin", "dev")
+
+	e := newEnv(t, map[string]string{"Dockerfile": "FROM scratch\n" +
+		"ADD " + r.url + "#dev /with/\n" +
+		"ADD " + r.url + "?ref=dev&submodules=false /without/\n"})
+	res, out, err := e.build(Options{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	files := e.files(t, res)
+	if !strings.Contains(files, "+ /with/mod/lib.txt file 0644 0:0 4 ") || !strings.Contains(files, "+ /with/.gitmodules file ") {
+		t.Errorf("submodule not fetched:\n%s", files)
+	}
+	if strings.Contains(files, ".git ") || strings.Contains(files, ".git/") || strings.Contains(files, "/without/mod/lib.txt") {
+		t.Errorf("a .git left, or submodules=false fetched it:\n%s", files)
+	}
+	if !strings.Contains(files, "+ /without/mod dir ") {
+		t.Errorf("submodules=false: the submodule's directory is missing:\n%s", files)
+	}
+}
