@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -23,7 +21,6 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
-	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/build/buildctx"
@@ -822,53 +819,4 @@ func (m multiCloser) Close() error {
 		c.Close()
 	}
 	return nil
-}
-
-// download fetches an ADD URL into the build's temp dir; its checksum is
-// the content's, checked against --checksum when given.
-func (s *stage) download(ctx context.Context, raw, want string) (srcItem, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return srcItem{}, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
-	if err != nil {
-		return srcItem{}, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return srcItem{}, fmt.Errorf("ADD %s: %w", raw, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return srcItem{}, fmt.Errorf("ADD %s: %s", raw, resp.Status)
-	}
-	f, err := os.CreateTemp(s.b.tmp, "url-")
-	if err != nil {
-		return srcItem{}, err
-	}
-	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(f, h), resp.Body)
-	f.Close()
-	if err != nil {
-		return srcItem{}, fmt.Errorf("ADD %s: %w", raw, err)
-	}
-	got := digest.NewDigest(digest.SHA256, h)
-	if want != "" && got.String() != want {
-		return srcItem{}, fmt.Errorf("ADD %s: checksum mismatch: want %s, got %s", raw, want, got)
-	}
-	mtime := time.Unix(0, 0)
-	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
-		mtime = lm
-	}
-	os.Chtimes(f.Name(), mtime, mtime)
-	e := &buildctx.Entry{Rel: raw, Abs: f.Name()}
-	if err := unix.Lstat(f.Name(), &e.Stat); err != nil {
-		return srcItem{}, err
-	}
-	name := path.Base(u.Path)
-	if name == "/" || name == "." || name == "" {
-		name = "index.html"
-	}
-	return srcItem{url: raw, e: e, rel: name, name: name}, nil
 }

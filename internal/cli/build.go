@@ -126,6 +126,12 @@ func init() {
 				if err != nil {
 					return err
 				}
+				if all {
+					// The kept ADD URL downloads are build cache too.
+					if err := os.RemoveAll(build.URLCacheDir(st.Root)); err != nil {
+						return err
+					}
+				}
 				fmt.Fprintf(a.stdout, "Deleted %d build cache records\n", res.Records)
 				fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", humanSize(gc.Bytes))
 				return nil
