@@ -2,13 +2,9 @@ package build
 
 import (
 	"bufio"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
-
-	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -33,23 +29,21 @@ func (b *builder) writeLayer(fill func(w io.Writer) error) (*metadata.Layer, err
 		return nil, err
 	}
 	pr, pw := io.Pipe()
-	var diffID hash.Hash
-	var tarBytes int64
+	// Compressed, the diffID is the tar's own hash; uncompressed, the blob
+	// is the tar and the content writer's hash is it.
+	var tar *layer.Digester
 	produced := make(chan error, 1)
 	go func() {
 		var out io.Writer = pw
-		cw := &countWriter{w: out}
-		out = cw
 		if b.o.Compression != layer.Uncompressed {
-			diffID = sha256.New()
-			out = io.MultiWriter(cw, diffID)
+			tar = layer.NewDigester()
+			out = io.MultiWriter(pw, tar)
 		}
 		buf := bufio.NewWriterSize(out, 1<<20)
 		err := fill(buf)
 		if err == nil {
 			err = buf.Flush()
 		}
-		tarBytes = cw.n
 		pw.CloseWithError(err)
 		produced <- err
 	}()
@@ -71,9 +65,9 @@ func (b *builder) writeLayer(fill func(w io.Writer) error) (*metadata.Layer, err
 	if err != nil {
 		return nil, err
 	}
-	blob := layer.Blob{Digest: d, DiffID: d, Size: w.Size(), UncompressedSize: tarBytes, Compression: b.o.Compression}
-	if diffID != nil {
-		blob.DiffID = digest.NewDigest(digest.SHA256, diffID)
+	blob := layer.Blob{Digest: d, DiffID: d, Size: w.Size(), UncompressedSize: w.Size(), Compression: b.o.Compression}
+	if tar != nil {
+		blob.DiffID, blob.UncompressedSize = tar.Digest(), tar.Size()
 	}
 	rec, err := b.st.IngestLayer(blob, store.LayerMediaType(b.o.Compression))
 	if err != nil {
@@ -95,17 +89,6 @@ func (b *builder) level() int {
 	return 0
 }
 
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // keepLayer makes the RUN snapshot id the layer: the tar of its changes is
 // hashed (not written) for the diffID, the snapshot is committed under the
 // layer's chain ID, and the layer is recorded as kept in that snapshot, so
@@ -122,9 +105,8 @@ func (b *builder) keepLayer(sn snapshot.Snapshotter, id string, below []metadata
 	}
 	synced := make(chan error, 1)
 	go func() { synced <- snapshot.SyncFS(dir) }()
-	h := sha256.New()
-	cw := &countWriter{w: h}
-	bw := bufio.NewWriterSize(cw, 1<<20)
+	tar := layer.NewDigester()
+	bw := bufio.NewWriterSize(tar, 1<<20)
 	err = fill(bw)
 	if err == nil {
 		err = bw.Flush()
@@ -135,8 +117,8 @@ func (b *builder) keepLayer(sn snapshot.Snapshotter, id string, below []metadata
 	if err != nil {
 		return nil, false, err
 	}
-	d := digest.NewDigest(digest.SHA256, h)
-	l := metadata.Layer{Digest: d, DiffID: d, Size: cw.n, UncompressedSize: cw.n, MediaType: store.LayerMediaType(layer.Uncompressed)}
+	d, size := tar.Digest(), tar.Size()
+	l := metadata.Layer{Digest: d, DiffID: d, Size: size, UncompressedSize: size, MediaType: store.LayerMediaType(layer.Uncompressed)}
 	chain := chainID(append(append([]metadata.Layer{}, below...), l)).String()
 	if err := sn.Commit(chain, id); err != nil {
 		if errors.Is(err, snapshot.ErrExists) && b.st.HasBlob(d) {
@@ -150,7 +132,7 @@ func (b *builder) keepLayer(sn snapshot.Snapshotter, id string, below []metadata
 		}
 		return nil, false, nil // written the usual way from the snapshot
 	}
-	sb := metadata.SnapBlob{Driver: sn.Driver(), Snapshot: chain, Size: cw.n, Exclude: exclude}
+	sb := metadata.SnapBlob{Driver: sn.Driver(), Snapshot: chain, Size: size, Exclude: exclude}
 	if err := b.st.AddSnapBlob(l, sb); err != nil {
 		return nil, false, fmt.Errorf("record layer: %w", err)
 	}

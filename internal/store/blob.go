@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,30 +61,18 @@ func (s *Store) writeSnapBlob(w io.Writer, d digest.Digest, sb metadata.SnapBlob
 	if err != nil {
 		return err
 	}
-	h := sha256.New()
-	cw := &countingWriter{w: w}
-	bw := bufio.NewWriterSize(io.MultiWriter(h, cw), 1<<20)
+	tar := layer.NewDigester()
+	bw := bufio.NewWriterSize(io.MultiWriter(tar, w), 1<<20)
 	if err := snapshot.WriteDiff(sn, bw, sb.Snapshot, layer.DiffOptions{Exclude: sb.Exclude}); err != nil {
 		return fmt.Errorf("layer %s from its snapshot: %w", d, err)
 	}
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	if got := digest.NewDigest(digest.SHA256, h); got != d || cw.n != sb.Size {
-		return fmt.Errorf("layer %s: its snapshot %s has changed: it now gives %s (%d bytes, not %d)", d, sb.Snapshot, got, cw.n, sb.Size)
+	if got := tar.Digest(); got != d || tar.Size() != sb.Size {
+		return fmt.Errorf("layer %s: its snapshot %s has changed: it now gives %s (%d bytes, not %d)", d, sb.Snapshot, got, tar.Size(), sb.Size)
 	}
 	return nil
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // HasBlob reports whether blob d can be read: a file or a kept snapshot.
