@@ -10,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -133,15 +132,9 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 		}
 		return err
 	}
-	tRan := time.Now()
 	if err := unmount(); err != nil {
 		return err
 	}
-	defer func() {
-		if os.Getenv("STRATA_BUILD_TRACE") != "" {
-			fmt.Fprintf(r.stdout, "[trace] command exited, layer written %s after\n", time.Since(tRan).Round(time.Millisecond))
-		}
-	}()
 	exclude = append(exclude, container.RuntimePaths...)
 	opts := layer.DiffOptions{Timestamp: b.o.Timestamp, Exclude: exclude}
 	m := mounts[0]

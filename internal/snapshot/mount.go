@@ -138,18 +138,32 @@ func Unmount(target string) error {
 // Mounted tells whether a filesystem is mounted at target, from
 // /proc/self/mountinfo.
 func Mounted(target string) bool {
-	raw, err := os.ReadFile("/proc/self/mountinfo")
+	points, err := mountPoints()
 	if err != nil {
 		return false
 	}
 	target = filepath.Clean(target)
-	for _, line := range strings.Split(string(raw), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && unescapeMountPath(f[4]) == target {
+	for _, p := range points {
+		if p == target {
 			return true
 		}
 	}
 	return false
+}
+
+// mountPoints lists the mount points of /proc/self/mountinfo.
+func mountPoints() ([]string, error) {
+	raw, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) > 4 {
+			out = append(out, unescapeMountPath(f[4]))
+		}
+	}
+	return out, nil
 }
 
 // unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
@@ -247,18 +261,14 @@ func SyncFS(dir string) error { return syncFS(dir) }
 // UnmountUnder unmounts every filesystem mounted at or below dir, deepest
 // first, detaching what is busy: the mounts a killed process left.
 func UnmountUnder(dir string) error {
-	raw, err := os.ReadFile("/proc/self/mountinfo")
+	points, err := mountPoints()
 	if err != nil {
 		return err
 	}
 	dir = filepath.Clean(dir)
 	var targets []string
-	for _, line := range strings.Split(string(raw), "\n") {
-		f := strings.Fields(line)
-		if len(f) <= 4 {
-			continue
-		}
-		if p := unescapeMountPath(f[4]); p == dir || strings.HasPrefix(p, dir+"/") {
+	for _, p := range points {
+		if p == dir || strings.HasPrefix(p, dir+"/") {
 			targets = append(targets, p)
 		}
 	}
