@@ -16,10 +16,10 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
-	"github.com/strata-dev/strata/internal/build"
-	"github.com/strata-dev/strata/internal/build/cache"
-	"github.com/strata-dev/strata/internal/build/progress"
-	"github.com/strata-dev/strata/internal/build/remotecache"
+	"github.com/strata-dev/strata/internal/builder"
+	"github.com/strata-dev/strata/internal/builder/cache"
+	"github.com/strata-dev/strata/internal/builder/progress"
+	"github.com/strata-dev/strata/internal/builder/remotecache"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -128,7 +128,7 @@ func init() {
 				}
 				if all {
 					// The kept ADD URL downloads are build cache too.
-					if err := os.RemoveAll(build.URLCacheDir(st.Root)); err != nil {
+					if err := os.RemoveAll(builder.URLCacheDir(st.Root)); err != nil {
 						return err
 					}
 				}
@@ -151,7 +151,7 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 	}
 	ctx, stop := interruptible(ctx)
 	defer stop()
-	o := build.Options{Target: f.target, NoCache: f.noCache, NoCacheFilter: f.noCacheFilter, Pull: f.pull,
+	o := builder.Options{Target: f.target, NoCache: f.noCache, NoCacheFilter: f.noCacheFilter, Pull: f.pull,
 		Network: f.network, Platform: f.platform, ExplainCache: f.explain, Level: f.level, Runtime: f.runtime}
 	var err error
 	// Unless told how to compress, a RUN layer stays in its snapshot (the
@@ -270,7 +270,7 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		p.Close()
 		return err
 	}
-	o.Puller = func(ctx context.Context, req build.PullRequest) (*metadata.Image, error) {
+	o.Puller = func(ctx context.Context, req builder.PullRequest) (*metadata.Image, error) {
 		plat, err := registry.ParsePlatform(req.Platform)
 		if err != nil {
 			return nil, err
@@ -289,10 +289,10 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		p.Close()
 		return err
 	}
-	res, err := build.Build(ctx, st, o)
+	res, err := builder.Build(ctx, st, o)
 	p.Close()
 	if err != nil {
-		var re *build.RunError
+		var re *builder.RunError
 		if errors.As(err, &re) && mode != progress.Plain && len(re.Output) > 0 {
 			// The output was not shown as it ran: show its end now.
 			out := re.Output
@@ -345,7 +345,7 @@ func cacheUsage(db *metadata.DB, used map[digest.Digest]bool) (n int, size, recl
 
 // remoteCache sets up --cache-from (the caches' records read now, their
 // layers fetched by the build when it needs them) and --cache-to.
-func (a *app) remoteCache(ctx context.Context, f buildFlags, st *store.Store, p *progress.Printer, o *build.Options) error {
+func (a *app) remoteCache(ctx context.Context, f buildFlags, st *store.Store, p *progress.Printer, o *builder.Options) error {
 	if len(f.cacheFrom) == 0 && len(f.cacheTo) == 0 {
 		return nil
 	}
@@ -412,7 +412,7 @@ func (a *app) remoteCache(ctx context.Context, f buildFlags, st *store.Store, p 
 			}
 		}
 	}
-	o.CacheExport = func(ctx context.Context, e *build.Export) error {
+	o.CacheExport = func(ctx context.Context, e *builder.Export) error {
 		for _, x := range xs {
 			if err := x.Export(ctx, e); err != nil {
 				return fmt.Errorf("export build cache to %s: %w", x.Ref, err)

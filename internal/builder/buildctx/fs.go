@@ -1,0 +1,263 @@
+// Package buildctx is what a COPY or ADD reads from: a directory (the build
+// context, or the root filesystem of another stage) seen through
+// .dockerignore, with wildcard expansion and content checksums of exactly
+// the files an instruction reads.
+package buildctx
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/internal/builder/dockerignore"
+	"github.com/strata-dev/strata/internal/rootpath"
+)
+
+// FS is a source directory of a build.
+type FS struct {
+	// Root is the directory; paths never resolve outside it.
+	Root string
+	// Ignore hides paths (the context's .dockerignore); nil hides nothing.
+	Ignore *dockerignore.Matcher
+	// Sums remembers file checksums by stat data between builds; nil
+	// hashes every file read.
+	Sums *StatCache
+}
+
+// Entry is one file, directory or link of a source FS.
+type Entry struct {
+	Rel  string // slash-separated from the FS root, no leading slash; "" = the root
+	Abs  string // path on the host
+	Stat unix.Stat_t
+}
+
+// IsDir reports whether the entry is a directory.
+func (e *Entry) IsDir() bool { return e.Stat.Mode&unix.S_IFMT == unix.S_IFDIR }
+
+// IsSymlink reports whether the entry is a symbolic link.
+func (e *Entry) IsSymlink() bool { return e.Stat.Mode&unix.S_IFMT == unix.S_IFLNK }
+
+// IsRegular reports whether the entry is a regular file.
+func (e *Entry) IsRegular() bool { return e.Stat.Mode&unix.S_IFMT == unix.S_IFREG }
+
+// ErrNotFound is returned for a source that does not exist or is ignored.
+var ErrNotFound = errors.New("not found")
+
+func clean(rel string) string {
+	return strings.TrimPrefix(path.Clean("/"+filepath.ToSlash(rel)), "/")
+}
+
+// Lstat describes rel without following a final symlink. Intermediate
+// symlinks are resolved inside the root.
+func (f *FS) Lstat(rel string) (*Entry, error) {
+	rel = clean(rel)
+	dir, base := path.Split(rel)
+	rdir, err := f.resolve(strings.TrimSuffix(dir, "/"))
+	if err != nil {
+		return nil, err
+	}
+	r := path.Join(rdir, base)
+	return f.lstatExact(r)
+}
+
+func (f *FS) lstatExact(r string) (*Entry, error) {
+	if ok, err := f.visible(r); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, fmt.Errorf("%s: %w", r, ErrNotFound)
+	}
+	e := &Entry{Rel: r, Abs: filepath.Join(f.Root, filepath.FromSlash(r))}
+	if err := unix.Lstat(e.Abs, &e.Stat); err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			return nil, fmt.Errorf("%s: %w", r, ErrNotFound)
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+// Stat describes rel, following symlinks inside the root, as a COPY
+// source is followed.
+func (f *FS) Stat(rel string) (*Entry, error) {
+	r, err := f.resolve(clean(rel))
+	if err != nil {
+		return nil, err
+	}
+	return f.lstatExact(r)
+}
+
+// visible reports whether r is not hidden by the ignore file. The root is
+// always visible.
+func (f *FS) visible(r string) (bool, error) {
+	if r == "" || f.Ignore.Empty() {
+		return true, nil
+	}
+	ex, err := f.Ignore.Excluded(r)
+	return !ex, err
+}
+
+// resolve follows every symlink of rel as if Root were "/" (see package
+// rootpath). A missing component ends the resolution: the rest is
+// returned as it is and the caller's stat reports it, unless it holds a
+// "..", which could climb out of the context: that is ErrNotFound.
+func (f *FS) resolve(rel string) (string, error) {
+	r, err := rootpath.Resolve(rootpath.Dir(f.Root), rel, rootpath.Options{FollowLast: true, MissingOK: true})
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		return "", fmt.Errorf("%s: %w", rel, ErrNotFound)
+	case err != nil:
+		return "", err
+	case r == ".":
+		return "", nil
+	}
+	return r, nil
+}
+
+// Walk calls fn for dir (a resolved directory) and everything visible below
+// it, parents before children, names sorted. skip, when set, leaves out
+// paths (relative to dir) such as --exclude patterns.
+func (f *FS) Walk(dir *Entry, skip *dockerignore.Matcher, fn func(e *Entry, sub string) error) error {
+	if err := fn(dir, ""); err != nil {
+		return err
+	}
+	// Start the ignore state from the directory's own path.
+	var ist dockerignore.State
+	if !f.Ignore.Empty() && dir.Rel != "" {
+		parts := strings.Split(dir.Rel, "/")
+		for i := range parts {
+			var err error
+			if _, ist, err = f.Ignore.Match(strings.Join(parts[:i+1], "/"), ist); err != nil {
+				return err
+			}
+		}
+	}
+	return f.walk(dir.Rel, "", ist, dockerignore.State{}, skip, fn)
+}
+
+func (f *FS) walk(rel, sub string, ist, sst dockerignore.State, skip *dockerignore.Matcher, fn func(*Entry, string) error) error {
+	abs := filepath.Join(f.Root, filepath.FromSlash(rel))
+	d, err := os.Open(abs)
+	if err != nil {
+		return err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		r, s := path.Join(rel, n), path.Join(sub, n)
+		ex, ist2, err := f.Ignore.Match(r, ist)
+		if err != nil {
+			return err
+		}
+		sex, sst2, err := skip.Match(s, sst)
+		if err != nil {
+			return err
+		}
+		e := &Entry{Rel: r, Abs: filepath.Join(abs, n)}
+		if err := unix.Lstat(e.Abs, &e.Stat); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return err
+		}
+		hidden := ex || sex
+		if hidden && !(e.IsDir() && (f.Ignore.Exclusions() || skip.Exclusions())) {
+			continue
+		}
+		if !hidden {
+			if err := fn(e, s); err != nil {
+				return err
+			}
+		}
+		if e.IsDir() {
+			if hidden {
+				// Something below may be included again by a `!`
+				// pattern: then its directory comes with it.
+				if err := f.walkHidden(e, s, ist2, sst2, skip, fn); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := f.walk(r, s, ist2, sst2, skip, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walkHidden walks an excluded directory; the directory is reported (once,
+// before its first included child) only if something below is included.
+func (f *FS) walkHidden(dir *Entry, sub string, ist, sst dockerignore.State, skip *dockerignore.Matcher, fn func(*Entry, string) error) error {
+	reported := false
+	return f.walk(dir.Rel, sub, ist, sst, skip, func(e *Entry, s string) error {
+		if !reported {
+			reported = true
+			if err := fn(dir, sub); err != nil {
+				return err
+			}
+		}
+		return fn(e, s)
+	})
+}
+
+// HasMeta reports whether a source path holds wildcard characters.
+func HasMeta(p string) bool { return strings.ContainsAny(p, `*?[`) }
+
+// Glob expands a source pattern (wildcards in any component) to the
+// visible paths it matches, sorted.
+func (f *FS) Glob(pattern string) ([]string, error) {
+	parts := strings.Split(clean(pattern), "/")
+	cur := []string{""}
+	for _, p := range parts {
+		var next []string
+		for _, c := range cur {
+			if !HasMeta(p) {
+				next = append(next, path.Join(c, p))
+				continue
+			}
+			rc, err := f.resolve(c)
+			if errors.Is(err, ErrNotFound) {
+				continue // as a directory that cannot be opened
+			}
+			if err != nil {
+				return nil, err
+			}
+			d, err := os.Open(filepath.Join(f.Root, filepath.FromSlash(rc)))
+			if err != nil {
+				continue
+			}
+			names, _ := d.Readdirnames(-1)
+			d.Close()
+			sort.Strings(names)
+			for _, n := range names {
+				ok, err := path.Match(p, n)
+				if err != nil {
+					return nil, fmt.Errorf("invalid pattern %q: %w", pattern, err)
+				}
+				if ok {
+					next = append(next, path.Join(c, n))
+				}
+			}
+		}
+		cur = next
+	}
+	var out []string
+	for _, c := range cur {
+		if _, err := f.Lstat(c); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}

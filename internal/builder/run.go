@@ -1,0 +1,164 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/strata-dev/strata/internal/builder/cache"
+	"github.com/strata-dev/strata/internal/metadata"
+)
+
+// execRequest is a RUN command to run on a stage's files.
+type execRequest struct {
+	lower   string // the stage's files (read-only)
+	args    []string
+	env     []string
+	cwd     string
+	user    string
+	network string
+	mounts  []*instructions.Mount
+	stdout  io.Writer
+	// diff stores the layer tar of the changes the command made.
+	diff func(fill func(w io.Writer) error) (*metadata.Layer, error)
+	// kept reports the layer when it was kept as the command's snapshot
+	// instead (Options.KeepRunLayers): diff is not called then.
+	kept func(l *metadata.Layer)
+}
+
+// ExitError is a RUN command that failed.
+type ExitError struct {
+	Code int
+}
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit code: %d", e.Code) }
+
+// execFn runs a RUN step: runInContainer, or a fake in tests.
+var execFn = runInContainer
+
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
+	st := s.state
+	// The mount flags expand variables (RUN's command does not: the
+	// shell does).
+	if err := c.Expand(s.expander()); err != nil {
+		return s.lineErr(c, err)
+	}
+	args := c.CmdLine
+	if c.PrependShell {
+		sh := st.cfg.Config.Shell
+		if len(sh) == 0 {
+			sh = []string{"/bin/sh", "-c"}
+		}
+		script := strings.Join(c.CmdLine, " ")
+		if len(c.Files) == 1 && strings.HasPrefix(strings.TrimSpace(script), "<<") {
+			script = c.Files[0].Data
+		}
+		args = append(append([]string{}, sh...), script)
+	}
+	env := append([]string{}, st.cfg.Config.Env...)
+	has := map[string]bool{}
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		has[k] = true
+	}
+	var argEnv []string
+	for _, kv := range sortedArgs(st.args) {
+		k, _, _ := strings.Cut(kv, "=")
+		if !has[k] {
+			argEnv = append(argEnv, kv)
+		}
+	}
+	env = append(env, argEnv...)
+	if !has["PATH"] {
+		env = append(env, defaultPath)
+	}
+	network := s.b.o.Network
+	if n := instructions.GetNetwork(c); n != "" && n != "default" {
+		network = n
+	}
+	mounts := instructions.GetMounts(c)
+	display := "RUN " + strings.Join(args[len(args)-1:], " ")
+	if !c.PrependShell {
+		display = "RUN " + strings.Join(args, " ")
+	}
+	createdBy := "RUN " + strings.Join(args, " ")
+	if len(argEnv) > 0 {
+		createdBy = fmt.Sprintf("RUN |%d %s %s", len(argEnv), strings.Join(argEnv, " "), strings.Join(args, " "))
+	}
+	createdBy += " # buildkit"
+	var mountKey []string
+	for _, m := range mounts {
+		mountKey = append(mountKey, fmt.Sprintf("%s:%s:%s:%s:%v", m.Type, m.From, m.Source, m.Target, m.ReadOnly))
+	}
+	sort.Strings(mountKey)
+	inst := fmt.Sprintf("RUN %q user=%s wd=%s network=%s mounts=%s", args, st.cfg.Config.User, st.cfg.Config.WorkingDir, network, strings.Join(mountKey, ","))
+	// Every ARG in scope is in the command's environment: all are inputs.
+	k := cache.Key{Parent: st.key, Platform: s.platform.String(), Instruction: inst, Args: st.args}
+	if len(k.Args) == 0 {
+		k.Args = nil
+	}
+	v := s.newStep(display)
+	ls := &layerStep{key: k, display: display, createdBy: createdBy, v: v}
+	if hit, err := s.lookup(ls); err != nil || hit {
+		return err
+	}
+	fail := func(err error) error {
+		v.Error(err)
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			return &RunError{File: s.b.dockerfileName(), Line: line(c.Location()), Command: strings.Join(args, " "), Code: ee.Code, Output: v.Logs()}
+		}
+		return s.lineErr(c, err)
+	}
+	// A program for another platform runs only through an emulator: say
+	// so here rather than let the runtime fail with "exec format error".
+	if err := canExec(s.platform); err != nil {
+		return fail(err)
+	}
+	lower := ""
+	cwd := st.cfg.Config.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	req := &execRequest{lower: lower, args: args, env: env, cwd: cwd, user: st.cfg.Config.User, network: network, mounts: mounts, stdout: v}
+	var made *layerResult
+	req.diff = func(fill func(w io.Writer) error) (*metadata.Layer, error) {
+		l, err := s.b.writeLayer(fill)
+		if err == nil {
+			made = &layerResult{l}
+		}
+		return l, err
+	}
+	req.kept = func(l *metadata.Layer) { made = &layerResult{l} }
+	if err := execFn(ctx, s.b, s, req); err != nil {
+		return fail(err)
+	}
+	if made == nil {
+		return fail(errors.New("the command's changes were not recorded"))
+	}
+	s.finish(ls, made.l)
+	return nil
+}
+
+// RunError is a RUN step that exited non-zero: its command, exit code,
+// Dockerfile line and last lines of output.
+type RunError struct {
+	File    string
+	Line    int
+	Command string
+	Code    int
+	Output  []string
+}
+
+func (e *RunError) Error() string {
+	return fmt.Sprintf("%s:%d: RUN %s: exit code %d", e.File, e.Line, e.Command, e.Code)
+}
+
+type layerResult struct{ l *metadata.Layer }

@@ -1,0 +1,331 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/strata-dev/strata/internal/builder/buildctx"
+	"github.com/strata-dev/strata/internal/container"
+	"github.com/strata-dev/strata/internal/layer"
+	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/runtime"
+	"github.com/strata-dev/strata/internal/snapshot"
+)
+
+// runInContainer runs a RUN command as a container: a read-write snapshot
+// prepared on the stage's snapshot, an OCI bundle run by runc or crun (the
+// runtime package, as `strata run` does), then the layer written from the
+// snapshot's changes (its overlay upper dir, or the two trees with the vfs
+// driver). The snapshot is thrown away: the next step that needs the
+// stage's files unpacks the layer, so a RUN that ends a build writes its
+// files once.
+func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) error {
+	sn, err := b.snapshotter()
+	if err != nil {
+		return err
+	}
+	parent, err := b.unpack(ctx, s.state.layers)
+	if err != nil {
+		return err
+	}
+	id := "strata-build-" + randomID()
+	mounts, err := sn.Prepare(id, parent)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			sn.Remove(id)
+		}
+	}()
+	dir := filepath.Join(b.tmp, id)
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		return err
+	}
+	// Volatile: the snapshot is synced once, when it is committed, rather
+	// than also when it is unmounted.
+	if err := snapshot.All(snapshot.Volatile(mounts), rootfs); err != nil {
+		if err := snapshot.All(mounts, rootfs); err != nil {
+			return err
+		}
+	}
+	mounted := true
+	unmount := func() error {
+		// A vfs snapshot is bind-mounted: it must come off too, or the
+		// removal of the bundle directory would empty the snapshot.
+		if !mounted {
+			return nil
+		}
+		mounted = false
+		return snapshot.Unmount(rootfs)
+	}
+	defer unmount()
+
+	specMounts, exclude, cleanup, err := s.runMounts(ctx, dir, r.mounts)
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	o := owner{}
+	if r.user != "" {
+		if o, err = resolveOwner(rootfs, r.user, true); err != nil {
+			return err
+		}
+	}
+	// /etc/hosts, /etc/hostname and /etc/resolv.conf as docker's build
+	// sandbox has them, bind-mounted and kept out of the layer.
+	hostname := "buildkitsandbox"
+	hosts := "127.0.0.1\tlocalhost " + hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	resolv := "nameserver 8.8.8.8\n"
+	if bts, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		resolv = string(bts)
+	}
+	for name, content := range map[string]string{"hosts": hosts, "hostname": hostname + "\n", "resolv.conf": resolv} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return err
+		}
+		specMounts = append(specMounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: p, Options: []string{"rbind", "ro"}})
+	}
+	spec := runtime.Spec(runtime.Options{
+		ID: id, Rootfs: rootfs, Args: r.args, Env: r.env, Cwd: r.cwd,
+		UID: uint32(o.uid), GID: uint32(o.gid), Hostname: hostname, Network: r.network, Mounts: specMounts,
+	})
+	if err := runtime.WriteBundle(dir, spec); err != nil {
+		return err
+	}
+	rt, err := runtime.Find(b.o.Runtime, filepath.Join(b.st.Root, "runtime"))
+	if err != nil {
+		return err
+	}
+	cmd := rt.Run(id, dir)
+	cmd.Stdout, cmd.Stderr = r.stdout, r.stdout
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case err = <-waitErr:
+	case <-ctx.Done():
+		rt.Kill(id, "KILL")
+		<-waitErr
+		rt.Delete(id, true)
+		return ctx.Err()
+	}
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return &ExitError{Code: ee.ExitCode()}
+		}
+		return err
+	}
+	if err := unmount(); err != nil {
+		return err
+	}
+	exclude = append(exclude, container.RuntimePaths...)
+	opts := layer.DiffOptions{Timestamp: b.o.Timestamp, Exclude: exclude}
+	m := mounts[0]
+	var upper string
+	var lowers []string
+	if m.Type == "overlay" {
+		if upper, lowers, err = snapshot.OverlayDirs(m); err != nil {
+			return err
+		}
+	} else {
+		// vfs: the snapshot is a copy of the parent's tree.
+		upper = m.Source
+		lower := filepath.Join(b.tmp, "empty")
+		os.MkdirAll(lower, 0o755)
+		if parent != "" {
+			if lower, err = sn.Dir(parent); err != nil {
+				return err
+			}
+		}
+		lowers = []string{lower}
+	}
+	fill := func(w io.Writer) error {
+		if m.Type == "overlay" {
+			return layer.WriteDiffFromUpper(w, upper, lowers, opts)
+		}
+		return layer.WriteDiffFromTrees(w, lowers[0], upper, opts)
+	}
+	if b.o.KeepRunLayers && b.o.Timestamp == nil {
+		removeStubs(upper, lowers, exclude, m.Type == "overlay")
+		l, kept, err := b.keepLayer(sn, id, s.state.layers, fill, exclude)
+		if err != nil {
+			return err
+		}
+		if l != nil {
+			committed = kept
+			r.kept(l)
+			return nil
+		}
+		// Not kept (the chain's snapshot exists already): written as usual.
+	}
+	l, err := r.diff(fill)
+	if err != nil {
+		return err
+	}
+	// The command's snapshot becomes the new layer's snapshot, as in
+	// BuildKit: the next step runs on it without unpacking the layer, and
+	// nothing is deleted (removing a snapshot of 100,000 files costs more
+	// than writing their layer). The mount points the runtime made are
+	// taken out first, so that it holds exactly what the layer holds;
+	// with --timestamp the layer's times differ from the files', so the
+	// layer is unpacked instead.
+	if b.o.Timestamp == nil {
+		removeStubs(upper, lowers, exclude, m.Type == "overlay")
+		chain := chainID(append(append([]metadata.Layer{}, s.state.layers...), *l)).String()
+		if err := sn.Commit(chain, id); err == nil {
+			committed = true
+		}
+	}
+	return nil
+}
+
+// removeStubs deletes from a command's snapshot the paths the runtime or
+// the build mounted over (/etc/hosts, /proc, mount targets...) that the
+// parent did not have: empty mount points, not the command's work.
+func removeStubs(upper string, lowers []string, paths []string, overlay bool) {
+	for _, p := range paths {
+		inLower := false
+		for _, l := range lowers {
+			if _, err := os.Lstat(filepath.Join(l, p)); err == nil {
+				inLower = true
+				break
+			}
+		}
+		if inLower {
+			continue
+		}
+		os.RemoveAll(filepath.Join(upper, p))
+	}
+}
+
+// runMounts turns RUN --mount flags into runtime mounts, and lists their
+// targets, which are kept out of the layer.
+func (s *stage) runMounts(ctx context.Context, dir string, ms []*instructions.Mount) ([]specs.Mount, []string, func(), error) {
+	b := s.b
+	var out []specs.Mount
+	var exclude []string
+	cleanup := func() {}
+	for _, m := range ms {
+		target := m.Target
+		if target != "" && !path.IsAbs(target) {
+			wd := s.state.cfg.Config.WorkingDir
+			if wd == "" {
+				wd = "/"
+			}
+			target = path.Join(wd, target)
+		}
+		ro := func(opts []string) []string {
+			if m.ReadOnly {
+				return append(opts, "ro")
+			}
+			return opts
+		}
+		switch m.Type {
+		case instructions.MountTypeCache:
+			id := m.CacheID
+			if id == "" {
+				id = target
+			}
+			src := filepath.Join(b.st.Root, "build", "mounts", "cache", strings.NewReplacer("/", "_", ".", "_").Replace(id))
+			if _, err := os.Stat(src); os.IsNotExist(err) {
+				if err := os.MkdirAll(src, 0o755); err != nil {
+					return nil, nil, cleanup, err
+				}
+				uid, gid := 0, 0
+				if m.UID != nil {
+					uid = int(*m.UID)
+				}
+				if m.GID != nil {
+					gid = int(*m.GID)
+				}
+				os.Chown(src, uid, gid)
+				if m.Mode != nil {
+					os.Chmod(src, os.FileMode(*m.Mode))
+				}
+			}
+			out = append(out, specs.Mount{Destination: target, Type: "bind", Source: src, Options: ro([]string{"rbind"})})
+		case instructions.MountTypeBind:
+			root := ""
+			if m.From != "" {
+				d, err := s.fromFS(ctx, m.From)
+				if err != nil {
+					return nil, nil, cleanup, err
+				}
+				root = d
+			} else if b.ctxFS != nil {
+				root = b.ctxFS.Root
+			} else {
+				return nil, nil, cleanup, errors.New("RUN --mount=type=bind needs a build context")
+			}
+			e, err := (&fsRoot{root}).stat(m.Source)
+			if err != nil {
+				return nil, nil, cleanup, fmt.Errorf("--mount=type=bind source %q: %w", m.Source, err)
+			}
+			// Writes to a bind mount never reach the source: it is
+			// read-only (BuildKit discards them; here they fail).
+			out = append(out, specs.Mount{Destination: target, Type: "bind", Source: e, Options: []string{"rbind", "ro"}})
+		case instructions.MountTypeSecret:
+			id := m.CacheID
+			if id == "" {
+				id = path.Base(m.Target)
+			}
+			if target == "" {
+				target = "/run/secrets/" + id
+			}
+			src, ok := b.o.Secrets[id]
+			if !ok {
+				if m.Required {
+					return nil, nil, cleanup, fmt.Errorf("secret %s is required but was not given (--secret id=%s,src=FILE)", id, id)
+				}
+				continue
+			}
+			if env, ok := strings.CutPrefix(src, "env:"); ok {
+				p := filepath.Join(dir, "secret-"+randomID())
+				if err := os.WriteFile(p, []byte(os.Getenv(env)), 0o400); err != nil {
+					return nil, nil, cleanup, err
+				}
+				src = p
+			}
+			out = append(out, specs.Mount{Destination: target, Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
+		case instructions.MountTypeTmpfs:
+			opts := []string{"nosuid", "nodev"}
+			if m.SizeLimit > 0 {
+				opts = append(opts, fmt.Sprintf("size=%d", m.SizeLimit))
+			}
+			out = append(out, specs.Mount{Destination: target, Type: "tmpfs", Source: "tmpfs", Options: opts})
+		default:
+			return nil, nil, cleanup, fmt.Errorf("RUN --mount=type=%s is not supported", m.Type)
+		}
+		exclude = append(exclude, target)
+	}
+	return out, exclude, cleanup, nil
+}
+
+// fsRoot resolves a path inside a directory, symlinks included.
+type fsRoot struct{ root string }
+
+func (f *fsRoot) stat(p string) (string, error) {
+	fs := &buildctx.FS{Root: f.root}
+	e, err := fs.Stat(p)
+	if err != nil {
+		return "", err
+	}
+	return e.Abs, nil
+}

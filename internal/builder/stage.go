@@ -1,0 +1,657 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/strata-dev/strata/internal/builder/cache"
+	"github.com/strata-dev/strata/internal/builder/progress"
+	"github.com/strata-dev/strata/internal/changes"
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/registry"
+	"github.com/strata-dev/strata/internal/store"
+)
+
+// stage is one FROM ... section of the Dockerfile.
+type stage struct {
+	b        *builder
+	idx      int
+	def      instructions.Stage
+	name     string // lower-cased, "" if unnamed
+	baseName string // FROM's argument, expanded
+	// platform is what the stage is built for: FROM --platform, the
+	// stage it is FROM, or the build's target.
+	platform image.Platform
+	done     chan struct{}
+	err      error
+	state    *state
+	// fsMu serialises the stages that read this one's files (COPY
+	// --from) while they are made.
+	fsMu sync.Mutex
+}
+
+// state is a stage's image as its steps build it.
+type state struct {
+	cfg     image.ConfigFile
+	layers  []metadata.Layer
+	history []ocispec.History // entries added by this build
+	created time.Time         // time of the newest step
+	key     string            // key digest of the last step
+	chain   []link            // the keys so far, to explain a miss
+	missed  bool              // a step missed: the rest of the stage runs
+	noCache bool
+	args    map[string]string // ARGs declared in the stage, with values
+	argSeen map[string]bool
+	fs      *rootfs // the stage's files, made on first need
+	step    int     // displayed step number
+	steps   int     // displayed step count
+	// recs are the records of the layers made or found by the steps so
+	// far (those of a FROM stage included): what --cache-to exports.
+	recs []*cache.Record
+}
+
+// link is one key of a stage's chain.
+type link struct {
+	key   cache.Key
+	kd    string
+	label string
+	base  bool
+}
+
+func (s *state) release() {
+	if s.fs != nil {
+		s.fs.release()
+		s.fs = nil
+	}
+}
+
+// clone copies a finished stage's state for a stage built FROM it.
+func (s *state) clone() *state {
+	n := *s
+	n.layers = append([]metadata.Layer{}, s.layers...)
+	n.history = append([]ocispec.History{}, s.history...)
+	n.recs = append([]*cache.Record{}, s.recs...)
+	n.chain = nil
+	n.fs = nil
+	n.args = map[string]string{}
+	n.argSeen = map[string]bool{}
+	n.cfg = cloneConfig(s.cfg)
+	return &n
+}
+
+func cloneConfig(c image.ConfigFile) image.ConfigFile {
+	c.Config.Env = append([]string{}, c.Config.Env...)
+	c.Config.Labels = maps.Clone(c.Config.Labels)
+	c.Config.ExposedPorts = maps.Clone(c.Config.ExposedPorts)
+	c.Config.Volumes = maps.Clone(c.Config.Volumes)
+	c.Config.OnBuild = append([]string(nil), c.Config.OnBuild...)
+	c.History = append([]ocispec.History{}, c.History...)
+	c.RootFS.DiffIDs = append(c.RootFS.DiffIDs[:0:0], c.RootFS.DiffIDs...)
+	return c
+}
+
+// deps are the stages this one needs: its base, COPY --from and RUN
+// --mount from= sources that name a stage.
+func (s *stage) deps() []*stage {
+	var out []*stage
+	add := func(n string) {
+		if n == "" {
+			return
+		}
+		if d := s.b.stageByName(n, s.idx); d != nil {
+			for _, o := range out {
+				if o == d {
+					return
+				}
+			}
+			out = append(out, d)
+		}
+	}
+	add(s.baseName)
+	lex := shell.NewLex(parser.DefaultEscapeToken)
+	expand := func(w string) string {
+		v, _, err := lex.ProcessWord(w, mapEnv(s.b.meta))
+		if err != nil {
+			return w
+		}
+		return v
+	}
+	for _, c := range s.def.Commands {
+		switch c := c.(type) {
+		case *instructions.CopyCommand:
+			add(expand(c.From))
+		case *instructions.RunCommand:
+			for _, m := range instructions.GetMounts(c) {
+				add(expand(m.From))
+			}
+		}
+	}
+	return out
+}
+
+func (s *stage) label() string {
+	st := s.state
+	if s.b.multi {
+		n := s.name
+		if n == "" {
+			n = fmt.Sprintf("stage-%d", s.idx)
+		}
+		return fmt.Sprintf("[%s %d/%d]", n, st.step, st.steps)
+	}
+	return fmt.Sprintf("[%d/%d]", st.step, st.steps)
+}
+
+// build runs the stage's steps.
+func (s *stage) build(ctx context.Context) error {
+	b := s.b
+	steps := 1
+	for _, c := range s.def.Commands {
+		switch c.(type) {
+		case *instructions.RunCommand, *instructions.CopyCommand, *instructions.AddCommand, *instructions.WorkdirCommand:
+			steps++
+		}
+	}
+	noCache := b.o.NoCache
+	for _, f := range b.o.NoCacheFilter {
+		if strings.EqualFold(f, s.name) || f == fmt.Sprint(s.idx) {
+			noCache = true
+		}
+	}
+	if err := s.from(ctx, steps, noCache); err != nil {
+		return err
+	}
+	// ONBUILD triggers of the base run first, then are cleared.
+	if triggers := s.state.cfg.Config.OnBuild; len(triggers) > 0 {
+		s.state.cfg.Config.OnBuild = nil
+		for _, t := range triggers {
+			res, err := parser.Parse(strings.NewReader(t))
+			if err != nil {
+				return fmt.Errorf("ONBUILD trigger %q: %w", t, err)
+			}
+			for _, n := range res.AST.Children {
+				cmd, err := instructions.ParseCommand(n)
+				if err != nil {
+					return fmt.Errorf("ONBUILD trigger %q: %w", t, err)
+				}
+				if err := s.dispatch(ctx, cmd); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, c := range s.def.Commands {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.dispatch(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// from sets the stage's starting state.
+func (s *stage) from(ctx context.Context, steps int, noCache bool) error {
+	b := s.b
+	name := s.baseName
+	d := b.stageByName(name, s.idx)
+	s.platform = b.target
+	if d != nil {
+		s.platform = d.platform
+	}
+	if s.def.Platform != "" {
+		fromErr := func(err error) error {
+			return &ParseError{File: b.dockerfileName(), Line: line(s.def.Location), Err: fmt.Errorf("FROM --platform=%s: %w", s.def.Platform, err)}
+		}
+		p, _, err := shell.NewLex(parser.DefaultEscapeToken).ProcessWord(s.def.Platform, mapEnv(b.meta))
+		if err != nil {
+			return fromErr(err)
+		}
+		if s.platform, err = parsePlatform(p); err != nil {
+			return fromErr(err)
+		}
+	}
+	platform := s.platform.String()
+	var st *state
+	var base cache.Key
+	if d != nil {
+		st = d.state.clone()
+		st.step, st.steps = 1, steps
+		s.state = st
+		v := b.prog.Vertex(s.label() + " FROM " + stageDisplay(d))
+		v.Done()
+		st.chain = []link{{key: cache.Key{Parent: d.state.key}, kd: d.state.key, base: true}}
+	} else {
+		st = &state{args: map[string]string{}, argSeen: map[string]bool{}}
+		st.step, st.steps = 1, steps
+		s.state = st
+		if strings.EqualFold(name, "scratch") {
+			v := b.prog.Vertex(s.label() + " FROM scratch")
+			st.cfg.OS, st.cfg.Architecture, st.cfg.Variant = s.platform.OS, s.platform.Architecture, s.platform.Variant
+			st.cfg.RootFS.Type = "layers"
+			// BuildKit's defaults for an image from scratch.
+			st.cfg.Config.Env = []string{defaultPath}
+			st.cfg.Config.WorkingDir = "/"
+			base = cache.Key{Base: "scratch", BaseID: "scratch", Platform: platform}
+			v.Done()
+		} else {
+			im, display, err := b.baseImage(ctx, name, s.platform, s.label())
+			if err != nil {
+				return err
+			}
+			cfg, _, err := b.st.Config(im)
+			if err != nil {
+				return err
+			}
+			st.cfg = cloneConfig(*cfg)
+			st.layers = append([]metadata.Layer{}, im.Layers...)
+			if cfg.Created != nil {
+				st.created = cfg.Created.UTC()
+			}
+			base = cache.Key{Base: display, BaseID: im.ID.String(), Platform: platform}
+		}
+		kd := base.Digest()
+		st.chain = []link{{key: base, kd: kd, label: "FROM " + name, base: true}}
+		st.key = kd
+		b.record(&cache.Record{Key: base, Created: st.created}, true)
+	}
+	st.noCache = noCache
+	if b.o.Timestamp != nil {
+		st.created = *b.o.Timestamp
+	}
+	return nil
+}
+
+func stageDisplay(d *stage) string {
+	if d.name != "" {
+		return d.name
+	}
+	return fmt.Sprint(d.idx)
+}
+
+// baseImage finds a base image for platform in the store, pulling it when
+// missing or there only for another platform (or always with --pull).
+func (b *builder) baseImage(ctx context.Context, name string, platform image.Platform, label string) (*metadata.Image, string, error) {
+	ref, err := image.ParseReference(name)
+	if err != nil {
+		return nil, "", fmt.Errorf("invalid base image %q: %w", name, err)
+	}
+	display := ref.String()
+	v := b.prog.Vertex(label + " FROM " + ref.Familiar())
+	fail := func(err error) (*metadata.Image, string, error) {
+		v.Error(err)
+		return nil, "", err
+	}
+	var im *metadata.Image
+	var other image.Platform // of a stored image that is for another platform
+	if !b.o.Pull {
+		im, err = b.st.Resolve(name)
+		if err != nil && !errors.Is(err, store.ErrNoSuchImage) {
+			return fail(err)
+		}
+		if im != nil {
+			have, err := b.imagePlatform(im)
+			if err != nil {
+				return fail(err)
+			}
+			if !platform.Runs(have) {
+				im, other = nil, have
+			}
+		}
+	}
+	if im != nil {
+		v.Cached()
+		return im, display, nil
+	}
+	if b.o.Puller == nil {
+		if other != (image.Platform{}) {
+			return fail(fmt.Errorf("base image %s is in the store for %s, not %s, and no registry client is available to pull it for %s", ref.Familiar(), other, platform, platform))
+		}
+		return fail(fmt.Errorf("base image %s is not in the store and no registry client is available (pull it first)", ref.Familiar()))
+	}
+	if other != (image.Platform{}) {
+		v.Note(fmt.Sprintf("%s in the store is for %s: pulling it for %s", ref.Familiar(), other, platform))
+	} else {
+		v.Note("pulling " + ref.Familiar())
+	}
+	im, err = b.o.Puller(ctx, PullRequest{Ref: name, Platform: platform.String(), Name: platform == hostPlatform()})
+	if err != nil {
+		var pe *registry.PlatformError
+		if errors.As(err, &pe) {
+			// It names the image and both platforms already.
+			return fail(fmt.Errorf("base image %w", pe))
+		}
+		return fail(fmt.Errorf("pull base image %s: %w", ref.Familiar(), err))
+	}
+	// The registry client refuses an image for another platform; this
+	// holds whatever the puller is.
+	have, err := b.imagePlatform(im)
+	if err != nil {
+		return fail(err)
+	}
+	if !platform.Runs(have) {
+		return fail(fmt.Errorf("base image %s: no match for platform in manifest: want %s, the image is %s", ref.Familiar(), platform, have))
+	}
+	v.Done()
+	return im, display, nil
+}
+
+// imagePlatform is the platform a stored image's config states.
+func (b *builder) imagePlatform(im *metadata.Image) (image.Platform, error) {
+	cfg, _, err := b.st.Config(im)
+	if err != nil {
+		return image.Platform{}, err
+	}
+	return image.NormalizePlatform(image.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}), nil
+}
+
+// record queues a cache record, written at the end of the build in one
+// transaction. onlyNew records are written only if absent.
+func (b *builder) record(r *cache.Record, onlyNew bool) {
+	if r.LastUsed.IsZero() {
+		r.LastUsed = b.o.Now().UTC()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r.OnlyNew = onlyNew
+	b.newRecs = append(b.newRecs, r)
+}
+
+// env is what variables in an instruction expand from: the stage's ARGs
+// (and the global ones it declared), overridden by its ENV.
+func (s *stage) env() mapEnv {
+	m := mapEnv{}
+	for k, v := range s.state.args {
+		m[k] = v
+	}
+	for _, kv := range s.state.cfg.Config.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// usedArgs lists the ARGs in scope whose name the text mentions: the
+// build args an instruction's expansion can depend on. A superset is
+// harmless (an unused arg whose value changed causes a miss only if
+// mentioned); missing one would be a wrong hit.
+func (s *stage) usedArgs(text string) map[string]string {
+	var out map[string]string
+	for k, v := range s.state.args {
+		if strings.Contains(text, "$"+k) || strings.Contains(text, "${"+k) {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// dispatch runs one instruction.
+func (s *stage) dispatch(ctx context.Context, c instructions.Command) error {
+	st := s.state
+	lex := shell.NewLex(parser.DefaultEscapeToken)
+	switch c := c.(type) {
+	case *instructions.ArgCommand:
+		for _, kv := range c.Args {
+			v, ok := s.b.o.BuildArgs[kv.Key]
+			if !ok && kv.Value != nil {
+				w, _, err := lex.ProcessWord(*kv.Value, s.env())
+				if err != nil {
+					return s.lineErr(c, err)
+				}
+				v, ok = w, true
+			}
+			if !ok {
+				v, ok = s.b.meta[kv.Key]
+			}
+			if !ok {
+				// Declared without a value: expands to nothing and,
+				// as in BuildKit, is not in RUN's environment.
+				delete(st.args, kv.Key)
+				continue
+			}
+			st.args[kv.Key] = v
+			s.b.mu.Lock()
+			s.b.usedArgs[kv.Key] = true
+			s.b.mu.Unlock()
+		}
+		s.configStep(c, nil)
+		return nil
+	case *instructions.RunCommand:
+		return s.run(ctx, c)
+	case *instructions.CopyCommand:
+		return s.copy(ctx, c)
+	case *instructions.AddCommand:
+		return s.add(ctx, c)
+	case *instructions.WorkdirCommand:
+		return s.workdir(ctx, c)
+	case *instructions.MaintainerCommand:
+		st.cfg.Author = c.Maintainer
+		s.configStep(c, nil)
+		return nil
+	default:
+		// Config-only instructions: expanded with ARGs and ENV, then
+		// applied by the same code as import -c and commit -c.
+		if err := s.applyConfig(c, lex); err != nil {
+			return s.lineErr(c, err)
+		}
+		s.configStep(c, nil)
+		return nil
+	}
+}
+
+// applyConfig applies a config instruction, its variables expanded from
+// the stage's ARGs and ENV: changes.Instruction expands from the config's
+// Env, so the ARGs are put in front of it (ENV wins, as later entries do)
+// for the call and taken out after.
+func (s *stage) applyConfig(c instructions.Command, lex *shell.Lex) error {
+	cc := &s.state.cfg.Config
+	var pre []string
+	for _, k := range mapEnv(s.state.args).Keys() {
+		pre = append(pre, k+"="+s.state.args[k])
+	}
+	env := append(append([]string{}, pre...), cc.Env...)
+	orig := cc.Env
+	cc.Env = env
+	err := changes.Instruction(cc, c, lex)
+	after := cc.Env
+	cc.Env = orig
+	if err != nil {
+		return err
+	}
+	// What ENV set over an ARG's slot becomes a real variable, at the end
+	// (a variable new to the Env is appended, as docker does).
+	real := after[len(pre):]
+	for i, kv := range after[:len(pre)] {
+		if kv != pre[i] {
+			k, v, _ := strings.Cut(kv, "=")
+			real = changes.SetEnv(real, k, v)
+		}
+	}
+	cc.Env = real
+	return nil
+}
+
+// configStep adds the history entry of a step without a layer and
+// extends the key chain.
+func (s *stage) configStep(c instructions.Command, extra map[string]string) {
+	st := s.state
+	text := original(c)
+	k := cache.Key{Parent: st.key, Instruction: text, Args: s.usedArgs(text)}
+	kd := k.Digest()
+	st.chain = append(st.chain, link{key: k, kd: kd, label: text})
+	st.key = kd
+	if _, isArg := c.(*instructions.ArgCommand); isArg {
+		// ARG adds no history entry in BuildKit's images.
+		s.b.record(&cache.Record{Key: k, Created: st.created}, true)
+		return
+	}
+	created := st.created
+	st.history = append(st.history, ocispec.History{Created: &created, CreatedBy: historyText(c, text), Comment: "buildkit.dockerfile.v0", EmptyLayer: true})
+	s.b.record(&cache.Record{Key: k, Created: st.created}, true)
+}
+
+// original is the instruction as written, on one line.
+func original(c instructions.Command) string {
+	type coder interface{ String() string }
+	if cc, ok := c.(coder); ok {
+		return strings.Join(strings.Fields(cc.String()), " ")
+	}
+	return c.Name()
+}
+
+// historyText is the created_by of a step, as BuildKit writes it.
+func historyText(c instructions.Command, text string) string {
+	if i := strings.IndexByte(text, ' '); i > 0 {
+		text = strings.ToUpper(text[:i]) + text[i:]
+	}
+	switch c.(type) {
+	case *instructions.RunCommand, *instructions.CopyCommand, *instructions.AddCommand:
+		return text + " # buildkit"
+	}
+	return text
+}
+
+func (s *stage) lineErr(c instructions.Command, err error) error {
+	return &ParseError{File: s.b.dockerfileName(), Line: line(c.Location()), Err: fmt.Errorf("%s: %w", original(c), err)}
+}
+
+// layerStep is a step that makes a layer: it is looked up in the cache
+// and, on a miss, exec makes its layer.
+type layerStep struct {
+	key       cache.Key
+	display   string // the progress line
+	createdBy string
+	v         *progress.Vertex
+}
+
+// lookup checks the cache for the step; on a hit it applies the record
+// and returns true.
+func (s *stage) lookup(ls *layerStep) (bool, error) {
+	st, b := s.state, s.b
+	kd := ls.key.Digest()
+	if !st.noCache && !st.missed {
+		rec, err := b.cache.GetUsable(kd)
+		if err != nil {
+			return false, err
+		}
+		if rec == nil || rec.Layer == nil {
+			rec = b.remoteLookup(kd)
+		}
+		if rec != nil && rec.Layer != nil {
+			ls.v.Cached()
+			s.addLayer(ls, *rec.Layer, rec.Created)
+			b.mu.Lock()
+			b.hits = append(b.hits, kd)
+			b.cached++
+			b.mu.Unlock()
+			return true, nil
+		}
+	}
+	if st.noCache {
+		ls.v.Note("cache miss: --no-cache")
+	} else if !st.missed {
+		// Only the first miss of a stage has a reason of its own: the
+		// steps after it run because it did.
+		ls.v.Note("cache miss: " + s.explain(ls.key))
+	}
+	st.missed = true
+	return false, nil
+}
+
+// explain finds the first step of the chain that has no record and says
+// what changed there.
+func (s *stage) explain(k cache.Key) string {
+	b := s.b
+	b.mu.Lock()
+	if b.records == nil {
+		recs, err := b.cache.All()
+		if err != nil {
+			b.mu.Unlock()
+			return "cache unreadable: " + err.Error()
+		}
+		b.records = recs
+	}
+	all := b.records
+	b.mu.Unlock()
+	chain := append(append([]link{}, s.state.chain...), link{key: k, kd: k.Digest()})
+	for i, l := range chain {
+		if l.base {
+			continue
+		}
+		if _, ok := all[l.kd]; ok {
+			continue
+		}
+		var parent *cache.Key
+		if i > 0 && chain[i-1].base && chain[i-1].key.Base != "" {
+			parent = &chain[i-1].key
+		}
+		why := cache.Explain(l.key, parent, all)
+		if i < len(chain)-1 {
+			return fmt.Sprintf("%s (at %q)", why, l.label)
+		}
+		return why
+	}
+	return "no record with these inputs"
+}
+
+// addLayer appends a made or cached layer to the stage.
+func (s *stage) addLayer(ls *layerStep, l metadata.Layer, created time.Time) {
+	st := s.state
+	if s.b.o.Timestamp != nil {
+		created = *s.b.o.Timestamp
+	}
+	st.layers = append(st.layers, l)
+	if created.After(st.created) {
+		st.created = created
+	}
+	c := created
+	st.history = append(st.history, ocispec.History{Created: &c, CreatedBy: ls.createdBy, Comment: "buildkit.dockerfile.v0"})
+	kd := ls.key.Digest()
+	st.chain = append(st.chain, link{key: ls.key, kd: kd, label: ls.display})
+	st.key = kd
+	st.recs = append(st.recs, &cache.Record{Key: ls.key, Layer: &l, Created: created, Comment: ls.createdBy})
+}
+
+// finish records a step's fresh layer.
+func (s *stage) finish(ls *layerStep, l *metadata.Layer) {
+	b := s.b
+	created := b.start
+	ls.v.Done()
+	b.record(&cache.Record{Key: ls.key, Layer: l, Created: created, Comment: ls.createdBy}, false)
+	b.mu.Lock()
+	b.built++
+	b.mu.Unlock()
+	s.addLayer(ls, *l, created)
+}
+
+// newStep starts the display of a layer step.
+func (s *stage) newStep(display string) *progress.Vertex {
+	s.state.step++
+	return s.b.prog.Vertex(s.label() + " " + display)
+}
+
+// sortedArgs lists the stage's args as K=V, sorted (RUN's environment).
+func sortedArgs(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
