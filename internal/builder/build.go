@@ -181,7 +181,7 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	if o.Timestamp != nil {
 		b.start = o.Timestamp.UTC()
 	}
-	tmpRoot := filepath.Join(st.Root, "build", "tmp")
+	tmpRoot := st.Path(store.BuildTmp)
 	if err := os.MkdirAll(tmpRoot, 0o700); err != nil {
 		return nil, err
 	}
@@ -445,7 +445,7 @@ func (b *builder) openContext() error {
 		return err
 	}
 	v.Done()
-	sumFile := filepath.Join(b.st.Root, "build", "contexts", digest.FromString(abs).Encoded()[:32])
+	sumFile := filepath.Join(b.st.Path(store.BuildContexts), digest.FromString(abs).Encoded()[:32])
 	b.ctxFS = &buildctx.FS{Root: abs, Ignore: m, Sums: buildctx.OpenStatCache(sumFile)}
 	return nil
 }

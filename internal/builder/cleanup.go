@@ -17,7 +17,7 @@ func init() { store.RegisterGCHook(cleanBuildTemp) }
 // stays mounted when the process is killed). Garbage collection runs it
 // under the store's exclusive lock, so no build is running.
 func cleanBuildTemp(st *store.Store) error {
-	dir := filepath.Join(st.Root, "build", "tmp")
+	dir := st.Path(store.BuildTmp)
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) || len(ents) == 0 {
 		return nil

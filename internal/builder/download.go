@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/builder/buildctx"
+	"github.com/strata-dev/strata/internal/store"
 )
 
 // urlRecord is what the URL cache keeps of an ADD URL's last download:
@@ -29,10 +30,6 @@ type urlRecord struct {
 	Digest       digest.Digest `json:"digest"`
 }
 
-// URLCacheDir is where ADD URL downloads are kept between builds;
-// `builder prune --all` empties it.
-func URLCacheDir(storeRoot string) string { return filepath.Join(storeRoot, "build", "url-cache") }
-
 // download fetches an ADD URL into the build's temp dir; its checksum is
 // the content's, checked against --checksum when given. A URL fetched
 // before is asked for with its validators (If-None-Match,
@@ -43,7 +40,7 @@ func (s *stage) download(ctx context.Context, raw, want string) (srcItem, error)
 	if err != nil {
 		return srcItem{}, err
 	}
-	cacheDir := URLCacheDir(s.b.st.Root)
+	cacheDir := s.b.st.Path(store.URLCache)
 	recPath := filepath.Join(cacheDir, digest.FromString(raw).Encoded()+".json")
 	var rec urlRecord
 	cached := false

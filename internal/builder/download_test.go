@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/strata-dev/strata/internal/store"
 )
 
 // urlServer serves one file whose content the test changes, with an ETag
@@ -95,7 +96,7 @@ func TestAddURL(t *testing.T) {
 	}
 
 	// The kept copy gone (builder prune --all): downloaded again.
-	if err := os.RemoveAll(URLCacheDir(e.st.Root)); err != nil {
+	if err := os.RemoveAll(e.st.Path(store.URLCache)); err != nil {
 		t.Fatal(err)
 	}
 	if _, out, err := e.build(Options{}); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/runtime"
 	"github.com/strata-dev/strata/internal/snapshot"
+	"github.com/strata-dev/strata/internal/store"
 )
 
 // runInContainer runs a RUN command as a container: a read-write snapshot
@@ -106,7 +107,7 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 	if err := runtime.WriteBundle(dir, spec); err != nil {
 		return err
 	}
-	rt, err := runtime.Find(b.o.Runtime, filepath.Join(b.st.Root, "runtime"))
+	rt, err := runtime.Find(b.o.Runtime, b.st.Path(store.RuntimeState))
 	if err != nil {
 		return err
 	}
@@ -243,7 +244,7 @@ func (s *stage) runMounts(ctx context.Context, dir string, ms []*instructions.Mo
 			if id == "" {
 				id = target
 			}
-			src := filepath.Join(b.st.Root, "build", "mounts", "cache", strings.NewReplacer("/", "_", ".", "_").Replace(id))
+			src := filepath.Join(b.st.Path(store.BuildCache), strings.NewReplacer("/", "_", ".", "_").Replace(id))
 			if _, err := os.Stat(src); os.IsNotExist(err) {
 				if err := os.MkdirAll(src, 0o755); err != nil {
 					return nil, nil, cleanup, err

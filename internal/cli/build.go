@@ -128,7 +128,7 @@ func init() {
 				}
 				if all {
 					// The kept ADD URL downloads are build cache too.
-					if err := os.RemoveAll(builder.URLCacheDir(st.Root)); err != nil {
+					if err := os.RemoveAll(st.Path(store.URLCache)); err != nil {
 						return err
 					}
 				}

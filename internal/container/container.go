@@ -167,7 +167,7 @@ func New(st *store.Store, driver, runtimePath string) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(st.Root, "containers")
+	dir := st.Path(store.Containers)
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func (m *Manager) runtime() (*runtime.Runtime, error) {
 	if m.Runtime != nil {
 		return m.Runtime, nil
 	}
-	r, err := runtime.Find(m.RuntimePath, filepath.Join(m.St.Root, "runtime"))
+	r, err := runtime.Find(m.RuntimePath, m.St.Path(store.RuntimeState))
 	if err != nil {
 		return nil, err
 	}

@@ -181,8 +181,8 @@ func (h *hashingReader) Close() error { return h.closer.Close() }
 // concurrent pushes share it without a lock.
 type compressedCache struct{ dir string }
 
-func newCompressedCache(root string) compressedCache {
-	return compressedCache{dir: filepath.Join(root, "registry", "gzip")}
+func newCompressedCache(dir string) compressedCache {
+	return compressedCache{dir: dir}
 }
 
 func (c compressedCache) get(uncompressed digest.Digest) (ocispec.Descriptor, bool) {

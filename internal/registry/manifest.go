@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/store"
 )
 
 // List is a manifest list being put together by `manifest create` and
@@ -32,7 +33,7 @@ type List struct {
 var ErrNoList = errors.New("no such manifest list")
 
 func listPath(root, ref string) string {
-	return filepath.Join(root, "registry", "manifests", url.PathEscape(ref)+".json")
+	return filepath.Join(root, string(store.ManifestLists), url.PathEscape(ref)+".json")
 }
 
 // LoadList reads a local manifest list.

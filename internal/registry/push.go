@@ -70,7 +70,7 @@ func (c *Client) UploadBlobs(ctx context.Context, st *store.Store, repo name.Rep
 	if err != nil {
 		return nil, err
 	}
-	cache := newCompressedCache(st.Root)
+	cache := newCompressedCache(st.Path(store.PushedGzip))
 	out := make([]UploadResult, len(ups))
 	for _, u := range ups {
 		if u.Layer {

@@ -33,14 +33,20 @@ func Open(root string) (*Store, error) {
 	if root == "" {
 		return nil, errors.New("no store root given")
 	}
+	// Absolute once, here: runtime bundles, mounts and the paths handed to
+	// runc are used from other working directories.
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("store root: %w", err)
+	}
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		return nil, fmt.Errorf("create store root: %w", err)
 	}
-	cs, err := content.Open(filepath.Join(root, "blobs"))
+	cs, err := content.Open(filepath.Join(root, string(Blobs)))
 	if err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
-	db, err := metadata.Open(filepath.Join(root, "meta.db"))
+	db, err := metadata.Open(filepath.Join(root, string(MetaDB)))
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +65,7 @@ func (l *Lock) Unlock() {
 }
 
 func (s *Store) lock(how int) (*Lock, error) {
-	f, err := os.OpenFile(filepath.Join(s.Root, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(s.Path(LockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}

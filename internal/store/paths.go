@@ -1,0 +1,27 @@
+package store
+
+import "path/filepath"
+
+// Location is a path under the store root. This list is every file and
+// directory strata keeps there; a package that needs a place under the root
+// asks the store for one of these instead of joining its own, so the
+// layout is written down once (docs/ARCHITECTURE.md, "The store").
+type Location string
+
+const (
+	Blobs         Location = "blobs"              // content store: blobs/sha256/<hex>, blobs/ingest/
+	MetaDB        Location = "meta.db"            // bbolt metadata
+	LockFile      Location = "lock"               // the store lock (flock)
+	Snapshots     Location = "snapshots"          // snapshots/DRIVER/: unpacked layers, container layers
+	Containers    Location = "containers"         // containers/ID/: a container's runtime files
+	RuntimeState  Location = "runtime"            // runc/crun --root: the runtime's own state
+	BuildTmp      Location = "build/tmp"          // RUN steps' bundles and mounts while a build runs
+	BuildCache    Location = "build/mounts/cache" // RUN --mount=type=cache directories
+	BuildContexts Location = "build/contexts"     // context checksum files, one per context path
+	URLCache      Location = "build/url-cache"    // ADD <url>: the last download with its ETag
+	ManifestLists Location = "registry/manifests" // `manifest create` lists before they are pushed
+	PushedGzip    Location = "registry/gzip"      // uncompressed layer diffID -> the gzip blob push sent
+)
+
+// Path returns the absolute path of l in the store.
+func (s *Store) Path(l Location) string { return filepath.Join(s.Root, string(l)) }
