@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -87,16 +86,11 @@ func Load(st *store.Store, r io.Reader) (*LoadResult, error) {
 	defer lk.Unlock()
 	l := &loader{st: st, entries: map[string]*loadEntry{}, byDigest: map[digest.Digest]metadata.Layer{},
 		byDiffID: map[digest.Digest]metadata.Layer{}, buf: make([]byte, 1<<20)}
-	err = st.Meta.View(func(tx *metadata.Tx) error {
-		return tx.ForEach(metadata.BucketLayers, func(_ string, raw []byte) error {
-			var rec metadata.Layer
-			if json.Unmarshal(raw, &rec) == nil {
-				l.byDigest[rec.Digest] = rec
-				l.byDiffID[rec.DiffID] = rec
-			}
-			return nil
-		})
-	})
+	recs, err := st.LayerRecords()
+	for _, rec := range recs {
+		l.byDigest[rec.Digest] = rec
+		l.byDiffID[rec.DiffID] = rec
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +212,7 @@ func (l *loader) stream(tr *tar.Reader) error {
 // is not a layer is stored all the same (an index may name it as something
 // else), with layerErr set.
 func (l *loader) ingest(src io.Reader, name string, expected digest.Digest, head []byte) (*blobResult, error) {
-	w, err := l.st.Content.NewWriter()
+	w, err := l.st.NewBlobWriter()
 	if err != nil {
 		return nil, err
 	}

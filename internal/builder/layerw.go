@@ -18,7 +18,7 @@ import (
 // uses both cores; uncompressed, the digest is the diffID and is hashed
 // once. Nothing is visible until the blob is committed and recorded.
 func (b *builder) writeLayer(fill func(w io.Writer) error) (*metadata.Layer, error) {
-	w, err := b.st.Content.NewWriter()
+	w, err := b.st.NewBlobWriter()
 	if err != nil {
 		return nil, err
 	}

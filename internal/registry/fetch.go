@@ -146,7 +146,7 @@ func (c *Client) FetchBlobs(ctx context.Context, st *store.Store, repo name.Repo
 // layer, its record). A blob without its layer record (a pull interrupted
 // between the two) gets its record from the local bytes, without a download.
 func (c *Client) present(st *store.Store, b Blob) bool {
-	size, err := st.Content.Info(b.Desc.Digest)
+	size, err := st.BlobSize(b.Desc.Digest)
 	if err != nil || size != b.Desc.Size {
 		return false
 	}
@@ -156,7 +156,7 @@ func (c *Client) present(st *store.Store, b Blob) bool {
 	if _, err := st.LayerRecord(b.Desc.Digest); err == nil {
 		return true
 	}
-	f, err := st.Content.Open(b.Desc.Digest)
+	f, err := st.OpenBlob(b.Desc.Digest)
 	if err != nil {
 		return false
 	}
@@ -203,17 +203,13 @@ func (c *Client) fetchOne(ctx context.Context, st *store.Store, repo name.Reposi
 	}
 	cr := &counter{r: io.LimitReader(rc, b.Desc.Size+1), p: prog, id: id, action: "Downloading", total: b.Desc.Size}
 	if !b.Layer {
-		if _, _, err := st.Content.Put(cr, b.Desc.Digest, b.Desc.Size); err != nil {
+		if _, _, err := st.PutBlob(cr, b.Desc.Digest, b.Desc.Size); err != nil {
 			return false, cr.n, fmt.Errorf("%s: %w", what, explainStream(err))
 		}
 		return true, cr.n, nil
 	}
-	lb, err := layer.Ingest(st.Content, cr, b.Desc.Digest, b.Desc.Size)
-	if err != nil {
+	if _, err := st.WriteLayer(cr, b.Desc.Digest, b.Desc.Size, b.Desc.MediaType); err != nil {
 		return false, cr.n, fmt.Errorf("%s: %w", what, explainStream(err))
-	}
-	if _, err := st.IngestLayer(lb, b.Desc.MediaType); err != nil {
-		return false, cr.n, err
 	}
 	c.opts.Progress.Status(id, "Pull complete")
 	return true, cr.n, nil

@@ -212,7 +212,7 @@ func (c *Client) Push(ctx context.Context, st *store.Store, src, dest string) (*
 	if err != nil {
 		return nil, err
 	}
-	raw, err := st.Content.ReadAll(im.Manifest.Digest, image.MaxManifestSize)
+	raw, err := st.ReadBlob(im.Manifest.Digest, image.MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}

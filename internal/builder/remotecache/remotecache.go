@@ -144,7 +144,7 @@ func Import(ctx context.Context, cl *registry.Client, st *store.Store, ref strin
 	if _, err := cl.FetchBlobs(ctx, st, nr.Context(), []registry.Blob{{Desc: m.Config}}); err != nil {
 		return nil, err
 	}
-	rc, err := st.Content.Open(m.Config.Digest)
+	rc, err := st.OpenBlob(m.Config.Digest)
 	if err != nil {
 		return nil, err
 	}
