@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"context"
 	"os"
 	"testing"
 
@@ -16,15 +17,11 @@ func BenchmarkAnalyzeArchive(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		src, err := archive.Open(p)
+		src, err := archive.OpenImage(p, "")
 		if err != nil {
 			b.Fatal(err)
 		}
-		im, err := FromArchive(src, 0, "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := Analyze(im, Options{UpTo: -1}); err != nil {
+		if _, err := AnalyzeSource(context.Background(), src, Options{UpTo: -1}); err != nil {
 			b.Fatal(err)
 		}
 		src.Close()

@@ -3,6 +3,7 @@ package analyze
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -156,10 +157,11 @@ func (fx fixture) build(t testing.TB) (*store.Store, *Image) {
 		tars = append(tars, tarOf(t, l...))
 	}
 	rec := storetest.Image(t, st, nil, fx.name+":latest", tars...)
-	im, err := FromStore(st, rec, fx.name)
+	src, err := st.ImageSource(rec, fx.name)
 	if err != nil {
 		t.Fatal(err)
 	}
+	im := plan(context.Background(), src)
 	if dir := os.Getenv("STRATA_ANALYZE_EXPORT"); dir != "" {
 		exportDockerArchive(t, filepath.Join(dir, fx.name+".tar"), fx.name, tars)
 	}

@@ -11,21 +11,25 @@
 package analyze
 
 import (
-	"encoding/json"
-	"fmt"
+	"context"
 	"io"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/strata-dev/strata/internal/archive"
-	"github.com/strata-dev/strata/internal/metadata"
-	"github.com/strata-dev/strata/internal/store"
+	"github.com/strata-dev/strata/internal/image"
 )
 
-// Layer is one layer to analyse: what is known of it and how to read it.
-// Open returns the layer blob as stored (compressed or not); the analyzer
-// detects the compression itself, so every source can hand out raw blobs.
+// AnalyzeSource analyses an image from any source: the store, an archive,
+// an OCI layout or a registry (source.Open). The Source must stay open
+// while the analysis runs.
+func AnalyzeSource(ctx context.Context, src image.Source, opts Options) (*Result, error) {
+	return Analyze(plan(ctx, src), opts)
+}
+
+// Layer is one layer as the analysis reads it. Open returns the layer blob
+// as stored (compressed or not); the analyzer detects the compression
+// itself.
 type Layer struct {
 	Digest    digest.Digest
 	DiffID    digest.Digest
@@ -34,30 +38,33 @@ type Layer struct {
 	Open      func() (io.ReadCloser, error)
 }
 
-// Image is what the analyzer needs of an image, whatever it comes from:
-// a store, an archive or (later) a registry. Each source is an adapter
-// that fills this in.
+// Image is the analysis's reading plan: the name to report, the layers
+// with how to open each, and the history that names their instructions.
+// plan makes it from an image.Source; tests make it from tars in memory.
 type Image struct {
 	Name    string
 	Layers  []Layer
 	History []ocispec.History
 }
 
-// FromStore adapts an image of a strata store.
-func FromStore(st *store.Store, im *metadata.Image, name string) (*Image, error) {
-	cfg, _, err := st.Config(im)
-	if err != nil {
-		return nil, fmt.Errorf("image config: %w", err)
+// plan reads src's layers for the analysis. Analysis stores nothing, so
+// it reads blobs unverified where the source allows (image.UnverifiedOpener):
+// no sha256 pass, and a seekable plain layer (an archive's, the store's)
+// lets Walk skip big files instead of reading them.
+func plan(ctx context.Context, src image.Source) *Image {
+	open := src.OpenBlob
+	if uo, ok := src.(image.UnverifiedOpener); ok {
+		open = uo.OpenBlobUnverified
 	}
-	out := &Image{Name: name, History: cfg.History}
-	for _, l := range im.Layers {
+	im := &Image{Name: src.Name(), History: src.Config().File.History}
+	for _, l := range src.Layers() {
 		d := l.Digest
-		out.Layers = append(out.Layers, Layer{
+		im.Layers = append(im.Layers, Layer{
 			Digest: l.Digest, DiffID: l.DiffID, MediaType: l.MediaType, Size: l.Size,
-			Open: func() (io.ReadCloser, error) { return st.OpenBlob(d) },
+			Open: func() (io.ReadCloser, error) { return open(ctx, d) },
 		})
 	}
-	return out, nil
+	return im
 }
 
 // instructions pairs layers with the history entries that made them, as
@@ -82,37 +89,4 @@ func instructions(h []ocispec.History, n int) []string {
 		}
 	}
 	return out
-}
-
-// FromArchive adapts image i of an archive or OCI layout (docker-archive:,
-// oci-archive:, oci:). The source must stay open while the analysis runs.
-func FromArchive(src archive.Source, i int, name string) (*Image, error) {
-	imgs := src.Images()
-	if i < 0 || i >= len(imgs) {
-		return nil, fmt.Errorf("the archive holds %d images, not image %d", len(imgs), i)
-	}
-	ai := imgs[i]
-	var cfg ocispec.Image
-	if err := json.Unmarshal(ai.Config, &cfg); err != nil {
-		return nil, fmt.Errorf("image config: %w", err)
-	}
-	if name == "" && len(ai.Names) > 0 {
-		name = ai.Names[0]
-	}
-	out := &Image{Name: name, History: cfg.History}
-	// Analysis stores nothing, so it reads blobs unverified where the
-	// source allows (see archive.UnverifiedOpener): no sha256 pass, and a
-	// seekable plain layer lets Walk skip big files instead of reading them.
-	open := src.OpenBlob
-	if uo, ok := src.(archive.UnverifiedOpener); ok {
-		open = uo.OpenBlobUnverified
-	}
-	for _, l := range ai.Layers {
-		d := l.Digest
-		out.Layers = append(out.Layers, Layer{
-			Digest: l.Digest, DiffID: l.DiffID, MediaType: l.MediaType, Size: l.Size,
-			Open: func() (io.ReadCloser, error) { return open(d) },
-		})
-	}
-	return out, nil
 }

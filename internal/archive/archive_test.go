@@ -3,6 +3,7 @@ package archive_test
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -129,9 +130,9 @@ func TestSaveDockerArchiveSkopeo(t *testing.T) {
 	}
 	_, diffIDs := layerDigests(im)
 	var got []digest.Digest
-	for _, l := range imgs[0].Layers {
+	for _, l := range imgs[0].Layers() {
 		got = append(got, l.DiffID)
-		rc, err := src.OpenBlob(l.Digest)
+		rc, err := imgs[0].OpenBlob(context.Background(), l.Digest)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -373,11 +374,11 @@ func TestLoadLegacyAndCompressed(t *testing.T) {
 			t.Fatalf("open %s: %v", c, err)
 		}
 		imgs := src.Images()
-		if len(imgs) != 3 || imgs[1].ConfigDigest != ids[1] || len(imgs[1].Layers) != 2 || imgs[1].Layers[1].Digest != digest.FromBytes(l2) {
+		if len(imgs) != 3 || imgs[1].Config().Digest != ids[1] || len(imgs[1].Layers()) != 2 || imgs[1].Layers()[1].Digest != digest.FromBytes(l2) {
 			t.Errorf("Source: %+v", imgs)
 		}
-		for _, d := range []digest.Digest{imgs[1].Layers[0].Digest, imgs[1].ConfigDigest} {
-			rc, err := src.OpenBlob(d)
+		for _, d := range []digest.Digest{imgs[1].Layers()[0].Digest, imgs[1].Config().Digest} {
+			rc, err := imgs[1].OpenBlob(context.Background(), d)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -400,10 +401,10 @@ func TestSourceOCIArchive(t *testing.T) {
 			t.Fatal(err)
 		}
 		imgs := src.Images()
-		if len(imgs) != 1 || imgs[0].ConfigDigest != im.ID || len(imgs[0].Names) != 1 || imgs[0].Names[0] != "docker.io/strata-test/src:1" {
+		if len(imgs) != 1 || imgs[0].Config().Digest != im.ID || imgs[0].Name() != "docker.io/strata-test/src:1" {
 			t.Fatalf("%s: %+v", f, imgs)
 		}
-		for i, l := range imgs[0].Layers {
+		for i, l := range imgs[0].Layers() {
 			want := im.Layers[i].Digest
 			if f == archive.DockerArchive {
 				want = im.Layers[i].DiffID
@@ -412,7 +413,7 @@ func TestSourceOCIArchive(t *testing.T) {
 				t.Errorf("%s layer %d: %+v", f, i, l)
 			}
 		}
-		if _, err := src.OpenBlob(digest.FromString("nope")); err == nil {
+		if _, err := imgs[0].OpenBlob(context.Background(), digest.FromString("nope")); err == nil {
 			t.Errorf("OpenBlob of a missing blob succeeded")
 		}
 		src.Close()

@@ -14,30 +14,17 @@
 //     of the archive was checked.
 //
 //   - Open gives read access to an archive file or an OCI layout directory
-//     without storing anything (the analysis feature uses it):
-//
-//     type Source interface {
-//     Images() []Image
-//     OpenBlob(d digest.Digest) (io.ReadCloser, error)
-//     Close() error
-//     }
-//
-//     Image is {Names, Config, ConfigDigest, ManifestDigest, Layers} and
-//     Layer is {Digest, DiffID, MediaType, Size}. OpenBlob serves the
-//     config and layer blobs of the images (and any blobs/sha256/<hex>
-//     entry of the archive); the reader it returns fails at EOF if the
-//     bytes do not match d.
+//     without storing anything: each of its images is an image.Source
+//     (Archive.Images, Archive.Image by name or index, OpenImage for one
+//     image alone). OpenBlob serves the config, manifest and layer blobs
+//     (and any blobs/sha256/<hex> entry of the archive); the reader fails
+//     at EOF if the bytes do not match. A docker 20.10 archive has no
+//     manifest: its images give the OCI manifest of their config and layers.
 //
 // Paths inside an archive are confined to it: an entry or a reference with
 // "..", an absolute path, a link leaving the archive or a symbolic link
 // under blobs/ is refused.
 package archive
-
-import (
-	"io"
-
-	"github.com/opencontainers/go-digest"
-)
 
 // Format is an archive format.
 type Format string
@@ -62,37 +49,4 @@ type formatError struct{ s string }
 
 func (e *formatError) Error() string {
 	return "unknown archive format " + e.s + " (want docker-archive or oci-archive)"
-}
-
-// Source is read access to the images of an archive or layout.
-type Source interface {
-	// Images lists the images, in the archive's order.
-	Images() []Image
-	// OpenBlob reads a blob; the reader fails at EOF if the bytes do not
-	// match d.
-	OpenBlob(d digest.Digest) (io.ReadCloser, error)
-	Close() error
-}
-
-// Image is one image of a Source.
-type Image struct {
-	// Names are full references (docker.io/library/busybox:latest).
-	Names []string
-	// Config is the config blob, byte-exact; ConfigDigest its digest (the
-	// image ID).
-	Config       []byte
-	ConfigDigest digest.Digest
-	// ManifestDigest is the digest of the image's OCI/Docker manifest when
-	// the archive holds one (oci-archive, docker 25+), else "".
-	ManifestDigest digest.Digest
-	// Layers bottom first.
-	Layers []Layer
-}
-
-// Layer is one layer of an Image.
-type Layer struct {
-	Digest    digest.Digest // of the blob as stored in the archive
-	DiffID    digest.Digest // of its uncompressed tar
-	MediaType string
-	Size      int64 // bytes of the blob
 }

@@ -4,28 +4,187 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 )
+
+// Archive is an archive file or an OCI layout directory opened for reading.
+// Its images are image.Sources that read their blobs from it; closing the
+// Archive closes them all.
+type Archive struct {
+	files  blobFiles
+	images []*archiveImage
+}
+
+// blobFiles is where an Archive's blobs are: a tar file read in place or a
+// layout directory.
+type blobFiles interface {
+	// open reads blob d as it is in the archive, unverified, with its
+	// size; the reader can Seek and ReadAt.
+	open(d digest.Digest) (io.ReadCloser, int64, error)
+	Close() error
+}
 
 // Open opens an archive file (docker-archive or oci-archive, compressed or
 // not) or, as "oci:DIR", an OCI layout directory. A tar file is indexed once
 // and its entries are then read in place; a compressed one is first
 // decompressed to an unlinked temporary file.
-func Open(p string) (Source, error) {
+func Open(p string) (*Archive, error) {
 	if dir, ok := strings.CutPrefix(p, "oci:"); ok {
 		return openDir(dir)
 	}
 	return openTar(p)
+}
+
+// OpenImage opens the archive or layout p (as Open does) and returns one of
+// its images, chosen by Image(pick); closing that Source closes the archive.
+func OpenImage(p, pick string) (image.Source, error) {
+	a, err := Open(p)
+	if err != nil {
+		return nil, err
+	}
+	src, err := a.image(pick)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	owned := *src
+	owned.owner = a
+	return &owned, nil
+}
+
+// Images lists the archive's images, in the archive's order.
+func (a *Archive) Images() []image.Source {
+	out := make([]image.Source, len(a.images))
+	for i, im := range a.images {
+		out[i] = im
+	}
+	return out
+}
+
+// Image picks one image, as skopeo's docker-archive:PATH:REF does: "" is
+// the first, "@N" the Nth from 0, anything else a name the image has
+// (busybox:1 and docker.io/library/busybox:1 are the same name).
+func (a *Archive) Image(pick string) (image.Source, error) {
+	im, err := a.image(pick)
+	if err != nil {
+		return nil, err
+	}
+	return im, nil
+}
+
+func (a *Archive) image(pick string) (*archiveImage, error) {
+	if len(a.images) == 0 {
+		return nil, errors.New("the archive holds no image")
+	}
+	if pick == "" {
+		return a.images[0], nil
+	}
+	if n, ok := strings.CutPrefix(pick, "@"); ok {
+		i, err := strconv.Atoi(n)
+		if err != nil || i < 0 || i >= len(a.images) {
+			return nil, fmt.Errorf("the archive holds %d images, not image %s", len(a.images), pick)
+		}
+		return a.images[i], nil
+	}
+	ref, err := image.ParseReference(pick)
+	if err != nil {
+		return nil, err
+	}
+	for _, im := range a.images {
+		for _, n := range im.names {
+			if n == ref.String() {
+				return im, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("the archive has no image named %s", pick)
+}
+
+// Close closes the archive file or layout directory.
+func (a *Archive) Close() error { return a.files.Close() }
+
+// archiveImage is one image of an Archive.
+type archiveImage struct {
+	a        *Archive
+	names    []string // full references
+	config   image.Config
+	manifest image.Manifest
+	layers   []image.Layer
+	owner    io.Closer // the Archive, when this Source was opened alone
+}
+
+func (im *archiveImage) Name() string {
+	if len(im.names) == 0 {
+		return ""
+	}
+	return im.names[0]
+}
+
+func (im *archiveImage) Config() image.Config     { return im.config }
+func (im *archiveImage) Manifest() image.Manifest { return im.manifest }
+func (im *archiveImage) Layers() []image.Layer    { return im.layers }
+
+// Close closes the archive when the image was opened alone (OpenImage);
+// an image of Archive.Images is closed with its Archive.
+func (im *archiveImage) Close() error {
+	if im.owner != nil {
+		return im.owner.Close()
+	}
+	return nil
+}
+
+// inMemory serves the config (a docker-archive keeps it as <hex>.json, not
+// under blobs/) and the manifest (which a docker 20.10 archive does not
+// have: it is made from the config and layers) from memory.
+func (im *archiveImage) inMemory(d digest.Digest) (io.ReadCloser, bool) {
+	switch d {
+	case im.config.Digest:
+		return io.NopCloser(bytes.NewReader(im.config.Raw)), true
+	case im.manifest.Digest:
+		return io.NopCloser(bytes.NewReader(im.manifest.Raw)), true
+	}
+	return nil, false
+}
+
+// OpenBlob serves the image's config, manifest and layers, and any
+// blobs/sha256/<hex> entry of the archive, checked against d.
+func (im *archiveImage) OpenBlob(_ context.Context, d digest.Digest) (io.ReadCloser, error) {
+	if rc, ok := im.inMemory(d); ok {
+		return rc, nil
+	}
+	rc, size, err := im.a.files.open(d)
+	if err != nil {
+		return nil, err
+	}
+	return image.Verify(rc, d, size), nil
+}
+
+// OpenBlobUnverified implements image.UnverifiedOpener: the blob's bytes
+// read in place, seekable.
+func (im *archiveImage) OpenBlobUnverified(_ context.Context, d digest.Digest) (io.ReadCloser, error) {
+	if rc, ok := im.inMemory(d); ok {
+		return rc, nil
+	}
+	rc, _, err := im.a.files.open(d)
+	return rc, err
+}
+
+// notFound is OpenBlob's error for a blob the archive does not hold.
+func notFound(d digest.Digest, err error) error {
+	return fmt.Errorf("blob %s: %w (%v)", d, image.ErrBlobNotFound, err)
 }
 
 type tarEntry struct {
@@ -36,8 +195,7 @@ type tarEntry struct {
 type tarSource struct {
 	f       *os.File
 	entries map[string]*tarEntry
-	images  []Image
-	blobs   map[digest.Digest]string
+	blobs   map[digest.Digest]string // docker-archive layers by blob digest
 }
 
 // posReader tells tar.Reader it can seek (so it skips data without reading
@@ -72,7 +230,7 @@ func (r *posReader) Seek(off int64, whence int) (int64, error) {
 	return r.pos, nil
 }
 
-func openTar(p string) (_ Source, err error) {
+func openTar(p string) (_ *Archive, err error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
@@ -135,14 +293,15 @@ func openTar(p string) (_ Source, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.images, err = sourceImages(raws, s.blobs, func(name string) (io.Reader, int64) {
+	a := &Archive{files: s}
+	a.images, err = sourceImages(a, raws, s.blobs, func(name string) (io.Reader, int64) {
 		e := s.entries[name]
 		return io.NewSectionReader(f, e.off, e.size), e.size
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	return a, nil
 }
 
 // entryOf checks a tar header and returns the entry it makes (nil for a
@@ -209,93 +368,44 @@ func (s *tarSource) small(name string) ([]byte, error) {
 	return b, nil
 }
 
-func (s *tarSource) Images() []Image { return s.images }
-
-// configBlob serves a config from memory (a docker-archive keeps it as
-// <hex>.json, not under blobs/).
-func configBlob(imgs []Image, d digest.Digest) io.ReadCloser {
-	for _, im := range imgs {
-		if im.ConfigDigest == d {
-			return io.NopCloser(bytes.NewReader(im.Config))
-		}
-	}
-	return nil
-}
-
-func (s *tarSource) OpenBlob(d digest.Digest) (io.ReadCloser, error) {
-	if rc := configBlob(s.images, d); rc != nil {
-		return rc, nil
-	}
-	sr, err := s.section(d)
-	if err != nil {
-		return nil, err
-	}
-	return verifying(sr, d), nil
-}
-
-// OpenBlobUnverified implements UnverifiedOpener: the blob's bytes read in
-// place, seekable.
-func (s *tarSource) OpenBlobUnverified(d digest.Digest) (io.ReadCloser, error) {
-	if rc := configBlob(s.images, d); rc != nil {
-		return rc, nil
-	}
-	sr, err := s.section(d)
-	if err != nil {
-		return nil, err
-	}
-	return sectionCloser{sr}, nil
-}
-
 // sectionCloser is a blob read in place from the archive file, which the
-// Source closes.
+// Archive closes.
 type sectionCloser struct{ *io.SectionReader }
 
 func (sectionCloser) Close() error { return nil }
 
-// section finds blob d's bytes in the archive file.
-func (s *tarSource) section(d digest.Digest) (*io.SectionReader, error) {
+func (s *tarSource) open(d digest.Digest) (io.ReadCloser, int64, error) {
 	name, ok := s.blobs[d]
 	if !ok {
 		if d.Validate() != nil {
-			return nil, fmt.Errorf("invalid digest %q", d)
+			return nil, 0, fmt.Errorf("invalid digest %q", d)
 		}
 		n, err := s.resolve(blobPath(d))
 		if err != nil {
-			return nil, fmt.Errorf("blob %s: %w", d, err)
+			return nil, 0, notFound(d, err)
 		}
 		name = n
 	}
 	e := s.entries[name]
-	return io.NewSectionReader(s.f, e.off, e.size), nil
+	return sectionCloser{io.NewSectionReader(s.f, e.off, e.size)}, e.size, nil
 }
 
 func (s *tarSource) Close() error { return s.f.Close() }
 
-// UnverifiedOpener is an optional capability of a Source, for read-only
-// uses that store nothing (layer analysis). OpenBlobUnverified reads a blob
-// without checking it against its digest; the reader it returns can also
-// Seek and ReadAt (except for a config, served from memory), so that big
-// file contents are skipped instead of read.
-//
-// Why that is safe: the digest check guards the store (invariant 1: a blob
-// is named by the sha256 of its bytes). Bytes read this way never reach the
-// store; a damaged archive can at worst make a wrong report about the file
-// the user gave, and a truncated or corrupt tar still fails the reading.
-// Anything that stores a blob (load) must use OpenBlob.
-type UnverifiedOpener interface {
-	OpenBlobUnverified(d digest.Digest) (io.ReadCloser, error)
-}
-
 // sourceImages completes the archive's images with each layer's digest:
 // the layer's descriptor in an OCI layout; for a docker-archive, its
 // diffID when the layer is an uncompressed tar, else the hash of the blob.
-func sourceImages(raws []rawImage, blobs map[digest.Digest]string, open func(name string) (io.Reader, int64)) ([]Image, error) {
-	var out []Image
+func sourceImages(a *Archive, raws []rawImage, blobs map[digest.Digest]string, open func(name string) (io.Reader, int64)) ([]*archiveImage, error) {
+	var out []*archiveImage
 	for _, r := range raws {
-		im := Image{Names: r.names, Config: r.config, ConfigDigest: r.configDigest, ManifestDigest: r.manifestDigest}
+		cfg, err := image.NewConfig(r.config)
+		if err != nil {
+			return nil, err
+		}
+		im := &archiveImage{a: a, names: r.names, config: cfg}
 		for _, l := range r.layers {
 			rd, size := open(l.path)
-			L := Layer{DiffID: l.diffID, Size: size}
+			L := image.Layer{DiffID: l.diffID, Size: size}
 			if l.desc.Digest != "" {
 				L.Digest, L.MediaType = l.desc.Digest, l.desc.MediaType
 				if l.desc.Size != size {
@@ -319,8 +429,19 @@ func sourceImages(raws []rawImage, blobs map[digest.Digest]string, open func(nam
 					L.Digest = h.Digest()
 				}
 			}
+			if L.Digest == L.DiffID {
+				L.UncompressedSize = size
+			}
 			blobs[L.Digest] = l.path
-			im.Layers = append(im.Layers, L)
+			im.layers = append(im.layers, L)
+		}
+		if r.manifest != nil {
+			im.manifest, err = image.NewManifest(r.manifest)
+		} else {
+			im.manifest, err = image.ManifestOf(cfg, im.layers)
+		}
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, im)
 	}
@@ -337,50 +458,23 @@ func mediaType(c layer.Compression) string {
 	return ocispec.MediaTypeImageLayer
 }
 
-// verifyReader fails at EOF if what it read does not match its digest.
-type verifyReader struct {
-	r io.Reader
-	v digest.Verifier
-	d digest.Digest
-}
-
-func verifying(r io.Reader, d digest.Digest) io.ReadCloser {
-	return &verifyReader{r: r, v: d.Verifier(), d: d}
-}
-
-func (v *verifyReader) Read(p []byte) (int, error) {
-	n, err := v.r.Read(p)
-	v.v.Write(p[:n])
-	if err == io.EOF && !v.v.Verified() {
-		return n, fmt.Errorf("blob %s in the archive does not match its digest", v.d)
-	}
-	return n, err
-}
-
-func (v *verifyReader) Close() error {
-	if c, ok := v.r.(io.Closer); ok {
-		return c.Close()
-	}
-	return nil
-}
-
 // dirSource is an OCI layout directory, read through os.Root so that no
 // link leads out of it.
 type dirSource struct {
-	root   *os.Root
-	images []Image
+	root *os.Root
 }
 
-func openDir(dir string) (Source, error) {
+func openDir(dir string) (*Archive, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err
 	}
 	s := &dirSource{root: root}
+	a := &Archive{files: s}
 	raws, err := parseOCI(s)
 	if err == nil {
 		var files []*os.File
-		s.images, err = sourceImages(raws, map[digest.Digest]string{}, func(name string) (io.Reader, int64) {
+		a.images, err = sourceImages(a, raws, map[digest.Digest]string{}, func(name string) (io.Reader, int64) {
 			f, err := root.Open(name)
 			if err != nil {
 				return strings.NewReader(""), 0
@@ -397,7 +491,7 @@ func openDir(dir string) (Source, error) {
 		root.Close()
 		return nil, err
 	}
-	return s, nil
+	return a, nil
 }
 
 func (s *dirSource) resolve(name string) (string, error) {
@@ -430,35 +524,24 @@ func (s *dirSource) small(name string) ([]byte, error) {
 	return b, nil
 }
 
-func (s *dirSource) Images() []Image { return s.images }
-
-func (s *dirSource) OpenBlob(d digest.Digest) (io.ReadCloser, error) {
-	if rc := configBlob(s.images, d); rc != nil {
-		return rc, nil
-	}
+func (s *dirSource) open(d digest.Digest) (io.ReadCloser, int64, error) {
 	if d.Validate() != nil {
-		return nil, fmt.Errorf("invalid digest %q", d)
+		return nil, 0, fmt.Errorf("invalid digest %q", d)
 	}
-	f, err := s.root.Open(blobPath(d))
+	name, err := s.resolve(blobPath(d))
 	if err != nil {
-		return nil, fmt.Errorf("blob %s: %w", d, err)
+		return nil, 0, notFound(d, err)
 	}
-	return verifying(f, d), nil
-}
-
-// OpenBlobUnverified implements UnverifiedOpener: the blob file itself.
-func (s *dirSource) OpenBlobUnverified(d digest.Digest) (io.ReadCloser, error) {
-	if rc := configBlob(s.images, d); rc != nil {
-		return rc, nil
-	}
-	if d.Validate() != nil {
-		return nil, fmt.Errorf("invalid digest %q", d)
-	}
-	f, err := s.root.Open(blobPath(d))
+	f, err := s.root.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("blob %s: %w", d, err)
+		return nil, 0, err
 	}
-	return f, nil
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
 }
 
 func (s *dirSource) Close() error { return s.root.Close() }

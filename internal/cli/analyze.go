@@ -2,21 +2,14 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
-
-	"github.com/opencontainers/go-digest"
 
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/analyze"
-	"github.com/strata-dev/strata/internal/archive"
-	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/registry"
+	"github.com/strata-dev/strata/internal/source"
 )
 
 // ciConfigFiles are looked for in the working directory when --ci is given
@@ -62,25 +55,29 @@ or docker://NAME (also registry:NAME): an image in a registry, read without pull
 						return err
 					}
 				}
-				im, closeFn, err := openAnalyzed(a, args[0])
+				ctx := context.Background()
+				src, err := source.Open(ctx, args[0], a.sourceOptions())
 				if err != nil {
 					return err
 				}
-				defer closeFn()
+				defer src.Close()
 				opts := analyze.Options{UpTo: -1, KeepChanges: interactive || htmlFile != "" || files}
 				if tree != "" {
-					n := layerN
+					n, layers := layerN, len(src.Layers())
 					if n < 0 {
-						n += len(im.Layers)
+						n += layers
 					}
-					if n < 0 || n >= len(im.Layers) {
-						return fmt.Errorf("--layer %d: the image has %d layers (0 to %d)", layerN, len(im.Layers), len(im.Layers)-1)
+					if n < 0 || n >= layers {
+						return fmt.Errorf("--layer %d: the image has %d layers (0 to %d)", layerN, layers, layers-1)
 					}
 					opts.UpTo = n
 				}
-				res, err := analyze.Analyze(im, opts)
+				res, err := analyze.AnalyzeSource(ctx, src, opts)
 				if err != nil {
 					return err
+				}
+				if res.Image == "" {
+					res.Image = args[0] // an archive's image with no name
 				}
 				if tree != "" {
 					return analyze.WriteTree(a.stdout, res, mode)
@@ -168,53 +165,16 @@ func ciRules(cmd *cobra.Command, path string, flags analyze.Rules) (analyze.Rule
 	return r, nil
 }
 
-// openAnalyzed finds the image to analyse: an archive or layout named by
-// its transport, else an image of the store.
-func openAnalyzed(a *app, ref string) (*analyze.Image, func(), error) {
-	for _, t := range []string{"docker-archive:", "oci-archive:", "oci:"} {
-		p, ok := strings.CutPrefix(ref, t)
-		if !ok {
-			continue
-		}
-		if p == "" {
-			return nil, nil, fmt.Errorf("%s needs a path", t)
-		}
-		if t == "oci:" {
-			p = ref
-		}
-		src, err := archive.Open(p)
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(src.Images()) == 0 {
-			src.Close()
-			return nil, nil, errors.New(ref + " holds no image")
-		}
-		im, err := analyze.FromArchive(src, 0, "")
-		if err != nil {
-			src.Close()
-			return nil, nil, err
-		}
-		if im.Name == "" {
-			im.Name = ref
-		}
-		return im, func() { src.Close() }, nil
+// sourceOptions are where analyze may read an image from: the store, and
+// registries through a client of its own (no progress output).
+func (a *app) sourceOptions() source.Options {
+	return source.Options{
+		Store: a.store,
+		Registry: func() (*registry.Client, error) {
+			return registry.New(registry.Options{TLSVerify: true, MaxConcurrent: 1, UserAgent: "strata/" + Version})
+		},
+		Platform: registry.DefaultPlatform(),
 	}
-	for _, t := range []string{"docker://", "registry:"} {
-		if name, ok := strings.CutPrefix(ref, t); ok {
-			return openRemote(a, name)
-		}
-	}
-	st, err := a.store()
-	if err != nil {
-		return nil, nil, err
-	}
-	rec, err := st.Resolve(ref)
-	if err != nil {
-		return nil, nil, err
-	}
-	im, err := analyze.FromStore(st, rec, ref)
-	return im, func() {}, err
 }
 
 func writeHTMLFile(path string, res *analyze.Result) error {
@@ -227,35 +187,4 @@ func writeHTMLFile(path string, res *analyze.Result) error {
 		return err
 	}
 	return f.Close()
-}
-
-// openRemote adapts an image in a registry: manifest and config are read
-// now, each layer streamed from the registry when the analysis reaches it;
-// nothing is stored.
-func openRemote(a *app, name string) (*analyze.Image, func(), error) {
-	cl, err := registry.New(registry.Options{TLSVerify: true, MaxConcurrent: 1, UserAgent: "strata/" + Version})
-	if err != nil {
-		return nil, nil, err
-	}
-	ri, err := cl.OpenRemote(context.Background(), name, registry.DefaultPlatform())
-	if err != nil {
-		return nil, nil, err
-	}
-	var cfg image.ConfigFile
-	if err := json.Unmarshal(ri.Config, &cfg); err != nil {
-		return nil, nil, fmt.Errorf("image config: %w", err)
-	}
-	im := &analyze.Image{Name: ri.Name, History: cfg.History}
-	for i, l := range ri.Layers {
-		var diffID digest.Digest
-		if i < len(cfg.RootFS.DiffIDs) {
-			diffID = cfg.RootFS.DiffIDs[i]
-		}
-		desc := l
-		im.Layers = append(im.Layers, analyze.Layer{
-			Digest: l.Digest, DiffID: diffID, MediaType: l.MediaType, Size: l.Size,
-			Open: func() (io.ReadCloser, error) { return ri.OpenBlob(desc) },
-		})
-	}
-	return im, func() {}, nil
 }
