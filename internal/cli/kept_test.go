@@ -29,7 +29,7 @@ func TestKeptRunLayerLeavesTheMachine(t *testing.T) {
 	regEnv(t)
 	reg := registrytest.Start(t, registrytest.Options{})
 	root := t.TempDir()
-	mustRun(t, root, "load", "-q", "-i", filepath.Join("..", "build", "testdata", "conformance", "busybox.tar.gz"))
+	mustRun(t, root, "load", "-q", "-i", filepath.Join("..", "builder", "testdata", "conformance", "busybox.tar.gz"))
 	ctx := t.TempDir()
 	df := "FROM localhost:5000/busybox:latest\n" +
 		"RUN mkdir -p /data/d && head -c 200000 /dev/urandom > /data/r && echo hi > /data/d/h && rm /bin/vi\n" +
