@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // virtualTar is a seekable tar whose big contents are zeros that take no
@@ -126,7 +128,7 @@ func TestTooManyLayers(t *testing.T) {
 }
 
 func TestLongPathElement(t *testing.T) {
-	im := &Image{Layers: []Layer{{Open: opener(tarOf(t, f{name: "d/" + x("n", 70000), body: "x"}))}}}
+	im := &Image{Layers: []Layer{{Open: opener(testutil.Tar(t, testutil.Entry{Name: "d/" + x("n", 70000), Body: "x"}))}}}
 	if _, err := Analyze(im, Options{UpTo: -1}); err == nil || !strings.Contains(err.Error(), "path element of 70000 bytes") {
 		t.Errorf("error %v, want one about the long path element", err)
 	}

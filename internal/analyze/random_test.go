@@ -10,59 +10,44 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // randomImage makes layers over a small namespace, so that paths collide
 // across and within layers: files (a few contents, some big enough to be
 // lazy), directories, links, whiteouts, opaque markers, repeated entries.
 // A third of the layers are gzipped (not seekable).
-func randomImage(r *rand.Rand) *Image {
+func randomImage(t testing.TB, r *rand.Rand) *Image {
 	dirs := []string{"", "a/", "b/", "a/c/", "a/d/", "b/e/", "a/c/f/"}
 	names := []string{"x", "y", "z", "w", "c", "d", "e"}
 	bodies := []string{"", "1", "22", "333", "hello", "world", x("q", 700), x("r", 700)}
-	type ent struct {
-		name, body, link string
-		typ              byte
-		mode             int64
-	}
 	im := &Image{Name: "random"}
 	for range 1 + r.Intn(5) {
-		var es []ent
+		var es []testutil.Entry
 		for range r.Intn(14) {
 			d, n := dirs[r.Intn(len(dirs))], names[r.Intn(len(names))]
 			switch k := r.Intn(20); {
 			case k < 3:
-				es = append(es, ent{name: d + n + "/", typ: tar.TypeDir})
+				es = append(es, testutil.Entry{Name: d + n + "/", Type: tar.TypeDir})
 			case k < 11:
-				es = append(es, ent{name: d + n, body: bodies[r.Intn(len(bodies))], typ: tar.TypeReg, mode: int64(0o600 + r.Intn(2))})
+				es = append(es, testutil.Entry{Name: d + n, Body: bodies[r.Intn(len(bodies))], Type: tar.TypeReg, Mode: int64(0o600 + r.Intn(2))})
 			case k < 12:
-				es = append(es, ent{name: d + n, link: names[r.Intn(len(names))], typ: tar.TypeSymlink})
+				es = append(es, testutil.Entry{Name: d + n, Link: names[r.Intn(len(names))], Type: tar.TypeSymlink})
 			case k < 15:
-				es = append(es, ent{name: d + whiteoutPrefix + n, typ: tar.TypeReg})
+				es = append(es, testutil.Entry{Name: d + whiteoutPrefix + n, Type: tar.TypeReg})
 			case k < 16:
-				es = append(es, ent{name: d + opaqueMarker, typ: tar.TypeReg})
+				es = append(es, testutil.Entry{Name: d + opaqueMarker, Type: tar.TypeReg})
 			case k < 17:
 				if r.Intn(4) == 0 {
-					es = append(es, ent{name: d + n, body: x(string(rune('a'+r.Intn(2))), lazyMin+r.Intn(2)), typ: tar.TypeReg})
+					es = append(es, testutil.Entry{Name: d + n, Body: x(string(rune('a'+r.Intn(2))), lazyMin+r.Intn(2)), Type: tar.TypeReg})
 				}
 			case k < 18 && len(es) > 0:
 				es = append(es, es[r.Intn(len(es))])
 			default:
-				es = append(es, ent{name: d + n, body: bodies[r.Intn(len(bodies))], typ: tar.TypeReg})
+				es = append(es, testutil.Entry{Name: d + n, Body: bodies[r.Intn(len(bodies))], Type: tar.TypeReg})
 			}
 		}
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		for _, e := range es {
-			h := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.link}
-			if e.typ == tar.TypeReg {
-				h.Size = int64(len(e.body))
-			}
-			tw.WriteHeader(h)
-			tw.Write([]byte(e.body))
-		}
-		tw.Close()
-		b := buf.Bytes()
+		b := testutil.Tar(t, es...)
 		l := Layer{Digest: "sha256:0", Size: int64(len(b)), Open: opener(b)}
 		if r.Intn(3) == 0 {
 			var gz bytes.Buffer
@@ -86,7 +71,7 @@ func TestRandomImages(t *testing.T) {
 		n = 50
 	}
 	for seed := range n {
-		im := randomImage(rand.New(rand.NewSource(int64(seed))))
+		im := randomImage(t, rand.New(rand.NewSource(int64(seed))))
 		full, err := Analyze(im, Options{UpTo: -1, KeepChanges: true})
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)

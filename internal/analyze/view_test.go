@@ -2,7 +2,6 @@ package analyze
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,9 +10,8 @@ import (
 	"testing"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/strata-dev/strata/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func analyzed(t *testing.T, name string, opts Options) *Result {
 	t.Helper()
@@ -29,24 +27,6 @@ func analyzed(t *testing.T, name string, opts Options) *Result {
 	}
 	t.Fatalf("no fixture %s", name)
 	return nil
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from %s\n--- got\n%s\n--- want\n%s", name, path, got, want)
-	}
 }
 
 func TestTreeGolden(t *testing.T) {
@@ -68,7 +48,7 @@ func TestTreeGolden(t *testing.T) {
 			if err := WriteTree(&b, r, tc.mode); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "tree-"+name, b.String())
+			testutil.Golden(t, "testdata/tree-"+name+".golden", b.String())
 		})
 	}
 }

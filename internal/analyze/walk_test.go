@@ -10,11 +10,12 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 func TestWalk(t *testing.T) {
-	plain := tarOf(t, f{name: "./a/"}, f{name: "a/b", body: "hello"}, f{name: "/a/.wh.c"}, f{name: "a/.wh..wh..opq"},
-		f{name: "big", body: x("z", 2<<20)})
+	plain := testutil.Tar(t, testutil.Entry{Name: "./a/"}, testutil.Entry{Name: "a/b", Body: "hello"}, testutil.Entry{Name: "/a/.wh.c"}, testutil.Entry{Name: "a/.wh..wh..opq"},
+		testutil.Entry{Name: "big", Body: x("z", 2<<20)})
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	zw.Write(plain)
@@ -84,9 +85,9 @@ func TestWalkRejectsGarbage(t *testing.T) {
 // FuzzWalk: the walker and the analyzer never panic on any stream, and the
 // analysis of whatever entries a stream holds stays consistent.
 func FuzzWalk(fz *testing.F) {
-	fz.Add(tarOf(fz, f{name: "a/"}, f{name: "a/b", body: "x"}))
-	fz.Add(tarOf(fz, f{name: "a/.wh..wh..opq"}, f{name: ".wh.a"}, f{name: "../../x", body: "y"}))
-	fz.Add(tarOf(fz, f{name: "x", body: "1"}, f{name: "x/y", body: "2"}, f{name: ".wh.x"}))
+	fz.Add(testutil.Tar(fz, testutil.Entry{Name: "a/"}, testutil.Entry{Name: "a/b", Body: "x"}))
+	fz.Add(testutil.Tar(fz, testutil.Entry{Name: "a/.wh..wh..opq"}, testutil.Entry{Name: ".wh.a"}, testutil.Entry{Name: "../../x", Body: "y"}))
+	fz.Add(testutil.Tar(fz, testutil.Entry{Name: "x", Body: "1"}, testutil.Entry{Name: "x/y", Body: "2"}, testutil.Entry{Name: ".wh.x"}))
 	fz.Add([]byte{0x1f, 0x8b, 0, 0})
 	fz.Fuzz(func(t *testing.T, data []byte) {
 		n := 0
@@ -138,7 +139,7 @@ func (blob) Close() error { return nil }
 // same entries, hashes and byte count as archive/tar alone.
 func TestWalkFallback(t *testing.T) {
 	long := "d/" + x("n", 150)
-	data := tarOf(t, f{name: "a/"}, f{name: "a/b", body: "hello"}, f{name: long, body: x("q", 700)}, f{name: "a/c", body: "world"}, f{name: "big", body: x("z", 300<<10)})
+	data := testutil.Tar(t, testutil.Entry{Name: "a/"}, testutil.Entry{Name: "a/b", Body: "hello"}, testutil.Entry{Name: long, Body: x("q", 700)}, testutil.Entry{Name: "a/c", Body: "world"}, testutil.Entry{Name: "big", Body: x("z", 300<<10)})
 	if !bytes.Contains(data, []byte("path=")) {
 		t.Fatal("the test tar has no PAX record")
 	}

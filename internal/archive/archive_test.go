@@ -21,6 +21,7 @@ import (
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/store"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 func newStore(t testing.TB) *store.Store {
@@ -107,8 +108,8 @@ func equal[T comparable](a, b []T) bool {
 
 // twoLayers is a busybox base plus a small layer on top.
 func twoLayers(t testing.TB, st *store.Store, c layer.Compression, names ...string) *metadata.Image {
-	base := archivetest.AddLayer(t, st, archivetest.Busybox(t), c)
-	top := archivetest.AddLayer(t, st, []archivetest.File{{Name: "etc/hello", Data: []byte("hello\n")}}, c)
+	base := archivetest.AddLayer(t, st, testutil.BusyboxRootfs(t), c)
+	top := archivetest.AddLayer(t, st, []testutil.Entry{{Name: "etc/hello", Body: "hello\n"}}, c)
 	return archivetest.Image(t, st, nil, []metadata.Layer{base, top}, names...)
 }
 
@@ -253,7 +254,7 @@ func TestRoundTrip(t *testing.T) {
 func TestMultiImageSharedLayers(t *testing.T) {
 	st := newStore(t)
 	a := twoLayers(t, st, layer.Gzip, "strata-test/a:1")
-	top := archivetest.AddLayer(t, st, []archivetest.File{{Name: "etc/b", Data: []byte("b\n")}}, layer.Gzip)
+	top := archivetest.AddLayer(t, st, []testutil.Entry{{Name: "etc/b", Body: "b\n"}}, layer.Gzip)
 	b := archivetest.Image(t, st, a, []metadata.Layer{top}, "strata-test/b:1")
 	for _, f := range []archive.Format{archive.DockerArchive, archive.OCIArchive} {
 		var buf bytes.Buffer
@@ -290,8 +291,8 @@ func TestMultiImageSharedLayers(t *testing.T) {
 // TestLoadSharedBaseWritesOnlyNewLayers: a second image sharing a big base
 // with a stored one writes only its own layer, in every layout.
 func TestLoadSharedBaseWritesOnlyNewLayers(t *testing.T) {
-	bigTar := archivetest.Tar(t, []archivetest.File{{Name: "big", Data: bytes.Repeat([]byte("0123456789abcdef"), 1<<18)}}) // 4 MiB
-	smallTar := archivetest.Tar(t, []archivetest.File{{Name: "small", Data: []byte("x")}})
+	bigTar := testutil.Tar(t, testutil.Entry{Name: "big", Body: strings.Repeat("0123456789abcdef", 1<<18)}) // 4 MiB
+	smallTar := testutil.Tar(t, testutil.Entry{Name: "small", Body: "x"})
 	legacy1, _ := archivetest.LegacyArchive(t, []archivetest.LegacyImage{{RepoTags: []string{"strata-test/base:1"}, Layers: [][]byte{bigTar}}})
 	legacy2, ids := archivetest.LegacyArchive(t, []archivetest.LegacyImage{{RepoTags: []string{"strata-test/app:1"}, Layers: [][]byte{bigTar, smallTar}}})
 
@@ -341,8 +342,8 @@ func mustResolve(t testing.TB, st *store.Store, ref string) *metadata.Image {
 }
 
 func TestLoadLegacyAndCompressed(t *testing.T) {
-	l1 := archivetest.Tar(t, archivetest.Busybox(t))
-	l2 := archivetest.Tar(t, []archivetest.File{{Name: "etc/x", Data: []byte("x")}})
+	l1 := testutil.BusyboxTar(t)
+	l2 := testutil.Tar(t, testutil.Entry{Name: "etc/x", Body: "x"})
 	// Two images sharing a layer: docker writes a symlink for the second copy.
 	raw, ids := archivetest.LegacyArchive(t, []archivetest.LegacyImage{
 		{RepoTags: []string{"strata-test/one:1"}, Layers: [][]byte{l1}},
@@ -512,7 +513,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		f.Add(b.Bytes())
 	}
-	legacy, _ := archivetest.LegacyArchive(f, []archivetest.LegacyImage{{RepoTags: []string{"x:1"}, Layers: [][]byte{archivetest.Tar(f, []archivetest.File{{Name: "a", Data: []byte("a")}})}}})
+	legacy, _ := archivetest.LegacyArchive(f, []archivetest.LegacyImage{{RepoTags: []string{"x:1"}, Layers: [][]byte{testutil.Tar(f, testutil.Entry{Name: "a", Body: "a"})}}})
 	f.Add(legacy)
 	f.Add([]byte{})
 	f.Add([]byte("\x1f\x8b garbage"))

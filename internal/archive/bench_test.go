@@ -10,13 +10,14 @@ import (
 	"github.com/strata-dev/strata/internal/archive/archivetest"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 func BenchmarkSave(b *testing.B) {
 	for _, f := range []archive.Format{archive.DockerArchive, archive.OCIArchive} {
 		b.Run(string(f), func(b *testing.B) {
 			st := newStore(b)
-			im := archivetest.Image(b, st, nil, []metadata.Layer{archivetest.AddLayer(b, st, []archivetest.File{{Name: "big", Data: randBytes(64 << 20)}}, layer.Gzip)}, "bench:1")
+			im := archivetest.Image(b, st, nil, []metadata.Layer{archivetest.AddLayer(b, st, []testutil.Entry{{Name: "big", Body: string(randBytes(64 << 20))}}, layer.Gzip)}, "bench:1")
 			b.SetBytes(im.Size())
 			for b.Loop() {
 				if err := archive.Save(st, io.Discard, []archive.SaveImage{{Image: im}}, f); err != nil {
@@ -29,7 +30,7 @@ func BenchmarkSave(b *testing.B) {
 
 func BenchmarkLoad(b *testing.B) {
 	st := newStore(b)
-	im := archivetest.Image(b, st, nil, []metadata.Layer{archivetest.AddLayer(b, st, []archivetest.File{{Name: "big", Data: randBytes(64 << 20)}}, layer.Uncompressed)}, "bench:1")
+	im := archivetest.Image(b, st, nil, []metadata.Layer{archivetest.AddLayer(b, st, []testutil.Entry{{Name: "big", Body: string(randBytes(64 << 20))}}, layer.Uncompressed)}, "bench:1")
 	var buf bytes.Buffer
 	if err := archive.Save(st, &buf, []archive.SaveImage{{Image: im}}, archive.DockerArchive); err != nil {
 		b.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,28 +16,8 @@ import (
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/store"
+	"github.com/strata-dev/strata/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// golden compares got with testdata/golden/NAME, or rewrites it.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs:\n--- want\n%s\n--- got\n%s", name, want, got)
-	}
-}
 
 // writeTree creates files (name -> content; a trailing / makes a dir).
 func writeTree(t *testing.T, dir string, files map[string]string) {
@@ -153,7 +132,7 @@ func TestCacheAndExplain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "first-build.txt", stable(out1))
+	testutil.Golden(t, "testdata/golden/first-build.txt", stable(out1))
 	r2, out2, err := e.build(Options{Tags: []image.Reference{tag}})
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +140,7 @@ func TestCacheAndExplain(t *testing.T) {
 	if r2.ImageID != r1.ImageID || r2.Built != 0 || r2.Cached != 3 {
 		t.Fatalf("rebuild: %+v, want the same image %s, all cached", r2, r1.ImageID)
 	}
-	golden(t, "cached-build.txt", stable(out2))
+	testutil.Golden(t, "testdata/golden/cached-build.txt", stable(out2))
 	// One file changes: the COPY that reads it and what follows miss.
 	os.WriteFile(filepath.Join(e.ctx, "files/sub/c.txt"), []byte("changed\n"), 0o644)
 	r3, out3, err := e.build(Options{Tags: []image.Reference{tag}})
@@ -174,7 +153,7 @@ func TestCacheAndExplain(t *testing.T) {
 	if !strings.Contains(out3, "cache miss: file files/sub/c.txt changed") {
 		t.Fatalf("the miss is not explained by the file:\n%s", out3)
 	}
-	golden(t, "file-changed.txt", stable(out3))
+	testutil.Golden(t, "testdata/golden/file-changed.txt", stable(out3))
 	// Touching a file (mtime only) changes nothing.
 	later := time.Now().Add(time.Hour)
 	os.Chtimes(filepath.Join(e.ctx, "files/a.txt"), later, later)
@@ -250,7 +229,7 @@ func TestNothingTaggedOnFailure(t *testing.T) {
 	if len(imgs) != 0 {
 		t.Fatalf("%d images after a failed build", len(imgs))
 	}
-	golden(t, "failed-copy.txt", stable(out))
+	testutil.Golden(t, "testdata/golden/failed-copy.txt", stable(out))
 }
 
 // TestStageGraph: only the stages the target needs are built; COPY
@@ -272,7 +251,7 @@ COPY --from=0 /junk /opt/junk
 	if err != nil {
 		t.Fatalf("the unused broken stage was built? %v\n%s", err, out)
 	}
-	golden(t, "multistage.txt", stable(out))
+	testutil.Golden(t, "testdata/golden/multistage.txt", stable(out))
 	im, _ := e.st.Image(res.ImageID)
 	if len(im.Layers) != 2 {
 		t.Fatalf("final image has %d layers, want 2", len(im.Layers))
@@ -311,7 +290,7 @@ func TestCopyFeatures(t *testing.T) {
 	for _, l := range fs.Diff(emptyFS()) {
 		b.WriteString(l + "\n")
 	}
-	golden(t, "copy-features.txt", b.String())
+	testutil.Golden(t, "testdata/golden/copy-features.txt", b.String())
 }
 
 func emptyFS() *conformance.FS { return conformance.NewFS() }

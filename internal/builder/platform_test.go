@@ -19,6 +19,7 @@ import (
 	"github.com/strata-dev/strata/internal/registry/registrytest"
 	"github.com/strata-dev/strata/internal/store"
 	"github.com/strata-dev/strata/internal/storetest"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // withHost makes the build take this machine for p (and restores it), so
@@ -204,7 +205,7 @@ type platformRegistry struct {
 }
 
 func platformLayer(t *testing.T, body string) []byte {
-	return storetest.Tar(t, storetest.File{Name: "etc/"}, storetest.File{Name: "etc/platform", Body: body + "\n"})
+	return testutil.Tar(t, testutil.Entry{Name: "etc/"}, testutil.Entry{Name: "etc/platform", Body: body + "\n"})
 }
 
 func newPlatformRegistry(t *testing.T, e *env) *platformRegistry {
@@ -414,7 +415,7 @@ func TestBuildForPlatform(t *testing.T) {
 			res, out, err := e.build(Options{Dockerfile: []byte(subst.Replace(c.dockerfile)), Platform: c.platform,
 				Tags: []image.Reference{tag}, Puller: puller(e.st)})
 			if c.golden != "" {
-				golden(t, c.golden, stable(strings.NewReplacer(pr.reg.Host, "<registry>", binfmtDir, "<binfmt_misc>").Replace(out)))
+				testutil.Golden(t, "testdata/golden/"+c.golden, stable(strings.NewReplacer(pr.reg.Host, "<registry>", binfmtDir, "<binfmt_misc>").Replace(out)))
 			}
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), subst.Replace(c.wantErr)) || strings.Contains(err.Error(), "\n") {

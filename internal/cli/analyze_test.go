@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/store"
 	"github.com/strata-dev/strata/internal/storetest"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // analyzeFixture is a store with one image: a file added then overwritten
@@ -23,34 +24,13 @@ func analyzeFixture(t *testing.T) string {
 		t.Fatal(err)
 	}
 	storetest.Image(t, st, nil, "waste:1",
-		storetest.Tar(t, storetest.File{Name: "bin/"}, storetest.File{Name: "bin/sh", Body: strings.Repeat("s", 3000), Mode: 0o755}),
-		storetest.Tar(t, storetest.File{Name: "data/"}, storetest.File{Name: "data/big", Body: strings.Repeat("b", 50000)},
-			storetest.File{Name: "data/keep", Body: strings.Repeat("k", 7000)}),
-		storetest.Tar(t, storetest.File{Name: "data/"}, storetest.File{Name: "data/.wh.big"},
-			storetest.File{Name: "data/keep", Body: strings.Repeat("k", 7000), Mode: 0o600}),
+		testutil.Tar(t, testutil.Entry{Name: "bin/"}, testutil.Entry{Name: "bin/sh", Body: strings.Repeat("s", 3000), Mode: 0o755}),
+		testutil.Tar(t, testutil.Entry{Name: "data/"}, testutil.Entry{Name: "data/big", Body: strings.Repeat("b", 50000)},
+			testutil.Entry{Name: "data/keep", Body: strings.Repeat("k", 7000)}),
+		testutil.Tar(t, testutil.Entry{Name: "data/"}, testutil.Entry{Name: "data/.wh.big"},
+			testutil.Entry{Name: "data/keep", Body: strings.Repeat("k", 7000), Mode: 0o600}),
 	)
 	return root
-}
-
-func analyzeGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "analyze", name+".golden")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s: output differs from %s\n--- got\n%s\n--- want\n%s", name, path, got, want)
-	}
 }
 
 func TestAnalyze(t *testing.T) {
@@ -82,7 +62,7 @@ func TestAnalyze(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit %d, want %d; stderr %s", code, tc.code, errOut)
 			}
-			analyzeGolden(t, tc.name, out+errOut)
+			testutil.Golden(t, "testdata/analyze/"+tc.name+".golden", out+errOut)
 		})
 	}
 }

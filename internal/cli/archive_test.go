@@ -18,6 +18,7 @@ import (
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/store"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // archiveStore is a store with one small tagged image.
@@ -27,7 +28,7 @@ func archiveStore(t *testing.T) (string, *store.Store, *metadata.Image) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := archivetest.AddLayer(t, st, []archivetest.File{{Name: "etc/", Dir: true}, {Name: "etc/hello", Data: []byte("hello\n")}}, layer.Gzip)
+	l := archivetest.AddLayer(t, st, []testutil.Entry{{Name: "etc/"}, {Name: "etc/hello", Body: "hello\n"}}, layer.Gzip)
 	im := archivetest.Image(t, st, nil, []metadata.Layer{l}, "busybox:latest", "example.com/team/app:v1")
 	return root, st, im
 }
@@ -74,12 +75,12 @@ func TestSaveLoadCLI(t *testing.T) {
 	}
 	r3 := t.TempDir()
 	step(r3, stdoutTar, "load")
-	golden(t, "../archive/save-load", transcript.String())
+	testutil.Golden(t, "testdata/archive/save-load.golden", transcript.String())
 }
 
 // entries reads a tar's entries.
-func entries(t *testing.T, b []byte) []archivetest.Entry {
-	var out []archivetest.Entry
+func entries(t *testing.T, b []byte) []testutil.Entry {
+	var out []testutil.Entry
 	tr := tar.NewReader(bytes.NewReader(b))
 	for {
 		h, err := tr.Next()
@@ -90,7 +91,10 @@ func entries(t *testing.T, b []byte) []archivetest.Entry {
 			t.Fatal(err)
 		}
 		data, _ := io.ReadAll(tr)
-		e := archivetest.Entry{Name: h.Name, Data: data, Dir: h.Typeflag == tar.TypeDir}
+		e := testutil.Entry{Name: h.Name, Body: string(data)}
+		if h.Typeflag == tar.TypeDir {
+			e.Type = tar.TypeDir
+		}
 		if h.Typeflag == tar.TypeSymlink {
 			e.Link = h.Linkname
 		}
@@ -121,13 +125,13 @@ func TestLoadBadInput(t *testing.T) {
 	// has is taken from the store unread, whatever bytes the archive holds.
 	otherRoot := t.TempDir()
 	ost, _ := store.Open(otherRoot)
-	ol := archivetest.AddLayer(t, ost, []archivetest.File{{Name: "other", Data: bytes.Repeat([]byte("other"), 1000)}}, layer.Gzip)
+	ol := archivetest.AddLayer(t, ost, []testutil.Entry{{Name: "other", Body: strings.Repeat("other", 1000)}}, layer.Gzip)
 	archivetest.Image(t, ost, nil, []metadata.Layer{ol}, "other:1")
 	strata(t, otherRoot, "", "save", "--format", "oci-archive", "-o", filepath.Join(otherRoot, "o.tar"), "other:1")
 	otherOCI, _ := os.ReadFile(filepath.Join(otherRoot, "o.tar"))
 	diffHex := im.Layers[0].DiffID.Encoded()
 
-	layerTar := archivetest.Tar(t, []archivetest.File{{Name: "new", Data: []byte("new layer")}})
+	layerTar := testutil.Tar(t, testutil.Entry{Name: "new", Body: "new layer"})
 	cfg := func(diffIDs ...digest.Digest) []byte {
 		var q []string
 		for _, d := range diffIDs {
@@ -137,25 +141,25 @@ func TestLoadBadInput(t *testing.T) {
 	}
 	goodCfg := cfg(digest.FromBytes(layerTar))
 	goodCfgName := digest.FromBytes(goodCfg).Encoded() + ".json"
-	legacy := func(cfgName string, cfgData []byte, manifest string, extra ...archivetest.Entry) []byte {
-		es := append([]archivetest.Entry{{Name: "l1/layer.tar", Data: layerTar}, {Name: cfgName, Data: cfgData}}, extra...)
-		es = append(es, archivetest.Entry{Name: "manifest.json", Data: []byte(manifest)})
-		return archivetest.Archive(t, es)
+	legacy := func(cfgName string, cfgData []byte, manifest string, extra ...testutil.Entry) []byte {
+		es := append([]testutil.Entry{{Name: "l1/layer.tar", Body: string(layerTar)}, {Name: cfgName, Body: string(cfgData)}}, extra...)
+		es = append(es, testutil.Entry{Name: "manifest.json", Body: manifest})
+		return testutil.Tar(t, es...)
 	}
 	manifest := func(config, layer string) string {
 		return `[{"Config":"` + config + `","RepoTags":["evil:1","busybox:latest"],"Layers":["` + layer + `"]}]`
 	}
-	modify := func(src []byte, f func(e *archivetest.Entry) bool) []byte {
+	modify := func(src []byte, f func(e *testutil.Entry) bool) []byte {
 		es := entries(t, src)
-		var out []archivetest.Entry
+		var out []testutil.Entry
 		for _, e := range es {
 			if f(&e) {
 				out = append(out, e)
 			}
 		}
-		return archivetest.Archive(t, out)
+		return testutil.Tar(t, out...)
 	}
-	badLayer := archivetest.Tar(t, []archivetest.File{{Name: "../../etc/evil", Data: []byte("x")}})
+	badLayer := testutil.Tar(t, testutil.Entry{Name: "../../etc/evil", Body: "x"})
 
 	cases := []struct {
 		name string
@@ -170,50 +174,51 @@ func TestLoadBadInput(t *testing.T) {
 			copy(b[512*2+100:], "XXXXXXXX") // the mode field of an entry header
 			return b
 		}()},
-		{"wrong-digest", modify(otherOCI, func(e *archivetest.Entry) bool {
+		{"wrong-digest", modify(otherOCI, func(e *testutil.Entry) bool {
 			if strings.HasSuffix(e.Name, ol.Digest.Encoded()) {
-				e.Data = bytes.Clone(e.Data)
-				e.Data[len(e.Data)-3] ^= 0xff
+				b := []byte(e.Body)
+				b[len(b)-3] ^= 0xff
+				e.Body = string(b)
 			}
 			return true
 		})},
-		{"wrong-digest-config", modify(okOCI.Bytes(), func(e *archivetest.Entry) bool {
+		{"wrong-digest-config", modify(okOCI.Bytes(), func(e *testutil.Entry) bool {
 			if strings.HasSuffix(e.Name, im.ID.Encoded()) {
-				e.Data = bytes.Replace(e.Data, []byte("amd64"), []byte("arm64"), 1)
+				e.Body = strings.Replace(e.Body, "amd64", "arm64", 1)
 			}
 			return true
 		})},
 		{"malformed-manifest-json", legacy(goodCfgName, goodCfg, `[{"Config":`)},
-		{"malformed-index-json", modify(okOCI.Bytes(), func(e *archivetest.Entry) bool {
+		{"malformed-index-json", modify(okOCI.Bytes(), func(e *testutil.Entry) bool {
 			if e.Name == "index.json" {
-				e.Data = []byte(`{"schemaVersion":2,"manifests":[{`)
+				e.Body = `{"schemaVersion":2,"manifests":[{`
 			}
 			return true
 		})},
 		{"malformed-config", legacy("c.json", []byte(`{"rootfs":`), manifest("c.json", "l1/layer.tar"))},
-		{"dotdot-entry", archivetest.Archive(t, []archivetest.Entry{{Name: "../evil", Data: []byte("x")}})},
-		{"dotdot-inner-entry", archivetest.Archive(t, []archivetest.Entry{{Name: "a/../../evil", Data: []byte("x")}})},
-		{"absolute-entry", archivetest.Archive(t, []archivetest.Entry{{Name: "/etc/evil", Data: []byte("x")}})},
+		{"dotdot-entry", testutil.Tar(t, testutil.Entry{Name: "../evil", Body: "x"})},
+		{"dotdot-inner-entry", testutil.Tar(t, testutil.Entry{Name: "a/../../evil", Body: "x"})},
+		{"absolute-entry", testutil.Tar(t, testutil.Entry{Name: "/etc/evil", Body: "x"})},
 		{"manifest-config-outside", legacy(goodCfgName, goodCfg, manifest("../../etc/passwd", "l1/layer.tar"))},
 		{"manifest-layer-absolute", legacy(goodCfgName, goodCfg, manifest(goodCfgName, "/etc/passwd"))},
 		{"manifest-missing-layer", legacy(goodCfgName, goodCfg, manifest(goodCfgName, "l2/layer.tar"))},
 		{"manifest-missing-config", legacy(goodCfgName, goodCfg, manifest("nope.json", "l1/layer.tar"))},
 		{"diffid-mismatch", legacy("c.json", cfg(digest.FromString("other")), manifest("c.json", "l1/layer.tar"))},
-		{"diffid-mismatch-known-layer", legacy("c.json", cfg(digest.FromString("other")), manifest("c.json", diffHex+".tar"), archivetest.Entry{Name: diffHex + ".tar", Data: layerTar})},
-		{"layer-escapes-root", legacy("c.json", cfg(digest.FromBytes(badLayer)), manifest("c.json", "l2/layer.tar"), archivetest.Entry{Name: "l2/layer.tar", Data: badLayer})},
-		{"layer-not-a-tar", legacy("c.json", cfg(digest.FromString("junk junk")), manifest("c.json", "l2/layer.tar"), archivetest.Entry{Name: "l2/layer.tar", Data: []byte("junk junk")})},
-		{"symlink-blob", modify(okOCI.Bytes(), func(e *archivetest.Entry) bool {
+		{"diffid-mismatch-known-layer", legacy("c.json", cfg(digest.FromString("other")), manifest("c.json", diffHex+".tar"), testutil.Entry{Name: diffHex + ".tar", Body: string(layerTar)})},
+		{"layer-escapes-root", legacy("c.json", cfg(digest.FromBytes(badLayer)), manifest("c.json", "l2/layer.tar"), testutil.Entry{Name: "l2/layer.tar", Body: string(badLayer)})},
+		{"layer-not-a-tar", legacy("c.json", cfg(digest.FromString("junk junk")), manifest("c.json", "l2/layer.tar"), testutil.Entry{Name: "l2/layer.tar", Body: "junk junk"})},
+		{"symlink-blob", modify(okOCI.Bytes(), func(e *testutil.Entry) bool {
 			if strings.HasSuffix(e.Name, layerHex) {
-				e.Data, e.Link = nil, "/etc/passwd"
+				e.Body, e.Link = "", "/etc/passwd"
 			}
 			return true
 		})},
-		{"symlink-layer-outside", legacy(goodCfgName, goodCfg, manifest(goodCfgName, "l2/layer.tar"), archivetest.Entry{Name: "l2/layer.tar", Link: "../../../etc/passwd"})},
-		{"symlink-layer-absolute", legacy(goodCfgName, goodCfg, manifest(goodCfgName, "l2/layer.tar"), archivetest.Entry{Name: "l2/layer.tar", Link: "/etc/passwd"})},
-		{"symlink-loop", legacy(goodCfgName, goodCfg, manifest(goodCfgName, "l2/layer.tar"), archivetest.Entry{Name: "l2/layer.tar", Link: "../l3/layer.tar"}, archivetest.Entry{Name: "l3/layer.tar", Link: "../l2/layer.tar"})},
-		{"duplicate-entry", legacy(goodCfgName, goodCfg, manifest(goodCfgName, "l1/layer.tar"), archivetest.Entry{Name: "l1/layer.tar", Data: layerTar})},
-		{"index-missing-blob", modify(okOCI.Bytes(), func(e *archivetest.Entry) bool { return !strings.HasSuffix(e.Name, layerHex) })},
-		{"no-manifest", modify(okOCI.Bytes(), func(e *archivetest.Entry) bool { return e.Name != "index.json" })},
+		{"symlink-layer-outside", legacy(goodCfgName, goodCfg, manifest(goodCfgName, "l2/layer.tar"), testutil.Entry{Name: "l2/layer.tar", Link: "../../../etc/passwd"})},
+		{"symlink-layer-absolute", legacy(goodCfgName, goodCfg, manifest(goodCfgName, "l2/layer.tar"), testutil.Entry{Name: "l2/layer.tar", Link: "/etc/passwd"})},
+		{"symlink-loop", legacy(goodCfgName, goodCfg, manifest(goodCfgName, "l2/layer.tar"), testutil.Entry{Name: "l2/layer.tar", Link: "../l3/layer.tar"}, testutil.Entry{Name: "l3/layer.tar", Link: "../l2/layer.tar"})},
+		{"duplicate-entry", legacy(goodCfgName, goodCfg, manifest(goodCfgName, "l1/layer.tar"), testutil.Entry{Name: "l1/layer.tar", Body: string(layerTar)})},
+		{"index-missing-blob", modify(okOCI.Bytes(), func(e *testutil.Entry) bool { return !strings.HasSuffix(e.Name, layerHex) })},
+		{"no-manifest", modify(okOCI.Bytes(), func(e *testutil.Entry) bool { return e.Name != "index.json" })},
 		{"bad-repotag", legacy(goodCfgName, goodCfg, `[{"Config":"`+goodCfgName+`","RepoTags":["Bad:Name:x"],"Layers":["l1/layer.tar"]}]`)},
 		{"second-image-bad", legacy(goodCfgName, goodCfg, `[{"Config":"`+goodCfgName+`","RepoTags":["good:1"],"Layers":["l1/layer.tar"]},{"Config":"`+goodCfgName+`","RepoTags":["good:2"],"Layers":["nope.tar"]}]`)},
 	}
@@ -232,7 +237,7 @@ func TestLoadBadInput(t *testing.T) {
 		}
 		fmt.Fprintf(&lines, "%s: %s", c.name, hexRE.ReplaceAllString(errOut, "<hex>"))
 	}
-	golden(t, "../archive/bad-input", lines.String())
+	testutil.Golden(t, "testdata/archive/bad-input.golden", lines.String())
 	// The bad-input archive of a valid one still loads (the cases above
 	// are bad for the reason they name).
 	if _, errOut, code := strata(t, root, string(legacy(goodCfgName, goodCfg, manifest(goodCfgName, "l1/layer.tar"))), "load"); code != 0 {

@@ -2,10 +2,7 @@ package cli
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,12 +11,11 @@ import (
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/store"
 	"github.com/strata-dev/strata/internal/storetest"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // lastTagTime is the one field of inspect that records the wall clock.
 var lastTagTime = regexp.MustCompile(`"LastTagTime": "[^"]*"`)
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // testNow is the clock of golden runs: CREATED columns count from it.
 var testNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -33,24 +29,6 @@ func strata(t *testing.T, root, stdin string, args ...string) (stdout, stderr st
 	return o.String(), e.String(), code
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s: output differs from %s\n--- got\n%s\n--- want\n%s", name, path, got, want)
-	}
-}
-
 // fixture is a store with a two-layer base image, an app image on top of it
 // with one more layer, and a dangling image.
 func fixture(t *testing.T) string {
@@ -60,12 +38,12 @@ func fixture(t *testing.T) string {
 		t.Fatal(err)
 	}
 	baseImg := storetest.Image(t, st, nil, "busybox:latest",
-		storetest.Tar(t, storetest.File{Name: "bin/"}, storetest.File{Name: "bin/sh", Body: strings.Repeat("s", 1500000), Mode: 0o755}),
-		storetest.Tar(t, storetest.File{Name: "etc/"}, storetest.File{Name: "etc/passwd", Body: "root:x:0:0:root:/root:/bin/sh\n"}),
+		testutil.Tar(t, testutil.Entry{Name: "bin/"}, testutil.Entry{Name: "bin/sh", Body: strings.Repeat("s", 1500000), Mode: 0o755}),
+		testutil.Tar(t, testutil.Entry{Name: "etc/"}, testutil.Entry{Name: "etc/passwd", Body: "root:x:0:0:root:/root:/bin/sh\n"}),
 	)
 	storetest.Image(t, st, baseImg, "example.com:5000/team/app:v1",
-		storetest.Tar(t, storetest.File{Name: "app/"}, storetest.File{Name: "app/main", Body: strings.Repeat("a", 250000), Mode: 0o755}))
-	storetest.Image(t, st, nil, "", storetest.Tar(t, storetest.File{Name: "dangling", Body: "d"}))
+		testutil.Tar(t, testutil.Entry{Name: "app/"}, testutil.Entry{Name: "app/main", Body: strings.Repeat("a", 250000), Mode: 0o755}))
+	storetest.Image(t, st, nil, "", testutil.Tar(t, testutil.Entry{Name: "dangling", Body: "d"}))
 	r, _ := image.ParseTagged("mybox:1")
 	if err := st.Tag(baseImg.ID, r); err != nil {
 		t.Fatal(err)
@@ -110,6 +88,6 @@ func TestGolden(t *testing.T) {
 			got += "[stderr]\n" + errOut
 		}
 		got += fmt.Sprintf("[exit %d]\n", code)
-		golden(t, s.name, lastTagTime.ReplaceAllString(got, `"LastTagTime": "(time of tagging)"`))
+		testutil.Golden(t, "testdata/golden/"+s.name+".golden", lastTagTime.ReplaceAllString(got, `"LastTagTime": "(time of tagging)"`))
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/registry/registrytest"
 	"github.com/strata-dev/strata/internal/storetest"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // TestBuildPlatform: `build --platform linux/arm64` on a base the store
@@ -20,7 +21,7 @@ func TestBuildPlatform(t *testing.T) {
 	regEnv(t)
 	reg := registrytest.Start(t, registrytest.Options{})
 	layer := func(body string) []byte {
-		return storetest.Tar(t, storetest.File{Name: "etc/"}, storetest.File{Name: "etc/platform", Body: body + "\n"})
+		return testutil.Tar(t, testutil.Entry{Name: "etc/"}, testutil.Entry{Name: "etc/platform", Body: body + "\n"})
 	}
 	amd := reg.PutImage(t, "multi", "", "linux/amd64", layer("linux/amd64"))
 	arm := reg.PutImage(t, "multi", "", "linux/arm64/v8", layer("linux/arm64"))
@@ -62,6 +63,6 @@ func TestBuildPlatform(t *testing.T) {
 			}
 		}
 		got += fmt.Sprintf("[exit %d]\n", code)
-		golden(t, s.name, hide.Replace(got))
+		testutil.Golden(t, "testdata/golden/"+s.name+".golden", hide.Replace(got))
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/strata-dev/strata/internal/registry/registrytest"
 	"github.com/strata-dev/strata/internal/store"
 	"github.com/strata-dev/strata/internal/storetest"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // regEnv isolates credentials and registry configuration from the machine's.
@@ -57,10 +58,10 @@ func sharedImages(t *testing.T, root string, bigSize int) (base, app *metadata.I
 		t.Fatal(err)
 	}
 	base = storetest.Image(t, st, nil, "base:1",
-		gz(t, storetest.Tar(t, storetest.File{Name: "big.bin", Body: randomBytes(t, bigSize)})),
-		storetest.Tar(t, storetest.File{Name: "etc/"}, storetest.File{Name: "etc/os-release", Body: "ID=test\n"}))
+		gz(t, testutil.Tar(t, testutil.Entry{Name: "big.bin", Body: randomBytes(t, bigSize)})),
+		testutil.Tar(t, testutil.Entry{Name: "etc/"}, testutil.Entry{Name: "etc/os-release", Body: "ID=test\n"}))
 	app = storetest.Image(t, st, base, "app:1",
-		storetest.Tar(t, storetest.File{Name: "app/"}, storetest.File{Name: "app/main", Body: randomBytes(t, 200000)}))
+		testutil.Tar(t, testutil.Entry{Name: "app/"}, testutil.Entry{Name: "app/main", Body: randomBytes(t, 200000)}))
 	return base, app
 }
 

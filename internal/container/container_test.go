@@ -25,6 +25,7 @@ import (
 	"github.com/strata-dev/strata/internal/runtime"
 	"github.com/strata-dev/strata/internal/snapshot"
 	"github.com/strata-dev/strata/internal/store"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // env is a store with the busybox image and a manager on one driver.
@@ -347,14 +348,7 @@ func TestDeepImage(t *testing.T) {
 	base, _ := e.st.Resolve("busybox")
 	var tars [][]byte
 	for i := 0; i < 149; i++ {
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		body := fmt.Sprint(i)
-		tw.WriteHeader(&tar.Header{Name: "deep/top", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))})
-		tw.Write([]byte(body))
-		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("deep/l%03d", i), Typeflag: tar.TypeReg, Mode: 0o644})
-		tw.Close()
-		tars = append(tars, buf.Bytes())
+		tars = append(tars, testutil.Tar(t, testutil.File("deep/top", fmt.Sprint(i)), testutil.File(fmt.Sprintf("deep/l%03d", i), "")))
 	}
 	im := containertest.AddImage(t, e.st, base, "deep:150", nil, tars...)
 	if len(im.Layers) != 150 {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-dev/strata/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,41 +34,41 @@ func listTree(t *testing.T, root string) []string {
 }
 
 func TestApplySemantics(t *testing.T) {
-	lower := []ent{dir("a/"), reg("a/x", "x"), dir("a/sub/"), reg("a/sub/y", "y"), reg("b", "b"), dir("c/"), reg("c/z", "z"), reg("d", "d")}
+	lower := []testutil.Entry{testutil.Dir("a/"), testutil.File("a/x", "x"), testutil.Dir("a/sub/"), testutil.File("a/sub/y", "y"), testutil.File("b", "b"), testutil.Dir("c/"), testutil.File("c/z", "z"), testutil.File("d", "d")}
 	for _, tc := range []struct {
 		name    string
-		layer   []ent
+		layer   []testutil.Entry
 		overlay bool
 		want    []string
 	}{
 		{name: "whiteout file and dir",
-			layer: []ent{reg("a/.wh.x", ""), reg(".wh.c", "")},
+			layer: []testutil.Entry{testutil.File("a/.wh.x", ""), testutil.File(".wh.c", "")},
 			want:  []string{"/a dir", "/a/sub dir", "/a/sub/y file", "/b file", "/d file"}},
 		{name: "opaque keeps this layer's children, marker first",
-			layer: []ent{dir("a/"), reg("a/.wh..wh..opq", ""), reg("a/new", "n")},
+			layer: []testutil.Entry{testutil.Dir("a/"), testutil.File("a/.wh..wh..opq", ""), testutil.File("a/new", "n")},
 			want:  []string{"/a dir", "/a/new file", "/b file", "/c dir", "/c/z file", "/d file"}},
 		{name: "opaque keeps this layer's children, marker last",
-			layer: []ent{dir("a/"), reg("a/-new", "n"), dir("a/sub/"), reg("a/sub/w", "w"), reg("a/.wh..wh..opq", "")},
+			layer: []testutil.Entry{testutil.Dir("a/"), testutil.File("a/-new", "n"), testutil.Dir("a/sub/"), testutil.File("a/sub/w", "w"), testutil.File("a/.wh..wh..opq", "")},
 			want:  []string{"/a dir", "/a/-new file", "/a/sub dir", "/a/sub/w file", "/b file", "/c dir", "/c/z file", "/d file"}},
 		{name: "dir replaces file, file replaces dir",
-			layer: []ent{dir("b/"), reg("b/in", "in"), reg("c", "now a file")},
+			layer: []testutil.Entry{testutil.Dir("b/"), testutil.File("b/in", "in"), testutil.File("c", "now a file")},
 			want:  []string{"/a dir", "/a/sub dir", "/a/sub/y file", "/a/x file", "/b dir", "/b/in file", "/c file", "/d file"}},
 		{name: "symlink replaces dir, hard link to lower file",
-			layer: []ent{symlink("a", "c"), hardlink("e", "d")},
+			layer: []testutil.Entry{testutil.Symlink("a", "c"), testutil.Hardlink("e", "d")},
 			want:  []string{"/a link", "/b file", "/c dir", "/c/z file", "/d file", "/e file"}},
 		{name: "whiteout of missing path and aufs metadata are no-ops",
-			layer: []ent{reg("nope/.wh.x", ""), reg(".wh.missing", ""), reg(".wh..wh.plnk", "")},
+			layer: []testutil.Entry{testutil.File("nope/.wh.x", ""), testutil.File(".wh.missing", ""), testutil.File(".wh..wh.plnk", "")},
 			want:  []string{"/a dir", "/a/sub dir", "/a/sub/y file", "/a/x file", "/b file", "/c dir", "/c/z file", "/d file"}},
 		{name: "overlay whiteouts", overlay: true,
-			layer: []ent{reg("a/.wh.x", ""), dir("c/"), reg("c/.wh..wh..opq", ""), reg("c/n", "n"), reg("gone/.wh.f", "")},
+			layer: []testutil.Entry{testutil.File("a/.wh.x", ""), testutil.Dir("c/"), testutil.File("c/.wh..wh..opq", ""), testutil.File("c/n", "n"), testutil.File("gone/.wh.f", "")},
 			want:  []string{"/a dir", "/a/x char", "/c dir", "/c/n file", "/gone dir", "/gone/f char"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			if !tc.overlay {
-				applyOK(t, root, mkTar(t, lower...), ApplyOptions{})
+				applyOK(t, root, testutil.Tar(t, lower...), ApplyOptions{})
 			}
-			applyOK(t, root, mkTar(t, tc.layer...), ApplyOptions{OverlayWhiteouts: tc.overlay})
+			applyOK(t, root, testutil.Tar(t, tc.layer...), ApplyOptions{OverlayWhiteouts: tc.overlay})
 			if got := listTree(t, root); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
@@ -91,16 +92,16 @@ func TestApplyMetadata(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	suid := ent{name: "bin/su", typ: tar.TypeReg, mode: 0o4755, uid: 0, gid: 42, body: "su!"}
-	sgid := ent{name: "var/mail/", typ: tar.TypeDir, mode: 0o2775, uid: 8, gid: 8}
-	ro := ent{name: "ro/", typ: tar.TypeDir, mode: 0o555}
-	owned := ent{name: "ro/mine", typ: tar.TypeReg, mode: 0o640, uid: 1000, gid: 1000, body: "0123456789",
-		xattrs: map[string]string{"user.k": "v", "trusted.t": "1", "security.capability": "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"}}
-	tmp := ent{name: "tmp/", typ: tar.TypeDir, mode: 0o1777}
-	link := ent{name: "ro/l", typ: tar.TypeSymlink, link: "mine", uid: 5, gid: 6, mode: 0o777}
-	null := ent{name: "dev/null", typ: tar.TypeChar, mode: 0o666, major: 1, minor: 3}
+	suid := testutil.Entry{Name: "bin/su", Type: tar.TypeReg, Mode: 0o4755, UID: 0, GID: 42, Body: "su!"}
+	sgid := testutil.Entry{Name: "var/mail/", Type: tar.TypeDir, Mode: 0o2775, UID: 8, GID: 8}
+	ro := testutil.Entry{Name: "ro/", Type: tar.TypeDir, Mode: 0o555}
+	owned := testutil.Entry{Name: "ro/mine", Type: tar.TypeReg, Mode: 0o640, UID: 1000, GID: 1000, Body: "0123456789",
+		Xattrs: map[string]string{"user.k": "v", "trusted.t": "1", "security.capability": "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"}}
+	tmp := testutil.Entry{Name: "tmp/", Type: tar.TypeDir, Mode: 0o1777}
+	link := testutil.Entry{Name: "ro/l", Type: tar.TypeSymlink, Link: "mine", UID: 5, GID: 6, Mode: 0o777}
+	null := testutil.Entry{Name: "dev/null", Type: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 3}
 	root := t.TempDir()
-	n := applyOK(t, root, mkTar(t, dir("bin/"), suid, dir("var/"), sgid, ro, owned, link, tmp, dir("dev/"), null), ApplyOptions{})
+	n := applyOK(t, root, testutil.Tar(t, testutil.Dir("bin/"), suid, testutil.Dir("var/"), sgid, ro, owned, link, tmp, testutil.Dir("dev/"), null), ApplyOptions{})
 	if n != 13 {
 		t.Errorf("bytes written = %d, want 13", n)
 	}
@@ -125,8 +126,8 @@ func TestApplyMetadata(t *testing.T) {
 			t.Errorf("%s: mode %o %d:%d, want %o %d:%d", c.path, st.Mode, st.Uid, st.Gid, c.mode, c.uid, c.gid)
 		}
 		// Times are set after contents, directories after children.
-		if mt := time.Unix(st.Mtim.Unix()); !mt.Equal(testTime) {
-			t.Errorf("%s: mtime %v, want %v", c.path, mt, testTime)
+		if mt := time.Unix(st.Mtim.Unix()); !mt.Equal(testutil.ModTime) {
+			t.Errorf("%s: mtime %v, want %v", c.path, mt, testutil.ModTime)
 		}
 	}
 	if st, _ := lstat(filepath.Join(root, "dev/null")); st.Rdev != unix.Mkdev(1, 3) {
@@ -140,9 +141,9 @@ func TestApplyMetadata(t *testing.T) {
 
 func TestApplyIgnoreOwner(t *testing.T) {
 	root := t.TempDir()
-	e := reg("f", "x")
-	e.uid, e.gid = 4321, 4321
-	applyOK(t, root, mkTar(t, e), ApplyOptions{IgnoreOwner: true})
+	e := testutil.File("f", "x")
+	e.UID, e.GID = 4321, 4321
+	applyOK(t, root, testutil.Tar(t, e), ApplyOptions{IgnoreOwner: true})
 	st, err := lstat(filepath.Join(root, "f"))
 	if err != nil || st.Uid != uint32(os.Geteuid()) {
 		t.Errorf("owner %d, want %d (%v)", st.Uid, os.Geteuid(), err)
@@ -152,7 +153,7 @@ func TestApplyIgnoreOwner(t *testing.T) {
 func TestApplyCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Apply(ctx, t.TempDir(), bytes.NewReader(mkTar(t, reg("f", "x"))), ApplyOptions{}); err == nil {
+	if _, err := Apply(ctx, t.TempDir(), bytes.NewReader(testutil.Tar(t, testutil.File("f", "x"))), ApplyOptions{}); err == nil {
 		t.Error("canceled Apply succeeded")
 	}
 }
@@ -205,7 +206,7 @@ func rawHeader(name string, typ byte, size int64) []byte {
 	copy(b[108:], "0000000\x00")
 	copy(b[116:], "0000000\x00")
 	copy(b[124:], fmt.Sprintf("%011o\x00", size))
-	copy(b[136:], fmt.Sprintf("%011o\x00", testTime.Unix()))
+	copy(b[136:], fmt.Sprintf("%011o\x00", testutil.ModTime.Unix()))
 	b[156] = typ
 	copy(b[257:], "ustar\x0000")
 	copy(b[148:], "        ")

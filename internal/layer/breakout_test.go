@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/strata-dev/strata/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,7 +16,7 @@ import (
 // outside the root as it was, and fail or not as said.
 type breakoutCase struct {
 	name    string
-	ents    []ent
+	ents    []testutil.Entry
 	wantErr bool
 	root    bool                            // needs root (devices, chown)
 	check   func(t *testing.T, root string) // what must hold inside the root
@@ -24,66 +25,66 @@ type breakoutCase struct {
 // Inside the test parent dir: root/ (the layer's root), sentinel (a file),
 // sentdir/inner (a directory with a file). Host paths are checked too.
 var breakoutCases = []breakoutCase{
-	{name: "dotdot name", ents: []ent{reg("../sentinel", "pwned")}, wantErr: true},
-	{name: "dotdot in the middle", ents: []ent{reg("a/../../sentinel", "pwned")}, wantErr: true},
-	{name: "dotdot after dir", ents: []ent{dir("a/"), reg("a/../../sentdir/inner", "pwned")}, wantErr: true},
-	{name: "absolute path", ents: []ent{reg("/abs", "x")}, check: exists("abs")},
-	{name: "absolute path with dots", ents: []ent{reg("/./etc//x", "x")}, check: exists("etc/x")},
+	{name: "dotdot name", ents: []testutil.Entry{testutil.File("../sentinel", "pwned")}, wantErr: true},
+	{name: "dotdot in the middle", ents: []testutil.Entry{testutil.File("a/../../sentinel", "pwned")}, wantErr: true},
+	{name: "dotdot after dir", ents: []testutil.Entry{testutil.Dir("a/"), testutil.File("a/../../sentdir/inner", "pwned")}, wantErr: true},
+	{name: "absolute path", ents: []testutil.Entry{testutil.File("/abs", "x")}, check: exists("abs")},
+	{name: "absolute path with dots", ents: []testutil.Entry{testutil.File("/./etc//x", "x")}, check: exists("etc/x")},
 	{name: "symlink to / then file through it",
-		ents:  []ent{symlink("l", "/"), reg("l/escaped", "x")},
+		ents:  []testutil.Entry{testutil.Symlink("l", "/"), testutil.File("l/escaped", "x")},
 		check: exists("escaped")},
 	{name: "symlink to ../.. then write through",
-		ents:  []ent{symlink("l", "../.."), reg("l/sentinel", "pwned")},
+		ents:  []testutil.Entry{testutil.Symlink("l", "../.."), testutil.File("l/sentinel", "pwned")},
 		check: exists("sentinel")},
 	{name: "symlink to parent dir then write through",
-		ents:  []ent{symlink("l", "../sentdir"), reg("l/inner", "pwned")},
+		ents:  []testutil.Entry{testutil.Symlink("l", "../sentdir"), testutil.File("l/inner", "pwned")},
 		check: exists("sentdir/inner")},
 	{name: "chained symlinks out",
-		ents:  []ent{symlink("a", "b"), symlink("b", "c/../../../.."), reg("a/sentinel", "pwned")},
+		ents:  []testutil.Entry{testutil.Symlink("a", "b"), testutil.Symlink("b", "c/../../../.."), testutil.File("a/sentinel", "pwned")},
 		check: exists("sentinel")},
 	{name: "symlink loop",
-		ents: []ent{symlink("a", "b"), symlink("b", "a"), reg("a/x", "x")}, wantErr: true},
+		ents: []testutil.Entry{testutil.Symlink("a", "b"), testutil.Symlink("b", "a"), testutil.File("a/x", "x")}, wantErr: true},
 	{name: "file replaces a symlink pointing out",
-		ents:  []ent{symlink("l", "../sentinel"), reg("l", "pwned")},
+		ents:  []testutil.Entry{testutil.Symlink("l", "../sentinel"), testutil.File("l", "pwned")},
 		check: isType("l", unix.S_IFREG)},
 	{name: "dir replaces absolute symlink",
-		ents:  []ent{symlink("etc", "/etc"), dir("etc/"), reg("etc/passwd", "root::0:0::/:/bin/sh\n")},
+		ents:  []testutil.Entry{testutil.Symlink("etc", "/etc"), testutil.Dir("etc/"), testutil.File("etc/passwd", "root::0:0::/:/bin/sh\n")},
 		check: isType("etc", unix.S_IFDIR)},
 	{name: "hardlink to /etc/passwd",
-		ents: []ent{hardlink("pw", "/etc/passwd")}, wantErr: true},
+		ents: []testutil.Entry{testutil.Hardlink("pw", "/etc/passwd")}, wantErr: true},
 	{name: "hardlink with dotdot",
-		ents: []ent{hardlink("pw", "../sentinel")}, wantErr: true},
+		ents: []testutil.Entry{testutil.Hardlink("pw", "../sentinel")}, wantErr: true},
 	{name: "hardlink through a symlink to /etc",
-		ents: []ent{symlink("l", "/etc"), hardlink("pw", "l/passwd")}, wantErr: true},
+		ents: []testutil.Entry{testutil.Symlink("l", "/etc"), testutil.Hardlink("pw", "l/passwd")}, wantErr: true},
 	{name: "hardlink through a symlink to the parent",
-		ents: []ent{symlink("l", "../"), hardlink("pw", "l/sentinel")}, wantErr: true},
+		ents: []testutil.Entry{testutil.Symlink("l", "../"), testutil.Hardlink("pw", "l/sentinel")}, wantErr: true},
 	{name: "hardlink to a symlink pointing out links the symlink",
-		ents:  []ent{symlink("l", "../sentinel"), hardlink("h", "l"), reg("l", "pwned")},
+		ents:  []testutil.Entry{testutil.Symlink("l", "../sentinel"), testutil.Hardlink("h", "l"), testutil.File("l", "pwned")},
 		check: isType("h", unix.S_IFLNK)},
-	{name: "hardlink to the root", ents: []ent{hardlink("h", "/")}, wantErr: true},
-	{name: "symlink named .", ents: []ent{symlink(".", "/"), reg("x", "x")}, check: exists("x")},
-	{name: "symlink named /", ents: []ent{symlink("/", "../"), reg("x", "x")}, check: exists("x")},
-	{name: "symlink named ./ with file after", ents: []ent{symlink("./", "/etc"), reg("passwd", "x")},
+	{name: "hardlink to the root", ents: []testutil.Entry{testutil.Hardlink("h", "/")}, wantErr: true},
+	{name: "symlink named .", ents: []testutil.Entry{testutil.Symlink(".", "/"), testutil.File("x", "x")}, check: exists("x")},
+	{name: "symlink named /", ents: []testutil.Entry{testutil.Symlink("/", "../"), testutil.File("x", "x")}, check: exists("x")},
+	{name: "symlink named ./ with file after", ents: []testutil.Entry{testutil.Symlink("./", "/etc"), testutil.File("passwd", "x")},
 		check: exists("passwd")},
 	{name: "whiteout whose parent is a symlink pointing out",
-		ents: []ent{symlink("l", "../"), reg("l/.wh.sentinel", "")}},
+		ents: []testutil.Entry{testutil.Symlink("l", "../"), testutil.File("l/.wh.sentinel", "")}},
 	{name: "whiteout of a dir through a symlink to the parent",
-		ents: []ent{symlink("l", "/.."), reg("l/.wh.sentdir", "")}},
+		ents: []testutil.Entry{testutil.Symlink("l", "/.."), testutil.File("l/.wh.sentdir", "")}},
 	{name: "opaque marker through a symlink pointing out",
-		ents: []ent{symlink("l", ".."), reg("l/.wh..wh..opq", "")}},
-	{name: "bare .wh.", ents: []ent{reg(".wh.", "")}, wantErr: true},
-	{name: "bare .wh. in a dir", ents: []ent{dir("d/"), reg("d/.wh.", "")}, wantErr: true},
-	{name: ".wh...", ents: []ent{dir("d/"), reg("d/.wh...", "")}, wantErr: true},
-	{name: ".wh..", ents: []ent{reg(".wh..", "")}, wantErr: true},
+		ents: []testutil.Entry{testutil.Symlink("l", ".."), testutil.File("l/.wh..wh..opq", "")}},
+	{name: "bare .wh.", ents: []testutil.Entry{testutil.File(".wh.", "")}, wantErr: true},
+	{name: "bare .wh. in a dir", ents: []testutil.Entry{testutil.Dir("d/"), testutil.File("d/.wh.", "")}, wantErr: true},
+	{name: ".wh...", ents: []testutil.Entry{testutil.Dir("d/"), testutil.File("d/.wh...", "")}, wantErr: true},
+	{name: ".wh..", ents: []testutil.Entry{testutil.File(".wh..", "")}, wantErr: true},
 	{name: "device node through a symlink", root: true,
-		ents:  []ent{symlink("l", "/dev"), {name: "l/strata-null", typ: tar.TypeChar, mode: 0o666, major: 1}},
+		ents:  []testutil.Entry{testutil.Symlink("l", "/dev"), {Name: "l/strata-null", Type: tar.TypeChar, Mode: 0o666, Devmajor: 1}},
 		check: isType("dev/strata-null", unix.S_IFCHR)},
 	{name: "block device replaces symlink out", root: true,
-		ents:  []ent{symlink("disk", "../sentinel"), {name: "disk", typ: tar.TypeBlock, mode: 0o600, major: 8}},
+		ents:  []testutil.Entry{testutil.Symlink("disk", "../sentinel"), {Name: "disk", Type: tar.TypeBlock, Mode: 0o600, Devmajor: 8}},
 		check: isType("disk", unix.S_IFBLK)},
-	{name: "fifo through dotdot", ents: []ent{{name: "../fifo", typ: tar.TypeFifo, mode: 0o600}}, wantErr: true},
+	{name: "fifo through dotdot", ents: []testutil.Entry{{Name: "../fifo", Type: tar.TypeFifo, Mode: 0o600}}, wantErr: true},
 	{name: "setuid file written through a symlink", root: true,
-		ents: []ent{symlink("bin", "../sentdir"), {name: "bin/inner", typ: tar.TypeReg, mode: 0o4755, body: "#!/bin/sh\n"}},
+		ents: []testutil.Entry{testutil.Symlink("bin", "../sentdir"), {Name: "bin/inner", Type: tar.TypeReg, Mode: 0o4755, Body: "#!/bin/sh\n"}},
 		check: func(t *testing.T, root string) {
 			fi, err := os.Lstat(filepath.Join(root, "sentdir/inner"))
 			if err != nil || fi.Mode()&os.ModeSetuid == 0 {
@@ -91,27 +92,27 @@ var breakoutCases = []breakoutCase{
 			}
 		}},
 	{name: "setuid file replacing a symlink to a file outside", root: true,
-		ents:  []ent{symlink("su", "../sentinel"), {name: "su", typ: tar.TypeReg, mode: 0o4755, body: "x"}},
+		ents:  []testutil.Entry{testutil.Symlink("su", "../sentinel"), {Name: "su", Type: tar.TypeReg, Mode: 0o4755, Body: "x"}},
 		check: isType("su", unix.S_IFREG)},
 	{name: "directory replaced by symlink then written into",
-		ents:  []ent{dir("d/"), symlink("d", "../.."), reg("d/sentinel", "pwned")},
+		ents:  []testutil.Entry{testutil.Dir("d/"), testutil.Symlink("d", "../.."), testutil.File("d/sentinel", "pwned")},
 		check: exists("sentinel")},
 	{name: "owner and mode on a symlink pointing out", root: true,
-		ents: []ent{{name: "l", typ: tar.TypeSymlink, link: "../sentinel", mode: 0o777, uid: 4242, gid: 4242}}},
+		ents: []testutil.Entry{{Name: "l", Type: tar.TypeSymlink, Link: "../sentinel", Mode: 0o777, UID: 4242, GID: 4242}}},
 	{name: "xattr on a symlink pointing out",
-		ents: []ent{{name: "l", typ: tar.TypeSymlink, link: "../sentinel", mode: 0o777,
-			xattrs: map[string]string{"user.pwned": "1", "trusted.pwned": "1"}}}},
+		ents: []testutil.Entry{{Name: "l", Type: tar.TypeSymlink, Link: "../sentinel", Mode: 0o777,
+			Xattrs: map[string]string{"user.pwned": "1", "trusted.pwned": "1"}}}},
 	{name: "overlay xattr from the tar is dropped", root: true,
-		ents: []ent{{name: "d/", typ: tar.TypeDir, mode: 0o755,
-			xattrs: map[string]string{"trusted.overlay.redirect": "/../sentdir"}}},
+		ents: []testutil.Entry{{Name: "d/", Type: tar.TypeDir, Mode: 0o755,
+			Xattrs: map[string]string{"trusted.overlay.redirect": "/../sentdir"}}},
 		check: func(t *testing.T, root string) {
 			if x, _ := listXattrs(filepath.Join(root, "d")); len(x) != 0 {
 				t.Errorf("xattrs kept: %v", x)
 			}
 		}},
-	{name: "file under a regular file", ents: []ent{reg("f", "x"), reg("f/x", "x")}, wantErr: true},
+	{name: "file under a regular file", ents: []testutil.Entry{testutil.File("f", "x"), testutil.File("f/x", "x")}, wantErr: true},
 	{name: "long symlink chain of dotdots",
-		ents:  []ent{dir("a/b/c/"), symlink("a/b/c/l", "../../../../../../../../sentdir"), reg("a/b/c/l/inner", "pwned")},
+		ents:  []testutil.Entry{testutil.Dir("a/b/c/"), testutil.Symlink("a/b/c/l", "../../../../../../../../sentdir"), testutil.File("a/b/c/l/inner", "pwned")},
 		check: exists("sentdir/inner")},
 }
 
@@ -144,7 +145,7 @@ func TestBreakouts(t *testing.T) {
 			}
 			parent, root := breakoutParent(t)
 			before := outside(t, parent, hostPaths)
-			_, err := Apply(context.Background(), root, bytes.NewReader(mkTar(t, tc.ents...)), ApplyOptions{})
+			_, err := Apply(context.Background(), root, bytes.NewReader(testutil.Tar(t, tc.ents...)), ApplyOptions{})
 			t.Logf("Apply: %v", err)
 			if (err != nil) != tc.wantErr {
 				t.Errorf("Apply error = %v, want error %v", err, tc.wantErr)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-dev/strata/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,21 +54,21 @@ func setxattr(p, k, v string) op {
 
 // baseLayer is the lower tree of the diff tests.
 func baseLayer(t testing.TB) []byte {
-	home := dir("home/user/")
-	home.uid, home.gid = 1000, 1000
-	tool := reg("usr/bin/tool", "tool v1")
-	tool.mode = 0o755
-	return mkTar(t,
-		dir("etc/"), reg("etc/passwd", "root:x:0:0::/root:/bin/sh\n"), reg("etc/hosts", "127.0.0.1 localhost\n"),
-		dir("etc/conf.d/"), reg("etc/conf.d/a.conf", "a=1\n"),
-		dir("usr/"), dir("usr/bin/"), tool, reg("usr/bin/su", "su"), dir("usr/lib/"), reg("usr/lib/libx.so", "ELF"),
-		symlink("lib", "usr/lib"),
-		dir("opt/"), dir("opt/app/"), dir("opt/app/bin/"), reg("opt/app/bin/run", "run"), reg("opt/app/data", "data"),
-		dir("var/"), dir("var/log/"), reg("var/log/old.log", "old"),
-		dir("home/"), home, dir("srv/"),
-		dir("d2/"), reg("d2/x", "x"), dir("d2/sub/"), reg("d2/sub/y", "y"),
-		dir("rd/"), reg("rd/gone", "gone"), reg("rd/keep", "keep"), dir("rd/old/"), reg("rd/old/z", "z"),
-		reg("f", "a file"),
+	home := testutil.Dir("home/user/")
+	home.UID, home.GID = 1000, 1000
+	tool := testutil.File("usr/bin/tool", "tool v1")
+	tool.Mode = 0o755
+	return testutil.Tar(t,
+		testutil.Dir("etc/"), testutil.File("etc/passwd", "root:x:0:0::/root:/bin/sh\n"), testutil.File("etc/hosts", "127.0.0.1 localhost\n"),
+		testutil.Dir("etc/conf.d/"), testutil.File("etc/conf.d/a.conf", "a=1\n"),
+		testutil.Dir("usr/"), testutil.Dir("usr/bin/"), tool, testutil.File("usr/bin/su", "su"), testutil.Dir("usr/lib/"), testutil.File("usr/lib/libx.so", "ELF"),
+		testutil.Symlink("lib", "usr/lib"),
+		testutil.Dir("opt/"), testutil.Dir("opt/app/"), testutil.Dir("opt/app/bin/"), testutil.File("opt/app/bin/run", "run"), testutil.File("opt/app/data", "data"),
+		testutil.Dir("var/"), testutil.Dir("var/log/"), testutil.File("var/log/old.log", "old"),
+		testutil.Dir("home/"), home, testutil.Dir("srv/"),
+		testutil.Dir("d2/"), testutil.File("d2/x", "x"), testutil.Dir("d2/sub/"), testutil.File("d2/sub/y", "y"),
+		testutil.Dir("rd/"), testutil.File("rd/gone", "gone"), testutil.File("rd/keep", "keep"), testutil.Dir("rd/old/"), testutil.File("rd/old/z", "z"),
+		testutil.File("f", "a file"),
 	)
 }
 

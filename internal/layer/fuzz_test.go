@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/strata-dev/strata/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,7 +16,7 @@ import (
 // outside the root changes, and what Apply accepts Check accepts too.
 func FuzzApply(f *testing.F) {
 	for _, tc := range breakoutCases {
-		f.Add(mkTar(f, tc.ents...))
+		f.Add(testutil.Tar(f, tc.ents...))
 	}
 	scratch := fuzzScratch(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -40,7 +41,7 @@ func FuzzApply(f *testing.F) {
 // FuzzCheck feeds arbitrary streams to Check: it never panics, and on an
 // uncompressed stream its diffID is the digest of the bytes.
 func FuzzCheck(f *testing.F) {
-	tarball := mkTar(f, dir("a/"), reg("a/b", "hello"), symlink("c", "/a/b"))
+	tarball := testutil.Tar(f, testutil.Dir("a/"), testutil.File("a/b", "hello"), testutil.Symlink("c", "/a/b"))
 	f.Add(tarball)
 	for _, c := range []Compression{Gzip, Zstd} {
 		var buf bytes.Buffer
@@ -52,7 +53,7 @@ func FuzzCheck(f *testing.F) {
 		w.Close()
 		f.Add(buf.Bytes())
 	}
-	f.Add(mkTar(f, reg("../x", "x")))
+	f.Add(testutil.Tar(f, testutil.File("../x", "x")))
 	f.Add([]byte("not a tar"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := Check(bytes.NewReader(data))

@@ -12,68 +12,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
-
-// ent is one tar entry of a test layer.
-type ent struct {
-	name, link string
-	typ        byte
-	mode       int64
-	body       string
-	uid, gid   int
-	major      int64
-	minor      int64
-	xattrs     map[string]string
-}
-
-func reg(name, body string) ent { return ent{name: name, typ: tar.TypeReg, mode: 0o644, body: body} }
-func dir(name string) ent       { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
-func symlink(name, to string) ent {
-	return ent{name: name, typ: tar.TypeSymlink, mode: 0o777, link: to}
-}
-func hardlink(name, to string) ent {
-	return ent{name: name, typ: tar.TypeLink, mode: 0o644, link: to}
-}
-
-var testTime = time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
-
-// mkTar builds an uncompressed layer in memory.
-func mkTar(t testing.TB, ents ...ent) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range ents {
-		hdr := &tar.Header{
-			Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode,
-			Uid: e.uid, Gid: e.gid, Size: int64(len(e.body)), ModTime: testTime,
-			Devmajor: e.major, Devminor: e.minor,
-		}
-		if e.typ != tar.TypeReg {
-			hdr.Size = 0
-		}
-		for k, v := range e.xattrs {
-			if hdr.PAXRecords == nil {
-				hdr.PAXRecords = map[string]string{}
-			}
-			hdr.PAXRecords[paxXattrPrefix+k] = v
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatalf("tar header %s: %v", e.name, err)
-		}
-		if hdr.Size > 0 {
-			if _, err := tw.Write([]byte(e.body)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // fileInfo describes one filesystem entry for comparisons.
 type fileInfo struct {

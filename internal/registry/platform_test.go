@@ -10,7 +10,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/registry/registrytest"
 	"github.com/strata-dev/strata/internal/store"
-	"github.com/strata-dev/strata/internal/storetest"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // TestPullPlatform: an index gives the platform's manifest; a single image
@@ -20,7 +20,7 @@ func TestPullPlatform(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	reg := registrytest.Start(t, registrytest.Options{})
 	layer := func(p string) []byte {
-		return storetest.Tar(t, storetest.File{Name: "etc/"}, storetest.File{Name: "etc/platform", Body: p + "\n"})
+		return testutil.Tar(t, testutil.Entry{Name: "etc/"}, testutil.Entry{Name: "etc/platform", Body: p + "\n"})
 	}
 	amd := reg.PutImage(t, "multi", "", "linux/amd64", layer("linux/amd64"))
 	arm := reg.PutImage(t, "multi", "", "linux/arm64/v8", layer("linux/arm64/v8"))

@@ -12,6 +12,7 @@ import (
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/store"
 	"github.com/strata-dev/strata/internal/storetest"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 func open(t *testing.T) *store.Store {
@@ -24,7 +25,7 @@ func open(t *testing.T) *store.Store {
 }
 
 func base(t *testing.T) []byte {
-	return storetest.Tar(t, storetest.File{Name: "bin/"}, storetest.File{Name: "bin/sh", Body: strings.Repeat("x", 4096), Mode: 0o755})
+	return testutil.Tar(t, testutil.Entry{Name: "bin/"}, testutil.Entry{Name: "bin/sh", Body: strings.Repeat("x", 4096), Mode: 0o755})
 }
 
 func blobCount(t *testing.T, st *store.Store) int {
@@ -38,7 +39,7 @@ func blobCount(t *testing.T, st *store.Store) int {
 func TestResolve(t *testing.T) {
 	st := open(t)
 	im := storetest.Image(t, st, nil, "busybox", base(t))
-	storetest.Image(t, st, nil, "example.com:5000/team/app:v1", storetest.Tar(t, storetest.File{Name: "app", Body: "1"}))
+	storetest.Image(t, st, nil, "example.com:5000/team/app:v1", testutil.Tar(t, testutil.Entry{Name: "app", Body: "1"}))
 	cases := []struct {
 		ref     string
 		want    digest.Digest
@@ -76,7 +77,7 @@ func TestAmbiguousPrefix(t *testing.T) {
 	st := open(t)
 	var ids []digest.Digest
 	for i := 0; i < 40; i++ {
-		ids = append(ids, storetest.Image(t, st, nil, "", storetest.Tar(t, storetest.File{Name: "f", Body: string(rune('a' + i))})).ID)
+		ids = append(ids, storetest.Image(t, st, nil, "", testutil.Tar(t, testutil.Entry{Name: "f", Body: string(rune('a' + i))})).ID)
 	}
 	// With 40 images, some pair shares its first hex digit.
 	seen := map[byte]bool{}
@@ -158,7 +159,7 @@ func TestRemoveRefusedForContainer(t *testing.T) {
 func TestGCKeepsSharedLayers(t *testing.T) {
 	st := open(t)
 	a := storetest.Image(t, st, nil, "a", base(t))
-	b := storetest.Image(t, st, a, "b", storetest.Tar(t, storetest.File{Name: "extra", Body: "b"}))
+	b := storetest.Image(t, st, a, "b", testutil.Tar(t, testutil.Entry{Name: "extra", Body: "b"}))
 	if len(b.Layers) != 2 || b.Layers[0].Digest != a.Layers[0].Digest {
 		t.Fatalf("b does not share a's layer: %+v", b.Layers)
 	}
@@ -209,7 +210,7 @@ func TestGCDefersToWriters(t *testing.T) {
 func TestPrune(t *testing.T) {
 	st := open(t)
 	storetest.Image(t, st, nil, "keep", base(t))
-	dangling := storetest.Image(t, st, nil, "", storetest.Tar(t, storetest.File{Name: "d", Body: "dangling"}))
+	dangling := storetest.Image(t, st, nil, "", testutil.Tar(t, testutil.Entry{Name: "d", Body: "dangling"}))
 	res, err := st.Prune(false)
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +276,7 @@ func TestFsckFindsDamage(t *testing.T) {
 func TestAddImageChecksDiffIDs(t *testing.T) {
 	st := open(t)
 	good := storetest.Image(t, st, nil, "", base(t))
-	other := storetest.AddLayer(t, st, storetest.Tar(t, storetest.File{Name: "x", Body: "y"}))
+	other := storetest.AddLayer(t, st, testutil.Tar(t, testutil.Entry{Name: "x", Body: "y"}))
 	mb, _ := st.Content.ReadAll(good.Manifest.Digest, 1<<20)
 	bad := strings.Replace(string(mb), good.Layers[0].Digest.String(), other.Digest.String(), 1)
 	md, err := st.PutBytes(good.Manifest.MediaType, []byte(bad))

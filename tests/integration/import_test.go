@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // compressed writes path compressed with the named tool (gzip, zstd, bzip2).
@@ -76,7 +78,7 @@ func TestImportBadInput(t *testing.T) {
 		{"truncated tar", []string{"import", write("trunc.tar", data[:len(data)/2]), "bad:1"}, "invalid layer tar"},
 		{"corrupt header", []string{"import", write("corrupt.tar", corrupt), "bad:1"}, "invalid layer"},
 		{"not a tar", []string{"import", write("text.tar", []byte(strings.Repeat("hello\n", 200))), "bad:1"}, "invalid layer tar"},
-		{"dotdot entry", []string{"import", write("dotdot.tar", tarWith(t, "../../etc/evil")), "bad:1"}, "leaves the root"},
+		{"dotdot entry", []string{"import", write("dotdot.tar", testutil.Tar(t, testutil.File("../../etc/evil", "evil"))), "bad:1"}, "leaves the root"},
 		{"missing file", []string{"import", filepath.Join(dir, "nope.tar"), "bad:1"}, "no such file"},
 		{"bad name", []string{"import", good, "Bad:Name:1"}, "invalid reference format"},
 		{"bad change", []string{"import", "-c", "RUN rm -rf /", good, "bad:1"}, "RUN is not allowed"},
@@ -103,20 +105,4 @@ func TestImportBadInput(t *testing.T) {
 		})
 	}
 	fsckOK(t, root, "bad input")
-}
-
-func tarWith(t *testing.T, name string) []byte {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "x.tar")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeTarEntry(t, f, name, "evil")
-	f.Close()
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
 }

@@ -4,7 +4,6 @@
 package integration
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // bin is the strata binary built once for the package.
@@ -76,27 +77,14 @@ func must(t testing.TB, root string, args ...string) string {
 // so every call makes a different layer) to a temp file.
 func rootfsTar(t testing.TB, n, size int, seed int64) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), fmt.Sprintf("rootfs-%d.tar", seed))
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	rng := rand.New(rand.NewSource(seed))
-	tw := tar.NewWriter(f)
+	entries := []testutil.Entry{testutil.Dir("data/")}
 	buf := make([]byte, size)
-	tw.WriteHeader(&tar.Header{Name: "data/", Typeflag: tar.TypeDir, Mode: 0o755})
 	for i := 0; i < n; i++ {
 		rng.Read(buf)
-		if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("data/f%05d", i), Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(size)}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(buf)
+		entries = append(entries, testutil.File(fmt.Sprintf("data/f%05d", i), string(buf)))
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return tempFile(t, fmt.Sprintf("rootfs-%d.tar", seed), testutil.Tar(t, entries...))
 }
 
 // busyboxTar is Debian's busybox-static as a root filesystem tarball, the
@@ -104,46 +92,15 @@ func rootfsTar(t testing.TB, n, size int, seed int64) string {
 // test script installs it).
 func busyboxTar(t testing.TB) string {
 	t.Helper()
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skip("needs Debian's busybox-static (/bin/busybox)")
-	}
-	path := filepath.Join(t.TempDir(), "busybox.tar")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
-	body, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []string{"bin/", "etc/", "tmp/", "root/"} {
-		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755})
-	}
-	tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(body))})
-	tw.Write(body)
-	for _, app := range []string{"sh", "ls", "cat", "echo", "true"} {
-		tw.WriteHeader(&tar.Header{Name: "bin/" + app, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
-	}
-	passwd := []byte("root:x:0:0:root:/root:/bin/sh\n")
-	tw.WriteHeader(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(passwd))})
-	tw.Write(passwd)
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return tempFile(t, "busybox.tar", testutil.BusyboxTar(t))
 }
 
-// writeTarEntry writes a one-file tar to f, whatever the name says.
-func writeTarEntry(t testing.TB, f *os.File, name, body string) {
+// tempFile writes b to a file named name in a new temp dir.
+func tempFile(t testing.TB, name string, b []byte) string {
 	t.Helper()
-	tw := tar.NewWriter(f)
-	if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}); err != nil {
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tw.Write([]byte(body))
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	return p
 }

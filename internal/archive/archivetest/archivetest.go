@@ -1,12 +1,10 @@
 // Package archivetest makes small test images and archives for the tests
-// of save and load.
+// of save and load, from entries written with testutil.Tar.
 package archivetest
 
 import (
-	"archive/tar"
 	"bytes"
 	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
@@ -17,65 +15,16 @@ import (
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/store"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // Created is the fixed creation time of test images.
 var Created = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// File is one entry of a test layer; Link makes a symlink.
-type File struct {
-	Name, Link string
-	Data       []byte
-	Dir        bool
-}
-
-// Tar makes an uncompressed layer tar.
-func Tar(t testing.TB, files []File) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, f := range files {
-		h := &tar.Header{Name: f.Name, Mode: 0o644, ModTime: Created, Typeflag: tar.TypeReg, Size: int64(len(f.Data))}
-		switch {
-		case f.Dir:
-			h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o755, 0
-		case f.Link != "":
-			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, f.Link, 0
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Size > 0 {
-			tw.Write(f.Data)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-// Busybox returns the files of a busybox rootfs: /bin/busybox from the
-// host (Debian busybox-static) or, without it, a stand-in file.
-func Busybox(t testing.TB) []File {
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		bb = bytes.Repeat([]byte("not busybox\n"), 1<<14)
-	}
-	return []File{
-		{Name: "bin/", Dir: true},
-		{Name: "bin/busybox", Data: bb},
-		{Name: "bin/sh", Link: "busybox"},
-		{Name: "bin/ls", Link: "busybox"},
-		{Name: "etc/", Dir: true},
-		{Name: "etc/passwd", Data: []byte("root:x:0:0:root:/root:/bin/sh\n")},
-	}
-}
-
 // AddLayer stores a layer made of files, compressed with c.
-func AddLayer(t testing.TB, st *store.Store, files []File, c layer.Compression) metadata.Layer {
+func AddLayer(t testing.TB, st *store.Store, files []testutil.Entry, c layer.Compression) metadata.Layer {
 	t.Helper()
-	raw := Tar(t, files)
+	raw := testutil.Tar(t, files...)
 	var b bytes.Buffer
 	w, err := layer.NewWriter(&b, c, 0)
 	if err != nil {
@@ -125,42 +74,7 @@ func Image(t testing.TB, st *store.Store, parent *metadata.Image, layers []metad
 // BusyboxImage stores a one-layer busybox image, its layer compressed with c.
 func BusyboxImage(t testing.TB, st *store.Store, c layer.Compression, names ...string) *metadata.Image {
 	t.Helper()
-	return Image(t, st, nil, []metadata.Layer{AddLayer(t, st, Busybox(t), c)}, names...)
-}
-
-// Entry is one entry of a hand-made archive.
-type Entry struct {
-	Name     string
-	Data     []byte
-	Link     string // symlink target
-	Hardlink string
-	Dir      bool
-}
-
-// Archive writes entries as a tar, in order.
-func Archive(t testing.TB, entries []Entry) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, e := range entries {
-		h := &tar.Header{Name: e.Name, Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(e.Data)), Format: tar.FormatPAX}
-		switch {
-		case e.Dir:
-			h.Typeflag, h.Size = tar.TypeDir, 0
-		case e.Link != "":
-			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.Link, 0
-		case e.Hardlink != "":
-			h.Typeflag, h.Linkname, h.Size = tar.TypeLink, e.Hardlink, 0
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Size > 0 {
-			tw.Write(e.Data)
-		}
-	}
-	tw.Close()
-	return b.Bytes()
+	return Image(t, st, nil, []metadata.Layer{AddLayer(t, st, testutil.BusyboxRootfs(t), c)}, names...)
 }
 
 // LegacyImage is an image as docker 20.10's save writes it.
@@ -175,7 +89,7 @@ type LegacyImage struct {
 // then repositories. It returns the archive and each image's ID.
 func LegacyArchive(t testing.TB, imgs []LegacyImage) ([]byte, []digest.Digest) {
 	t.Helper()
-	var entries []Entry
+	var entries []testutil.Entry
 	var ids []digest.Digest
 	var manifest []map[string]any
 	first := map[digest.Digest]string{}
@@ -189,13 +103,13 @@ func LegacyArchive(t testing.TB, imgs []LegacyImage) ([]byte, []digest.Digest) {
 			id := digest.FromString(string(rune('a'+n)) + parent + " " + d.String()).Encoded()
 			parent = id
 			p := id + "/layer.tar"
-			entries = append(entries, Entry{Name: id + "/", Dir: true}, Entry{Name: id + "/VERSION", Data: []byte("1.0")},
-				Entry{Name: id + "/json", Data: []byte(`{"id":"` + id + `"}`)})
+			entries = append(entries, testutil.Entry{Name: id + "/"}, testutil.Entry{Name: id + "/VERSION", Body: "1.0"},
+				testutil.Entry{Name: id + "/json", Body: `{"id":"` + id + `"}`})
 			if f, ok := first[d]; ok {
-				entries = append(entries, Entry{Name: p, Link: "../" + f})
+				entries = append(entries, testutil.Entry{Name: p, Link: "../" + f})
 			} else {
 				first[d] = p
-				entries = append(entries, Entry{Name: p, Data: l})
+				entries = append(entries, testutil.Entry{Name: p, Body: string(l)})
 			}
 			paths = append(paths, p)
 		}
@@ -206,10 +120,10 @@ func LegacyArchive(t testing.TB, imgs []LegacyImage) ([]byte, []digest.Digest) {
 		})
 		cd := digest.FromBytes(cfg)
 		ids = append(ids, cd)
-		entries = append(entries, Entry{Name: cd.Encoded() + ".json", Data: cfg})
+		entries = append(entries, testutil.Entry{Name: cd.Encoded() + ".json", Body: string(cfg)})
 		manifest = append(manifest, map[string]any{"Config": cd.Encoded() + ".json", "RepoTags": im.RepoTags, "Layers": paths})
 	}
 	mj, _ := json.Marshal(manifest)
-	entries = append(entries, Entry{Name: "manifest.json", Data: mj}, Entry{Name: "repositories", Data: []byte("{}")})
-	return Archive(t, entries), ids
+	entries = append(entries, testutil.Entry{Name: "manifest.json", Body: string(mj)}, testutil.Entry{Name: "repositories", Body: "{}"})
+	return testutil.Tar(t, entries...), ids
 }
