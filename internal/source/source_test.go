@@ -21,6 +21,7 @@ import (
 	"github.com/strata-dev/strata/internal/source"
 	"github.com/strata-dev/strata/internal/store"
 	"github.com/strata-dev/strata/internal/storetest"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 const name = "strata-test/conf:1"
@@ -40,8 +41,8 @@ func newKnown(t *testing.T) *known {
 		t.Fatal(err)
 	}
 	k := &known{st: st, tars: [][]byte{
-		storetest.Tar(t, storetest.File{Name: "etc/"}, storetest.File{Name: "etc/os-release", Body: "ID=conformance\n"}),
-		storetest.Tar(t, storetest.File{Name: "app/"}, storetest.File{Name: "app/data", Body: strings.Repeat("strata ", 5000)}),
+		testutil.Tar(t, testutil.Entry{Name: "etc/"}, testutil.Entry{Name: "etc/os-release", Body: "ID=conformance\n"}),
+		testutil.Tar(t, testutil.Entry{Name: "app/"}, testutil.Entry{Name: "app/data", Body: strings.Repeat("strata ", 5000)}),
 	}}
 	k.im = storetest.Image(t, st, nil, name, k.tars...)
 	cfg, err := st.Content.ReadAll(k.im.Config.Digest, image.MaxManifestSize)
