@@ -227,7 +227,7 @@ func (l *loader) ingest(src io.Reader, name string, expected digest.Digest, head
 	go func() {
 		var c checked
 		if comp == layer.Uncompressed {
-			c.err = checkTar(pr)
+			c.err = layer.CheckTar(pr)
 		} else {
 			c.b, c.err = layer.Check(pr)
 		}
@@ -274,32 +274,6 @@ func (l *loader) ingest(src io.Reader, name string, expected digest.Digest, head
 		l.result.BytesWritten += n
 	}
 	return res, nil
-}
-
-// checkTar reads an uncompressed layer to its end, checking that it is a
-// well-formed tar whose paths stay inside its root (its diffID is its
-// digest, hashed by the blob writer).
-func checkTar(r io.Reader) error {
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("invalid layer tar: %v", err)
-		}
-		if err := layer.CheckName(hdr.Name); err != nil {
-			return err
-		}
-		if hdr.Typeflag == tar.TypeLink {
-			if err := layer.CheckName(hdr.Linkname); err != nil {
-				return err
-			}
-		}
-	}
-	_, err := io.Copy(io.Discard, r)
-	return err
 }
 
 func (l *loader) resolve(name string) (string, error) {
@@ -363,7 +337,7 @@ func (l *loader) assemble() error {
 				p.news = append(p.news, res)
 			}
 			if mt == "" {
-				mt = mediaType(res.comp)
+				mt = store.LayerMediaType(res.comp)
 			}
 			p.layers = append(p.layers, metadata.Layer{Digest: res.digest, DiffID: res.diffID, Size: res.size, UncompressedSize: res.usize, MediaType: mt})
 		}
@@ -372,7 +346,7 @@ func (l *loader) assemble() error {
 	// Every image is valid: commit.
 	for _, p := range plans {
 		for _, res := range p.news {
-			if _, err := l.st.IngestLayer(layer.Blob{Digest: res.digest, DiffID: res.diffID, Size: res.size, UncompressedSize: res.usize, Compression: res.comp}, mediaType(res.comp)); err != nil {
+			if _, err := l.st.IngestLayer(layer.Blob{Digest: res.digest, DiffID: res.diffID, Size: res.size, UncompressedSize: res.usize, Compression: res.comp}, store.LayerMediaType(res.comp)); err != nil {
 				return err
 			}
 		}

@@ -14,10 +14,10 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
+	"github.com/strata-dev/strata/internal/store"
 )
 
 // Archive is an archive file or an OCI layout directory opened for reading.
@@ -417,7 +417,7 @@ func sourceImages(a *Archive, raws []rawImage, blobs map[digest.Digest]string, o
 				head := make([]byte, 6)
 				n, _ := io.ReadFull(rd, head)
 				c := layer.Detect(head[:n])
-				L.MediaType = mediaType(c)
+				L.MediaType = store.LayerMediaType(c)
 				if c == layer.Uncompressed {
 					L.Digest = l.diffID
 				} else {
@@ -446,16 +446,6 @@ func sourceImages(a *Archive, raws []rawImage, blobs map[digest.Digest]string, o
 		out = append(out, im)
 	}
 	return out, nil
-}
-
-func mediaType(c layer.Compression) string {
-	switch c {
-	case layer.Gzip:
-		return ocispec.MediaTypeImageLayerGzip
-	case layer.Zstd:
-		return ocispec.MediaTypeImageLayerZstd
-	}
-	return ocispec.MediaTypeImageLayer
 }
 
 // dirSource is an OCI layout directory, read through os.Root so that no

@@ -26,6 +26,7 @@ import (
 	"github.com/strata-dev/strata/internal/builder/buildctx"
 	"github.com/strata-dev/strata/internal/builder/cache"
 	"github.com/strata-dev/strata/internal/builder/dockerignore"
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/layer"
 )
 
@@ -191,7 +192,7 @@ func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpe
 		}
 		e, err := src.Stat(p)
 		if err != nil {
-			if errors.Is(err, buildctx.ErrNotFound) {
+			if errdefs.IsNotFound(err) {
 				return fail(fmt.Errorf("%q: not found", "/"+strings.TrimPrefix(path.Clean("/"+p), "/")))
 			}
 			return fail(err)

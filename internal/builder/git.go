@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/builder/buildctx"
+	"github.com/strata-dev/strata/internal/errdefs"
 )
 
 // gitSrc is an ADD source that is a git repository, as BuildKit's
@@ -348,7 +349,7 @@ func (s *stage) fetchGit(ctx context.Context, g *gitSrc) (srcItem, error) {
 	root := &buildctx.FS{Root: dir}
 	e, err := root.Stat(g.subdir)
 	if err != nil {
-		if errors.Is(err, buildctx.ErrNotFound) {
+		if errdefs.IsNotFound(err) {
 			return fail(fmt.Errorf("subdirectory %q not found", g.subdir))
 		}
 		return fail(err)

@@ -225,7 +225,7 @@ func newPlatformRegistry(t *testing.T, e *env) *platformRegistry {
 // puller is the registry client as the CLI sets it up for a build.
 func puller(st *store.Store) func(context.Context, PullRequest) (*metadata.Image, error) {
 	return func(ctx context.Context, req PullRequest) (*metadata.Image, error) {
-		plat, err := registry.ParsePlatform(req.Platform)
+		plat, err := image.ParsePlatform(req.Platform)
 		if err != nil {
 			return nil, err
 		}

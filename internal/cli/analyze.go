@@ -8,6 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/analyze"
+	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/registry"
 	"github.com/strata-dev/strata/internal/source"
 )
@@ -111,7 +113,7 @@ or docker://NAME (also registry:NAME): an image in a registry, read without pull
 					return err
 				}
 				if !pass {
-					return withCode(1, nil)
+					return errdefs.Exit(exitFailure, nil)
 				}
 				return nil
 			},
@@ -173,7 +175,7 @@ func (a *app) sourceOptions() source.Options {
 		Registry: func() (*registry.Client, error) {
 			return registry.New(registry.Options{TLSVerify: true, MaxConcurrent: 1, UserAgent: "strata/" + Version})
 		},
-		Platform: registry.DefaultPlatform(),
+		Platform: image.HostPlatform(),
 	}
 }
 

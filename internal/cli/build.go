@@ -271,7 +271,7 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		return err
 	}
 	o.Puller = func(ctx context.Context, req builder.PullRequest) (*metadata.Image, error) {
-		plat, err := registry.ParsePlatform(req.Platform)
+		plat, err := parsePlatform(req.Platform)
 		if err != nil {
 			return nil, err
 		}

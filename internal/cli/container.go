@@ -36,23 +36,6 @@ func (a *app) containers(f *containerFlags) (*container.Manager, error) {
 	return container.New(st, f.driver, f.runtime)
 }
 
-// runError maps the errors of run, create and start to docker's exit
-// codes: the container's own status, 126/127 when its program cannot be
-// run, 125 for anything else (bad input, unknown image).
-func runError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ee *container.ExitError
-	if errors.As(err, &ee) {
-		if ee.Err == nil {
-			return withCode(ee.Code, nil)
-		}
-		return withCode(ee.Code, ee.Err)
-	}
-	return withCode(125, err)
-}
-
 // createFlags are the flags create and run share.
 type createFlags struct {
 	o          container.CreateOptions
@@ -662,11 +645,11 @@ func perContainerCmd(a *app, name, short string, do func(*container.Manager, *co
 func (a *app) create(f *containerFlags, cf *createFlags, cmd *cobra.Command, args []string) (*container.Manager, *container.Record, error) {
 	m, err := a.containers(f)
 	if err != nil {
-		return nil, nil, withCode(125, err)
+		return nil, nil, runError(err)
 	}
 	r, err := m.Create(cf.options(cmd, args))
 	if err != nil {
-		return nil, nil, withCode(125, err)
+		return nil, nil, runError(err)
 	}
 	return m, r, nil
 }

@@ -56,6 +56,14 @@ func (a *app) registryClient(f registryFlags, quiet bool) (*registry.Client, fun
 	return c, done, err
 }
 
+// parsePlatform reads a --platform value; empty means this machine's.
+func parsePlatform(s string) (image.Platform, error) {
+	if s == "" {
+		return image.HostPlatform(), nil
+	}
+	return image.ParsePlatform(s)
+}
+
 func regTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
@@ -80,7 +88,7 @@ func init() {
 			Short: "Download an image from a registry",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				plat, err := registry.ParsePlatform(platform)
+				plat, err := parsePlatform(platform)
 				if err != nil {
 					return err
 				}

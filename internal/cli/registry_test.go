@@ -309,7 +309,7 @@ func TestRegistryErrors(t *testing.T) {
 		{"wrong password", "", []string{"login", "-u", "alice", "-p", "wrong", authReg.Host}, "unauthorized"},
 		{"wrong password stdin", "nope\n", []string{"login", "-u", "alice", "--password-stdin", authReg.Host}, "unauthorized"},
 		{"unknown host", "", []string{"pull", "registry.invalid/x:1"}, "cannot reach"},
-		{"bad platform", "", []string{"pull", "--platform", "linux", reg.Host + "/x:1"}, "invalid platform"},
+		{"bad platform", "", []string{"pull", "--platform", "linux/", reg.Host + "/x:1"}, "invalid platform"},
 		{"push unknown image", "", []string{"push", "0123456789ab"}, "No such image"},
 	}
 	for _, c := range cases {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/store"
 )
 
@@ -43,24 +44,6 @@ func (a *app) store() (*store.Store, error) {
 	a.st = st
 	return st, nil
 }
-
-// exitError carries a specific exit status (docker's 125/126/127, a
-// container's own code) up to Main.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return ""
-	}
-	return e.err.Error()
-}
-func (e *exitError) Unwrap() error { return e.err }
-
-// withCode makes err end the process with status code.
-func withCode(code int, err error) error { return &exitError{code, err} }
 
 // registry of command constructors: each command file adds its own in init,
 // so adding a command touches no shared file.
@@ -145,13 +128,10 @@ func (a *app) execute(args []string) int {
 	if err == nil {
 		return 0
 	}
-	code := 1
-	var ee *exitError
-	if errors.As(err, &ee) {
-		code = ee.code
-		if ee.err == nil {
-			return code
-		}
+	code := exitCode(err)
+	var ee *errdefs.ExitError
+	if errors.As(err, &ee) && ee.Err == nil {
+		return code // the status says it all (a container's own exit)
 	}
 	fmt.Fprintln(stderr, "Error: "+oneLine(err.Error()))
 	return code

@@ -8,6 +8,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/store"
 )
@@ -54,7 +55,7 @@ func init() {
 					a.println(fmt.Sprintf("%d unreferenced blobs (%s) will be removed by the next rmi or image prune", r.Unreferenced, humanSize(r.UnreferencedBytes)))
 				}
 				if len(r.Problems) > 0 {
-					return withCode(1, fmt.Errorf("store %s is damaged: %d problems", st.Root, len(r.Problems)))
+					return errdefs.Exit(exitFailure, fmt.Errorf("store %s is damaged: %d problems", st.Root, len(r.Problems)))
 				}
 				a.println("ok")
 				return nil

@@ -30,6 +30,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/flock"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/runtime"
 	"github.com/strata-dev/strata/internal/snapshot"
@@ -39,7 +41,7 @@ import (
 // ErrNoSuchContainer is returned when a name or ID matches no container.
 //
 //lint:ignore ST1005 docker's words, which scripts match
-var ErrNoSuchContainer = errors.New("No such container")
+var ErrNoSuchContainer = errdefs.NotFound(errors.New("No such container"))
 
 // Volume is a bind mount of a host path (-v HOST:CTR[:ro]).
 type Volume struct {
@@ -125,7 +127,7 @@ func Driver(st *store.Store, want string) (string, error) {
 	var rec string
 	err := st.Meta.View(func(tx *metadata.Tx) error {
 		err := tx.Get(metadata.BucketSettings, settingDriver, &rec)
-		if errors.Is(err, metadata.ErrNotFound) {
+		if errdefs.IsNotFound(err) {
 			return nil
 		}
 		return err
@@ -284,21 +286,7 @@ func (m *Manager) setState(id string, s State) error {
 
 // lockFile takes a flock on a file of the container's directory.
 func (m *Manager) lockFile(id, name string, how int) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(m.Dir(id), name), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
+	return flock.Open(filepath.Join(m.Dir(id), name), how)
 }
 
 // monitored tells whether a process holds the container's monitor lock.

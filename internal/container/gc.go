@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/snapshot"
@@ -21,7 +22,7 @@ func collectSnapshots(st *store.Store) error {
 	err := st.Meta.View(func(tx *metadata.Tx) error {
 		return tx.Get(metadata.BucketSettings, settingDriver, &driver)
 	})
-	if errors.Is(err, metadata.ErrNotFound) {
+	if errdefs.IsNotFound(err) {
 		return nil // nothing was ever unpacked
 	}
 	if err != nil {

@@ -17,24 +17,15 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/runtime"
 	"github.com/strata-dev/strata/internal/snapshot"
 )
 
-// ExitError is a container's exit status, or the status docker gives a
-// container that could not start (126 not executable, 127 not found).
-type ExitError struct {
-	Code int
-	Err  error // nil when the container ran and exited with Code
-}
-
-func (e *ExitError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit status %d", e.Code)
-	}
-	return e.Err.Error()
-}
-func (e *ExitError) Unwrap() error { return e.Err }
+// ExitError is a container's exit status (Err nil), or the status docker
+// gives a container that could not start (126 not executable, 127 not
+// found): the cli passes the code through as the process's own.
+type ExitError = errdefs.ExitError
 
 // Stdio is where a container's standard streams go. Files are handed to
 // the runtime as they are (a terminal stays a terminal); other readers and
@@ -156,7 +147,7 @@ func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, er
 
 	lock, err := m.lockFile(r.ID, "monitor.lock", unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		return 0, fmt.Errorf("container %s is already running", r.Name)
+		return 0, errdefs.Conflict(fmt.Errorf("container %s is already running", r.Name))
 	}
 	if err != nil {
 		return 0, err

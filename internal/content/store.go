@@ -16,10 +16,9 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
-)
 
-// ErrNotFound is returned for a blob that is not in the store.
-var ErrNotFound = errors.New("blob not found")
+	"github.com/strata-dev/strata/internal/errdefs"
+)
 
 // Store is a directory of blobs: ROOT/sha256/<hex>, with ROOT/ingest for
 // writes in progress.
@@ -49,7 +48,7 @@ func (s *Store) Info(dgst digest.Digest) (int64, error) {
 	}
 	fi, err := os.Stat(s.Path(dgst))
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, fmt.Errorf("%s: %w", dgst, ErrNotFound)
+		return 0, fmt.Errorf("%s: blob %w", dgst, errdefs.ErrNotFound)
 	}
 	if err != nil {
 		return 0, err
@@ -70,7 +69,7 @@ func (s *Store) Open(dgst digest.Digest) (*os.File, error) {
 	}
 	f, err := os.Open(s.Path(dgst))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", dgst, ErrNotFound)
+		return nil, fmt.Errorf("%s: blob %w", dgst, errdefs.ErrNotFound)
 	}
 	return f, err
 }

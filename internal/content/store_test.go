@@ -2,7 +2,6 @@ package content
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-dev/strata/internal/errdefs"
 )
 
 func newStore(t *testing.T) *Store {
@@ -61,7 +62,7 @@ func TestPutAndRead(t *testing.T) {
 	if err := s.Delete(d); err != nil || s.Has(d) {
 		t.Fatalf("Delete: %v, still there: %v", err, s.Has(d))
 	}
-	if _, err := s.Info(d); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Info(d); !errdefs.IsNotFound(err) {
 		t.Fatalf("Info after Delete = %v", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/strata-dev/strata/internal/errdefs"
 )
 
 // Source is read access to one image, wherever it lives: the store, an
@@ -73,7 +75,7 @@ type Layer struct {
 
 // ErrBlobNotFound is what OpenBlob's error wraps when the source has no
 // blob of that digest.
-var ErrBlobNotFound = errors.New("blob not found")
+var ErrBlobNotFound = errdefs.NotFound(errors.New("blob not found"))
 
 // UnverifiedOpener is an optional capability of a Source, for read-only
 // uses that store and send nothing (layer analysis). OpenBlobUnverified

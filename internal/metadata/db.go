@@ -11,12 +11,13 @@ package metadata
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/strata-dev/strata/internal/errdefs"
 )
 
 // Bucket names. Each holds JSON values under string keys.
@@ -32,9 +33,6 @@ const (
 )
 
 var allBuckets = []string{BucketImages, BucketNames, BucketLayers, BucketContainers, BucketCache, BucketLeases, BucketSettings, BucketSnapBlobs}
-
-// ErrNotFound is returned by Get for a missing key.
-var ErrNotFound = errors.New("not found")
 
 // DB is a metadata database file.
 type DB struct {
@@ -112,7 +110,7 @@ func (t *Tx) bucket(name string) (*bolt.Bucket, error) {
 	return b, nil
 }
 
-// Get decodes the record at bucket/key into v; ErrNotFound if absent.
+// Get decodes the record at bucket/key into v; errdefs.ErrNotFound if absent.
 func (t *Tx) Get(bucket, key string, v any) error {
 	b, err := t.bucket(bucket)
 	if err != nil {
@@ -120,7 +118,7 @@ func (t *Tx) Get(bucket, key string, v any) error {
 	}
 	raw := b.Get([]byte(key))
 	if raw == nil {
-		return fmt.Errorf("%s %s: %w", bucket, key, ErrNotFound)
+		return fmt.Errorf("%s %s: %w", bucket, key, errdefs.ErrNotFound)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("metadata %s/%s is damaged: %w", bucket, key, err)

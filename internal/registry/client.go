@@ -32,8 +32,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
-	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -227,40 +225,4 @@ func (c *Client) remoteOpts(ctx context.Context) []remote.Option {
 		remote.WithUserAgent(ua),
 		remote.WithJobs(c.opts.MaxConcurrent),
 	}
-}
-
-// Platform is an OS/ARCH[/VARIANT] to pick from an index.
-type Platform struct{ OS, Architecture, Variant string }
-
-func (p Platform) String() string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
-
-// DefaultPlatform is this machine's.
-func DefaultPlatform() Platform {
-	p := Platform{OS: "linux", Architecture: runtime.GOARCH}
-	if p.Architecture == "arm64" {
-		p.Variant = "v8"
-	}
-	return p
-}
-
-// ParsePlatform reads --platform OS/ARCH[/VARIANT].
-func ParsePlatform(s string) (Platform, error) {
-	if s == "" {
-		return DefaultPlatform(), nil
-	}
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return Platform{}, fmt.Errorf("invalid platform %q: want OS/ARCH[/VARIANT]", s)
-	}
-	p := Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
-	}
-	return p, nil
 }

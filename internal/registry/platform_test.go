@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/registry/registrytest"
 	"github.com/strata-dev/strata/internal/store"
 	"github.com/strata-dev/strata/internal/testutil"
@@ -37,14 +38,14 @@ func TestPullPlatform(t *testing.T) {
 		wantErr  string
 		named    bool
 	}{
-		{"index amd64", multi, PullOptions{Platform: Platform{"linux", "amd64", ""}, Strict: true}, amd.Digest, "", true},
-		{"index arm64", multi, PullOptions{Platform: Platform{"linux", "arm64", ""}, Strict: true}, arm.Digest, "", true},
-		{"index arm64/v8", multi, PullOptions{Platform: Platform{"linux", "arm64", "v8"}}, arm.Digest, "", true},
-		{"index arm/v7, unnamed", multi, PullOptions{Platform: Platform{"linux", "arm", "v7"}, NoName: true}, armv7.Digest, "", false},
-		{"index lacks s390x", multi, PullOptions{Platform: Platform{"linux", "s390x", ""}, Strict: true}, "", "/multi:1: no matching manifest for linux/s390x in the manifest list entries (it has: [linux/amd64 linux/arm/v7 linux/arm64/v8])", false},
-		{"single, own platform", single, PullOptions{Platform: Platform{"linux", "amd64", ""}, Strict: true}, "", "", true},
-		{"single, other platform, plain pull", single, PullOptions{Platform: Platform{"linux", "arm64", ""}}, "", "", true},
-		{"single, other platform, strict", single, PullOptions{Platform: Platform{"linux", "arm64", ""}, Strict: true}, "", "/single:1: no match for platform in manifest: want linux/arm64, the image is linux/amd64", false},
+		{"index amd64", multi, PullOptions{Platform: image.Platform{OS: "linux", Architecture: "amd64"}, Strict: true}, amd.Digest, "", true},
+		{"index arm64", multi, PullOptions{Platform: image.Platform{OS: "linux", Architecture: "arm64"}, Strict: true}, arm.Digest, "", true},
+		{"index arm64/v8", multi, PullOptions{Platform: image.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}, arm.Digest, "", true},
+		{"index arm/v7, unnamed", multi, PullOptions{Platform: image.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, NoName: true}, armv7.Digest, "", false},
+		{"index lacks s390x", multi, PullOptions{Platform: image.Platform{OS: "linux", Architecture: "s390x"}, Strict: true}, "", "/multi:1: no matching manifest for linux/s390x in the manifest list entries (it has: [linux/amd64 linux/arm/v7 linux/arm64/v8])", false},
+		{"single, own platform", single, PullOptions{Platform: image.Platform{OS: "linux", Architecture: "amd64"}, Strict: true}, "", "", true},
+		{"single, other platform, plain pull", single, PullOptions{Platform: image.Platform{OS: "linux", Architecture: "arm64"}}, "", "", true},
+		{"single, other platform, strict", single, PullOptions{Platform: image.Platform{OS: "linux", Architecture: "arm64"}, Strict: true}, "", "/single:1: no match for platform in manifest: want linux/arm64, the image is linux/amd64", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			st, err := store.Open(t.TempDir())

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	units "github.com/docker/go-units"
 )
 
 // Progress receives what happens to each blob of a transfer, named by its
@@ -149,19 +151,9 @@ func bar(current, total int64, start time.Time, width int) string {
 	return "[" + s + "]" + nums + speed
 }
 
-// HumanSize prints bytes as docker does (decimal units: 12.3MB).
-func HumanSize(n float64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB"}
-	i := 0
-	for n >= 1000 && i < len(units)-1 {
-		n /= 1000
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%dB", int64(n))
-	}
-	return fmt.Sprintf("%.3g%s", n, units[i])
-}
+// HumanSize prints bytes as docker does (decimal units, 3 digits: 12.3MB),
+// with the docker/go-units function docker's own cli uses.
+func HumanSize(n float64) string { return units.HumanSizeWithPrecision(n, 3) }
 
 // counter reports bytes read through it to a Progress.
 type counter struct {

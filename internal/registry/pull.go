@@ -32,14 +32,14 @@ type PullResult struct {
 // Pull fetches the image s names (for an index, the manifest of platform)
 // into st and names it. The image appears only once all its blobs are in
 // the store and verified.
-func (c *Client) Pull(ctx context.Context, st *store.Store, s string, platform Platform) (*PullResult, error) {
+func (c *Client) Pull(ctx context.Context, st *store.Store, s string, platform image.Platform) (*PullResult, error) {
 	return c.PullWith(ctx, st, s, PullOptions{Platform: platform})
 }
 
 // PullOptions refine a pull.
 type PullOptions struct {
 	// Platform picks the manifest of an index.
-	Platform Platform
+	Platform image.Platform
 	// Strict also refuses an image that is not an index and whose config
 	// states another platform (with a *PlatformError, before any layer is
 	// fetched), as BuildKit does for a base image; a plain pull takes it.
@@ -53,8 +53,8 @@ type PullOptions struct {
 // PlatformError is an image the registry has, but not for the platform
 // asked for.
 type PlatformError struct {
-	Ref  string   // the image, as the user named it
-	Want Platform // what was asked for
+	Ref  string         // the image, as the user named it
+	Want image.Platform // what was asked for
 	// Have lists the platforms there are: an index's entries, or the one
 	// a single image's config states.
 	Have  []string
@@ -87,9 +87,8 @@ func (c *Client) PullWith(ctx context.Context, st *store.Store, s string, o Pull
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", r.iref.Familiar(), err)
 		}
-		want := image.Platform{OS: o.Platform.OS, Architecture: o.Platform.Architecture, Variant: o.Platform.Variant}
 		have := image.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
-		if !want.Runs(have) {
+		if !o.Platform.Runs(have) {
 			return nil, &PlatformError{Ref: r.iref.Familiar(), Want: o.Platform, Have: []string{image.NormalizePlatform(have).String()}}
 		}
 	}
@@ -143,7 +142,7 @@ func (c *Client) PullWith(ctx context.Context, st *store.Store, s string, o Pull
 // does: OS and architecture must match; a variant asked for must match,
 // otherwise the first entry of the architecture wins (an amd64 machine runs
 // any amd64 image).
-func PickPlatform(idx *ocispec.Index, want Platform) (ocispec.Descriptor, error) {
+func PickPlatform(idx *ocispec.Index, want image.Platform) (ocispec.Descriptor, error) {
 	var found []string
 	var best *ocispec.Descriptor
 	for i := range idx.Manifests {
@@ -155,7 +154,7 @@ func PickPlatform(idx *ocispec.Index, want Platform) (ocispec.Descriptor, error)
 		if p == nil {
 			continue
 		}
-		found = append(found, Platform{p.OS, p.Architecture, p.Variant}.String())
+		found = append(found, image.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}.String())
 		if p.OS != want.OS || p.Architecture != want.Architecture {
 			continue
 		}
@@ -208,7 +207,7 @@ type resolved struct {
 
 // resolve finds the image manifest s names, checking every document and
 // refusing manifests whose layers are not image layers.
-func (c *Client) resolve(ctx context.Context, s string, platform Platform) (*resolved, error) {
+func (c *Client) resolve(ctx context.Context, s string, platform image.Platform) (*resolved, error) {
 	ref, iref, err := c.Ref(s)
 	if err != nil {
 		return nil, err

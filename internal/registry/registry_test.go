@@ -19,26 +19,6 @@ import (
 	"github.com/strata-dev/strata/internal/image"
 )
 
-func TestParsePlatform(t *testing.T) {
-	for _, c := range []struct {
-		in      string
-		want    Platform
-		wantErr bool
-	}{
-		{"linux/amd64", Platform{"linux", "amd64", ""}, false},
-		{"linux/arm64/v8", Platform{"linux", "arm64", "v8"}, false},
-		{"linux", Platform{}, true},
-		{"linux/", Platform{}, true},
-		{"a/b/c/d", Platform{}, true},
-		{"", DefaultPlatform(), false},
-	} {
-		got, err := ParsePlatform(c.in)
-		if (err != nil) != c.wantErr || got != c.want {
-			t.Errorf("ParsePlatform(%q) = %v, %v", c.in, got, err)
-		}
-	}
-}
-
 func TestPickPlatform(t *testing.T) {
 	d := func(n int, os, arch, variant string) ocispec.Descriptor {
 		return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString(fmt.Sprint(n)),
@@ -50,18 +30,18 @@ func TestPickPlatform(t *testing.T) {
 		{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("attestation")}, // no platform
 	}}
 	for _, c := range []struct {
-		want    Platform
+		want    image.Platform
 		pick    int // -1: none
 		comment string
 	}{
-		{Platform{"linux", "amd64", ""}, 0, "plain match"},
-		{Platform{"linux", "arm", "v7"}, 2, "variant chooses"},
-		{Platform{"linux", "arm", ""}, 1, "no variant asked: first of the arch"},
-		{Platform{"linux", "arm64", "v8"}, 3, "arm64 default variant"},
-		{Platform{"linux", "arm64", ""}, 3, "arm64 without variant"},
-		{Platform{"windows", "amd64", ""}, 4, "other OS"},
-		{Platform{"linux", "s390x", ""}, -1, "missing"},
-		{Platform{"linux", "arm", "v5"}, -1, "missing variant"},
+		{image.Platform{OS: "linux", Architecture: "amd64"}, 0, "plain match"},
+		{image.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, 2, "variant chooses"},
+		{image.Platform{OS: "linux", Architecture: "arm"}, 1, "no variant asked: first of the arch"},
+		{image.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, 3, "arm64 default variant"},
+		{image.Platform{OS: "linux", Architecture: "arm64"}, 3, "arm64 without variant"},
+		{image.Platform{OS: "windows", Architecture: "amd64"}, 4, "other OS"},
+		{image.Platform{OS: "linux", Architecture: "s390x"}, -1, "missing"},
+		{image.Platform{OS: "linux", Architecture: "arm", Variant: "v5"}, -1, "missing variant"},
 	} {
 		got, err := PickPlatform(idx, c.want)
 		if c.pick < 0 {
@@ -214,7 +194,7 @@ func FuzzCheckDocument(f *testing.F) {
 			if err != nil {
 				return // a malformed descriptor inside: refused later
 			}
-			PickPlatform(idx, DefaultPlatform())
+			PickPlatform(idx, image.HostPlatform())
 			if bytes.Contains(doc, []byte(`"layers"`)) && bytes.Contains(doc, []byte(`"manifests"`)) {
 				var probe map[string]any
 				if jsonOK(doc, &probe) && probe["layers"] != nil && probe["manifests"] != nil {

@@ -31,7 +31,7 @@ var _ image.Source = (*RemoteImage)(nil)
 
 // OpenRemote resolves s (for an index, the manifest of platform) and
 // fetches its config; layers are fetched as they are opened.
-func (c *Client) OpenRemote(ctx context.Context, s string, platform Platform) (*RemoteImage, error) {
+func (c *Client) OpenRemote(ctx context.Context, s string, platform image.Platform) (*RemoteImage, error) {
 	r, err := c.resolve(ctx, s, platform)
 	if err != nil {
 		return nil, err

@@ -36,6 +36,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/internal/errdefs"
 )
 
 // Kind is the kind of a snapshot.
@@ -61,8 +63,8 @@ type Info struct {
 
 // Errors a Snapshotter returns (wrapped).
 var (
-	ErrNotFound = errors.New("snapshot not found")
-	ErrExists   = errors.New("snapshot already exists")
+	ErrNotFound = errdefs.NotFound(errors.New("snapshot not found"))
+	ErrExists   = errdefs.Conflict(errors.New("snapshot already exists"))
 )
 
 // Snapshotter keeps snapshots. Keys of committed layer snapshots are

@@ -38,7 +38,7 @@ type Options struct {
 	// are the caller's.
 	Registry func() (*registry.Client, error)
 	// Platform picks the manifest of an index in a registry.
-	Platform registry.Platform
+	Platform image.Platform
 }
 
 // archivePrefixes are the transports whose rest is a path.

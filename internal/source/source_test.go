@@ -169,7 +169,7 @@ func TestConformance(t *testing.T) {
 		push(t, cl, k, ref)
 		w := k.want
 		w.Name = ref
-		o := source.Options{Registry: func() (*registry.Client, error) { return cl, nil }, Platform: registry.DefaultPlatform()}
+		o := source.Options{Registry: func() (*registry.Client, error) { return cl, nil }, Platform: image.HostPlatform()}
 		sourcetest.Run(t, opener("docker://"+ref, o), w, tamperFile(func(d digest.Digest) string {
 			return filepath.Join(reg.Dir, "data/docker/registry/v2/blobs/sha256", d.Encoded()[:2], d.Encoded(), "data")
 		}))

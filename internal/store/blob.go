@@ -3,13 +3,12 @@ package store
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/strata-dev/strata/internal/content"
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/snapshot"
@@ -31,7 +30,7 @@ func (s *Store) OpenBlob(d digest.Digest) (io.ReadCloser, error) {
 	if err == nil {
 		return f, nil
 	}
-	if !errors.Is(err, content.ErrNotFound) {
+	if !errdefs.IsNotFound(err) {
 		return nil, err
 	}
 	sb, ok, serr := s.snapBlob(d)
@@ -89,7 +88,7 @@ func (s *Store) snapBlob(d digest.Digest) (metadata.SnapBlob, bool, error) {
 	err := s.Meta.View(func(tx *metadata.Tx) error {
 		return tx.Get(metadata.BucketSnapBlobs, d.String(), &sb)
 	})
-	if errors.Is(err, metadata.ErrNotFound) {
+	if errdefs.IsNotFound(err) {
 		return sb, false, nil
 	}
 	return sb, err == nil, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
 )
@@ -17,7 +18,7 @@ import (
 // ErrNoSuchImage is returned when a name or ID matches no image.
 //
 //lint:ignore ST1005 docker's words, which scripts match
-var ErrNoSuchImage = errors.New("No such image")
+var ErrNoSuchImage = errdefs.NotFound(errors.New("No such image"))
 
 // Images returns every image record, sorted newest first (as docker lists).
 func (s *Store) Images() ([]*metadata.Image, error) {
@@ -119,7 +120,7 @@ func resolve(tx *metadata.Tx, s string) (*metadata.Image, error) {
 			if err == nil {
 				return getImage(tx, id)
 			}
-			if !errors.Is(err, metadata.ErrNotFound) {
+			if !errdefs.IsNotFound(err) {
 				return nil, err
 			}
 		}
@@ -150,7 +151,7 @@ func resolve(tx *metadata.Tx, s string) (*metadata.Image, error) {
 func getImage(tx *metadata.Tx, id digest.Digest) (*metadata.Image, error) {
 	var im metadata.Image
 	if err := tx.Get(metadata.BucketImages, id.String(), &im); err != nil {
-		if errors.Is(err, metadata.ErrNotFound) {
+		if errdefs.IsNotFound(err) {
 			return nil, fmt.Errorf("%w: %s", ErrNoSuchImage, id)
 		}
 		return nil, err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
 )
@@ -79,7 +80,7 @@ func (s *Store) Remove(ref string, force bool) (Removal, error) {
 			}
 			// The last name: its repository's digest references go with it.
 			if container != "" && !force {
-				return fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", ref, short(digest.Digest("sha256:"+container)), short(im.ID))
+				return errdefs.Conflict(fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", ref, short(digest.Digest("sha256:"+container)), short(im.ID)))
 			}
 		} else {
 			repos := map[string]bool{}
@@ -87,10 +88,10 @@ func (s *Store) Remove(ref string, force bool) (Removal, error) {
 				repos[repoOf(n)] = true
 			}
 			if len(repos) > 1 && !force {
-				return fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", short(im.ID))
+				return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", short(im.ID)))
 			}
 			if container != "" && !force {
-				return fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", short(im.ID), container)
+				return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", short(im.ID), container))
 			}
 			untag = mine
 		}

@@ -2,13 +2,12 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/strata-dev/strata/internal/content"
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
 )
@@ -91,7 +90,7 @@ func (ss *storeSource) OpenBlob(ctx context.Context, d digest.Digest) (io.ReadCl
 // itself, or a kept layer's tar as its snapshot writes it.
 func (ss *storeSource) OpenBlobUnverified(_ context.Context, d digest.Digest) (io.ReadCloser, error) {
 	rc, err := ss.s.OpenBlob(d)
-	if errors.Is(err, content.ErrNotFound) {
+	if errdefs.IsNotFound(err) {
 		return nil, fmt.Errorf("%w: %w", image.ErrBlobNotFound, err)
 	}
 	return rc, err

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/content"
+	"github.com/strata-dev/strata/internal/flock"
 	"github.com/strata-dev/strata/internal/metadata"
 )
 
@@ -59,24 +60,13 @@ type Lock struct{ f *os.File }
 // Unlock releases the lock.
 func (l *Lock) Unlock() {
 	if l != nil && l.f != nil {
-		unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
-		l.f.Close()
+		flock.Unlock(l.f)
 	}
 }
 
 func (s *Store) lock(how int) (*Lock, error) {
-	f, err := os.OpenFile(s.Path(LockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := flock.Open(s.Path(LockFile), how)
 	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	return &Lock{f}, nil

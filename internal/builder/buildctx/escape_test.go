@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/internal/errdefs"
 )
 
 // A symlink whose target climbs through a missing directory must not lead
@@ -23,7 +25,7 @@ func TestResolveMissingThenDotDotStaysInside(t *testing.T) {
 		if err == nil {
 			t.Fatalf("Stat(%s) = %s (abs %s): a path outside the context", name, e.Rel, e.Abs)
 		}
-		if !errors.Is(err, ErrNotFound) && !errors.Is(err, os.ErrNotExist) {
+		if !errdefs.IsNotFound(err) && !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("Stat(%s): %v, want not found", name, err)
 		}
 		if strings.Contains(err.Error(), parent+"/secret") {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/builder/dockerignore"
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/rootpath"
 )
 
@@ -48,9 +49,6 @@ func (e *Entry) IsSymlink() bool { return e.Stat.Mode&unix.S_IFMT == unix.S_IFLN
 // IsRegular reports whether the entry is a regular file.
 func (e *Entry) IsRegular() bool { return e.Stat.Mode&unix.S_IFMT == unix.S_IFREG }
 
-// ErrNotFound is returned for a source that does not exist or is ignored.
-var ErrNotFound = errors.New("not found")
-
 func clean(rel string) string {
 	return strings.TrimPrefix(path.Clean("/"+filepath.ToSlash(rel)), "/")
 }
@@ -72,12 +70,12 @@ func (f *FS) lstatExact(r string) (*Entry, error) {
 	if ok, err := f.visible(r); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, fmt.Errorf("%s: %w", r, ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", r, errdefs.ErrNotFound)
 	}
 	e := &Entry{Rel: r, Abs: filepath.Join(f.Root, filepath.FromSlash(r))}
 	if err := unix.Lstat(e.Abs, &e.Stat); err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
-			return nil, fmt.Errorf("%s: %w", r, ErrNotFound)
+			return nil, fmt.Errorf("%s: %w", r, errdefs.ErrNotFound)
 		}
 		return nil, err
 	}
@@ -107,12 +105,12 @@ func (f *FS) visible(r string) (bool, error) {
 // resolve follows every symlink of rel as if Root were "/" (see package
 // rootpath). A missing component ends the resolution: the rest is
 // returned as it is and the caller's stat reports it, unless it holds a
-// "..", which could climb out of the context: that is ErrNotFound.
+// "..", which could climb out of the context: that is errdefs.ErrNotFound.
 func (f *FS) resolve(rel string) (string, error) {
 	r, err := rootpath.Resolve(rootpath.Dir(f.Root), rel, rootpath.Options{FollowLast: true, MissingOK: true})
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
-		return "", fmt.Errorf("%s: %w", rel, ErrNotFound)
+		return "", fmt.Errorf("%s: %w", rel, errdefs.ErrNotFound)
 	case err != nil:
 		return "", err
 	case r == ".":
@@ -228,7 +226,7 @@ func (f *FS) Glob(pattern string) ([]string, error) {
 				continue
 			}
 			rc, err := f.resolve(c)
-			if errors.Is(err, ErrNotFound) {
+			if errdefs.IsNotFound(err) {
 				continue // as a directory that cannot be opened
 			}
 			if err != nil {

@@ -9,13 +9,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/metadata"
 )
 
@@ -93,7 +93,7 @@ type Cache struct {
 func (c *Cache) Get(kd string) (*Record, error) {
 	var r Record
 	err := c.DB.View(func(tx *metadata.Tx) error { return tx.Get(metadata.BucketCache, prefix+kd, &r) })
-	if errors.Is(err, metadata.ErrNotFound) {
+	if errdefs.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -175,7 +175,7 @@ func (c *Cache) GetUsable(kd string) (*Record, error) {
 	found := false
 	err := c.DB.View(func(tx *metadata.Tx) error {
 		if err := tx.Get(metadata.BucketCache, prefix+kd, &r); err != nil {
-			if errors.Is(err, metadata.ErrNotFound) {
+			if errdefs.IsNotFound(err) {
 				return nil
 			}
 			return err

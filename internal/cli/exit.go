@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"errors"
+
+	"github.com/strata-dev/strata/internal/errdefs"
+)
+
+// Exit statuses, as docker's cli gives them.
+const (
+	// exitFailure is any error of strata's own, whatever its kind (docker
+	// exits 1 for "No such image" as for a conflict or a bad flag).
+	exitFailure = 1
+	// exitRunFailure is run, create, start or exec failing around the
+	// container rather than in it (docker's 125: bad input, unknown
+	// image); a container's own status, and 126/127 for a program that
+	// cannot be run, pass through as the ExitError that carries them.
+	exitRunFailure = 125
+)
+
+// exitCode is the one place where an error becomes the process's exit
+// status: an *errdefs.ExitError's own code, else exitFailure.
+func exitCode(err error) int {
+	var ee *errdefs.ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return exitFailure
+}
+
+// runError gives the errors of run, create, start and exec docker's
+// statuses: the container's own (and 126/127) as they come, anything
+// else exitRunFailure.
+func runError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *errdefs.ExitError
+	if errors.As(err, &ee) {
+		return ee // its message alone, as docker prints it
+	}
+	return errdefs.Exit(exitRunFailure, err)
+}
