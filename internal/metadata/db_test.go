@@ -17,6 +17,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/strata-dev/strata/internal/errdefs"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -151,7 +152,7 @@ func TestMissing(t *testing.T) {
 	err := db.Update(func(tx *Tx) error {
 		var im Image
 		err := tx.Get(BucketImages, "sha256:nope", &im)
-		if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "images sha256:nope") {
+		if !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "images sha256:nope") {
 			t.Errorf("Get of a missing key: %v, want ErrNotFound naming bucket and key", err)
 		}
 		if tx.Has(BucketImages, "sha256:nope") {
@@ -166,7 +167,7 @@ func TestMissing(t *testing.T) {
 			"Delete":  func() error { return tx.Delete("nobucket", "k") },
 			"ForEach": func() error { return tx.ForEach("nobucket", func(string, []byte) error { return nil }) },
 		} {
-			if err := call(); err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `no bucket "nobucket"`) {
+			if err := call(); err == nil || errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), `no bucket "nobucket"`) {
 				t.Errorf("%s in a missing bucket: %v", name, err)
 			}
 		}
@@ -194,7 +195,7 @@ func TestDamagedRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := db.View(func(tx *Tx) error { return tx.Get(BucketLayers, "k", new(Layer)) })
-	if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "layers/k is damaged") {
+	if err == nil || errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "layers/k is damaged") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -208,7 +209,7 @@ func TestDelete(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := db.View(func(tx *Tx) error { return tx.Get(BucketNames, "a", new(string)) }); !errors.Is(err, ErrNotFound) {
+	if err := db.View(func(tx *Tx) error { return tx.Get(BucketNames, "a", new(string)) }); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("after Delete: %v", err)
 	}
 }
@@ -315,7 +316,7 @@ func TestViewIsReadOnly(t *testing.T) {
 func increment(db *DB) error {
 	return db.Update(func(tx *Tx) error {
 		var n int
-		if err := tx.Get(BucketSettings, "n", &n); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := tx.Get(BucketSettings, "n", &n); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			return err
 		}
 		return tx.Put(BucketSettings, "n", n+1)
