@@ -13,7 +13,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-dev/strata/internal/archive"
-	"github.com/strata-dev/strata/internal/builder/cache"
 	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -153,16 +152,18 @@ COPY a /a
 	if _, err := readBlob(t, st, kept.Digest); err != nil {
 		t.Fatalf("kept layer of a cache record after rmi: %v", err)
 	}
-	// The cache pruned too: the records and snapshots go.
-	if _, err := (&cache.Cache{DB: st.Meta}).Prune(cache.PruneOptions{All: true}); err != nil {
-		t.Fatal(err)
+	// No image uses the cache's layers now: all of them are reclaimable.
+	want := im.Layers[1].Size + im.Layers[2].Size
+	if u, err := DiskUsage(st); err != nil || u.Records == 0 || u.Reclaimable != u.Size || u.Size < want {
+		t.Errorf("cache usage %+v, %v; want records whose %d bytes or more are all reclaimable", u, err, want)
 	}
-	gc, err := st.GC(true)
+	// The cache pruned too: the records and snapshots go.
+	pr, err := Prune(st, PruneOptions{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := im.Layers[1].Size + im.Layers[2].Size; gc.Bytes < want {
-		t.Errorf("GC reclaimed %d bytes, want at least the kept layers' %d", gc.Bytes, want)
+	if pr.Records == 0 || pr.Bytes < want {
+		t.Errorf("prune removed %d records and %d bytes, want some records and at least the kept layers' %d", pr.Records, pr.Bytes, want)
 	}
 	if sbs, _ := st.SnapBlobs(); len(sbs) != 0 {
 		t.Errorf("%d kept layers left after prune", len(sbs))

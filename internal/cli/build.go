@@ -7,17 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	units "github.com/docker/go-units"
-	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/builder"
-	"github.com/strata-dev/strata/internal/builder/cache"
 	"github.com/strata-dev/strata/internal/builder/progress"
 	"github.com/strata-dev/strata/internal/builder/remotecache"
 	"github.com/strata-dev/strata/internal/image"
@@ -107,33 +104,12 @@ func init() {
 				if err != nil {
 					return err
 				}
-				imgs, err := st.Images()
+				res, err := builder.Prune(st, builder.PruneOptions{All: all, KeepStorage: keepBytes})
 				if err != nil {
 					return err
-				}
-				used := map[digest.Digest]bool{}
-				for _, im := range imgs {
-					for _, l := range im.Layers {
-						used[l.Digest] = true
-					}
-				}
-				c := &cache.Cache{DB: st.Meta}
-				res, err := c.Prune(cache.PruneOptions{All: all, KeepStorage: keepBytes, InUse: func(d digest.Digest) bool { return used[d] }})
-				if err != nil {
-					return err
-				}
-				gc, err := st.GC(true)
-				if err != nil {
-					return err
-				}
-				if all {
-					// The kept ADD URL downloads are build cache too.
-					if err := os.RemoveAll(st.Path(store.URLCache)); err != nil {
-						return err
-					}
 				}
 				fmt.Fprintf(a.stdout, "Deleted %d build cache records\n", res.Records)
-				fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", humanSize(gc.Bytes))
+				fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", humanSize(res.Bytes))
 				return nil
 			},
 		}
@@ -312,35 +288,6 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 	}
 	a.println(res.ImageID.String())
 	return nil
-}
-
-// cacheUsage sums the build cache records and the layer bytes they hold
-// that no image uses (what `builder prune` would reclaim).
-func cacheUsage(db *metadata.DB, used map[digest.Digest]bool) (n int, size, reclaimable int64, err error) {
-	c := &cache.Cache{DB: db}
-	all, err := c.All()
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	seen := map[digest.Digest]bool{}
-	keys := make([]string, 0, len(all))
-	for k := range all {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		r := all[k]
-		n++
-		if r.Layer == nil || seen[r.Layer.Digest] {
-			continue
-		}
-		seen[r.Layer.Digest] = true
-		size += r.Layer.Size
-		if !used[r.Layer.Digest] {
-			reclaimable += r.Layer.Size
-		}
-	}
-	return n, size, reclaimable, nil
 }
 
 // remoteCache sets up --cache-from (the caches' records read now, their
