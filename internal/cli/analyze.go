@@ -18,122 +18,120 @@ import (
 // without --ci-config: ours first, then dive's.
 var ciConfigFiles = []string{".strata-ci.yaml", ".dive-ci"}
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		var (
-			format, ciConfig, tree, htmlFile string
-			ci, interactive, files           bool
-			layerN, limit                    int
-			rules                            = analyze.DefaultRules()
-		)
-		c := &cobra.Command{
-			Use:   "analyze [OPTIONS] IMAGE",
-			Short: "Show what each layer adds, changes, removes and wastes",
-			Long: `Analyse the layers of an image: per layer its instruction, size and the files it
+func newAnalyzeCmd(a *app) *cobra.Command {
+	var (
+		format, ciConfig, tree, htmlFile string
+		ci, interactive, files           bool
+		layerN, limit                    int
+		rules                            = analyze.DefaultRules()
+	)
+	c := &cobra.Command{
+		Use:   "analyze [OPTIONS] IMAGE",
+		Short: "Show what each layer adds, changes, removes and wastes",
+		Long: `Analyse the layers of an image: per layer its instruction, size and the files it
 added, modified and removed; the image's efficiency and wasted bytes as dive computes
 them; which copies of which paths are wasted and by which layer; layers that only
 changed metadata; content shipped in several layers.
 
 IMAGE is a name or ID in the store, or docker-archive:FILE, oci-archive:FILE, oci:DIR,
 or docker://NAME (also registry:NAME): an image in a registry, read without pulling it.`,
-			Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if format != "text" && format != "json" {
-					return fmt.Errorf("unknown --format %q (want text or json)", format)
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return fmt.Errorf("unknown --format %q (want text or json)", format)
+			}
+			var mode analyze.TreeMode
+			switch tree {
+			case "":
+			case "image":
+				mode = analyze.TreeImage
+			case "layer":
+				mode = analyze.TreeLayer
+			default:
+				return fmt.Errorf("unknown --tree %q (want image or layer)", tree)
+			}
+			if ci {
+				var err error
+				if rules, err = ciRules(cmd, ciConfig, rules); err != nil {
+					return err
 				}
-				var mode analyze.TreeMode
-				switch tree {
-				case "":
-				case "image":
-					mode = analyze.TreeImage
-				case "layer":
-					mode = analyze.TreeLayer
-				default:
-					return fmt.Errorf("unknown --tree %q (want image or layer)", tree)
+			}
+			ctx := context.Background()
+			src, err := source.Open(ctx, args[0], a.sourceOptions())
+			if err != nil {
+				return err
+			}
+			defer src.Close()
+			opts := analyze.Options{UpTo: -1, KeepChanges: interactive || htmlFile != "" || files}
+			if tree != "" {
+				n, layers := layerN, len(src.Layers())
+				if n < 0 {
+					n += layers
 				}
+				if n < 0 || n >= layers {
+					return fmt.Errorf("--layer %d: the image has %d layers (0 to %d)", layerN, layers, layers-1)
+				}
+				opts.UpTo = n
+			}
+			res, err := analyze.AnalyzeSource(ctx, src, opts)
+			if err != nil {
+				return err
+			}
+			if res.Image == "" {
+				res.Image = args[0] // an archive's image with no name
+			}
+			if tree != "" {
+				return analyze.WriteTree(a.stdout, res, mode)
+			}
+			if htmlFile != "" {
+				if err := writeHTMLFile(htmlFile, res); err != nil {
+					return err
+				}
+			}
+			if interactive {
+				return analyze.RunTUI(res, a.stdin, a.stdout)
+			}
+			var verdict []analyze.RuleResult
+			pass := true
+			if ci {
+				verdict, pass, err = analyze.Evaluate(res, rules)
+				if err != nil {
+					return err
+				}
+				res.CI = &analyze.CIReport{Rules: verdict, Pass: pass}
+			}
+			if format == "json" {
+				err = analyze.WriteJSON(a.stdout, res)
+			} else if htmlFile == "" || ci {
+				err = analyze.WriteText(a.stdout, res, limit)
 				if ci {
-					var err error
-					if rules, err = ciRules(cmd, ciConfig, rules); err != nil {
-						return err
-					}
+					analyze.WriteRules(a.stdout, verdict, pass)
 				}
-				ctx := context.Background()
-				src, err := source.Open(ctx, args[0], a.sourceOptions())
-				if err != nil {
-					return err
-				}
-				defer src.Close()
-				opts := analyze.Options{UpTo: -1, KeepChanges: interactive || htmlFile != "" || files}
-				if tree != "" {
-					n, layers := layerN, len(src.Layers())
-					if n < 0 {
-						n += layers
-					}
-					if n < 0 || n >= layers {
-						return fmt.Errorf("--layer %d: the image has %d layers (0 to %d)", layerN, layers, layers-1)
-					}
-					opts.UpTo = n
-				}
-				res, err := analyze.AnalyzeSource(ctx, src, opts)
-				if err != nil {
-					return err
-				}
-				if res.Image == "" {
-					res.Image = args[0] // an archive's image with no name
-				}
-				if tree != "" {
-					return analyze.WriteTree(a.stdout, res, mode)
-				}
-				if htmlFile != "" {
-					if err := writeHTMLFile(htmlFile, res); err != nil {
-						return err
-					}
-				}
-				if interactive {
-					return analyze.RunTUI(res, a.stdin, a.stdout)
-				}
-				var verdict []analyze.RuleResult
-				pass := true
-				if ci {
-					verdict, pass, err = analyze.Evaluate(res, rules)
-					if err != nil {
-						return err
-					}
-					res.CI = &analyze.CIReport{Rules: verdict, Pass: pass}
-				}
-				if format == "json" {
-					err = analyze.WriteJSON(a.stdout, res)
-				} else if htmlFile == "" || ci {
-					err = analyze.WriteText(a.stdout, res, limit)
-					if ci {
-						analyze.WriteRules(a.stdout, verdict, pass)
-					}
-				}
-				if err != nil {
-					return err
-				}
-				if !pass {
-					return errdefs.Exit(exitFailure, nil)
-				}
-				return nil
-			},
-		}
-		f := c.Flags()
-		f.StringVar(&format, "format", "text", "output format: text or json (all lists, unabridged)")
-		f.BoolVar(&files, "files", false, "with --format json, list every path each layer changed")
-		f.IntVar(&limit, "limit", 20, "longest list printed in text output (0: all)")
-		f.BoolVar(&ci, "ci", false, "check the image against CI rules; exit 1 when one fails")
-		f.StringVar(&ciConfig, "ci-config", "", "CI rules file (default: ./.strata-ci.yaml, else dive's ./.dive-ci)")
-		f.StringVar(&rules.LowestEfficiency, "lowest-efficiency", rules.LowestEfficiency, "fail below this efficiency (0-1; \"disabled\" to skip)")
-		f.StringVar(&rules.HighestWastedBytes, "highest-wasted-bytes", rules.HighestWastedBytes, "fail above this many wasted bytes (e.g. 20MB)")
-		f.StringVar(&rules.HighestUserWastedPercent, "highest-user-wasted-percent", rules.HighestUserWastedPercent, "fail above this ratio of wasted to user bytes (0-1)")
-		f.StringVar(&tree, "tree", "", "print the file tree: \"image\" (the image up to --layer) or \"layer\" (only what --layer changed)")
-		f.Lookup("tree").NoOptDefVal = "image"
-		f.IntVar(&layerN, "layer", -1, "layer of --tree, from 0 (negative: from the top)")
-		f.BoolVarP(&interactive, "interactive", "i", false, "browse layers and trees in the terminal")
-		f.StringVar(&htmlFile, "html", "", "write a self-contained HTML page of the analysis to this file")
-		return c
-	})
+			}
+			if err != nil {
+				return err
+			}
+			if !pass {
+				return errdefs.Exit(exitFailure, nil)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&format, "format", "text", "output format: text or json (all lists, unabridged)")
+	f.BoolVar(&files, "files", false, "with --format json, list every path each layer changed")
+	f.IntVar(&limit, "limit", 20, "longest list printed in text output (0: all)")
+	f.BoolVar(&ci, "ci", false, "check the image against CI rules; exit 1 when one fails")
+	f.StringVar(&ciConfig, "ci-config", "", "CI rules file (default: ./.strata-ci.yaml, else dive's ./.dive-ci)")
+	f.StringVar(&rules.LowestEfficiency, "lowest-efficiency", rules.LowestEfficiency, "fail below this efficiency (0-1; \"disabled\" to skip)")
+	f.StringVar(&rules.HighestWastedBytes, "highest-wasted-bytes", rules.HighestWastedBytes, "fail above this many wasted bytes (e.g. 20MB)")
+	f.StringVar(&rules.HighestUserWastedPercent, "highest-user-wasted-percent", rules.HighestUserWastedPercent, "fail above this ratio of wasted to user bytes (0-1)")
+	f.StringVar(&tree, "tree", "", "print the file tree: \"image\" (the image up to --layer) or \"layer\" (only what --layer changed)")
+	f.Lookup("tree").NoOptDefVal = "image"
+	f.IntVar(&layerN, "layer", -1, "layer of --tree, from 0 (negative: from the top)")
+	f.BoolVarP(&interactive, "interactive", "i", false, "browse layers and trees in the terminal")
+	f.StringVar(&htmlFile, "html", "", "write a self-contained HTML page of the analysis to this file")
+	return c
 }
 
 // ciRules layers the rules: dive's defaults, then the config file, then

@@ -48,85 +48,82 @@ type buildFlags struct {
 	cacheTo       []string
 }
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		var f buildFlags
-		c := &cobra.Command{
-			Use:   "build [OPTIONS] PATH|-",
-			Short: "Build an image from a Dockerfile",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return a.build(cmd.Context(), f, args[0])
-			},
-		}
-		fl := c.Flags()
-		fl.StringArrayVarP(&f.tags, "tag", "t", nil, `Name and optionally a tag in the "name:tag" format`)
-		fl.StringVarP(&f.file, "file", "f", "", `Name of the Dockerfile (default: "PATH/Dockerfile"; - reads it from stdin)`)
-		fl.StringVar(&f.target, "target", "", "Set the target build stage to build")
-		fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "Set build-time variables (K=V, or K to take it from the environment)")
-		fl.StringArrayVar(&f.labels, "label", nil, "Set metadata for an image")
-		fl.BoolVar(&f.noCache, "no-cache", false, "Do not use cache when building the image")
-		fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "Do not cache specified stages")
-		fl.BoolVar(&f.pull, "pull", false, "Always attempt to pull all referenced images")
-		fl.StringVar(&f.network, "network", "host", `Networking mode for the RUN instructions ("host" or "none")`)
-		fl.StringVar(&f.iidfile, "iidfile", "", "Write the image ID to the file")
-		fl.StringVar(&f.platform, "platform", "", "Set target platform for build (OS/ARCH[/VARIANT])")
-		fl.StringVar(&f.progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet")`)
-		fl.StringArrayVar(&f.secrets, "secret", nil, `Secret to expose to the build ("id=mysecret,src=/local/secret")`)
-		fl.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
-		fl.BoolVar(&f.explain, "explain-cache", false, "Say for each step that missed the cache which input changed")
-		fl.StringVar(&f.timestamp, "timestamp", "", "Unix time written as every time of the image (default: $SOURCE_DATE_EPOCH, else now)")
-		fl.StringVar(&f.compression, "compression", "", `Layer compression: "gzip", "zstd" or "none" (default: gzip; a RUN layer is kept as its snapshot and gzipped when pushed)`)
-		fl.IntVar(&f.level, "compression-level", 0, "Compression level (default: gzip 1 = fastest, zstd 3)")
-		fl.StringVar(&f.runtime, "runtime", "", "OCI runtime for RUN (default: runc or crun from PATH)")
-		fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, `External cache source ("type=registry,ref=R", or R)`)
-		fl.StringArrayVar(&f.cacheTo, "cache-to", nil, `Cache export destination ("type=registry,ref=R[,mode=min|max]")`)
-		return c
-	})
-	register(func(a *app) *cobra.Command {
-		bc := &cobra.Command{Use: "builder", Short: "Manage builds"}
-		var all, force bool
-		var keep string
-		prune := &cobra.Command{
-			Use:   "prune",
-			Short: "Remove build cache",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				var keepBytes int64
-				if keep != "" {
-					n, err := units.RAMInBytes(keep)
-					if err != nil {
-						return fmt.Errorf("invalid --keep-storage %q: %v", keep, err)
-					}
-					keepBytes = n
-				}
-				st, err := a.store()
-				if err != nil {
-					return err
-				}
-				res, err := builder.Prune(st, builder.PruneOptions{All: all, KeepStorage: keepBytes})
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "Deleted %d build cache records\n", res.Records)
-				fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", humanSize(res.Bytes))
-				return nil
-			},
-		}
-		prune.Flags().BoolVarP(&all, "all", "a", false, "Remove all build cache, not just the cache of layers no image uses")
-		prune.Flags().StringVar(&keep, "keep-storage", "", "Amount of disk space to keep for cache (most recently used first)")
-		prune.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation (strata never prompts)")
-		bc.AddCommand(prune)
-		return bc
-	})
+func newBuildCmd(a *app) *cobra.Command {
+	var f buildFlags
+	c := &cobra.Command{
+		Use:   "build [OPTIONS] PATH|-",
+		Short: "Build an image from a Dockerfile",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.build(cmd.Context(), f, args[0])
+		},
+	}
+	fl := c.Flags()
+	fl.StringArrayVarP(&f.tags, "tag", "t", nil, `Name and optionally a tag in the "name:tag" format`)
+	fl.StringVarP(&f.file, "file", "f", "", `Name of the Dockerfile (default: "PATH/Dockerfile"; - reads it from stdin)`)
+	fl.StringVar(&f.target, "target", "", "Set the target build stage to build")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "Set build-time variables (K=V, or K to take it from the environment)")
+	fl.StringArrayVar(&f.labels, "label", nil, "Set metadata for an image")
+	fl.BoolVar(&f.noCache, "no-cache", false, "Do not use cache when building the image")
+	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "Do not cache specified stages")
+	fl.BoolVar(&f.pull, "pull", false, "Always attempt to pull all referenced images")
+	fl.StringVar(&f.network, "network", "host", `Networking mode for the RUN instructions ("host" or "none")`)
+	fl.StringVar(&f.iidfile, "iidfile", "", "Write the image ID to the file")
+	fl.StringVar(&f.platform, "platform", "", "Set target platform for build (OS/ARCH[/VARIANT])")
+	fl.StringVar(&f.progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet")`)
+	fl.StringArrayVar(&f.secrets, "secret", nil, `Secret to expose to the build ("id=mysecret,src=/local/secret")`)
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
+	fl.BoolVar(&f.explain, "explain-cache", false, "Say for each step that missed the cache which input changed")
+	fl.StringVar(&f.timestamp, "timestamp", "", "Unix time written as every time of the image (default: $SOURCE_DATE_EPOCH, else now)")
+	fl.StringVar(&f.compression, "compression", "", `Layer compression: "gzip", "zstd" or "none" (default: gzip; a RUN layer is kept as its snapshot and gzipped when pushed)`)
+	fl.IntVar(&f.level, "compression-level", 0, "Compression level (default: gzip 1 = fastest, zstd 3)")
+	fl.StringVar(&f.runtime, "runtime", "", "OCI runtime for RUN (default: runc or crun from PATH)")
+	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, `External cache source ("type=registry,ref=R", or R)`)
+	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, `Cache export destination ("type=registry,ref=R[,mode=min|max]")`)
+	return c
 }
 
-func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
-	if ctx == nil {
-		ctx = context.Background()
+func newBuilderCmd(a *app) *cobra.Command {
+	bc := &cobra.Command{Use: "builder", Short: "Manage builds"}
+	var all, force bool
+	var keep string
+	prune := &cobra.Command{
+		Use:   "prune",
+		Short: "Remove build cache",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var keepBytes int64
+			if keep != "" {
+				n, err := units.RAMInBytes(keep)
+				if err != nil {
+					return fmt.Errorf("invalid --keep-storage %q: %v", keep, err)
+				}
+				keepBytes = n
+			}
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			res, err := builder.Prune(st, builder.PruneOptions{All: all, KeepStorage: keepBytes})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Deleted %d build cache records\n", res.Records)
+			fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", humanSize(res.Bytes))
+			return nil
+		},
 	}
-	ctx, stop := interruptible(ctx)
-	defer stop()
+	prune.Flags().BoolVarP(&all, "all", "a", false, "Remove all build cache, not just the cache of layers no image uses")
+	prune.Flags().StringVar(&keep, "keep-storage", "", "Amount of disk space to keep for cache (most recently used first)")
+	prune.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation (strata never prompts)")
+	bc.AddCommand(prune)
+	return bc
+}
+
+// buildOptions turns build's flags and context argument into the
+// builder's options: the Dockerfile read, tags, build args, labels,
+// secrets and timestamp parsed.
+func (a *app) buildOptions(f buildFlags, ctxArg string) (builder.Options, error) {
 	o := builder.Options{Target: f.target, NoCache: f.noCache, NoCacheFilter: f.noCacheFilter, Pull: f.pull,
 		Network: f.network, Platform: f.platform, ExplainCache: f.explain, Level: f.level, Runtime: f.runtime}
 	var err error
@@ -138,25 +135,25 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		f.compression = "gzip"
 	}
 	if o.Compression, err = layer.ParseCompression(f.compression); err != nil {
-		return err
+		return o, err
 	}
 	if f.network != "host" && f.network != "none" && f.network != "default" {
-		return fmt.Errorf("network mode %q not supported by strata build (use host or none)", f.network)
+		return o, fmt.Errorf("network mode %q not supported by strata build (use host or none)", f.network)
 	}
 	// The Dockerfile and the context.
 	switch {
 	case ctxArg == "-":
 		if f.file != "" && f.file != "-" {
-			return errors.New("with a context from stdin (-), the Dockerfile is read from stdin too: -f cannot be used")
+			return o, errors.New("with a context from stdin (-), the Dockerfile is read from stdin too: -f cannot be used")
 		}
 		if o.Dockerfile, err = io.ReadAll(a.stdin); err != nil {
-			return err
+			return o, err
 		}
 	default:
 		o.ContextDir = ctxArg
 		if f.file == "-" {
 			if o.Dockerfile, err = io.ReadAll(a.stdin); err != nil {
-				return err
+				return o, err
 			}
 			break
 		}
@@ -167,15 +164,15 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		o.DockerfilePath = p
 		if o.Dockerfile, err = os.ReadFile(p); err != nil {
 			if os.IsNotExist(err) {
-				return fmt.Errorf("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat %s: no such file or directory", p)
+				return o, fmt.Errorf("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat %s: no such file or directory", p)
 			}
-			return err
+			return o, err
 		}
 	}
 	for _, t := range f.tags {
 		r, err := image.ParseTagged(t)
 		if err != nil {
-			return fmt.Errorf("invalid tag %q: %v", t, err)
+			return o, fmt.Errorf("invalid tag %q: %v", t, err)
 		}
 		o.Tags = append(o.Tags, r)
 	}
@@ -209,7 +206,7 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 			}
 		}
 		if id == "" {
-			return fmt.Errorf("invalid --secret %q: id= is required", s)
+			return o, fmt.Errorf("invalid --secret %q: id= is required", s)
 		}
 		if src == "" {
 			src = "env:" + id
@@ -226,10 +223,23 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 	if ts != "" {
 		n, err := strconv.ParseInt(ts, 10, 64)
 		if err != nil {
-			return fmt.Errorf("invalid timestamp %q: want seconds since 1970", ts)
+			return o, fmt.Errorf("invalid timestamp %q: want seconds since 1970", ts)
 		}
 		t := time.Unix(n, 0).UTC()
 		o.Timestamp = &t
+	}
+	return o, nil
+}
+
+func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := interruptible(ctx)
+	defer stop()
+	o, err := a.buildOptions(f, ctxArg)
+	if err != nil {
+		return err
 	}
 	// Progress goes to stderr; the image ID alone to stdout.
 	mode, err := progress.ParseMode(f.progress, isTerminal(a.stderr))

@@ -92,450 +92,433 @@ func (a *app) stdio(interactive bool) container.Stdio {
 	return s
 }
 
-func init() {
-	registerContainer(func(a *app) *cobra.Command {
-		var cf createFlags
-		var f containerFlags
-		var detach bool
-		c := &cobra.Command{
-			Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
-			Short: "Create and run a new container from an image",
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, r, err := a.create(&f, &cf, cmd, args)
+func newRunCmd(a *app) *cobra.Command {
+	var cf createFlags
+	var f containerFlags
+	var detach bool
+	c := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and run a new container from an image",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, r, err := a.create(&f, &cf, cmd, args)
+			if err != nil {
+				return err
+			}
+			if detach {
+				err = a.startDetached(m, &f, r)
+			} else {
+				err = m.Start(r, a.stdio(cf.o.Stdin))
+			}
+			var ee *container.ExitError
+			if err != nil && cf.o.AutoRemove && (!errors.As(err, &ee) || ee.Err != nil) {
+				// Not started: --rm removes it all the same.
+				m.Remove(r, true)
+			}
+			if err == nil && detach {
+				a.println(r.ID)
+			}
+			return runError(err)
+		},
+	}
+	cf.add(c.Flags())
+	f.add(c.Flags())
+	c.Flags().BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
+	return c
+}
+
+func newCreateCmd(a *app) *cobra.Command {
+	var cf createFlags
+	var f containerFlags
+	c := &cobra.Command{
+		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create a new container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, r, err := a.create(&f, &cf, cmd, args)
+			if err != nil {
+				return err
+			}
+			a.println(r.ID)
+			return nil
+		},
+	}
+	cf.add(c.Flags())
+	f.add(c.Flags())
+	return c
+}
+
+func newStartCmd(a *app) *cobra.Command {
+	var f containerFlags
+	var attach, interactive bool
+	c := &cobra.Command{
+		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Start one or more stopped containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := a.containers(&f)
+			if err != nil {
+				return err
+			}
+			if attach || interactive {
+				if len(args) > 1 {
+					return fmt.Errorf("you cannot start and attach multiple containers at once")
+				}
+				r, err := m.Get(args[0])
 				if err != nil {
 					return err
 				}
-				if detach {
-					err = a.startDetached(m, &f, r)
-				} else {
-					err = m.Start(r, a.stdio(cf.o.Stdin))
+				return runError(m.Start(r, a.stdio(interactive)))
+			}
+			return a.each(m, args, func(r *container.Record) error {
+				if err := a.startDetached(m, &f, r); err != nil {
+					return err
 				}
-				var ee *container.ExitError
-				if err != nil && cf.o.AutoRemove && (!errors.As(err, &ee) || ee.Err != nil) {
-					// Not started: --rm removes it all the same.
-					m.Remove(r, true)
-				}
-				if err == nil && detach {
-					a.println(r.ID)
-				}
-				return runError(err)
-			},
-		}
-		cf.add(c.Flags())
-		f.add(c.Flags())
-		c.Flags().BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
-		return c
+				a.println(r.Name)
+				return nil
+			})
+		},
+	}
+	f.add(c.Flags())
+	c.Flags().BoolVarP(&attach, "attach", "a", false, "Attach STDOUT/STDERR and forward signals")
+	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Attach container's STDIN")
+	return c
+}
+
+func newStopCmd(a *app) *cobra.Command {
+	var seconds int
+	c := perContainerCmd(a, "stop", "Stop one or more running containers", func(m *container.Manager, r *container.Record) error {
+		return m.Stop(r, time.Duration(seconds)*time.Second)
 	})
-	registerContainer(func(a *app) *cobra.Command {
-		var cf createFlags
-		var f containerFlags
-		c := &cobra.Command{
-			Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
-			Short: "Create a new container",
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				_, r, err := a.create(&f, &cf, cmd, args)
+	c.Flags().IntVarP(&seconds, "time", "t", 10, "Seconds to wait before killing the container")
+	return c
+}
+
+func newKillCmd(a *app) *cobra.Command {
+	var sig string
+	c := perContainerCmd(a, "kill", "Kill one or more running containers", func(m *container.Manager, r *container.Record) error {
+		return m.Kill(r, sig)
+	})
+	c.Flags().StringVarP(&sig, "signal", "s", "KILL", "Signal to send to the container")
+	return c
+}
+
+func newWaitCmd(a *app) *cobra.Command {
+	var f containerFlags
+	c := &cobra.Command{
+		Use:   "wait CONTAINER [CONTAINER...]",
+		Short: "Block until one or more containers stop, then print their exit codes",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := a.containers(&f)
+			if err != nil {
+				return err
+			}
+			return a.each(m, args, func(r *container.Record) error {
+				code, err := m.Wait(r)
 				if err != nil {
+					return err
+				}
+				a.println(code)
+				return nil
+			})
+		},
+	}
+	f.add(c.Flags())
+	return c
+}
+
+func newLogsCmd(a *app) *cobra.Command {
+	var f containerFlags
+	c := &cobra.Command{
+		Use:   "logs CONTAINER",
+		Short: "Fetch the logs of a container (the output of a detached container)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, r, err := a.container(&f, args[0])
+			if err != nil {
+				return err
+			}
+			lf, err := os.Open(m.LogPath(r.ID))
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			defer lf.Close()
+			_, err = io.Copy(a.stdout, lf)
+			return err
+		},
+	}
+	f.add(c.Flags())
+	return c
+}
+
+func newRmCmd(a *app) *cobra.Command {
+	var force bool
+	c := perContainerCmd(a, "rm", "Remove one or more containers", func(m *container.Manager, r *container.Record) error {
+		return m.Remove(r, force)
+	})
+	c.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
+	return c
+}
+
+func newPsCmd(a *app) *cobra.Command {
+	var f containerFlags
+	var all, quiet, noTrunc bool
+	var format string
+	c := &cobra.Command{
+		Use:     "ps [OPTIONS]",
+		Aliases: []string{},
+		Short:   "List containers",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := a.containers(&f)
+			if err != nil {
+				return err
+			}
+			rs, err := m.List()
+			if err != nil {
+				return err
+			}
+			var rows []any
+			now := a.now()
+			for _, r := range rs {
+				row := containerRow(m, r, now, noTrunc)
+				if !all && row.State != container.Running {
+					continue
+				}
+				if quiet {
+					a.println(row.ID)
+					continue
+				}
+				rows = append(rows, row)
+			}
+			if quiet {
+				return nil
+			}
+			cols := "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+			return table{format: format, columns: cols, headers: psHeaders}.print(a.stdout, rows)
+		},
+	}
+	f.add(c.Flags())
+	c.Flags().BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
+	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	c.Flags().StringVar(&format, "format", "", "Format output using a Go template, 'table TEMPLATE' or 'json'")
+	return c
+}
+
+func newExecCmd(a *app) *cobra.Command {
+	var f containerFlags
+	var tty, interactive bool
+	var eo container.ExecOptions
+	c := &cobra.Command{
+		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+		Short: "Execute a command in a running container",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, r, err := a.container(&f, args[0])
+			if err != nil {
+				return err
+			}
+			eo.Args, eo.Tty = args[1:], tty
+			return runError(m.Exec(r, eo, a.stdio(interactive)))
+		},
+	}
+	c.Flags().SetInterspersed(false)
+	f.add(c.Flags())
+	c.Flags().BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY")
+	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open")
+	c.Flags().StringArrayVarP(&eo.Env, "env", "e", nil, "Set environment variables")
+	c.Flags().StringVarP(&eo.WorkingDir, "workdir", "w", "", "Working directory inside the container")
+	c.Flags().StringVarP(&eo.User, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
+	return c
+}
+
+func newDiffCmd(a *app) *cobra.Command {
+	var f containerFlags
+	c := &cobra.Command{
+		Use:   "diff CONTAINER",
+		Short: "Inspect changes to files or directories on a container's filesystem",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, r, err := a.container(&f, args[0])
+			if err != nil {
+				return err
+			}
+			cs, err := m.Diff(r)
+			if err != nil {
+				return err
+			}
+			for _, ch := range cs {
+				a.println(ch.String())
+			}
+			return nil
+		},
+	}
+	f.add(c.Flags())
+	return c
+}
+
+func newCommitCmd(a *app) *cobra.Command {
+	var f containerFlags
+	var co container.CommitOptions
+	c := &cobra.Command{
+		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+		Short: "Create a new image from a container's changes",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, r, err := a.container(&f, args[0])
+			if err != nil {
+				return err
+			}
+			if len(args) == 2 {
+				co.Ref = args[1]
+			}
+			im, err := m.Commit(r, co)
+			if err != nil {
+				return err
+			}
+			a.println(im.ID)
+			return nil
+		},
+	}
+	f.add(c.Flags())
+	c.Flags().StringArrayVarP(&co.Changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
+	c.Flags().StringVarP(&co.Message, "message", "m", "", "Commit message")
+	c.Flags().StringVarP(&co.Author, "author", "a", "", "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
+	c.Flags().BoolVarP(&co.Pause, "pause", "p", true, "Pause container during commit")
+	return c
+}
+
+func newExportCmd(a *app) *cobra.Command {
+	var f containerFlags
+	var output string
+	c := &cobra.Command{
+		Use:   "export [OPTIONS] CONTAINER",
+		Short: "Export a container's filesystem as a tar archive",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, r, err := a.container(&f, args[0])
+			if err != nil {
+				return err
+			}
+			w := a.stdout
+			if output != "" {
+				out, err := os.Create(output)
+				if err != nil {
+					return err
+				}
+				defer out.Close()
+				w = out
+			} else if isTerminal(a.stdout) {
+				return fmt.Errorf("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+			}
+			return m.Export(r, w)
+		},
+	}
+	f.add(c.Flags())
+	c.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
+	return c
+}
+
+func newCpCmd(a *app) *cobra.Command {
+	var f containerFlags
+	c := &cobra.Command{
+		Use:   "cp CONTAINER:SRC_PATH DEST_PATH | SRC_PATH CONTAINER:DEST_PATH",
+		Short: "Copy files/folders between a container and the local filesystem",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := a.containers(&f)
+			if err != nil {
+				return err
+			}
+			srcC, srcP, srcIn := splitCp(args[0])
+			dstC, dstP, dstIn := splitCp(args[1])
+			switch {
+			case srcIn && dstIn:
+				return fmt.Errorf("copying between containers is not supported")
+			case srcIn:
+				r, err := m.Get(srcC)
+				if err != nil {
+					return err
+				}
+				return m.CopyFrom(r, srcP, dstP)
+			case dstIn:
+				r, err := m.Get(dstC)
+				if err != nil {
+					return err
+				}
+				return m.CopyTo(r, srcP, dstP)
+			}
+			return fmt.Errorf("must specify at least one container source")
+		},
+	}
+	f.add(c.Flags())
+	return c
+}
+
+func newContainerMonitorCmd(a *app) *cobra.Command {
+	var f containerFlags
+	c := &cobra.Command{
+		Use:    "container-monitor CONTAINER",
+		Short:  "Run a detached container (started by run -d and start)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, r, err := a.container(&f, args[0])
+			if err != nil {
+				return err
+			}
+			return m.Monitor(r)
+		},
+	}
+	f.add(c.Flags())
+	return c
+}
+
+func newContainerPruneCmd(a *app) *cobra.Command {
+	var f containerFlags
+	var force bool
+	c := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove all stopped containers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !force && !a.confirm("WARNING! This will remove all stopped containers.") {
+				return nil
+			}
+			m, err := a.containers(&f)
+			if err != nil {
+				return err
+			}
+			rs, err := m.List()
+			if err != nil {
+				return err
+			}
+			var freed int64
+			a.println("Deleted Containers:")
+			for _, r := range rs {
+				if m.State(r.ID).Status == container.Running {
+					continue
+				}
+				freed += m.LayerSize(r)
+				if err := m.Remove(r, false); err != nil {
 					return err
 				}
 				a.println(r.ID)
-				return nil
-			},
-		}
-		cf.add(c.Flags())
-		f.add(c.Flags())
-		return c
-	})
-	registerContainer(func(a *app) *cobra.Command {
-		var f containerFlags
-		var attach, interactive bool
-		c := &cobra.Command{
-			Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
-			Short: "Start one or more stopped containers",
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				if attach || interactive {
-					if len(args) > 1 {
-						return fmt.Errorf("you cannot start and attach multiple containers at once")
-					}
-					r, err := m.Get(args[0])
-					if err != nil {
-						return err
-					}
-					return runError(m.Start(r, a.stdio(interactive)))
-				}
-				return a.each(m, args, func(r *container.Record) error {
-					if err := a.startDetached(m, &f, r); err != nil {
-						return err
-					}
-					a.println(r.Name)
-					return nil
-				})
-			},
-		}
-		f.add(c.Flags())
-		c.Flags().BoolVarP(&attach, "attach", "a", false, "Attach STDOUT/STDERR and forward signals")
-		c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Attach container's STDIN")
-		return c
-	})
-	registerContainer(func(a *app) *cobra.Command {
-		var seconds int
-		c := perContainerCmd(a, "stop", "Stop one or more running containers", func(m *container.Manager, r *container.Record) error {
-			return m.Stop(r, time.Duration(seconds)*time.Second)
-		})
-		c.Flags().IntVarP(&seconds, "time", "t", 10, "Seconds to wait before killing the container")
-		return c
-	})
-	registerContainer(func(a *app) *cobra.Command {
-		var sig string
-		c := perContainerCmd(a, "kill", "Kill one or more running containers", func(m *container.Manager, r *container.Record) error {
-			return m.Kill(r, sig)
-		})
-		c.Flags().StringVarP(&sig, "signal", "s", "KILL", "Signal to send to the container")
-		return c
-	})
-	registerContainer(func(a *app) *cobra.Command {
-		var f containerFlags
-		c := &cobra.Command{
-			Use:   "wait CONTAINER [CONTAINER...]",
-			Short: "Block until one or more containers stop, then print their exit codes",
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				return a.each(m, args, func(r *container.Record) error {
-					code, err := m.Wait(r)
-					if err != nil {
-						return err
-					}
-					a.println(code)
-					return nil
-				})
-			},
-		}
-		f.add(c.Flags())
-		return c
-	})
-	registerContainer(func(a *app) *cobra.Command {
-		var f containerFlags
-		c := &cobra.Command{
-			Use:   "logs CONTAINER",
-			Short: "Fetch the logs of a container (the output of a detached container)",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, r, err := a.container(&f, args[0])
-				if err != nil {
-					return err
-				}
-				lf, err := os.Open(m.LogPath(r.ID))
-				if errors.Is(err, os.ErrNotExist) {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				defer lf.Close()
-				_, err = io.Copy(a.stdout, lf)
-				return err
-			},
-		}
-		f.add(c.Flags())
-		return c
-	})
-	registerContainer(func(a *app) *cobra.Command {
-		var force bool
-		c := perContainerCmd(a, "rm", "Remove one or more containers", func(m *container.Manager, r *container.Record) error {
-			return m.Remove(r, force)
-		})
-		c.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
-		return c
-	})
-	registerContainer(func(a *app) *cobra.Command {
-		var f containerFlags
-		var all, quiet, noTrunc bool
-		var format string
-		c := &cobra.Command{
-			Use:     "ps [OPTIONS]",
-			Aliases: []string{},
-			Short:   "List containers",
-			Args:    cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				rs, err := m.List()
-				if err != nil {
-					return err
-				}
-				var rows []any
-				now := a.now()
-				for _, r := range rs {
-					row := containerRow(m, r, now, noTrunc)
-					if !all && row.State != container.Running {
-						continue
-					}
-					if quiet {
-						a.println(row.ID)
-						continue
-					}
-					rows = append(rows, row)
-				}
-				if quiet {
-					return nil
-				}
-				cols := "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
-				return table{format: format, columns: cols, headers: psHeaders}.print(a.stdout, rows)
-			},
-		}
-		f.add(c.Flags())
-		c.Flags().BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
-		c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
-		c.Flags().BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
-		c.Flags().StringVar(&format, "format", "", "Format output using a Go template, 'table TEMPLATE' or 'json'")
-		return c
-	})
-	registerContainer(func(a *app) *cobra.Command {
-		var f containerFlags
-		var tty, interactive bool
-		var eo container.ExecOptions
-		c := &cobra.Command{
-			Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
-			Short: "Execute a command in a running container",
-			Args:  cobra.MinimumNArgs(2),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, r, err := a.container(&f, args[0])
-				if err != nil {
-					return err
-				}
-				eo.Args, eo.Tty = args[1:], tty
-				return runError(m.Exec(r, eo, a.stdio(interactive)))
-			},
-		}
-		c.Flags().SetInterspersed(false)
-		f.add(c.Flags())
-		c.Flags().BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY")
-		c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open")
-		c.Flags().StringArrayVarP(&eo.Env, "env", "e", nil, "Set environment variables")
-		c.Flags().StringVarP(&eo.WorkingDir, "workdir", "w", "", "Working directory inside the container")
-		c.Flags().StringVarP(&eo.User, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
-		return c
-	})
-	registerContainer(func(a *app) *cobra.Command {
-		var f containerFlags
-		c := &cobra.Command{
-			Use:   "diff CONTAINER",
-			Short: "Inspect changes to files or directories on a container's filesystem",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, r, err := a.container(&f, args[0])
-				if err != nil {
-					return err
-				}
-				cs, err := m.Diff(r)
-				if err != nil {
-					return err
-				}
-				for _, ch := range cs {
-					a.println(ch.String())
-				}
-				return nil
-			},
-		}
-		f.add(c.Flags())
-		return c
-	})
-	registerContainer(func(a *app) *cobra.Command {
-		var f containerFlags
-		var co container.CommitOptions
-		c := &cobra.Command{
-			Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
-			Short: "Create a new image from a container's changes",
-			Args:  cobra.RangeArgs(1, 2),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, r, err := a.container(&f, args[0])
-				if err != nil {
-					return err
-				}
-				if len(args) == 2 {
-					co.Ref = args[1]
-				}
-				im, err := m.Commit(r, co)
-				if err != nil {
-					return err
-				}
-				a.println(im.ID)
-				return nil
-			},
-		}
-		f.add(c.Flags())
-		c.Flags().StringArrayVarP(&co.Changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
-		c.Flags().StringVarP(&co.Message, "message", "m", "", "Commit message")
-		c.Flags().StringVarP(&co.Author, "author", "a", "", "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
-		c.Flags().BoolVarP(&co.Pause, "pause", "p", true, "Pause container during commit")
-		return c
-	})
-	registerContainer(func(a *app) *cobra.Command {
-		var f containerFlags
-		var output string
-		c := &cobra.Command{
-			Use:   "export [OPTIONS] CONTAINER",
-			Short: "Export a container's filesystem as a tar archive",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, r, err := a.container(&f, args[0])
-				if err != nil {
-					return err
-				}
-				w := a.stdout
-				if output != "" {
-					out, err := os.Create(output)
-					if err != nil {
-						return err
-					}
-					defer out.Close()
-					w = out
-				} else if isTerminal(a.stdout) {
-					return fmt.Errorf("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-				}
-				return m.Export(r, w)
-			},
-		}
-		f.add(c.Flags())
-		c.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
-		return c
-	})
-	registerContainer(func(a *app) *cobra.Command {
-		var f containerFlags
-		c := &cobra.Command{
-			Use:   "cp CONTAINER:SRC_PATH DEST_PATH | SRC_PATH CONTAINER:DEST_PATH",
-			Short: "Copy files/folders between a container and the local filesystem",
-			Args:  cobra.ExactArgs(2),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				srcC, srcP, srcIn := splitCp(args[0])
-				dstC, dstP, dstIn := splitCp(args[1])
-				switch {
-				case srcIn && dstIn:
-					return fmt.Errorf("copying between containers is not supported")
-				case srcIn:
-					r, err := m.Get(srcC)
-					if err != nil {
-						return err
-					}
-					return m.CopyFrom(r, srcP, dstP)
-				case dstIn:
-					r, err := m.Get(dstC)
-					if err != nil {
-						return err
-					}
-					return m.CopyTo(r, srcP, dstP)
-				}
-				return fmt.Errorf("must specify at least one container source")
-			},
-		}
-		f.add(c.Flags())
-		return c
-	})
-	registerContainer(func(a *app) *cobra.Command {
-		var f containerFlags
-		c := &cobra.Command{
-			Use:    "container-monitor CONTAINER",
-			Short:  "Run a detached container (started by run -d and start)",
-			Hidden: true,
-			Args:   cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, r, err := a.container(&f, args[0])
-				if err != nil {
-					return err
-				}
-				return m.Monitor(r)
-			},
-		}
-		f.add(c.Flags())
-		return c
-	})
-	containerSubcommands = append(containerSubcommands, func(a *app) *cobra.Command {
-		var f containerFlags
-		var force bool
-		c := &cobra.Command{
-			Use:   "prune [OPTIONS]",
-			Short: "Remove all stopped containers",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if !force && !a.confirm("WARNING! This will remove all stopped containers.") {
-					return nil
-				}
-				m, err := a.containers(&f)
-				if err != nil {
-					return err
-				}
-				rs, err := m.List()
-				if err != nil {
-					return err
-				}
-				var freed int64
-				a.println("Deleted Containers:")
-				for _, r := range rs {
-					if m.State(r.ID).Status == container.Running {
-						continue
-					}
-					freed += m.LayerSize(r)
-					if err := m.Remove(r, false); err != nil {
-						return err
-					}
-					a.println(r.ID)
-				}
-				a.println()
-				a.println("Total reclaimed space: " + humanSize(freed))
-				return nil
-			},
-		}
-		f.add(c.Flags())
-		c.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
-		return c
-	})
-	// `strata container ls|run|...` as docker has them.
-	register(func(a *app) *cobra.Command {
-		group := &cobra.Command{Use: "container", Short: "Manage containers"}
-		for _, f := range containerCommands {
-			c := f(a)
-			switch c.Name() {
-			case "container-monitor":
-				continue
-			case "ps":
-				c.Use, c.Aliases = "ls [OPTIONS]", []string{"list", "ps"}
 			}
-			group.AddCommand(c)
-		}
-		for _, f := range containerSubcommands {
-			group.AddCommand(f(a))
-		}
-		return group
-	})
+			a.println()
+			a.println("Total reclaimed space: " + humanSize(freed))
+			return nil
+		},
+	}
+	f.add(c.Flags())
+	c.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	return c
 }
-
-// containerCommands are the top-level container commands, also found
-// under `strata container`.
-var containerCommands []func(*app) *cobra.Command
-
-func registerContainer(f func(*app) *cobra.Command) {
-	containerCommands = append(containerCommands, f)
-	register(f)
-}
-
-// containerSubcommands exist only under `strata container` (prune).
-var containerSubcommands []func(*app) *cobra.Command
 
 // each runs fn for every container named in args, going on after an
 // error as docker does, and reports the errors on one line.

@@ -27,47 +27,45 @@ var historyHeaders = map[string]string{
 	"Size": "SIZE", "Comment": "COMMENT",
 }
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		var noTrunc, human, quiet bool
-		var format string
-		c := &cobra.Command{
-			Use:   "history [OPTIONS] IMAGE",
-			Short: "Show the history of an image",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				st, err := a.store()
-				if err != nil {
-					return err
+func newHistoryCmd(a *app) *cobra.Command {
+	var noTrunc, human, quiet bool
+	var format string
+	c := &cobra.Command{
+		Use:   "history [OPTIONS] IMAGE",
+		Short: "Show the history of an image",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			im, err := st.Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			rows, err := historyRows(st, im, noTrunc, human, a.now())
+			if err != nil {
+				return err
+			}
+			if quiet {
+				for _, r := range rows {
+					a.println(r.(historyRow).ID)
 				}
-				im, err := st.Resolve(args[0])
-				if err != nil {
-					return err
-				}
-				rows, err := historyRows(st, im, noTrunc, human, a.now())
-				if err != nil {
-					return err
-				}
-				if quiet {
-					for _, r := range rows {
-						a.println(r.(historyRow).ID)
-					}
-					return nil
-				}
-				return table{
-					format:  format,
-					columns: "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
-					headers: historyHeaders,
-				}.print(a.stdout, rows)
-			},
-		}
-		f := c.Flags()
-		f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
-		f.BoolVarP(&human, "human", "H", true, "Print sizes and dates in human readable format")
-		f.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
-		f.StringVar(&format, "format", "", "Format output using a Go template, 'table TEMPLATE' or 'json'")
-		return c
-	})
+				return nil
+			}
+			return table{
+				format:  format,
+				columns: "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+				headers: historyHeaders,
+			}.print(a.stdout, rows)
+		},
+	}
+	f := c.Flags()
+	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	f.BoolVarP(&human, "human", "H", true, "Print sizes and dates in human readable format")
+	f.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
+	f.StringVar(&format, "format", "", "Format output using a Go template, 'table TEMPLATE' or 'json'")
+	return c
 }
 
 // historyRows lists an image's history newest first. The topmost entry of

@@ -33,53 +33,51 @@ var imageHeaders = map[string]string{
 	"UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE",
 }
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		var all, quiet, digests, noTrunc bool
-		var format string
-		c := &cobra.Command{
-			Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
-			Short: "List images",
-			Args:  cobra.MaximumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				st, err := a.store()
-				if err != nil {
-					return err
+func newImagesCmd(a *app) *cobra.Command {
+	var all, quiet, digests, noTrunc bool
+	var format string
+	c := &cobra.Command{
+		Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
+		Short: "List images",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			imgs, err := st.Images()
+			if err != nil {
+				return err
+			}
+			names, err := st.Names()
+			if err != nil {
+				return err
+			}
+			filter := ""
+			if len(args) == 1 {
+				filter = args[0]
+			}
+			rows := imageRows(imgs, names, all, noTrunc, filter, a.now())
+			if quiet {
+				for _, r := range rows {
+					a.println(r.(imageRow).ID)
 				}
-				imgs, err := st.Images()
-				if err != nil {
-					return err
-				}
-				names, err := st.Names()
-				if err != nil {
-					return err
-				}
-				filter := ""
-				if len(args) == 1 {
-					filter = args[0]
-				}
-				rows := imageRows(imgs, names, all, noTrunc, filter, a.now())
-				if quiet {
-					for _, r := range rows {
-						a.println(r.(imageRow).ID)
-					}
-					return nil
-				}
-				cols := "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-				if digests {
-					cols = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-				}
-				return table{format: format, columns: cols, headers: imageHeaders}.print(a.stdout, rows)
-			},
-		}
-		f := c.Flags()
-		f.BoolVarP(&all, "all", "a", false, "Show all images (default hides intermediate images)")
-		f.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
-		f.BoolVar(&digests, "digests", false, "Show digests")
-		f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
-		f.StringVar(&format, "format", "", "Format output using a Go template, 'table TEMPLATE' or 'json'")
-		return c
-	})
+				return nil
+			}
+			cols := "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+			if digests {
+				cols = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+			}
+			return table{format: format, columns: cols, headers: imageHeaders}.print(a.stdout, rows)
+		},
+	}
+	f := c.Flags()
+	f.BoolVarP(&all, "all", "a", false, "Show all images (default hides intermediate images)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
+	f.BoolVar(&digests, "digests", false, "Show digests")
+	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	f.StringVar(&format, "format", "", "Format output using a Go template, 'table TEMPLATE' or 'json'")
+	return c
 }
 
 func imageRows(imgs []*metadata.Image, names map[digest.Digest][]string, all, noTrunc bool, filter string, now time.Time) []any {

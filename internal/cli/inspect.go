@@ -78,47 +78,45 @@ type inspectManifestSource struct {
 	MediaType string        `json:"MediaType"`
 }
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		var format string
-		c := &cobra.Command{
-			Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
-			Short: "Display detailed information on one or more images",
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				st, err := a.store()
+func newInspectCmd(a *app) *cobra.Command {
+	var format string
+	c := &cobra.Command{
+		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Display detailed information on one or more images",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			names, err := st.Names()
+			if err != nil {
+				return err
+			}
+			var out []any
+			var firstErr error
+			for _, ref := range args {
+				im, err := st.Resolve(ref)
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					continue
+				}
+				ii, err := inspectImage(st, im, names[im.ID])
 				if err != nil {
 					return err
 				}
-				names, err := st.Names()
-				if err != nil {
-					return err
-				}
-				var out []any
-				var firstErr error
-				for _, ref := range args {
-					im, err := st.Resolve(ref)
-					if err != nil {
-						if firstErr == nil {
-							firstErr = err
-						}
-						continue
-					}
-					ii, err := inspectImage(st, im, names[im.ID])
-					if err != nil {
-						return err
-					}
-					out = append(out, ii)
-				}
-				if err := a.printInspect(format, out); err != nil {
-					return err
-				}
-				return firstErr
-			},
-		}
-		c.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
-		return c
-	})
+				out = append(out, ii)
+			}
+			if err := a.printInspect(format, out); err != nil {
+				return err
+			}
+			return firstErr
+		},
+	}
+	c.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
+	return c
 }
 
 // printInspect prints a JSON array (docker's indented style) or, with a

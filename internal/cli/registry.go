@@ -78,254 +78,250 @@ func interruptible(parent context.Context) (context.Context, context.CancelFunc)
 	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 }
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		var f registryFlags
-		var platform string
-		var allTags, quiet bool
-		c := &cobra.Command{
-			Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
-			Short: "Download an image from a registry",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				plat, err := parsePlatform(platform)
+func newPullCmd(a *app) *cobra.Command {
+	var f registryFlags
+	var platform string
+	var allTags, quiet bool
+	c := &cobra.Command{
+		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
+		Short: "Download an image from a registry",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			plat, err := parsePlatform(platform)
+			if err != nil {
+				return err
+			}
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			cl, done, err := a.registryClient(f, quiet)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible(cmd.Context())
+			defer cancel()
+			refs := []string{args[0]}
+			if allTags {
+				r, err := image.ParseReference(args[0])
 				if err != nil {
 					return err
 				}
-				st, err := a.store()
+				if strings.Contains(strings.TrimPrefix(args[0], r.Domain()), ":") || r.IsDigest() {
+					return errors.New("tag can't be used with --all-tags/-a")
+				}
+				tags, err := cl.Tags(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				cl, done, err := a.registryClient(f, quiet)
+				refs = refs[:0]
+				for _, t := range tags {
+					refs = append(refs, r.Repository()+":"+t)
+				}
+			} else if !quiet && !hasTagOrDigest(args[0]) {
+				fmt.Fprintln(a.stdout, "Using default tag: latest")
+			}
+			for _, s := range refs {
+				r, err := image.ParseReference(s)
 				if err != nil {
 					return err
 				}
-				ctx, cancel := interruptible(cmd.Context())
-				defer cancel()
-				refs := []string{args[0]}
-				if allTags {
-					r, err := image.ParseReference(args[0])
-					if err != nil {
-						return err
-					}
-					if strings.Contains(strings.TrimPrefix(args[0], r.Domain()), ":") || r.IsDigest() {
-						return errors.New("tag can't be used with --all-tags/-a")
-					}
-					tags, err := cl.Tags(ctx, args[0])
-					if err != nil {
-						return err
-					}
-					refs = refs[:0]
-					for _, t := range tags {
-						refs = append(refs, r.Repository()+":"+t)
-					}
-				} else if !quiet && !hasTagOrDigest(args[0]) {
-					fmt.Fprintln(a.stdout, "Using default tag: latest")
-				}
-				for _, s := range refs {
-					r, err := image.ParseReference(s)
-					if err != nil {
-						return err
-					}
-					if !quiet {
-						what := r.Tag()
-						if r.IsDigest() {
-							what = r.Digest()
-						}
-						fmt.Fprintf(a.stdout, "%s: Pulling from %s\n", what, r.Path())
-					}
-					res, err := cl.Pull(ctx, st, s, plat)
-					done()
-					if err != nil {
-						return err
-					}
-					if quiet {
-						a.println(res.Ref.String())
-						continue
-					}
-					fmt.Fprintf(a.stdout, "Digest: %s\n", res.Digest)
-					if res.UpToDate {
-						fmt.Fprintf(a.stdout, "Status: Image is up to date for %s\n", res.Ref.Familiar())
-					} else {
-						fmt.Fprintf(a.stdout, "Status: Downloaded newer image for %s\n", res.Ref.Familiar())
-					}
-					a.println(res.Ref.String())
-				}
-				return nil
-			},
-		}
-		f.add(c)
-		c.Flags().StringVar(&platform, "platform", "", "Pick this platform from a multi-platform image (OS/ARCH[/VARIANT]; default: this machine's)")
-		c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "Download all tagged images in the repository")
-		c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
-		return c
-	})
-
-	register(func(a *app) *cobra.Command {
-		var f registryFlags
-		var quiet bool
-		c := &cobra.Command{
-			Use:   "push [OPTIONS] IMAGE [DESTINATION]",
-			Short: "Upload an image to a registry",
-			Long: "Upload an image to a registry. DESTINATION (default: IMAGE's own name) is where it goes; " +
-				"layers the registry has are not sent, uncompressed layers are sent gzip-compressed.",
-			Args: cobra.RangeArgs(1, 2),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				st, err := a.store()
-				if err != nil {
-					return err
-				}
-				dest := args[0]
-				if len(args) == 1 && image.LooksLikeID(args[0]) {
-					if _, err := st.Resolve(args[0]); err == nil {
-						return fmt.Errorf("cannot push an image by ID: give a destination name (strata push %s REGISTRY/REPO:TAG)", args[0])
-					}
-				}
-				if len(args) == 2 {
-					dest = args[1]
-				}
-				r, err := image.ParseTagged(dest)
-				if err != nil {
-					if image.LooksLikeID(dest) {
-						return fmt.Errorf("cannot push an image by ID: give a destination name (strata push %s REGISTRY/REPO:TAG)", dest)
-					}
-					return err
-				}
-				cl, done, err := a.registryClient(f, quiet)
-				if err != nil {
-					return err
-				}
-				ctx, cancel := interruptible(cmd.Context())
-				defer cancel()
 				if !quiet {
-					fmt.Fprintf(a.stdout, "The push refers to repository [%s]\n", r.Repository())
+					what := r.Tag()
+					if r.IsDigest() {
+						what = r.Digest()
+					}
+					fmt.Fprintf(a.stdout, "%s: Pulling from %s\n", what, r.Path())
 				}
-				res, err := cl.Push(ctx, st, args[0], dest)
+				res, err := cl.Pull(ctx, st, s, plat)
 				done()
 				if err != nil {
 					return err
 				}
 				if quiet {
-					a.println(r.String())
-					return nil
+					a.println(res.Ref.String())
+					continue
 				}
-				fmt.Fprintf(a.stdout, "%s: digest: %s size: %d\n", r.Tag(), res.Digest, res.Size)
-				return nil
-			},
-		}
-		f.add(c)
-		c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
-		return c
-	})
+				fmt.Fprintf(a.stdout, "Digest: %s\n", res.Digest)
+				if res.UpToDate {
+					fmt.Fprintf(a.stdout, "Status: Image is up to date for %s\n", res.Ref.Familiar())
+				} else {
+					fmt.Fprintf(a.stdout, "Status: Downloaded newer image for %s\n", res.Ref.Familiar())
+				}
+				a.println(res.Ref.String())
+			}
+			return nil
+		},
+	}
+	f.add(c)
+	c.Flags().StringVar(&platform, "platform", "", "Pick this platform from a multi-platform image (OS/ARCH[/VARIANT]; default: this machine's)")
+	c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "Download all tagged images in the repository")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
+	return c
+}
 
-	register(func(a *app) *cobra.Command {
-		var f registryFlags
-		var user, password string
-		var passwordStdin bool
-		c := &cobra.Command{
-			Use:   "login [OPTIONS] [SERVER]",
-			Short: "Log in to a registry (credentials are kept in docker's config.json)",
-			Args:  cobra.MaximumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				server := ""
-				if len(args) == 1 {
-					server = args[0]
+func newPushCmd(a *app) *cobra.Command {
+	var f registryFlags
+	var quiet bool
+	c := &cobra.Command{
+		Use:   "push [OPTIONS] IMAGE [DESTINATION]",
+		Short: "Upload an image to a registry",
+		Long: "Upload an image to a registry. DESTINATION (default: IMAGE's own name) is where it goes; " +
+			"layers the registry has are not sent, uncompressed layers are sent gzip-compressed.",
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			dest := args[0]
+			if len(args) == 1 && image.LooksLikeID(args[0]) {
+				if _, err := st.Resolve(args[0]); err == nil {
+					return fmt.Errorf("cannot push an image by ID: give a destination name (strata push %s REGISTRY/REPO:TAG)", args[0])
 				}
-				if password != "" {
-					fmt.Fprintln(a.stderr, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
-					if passwordStdin {
-						return errors.New("--password and --password-stdin are mutually exclusive")
-					}
+			}
+			if len(args) == 2 {
+				dest = args[1]
+			}
+			r, err := image.ParseTagged(dest)
+			if err != nil {
+				if image.LooksLikeID(dest) {
+					return fmt.Errorf("cannot push an image by ID: give a destination name (strata push %s REGISTRY/REPO:TAG)", dest)
 				}
-				in := bufio.NewReader(a.stdin)
+				return err
+			}
+			cl, done, err := a.registryClient(f, quiet)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible(cmd.Context())
+			defer cancel()
+			if !quiet {
+				fmt.Fprintf(a.stdout, "The push refers to repository [%s]\n", r.Repository())
+			}
+			res, err := cl.Push(ctx, st, args[0], dest)
+			done()
+			if err != nil {
+				return err
+			}
+			if quiet {
+				a.println(r.String())
+				return nil
+			}
+			fmt.Fprintf(a.stdout, "%s: digest: %s size: %d\n", r.Tag(), res.Digest, res.Size)
+			return nil
+		},
+	}
+	f.add(c)
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
+	return c
+}
+
+func newLoginCmd(a *app) *cobra.Command {
+	var f registryFlags
+	var user, password string
+	var passwordStdin bool
+	c := &cobra.Command{
+		Use:   "login [OPTIONS] [SERVER]",
+		Short: "Log in to a registry (credentials are kept in docker's config.json)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			server := ""
+			if len(args) == 1 {
+				server = args[0]
+			}
+			if password != "" {
+				fmt.Fprintln(a.stderr, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
 				if passwordStdin {
-					if user == "" {
-						return errors.New("must provide --username with --password-stdin")
-					}
-					b, err := io.ReadAll(io.LimitReader(in, 1<<20))
+					return errors.New("--password and --password-stdin are mutually exclusive")
+				}
+			}
+			in := bufio.NewReader(a.stdin)
+			if passwordStdin {
+				if user == "" {
+					return errors.New("must provide --username with --password-stdin")
+				}
+				b, err := io.ReadAll(io.LimitReader(in, 1<<20))
+				if err != nil {
+					return err
+				}
+				password = strings.TrimRight(string(b), "\r\n")
+			}
+			if user == "" {
+				fmt.Fprint(a.stdout, "Username: ")
+				line, err := in.ReadString('\n')
+				if err != nil && line == "" {
+					return errors.New("username is required")
+				}
+				user = strings.TrimSpace(line)
+			}
+			if password == "" {
+				fmt.Fprint(a.stdout, "Password: ")
+				if fd, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(fd.Fd())) {
+					b, err := term.ReadPassword(int(fd.Fd()))
+					fmt.Fprintln(a.stdout)
 					if err != nil {
 						return err
 					}
-					password = strings.TrimRight(string(b), "\r\n")
+					password = string(b)
+				} else {
+					line, _ := in.ReadString('\n')
+					password = strings.TrimRight(line, "\r\n")
 				}
-				if user == "" {
-					fmt.Fprint(a.stdout, "Username: ")
-					line, err := in.ReadString('\n')
-					if err != nil && line == "" {
-						return errors.New("username is required")
-					}
-					user = strings.TrimSpace(line)
-				}
-				if password == "" {
-					fmt.Fprint(a.stdout, "Password: ")
-					if fd, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(fd.Fd())) {
-						b, err := term.ReadPassword(int(fd.Fd()))
-						fmt.Fprintln(a.stdout)
-						if err != nil {
-							return err
-						}
-						password = string(b)
-					} else {
-						line, _ := in.ReadString('\n')
-						password = strings.TrimRight(line, "\r\n")
-					}
-				}
-				if user == "" || password == "" {
-					return errors.New("username and password are required")
-				}
-				cl, _, err := a.registryClient(f, true)
-				if err != nil {
-					return err
-				}
-				ctx, cancel := interruptible(cmd.Context())
-				defer cancel()
-				if _, err := cl.Login(ctx, server, user, password); err != nil {
-					return err
-				}
-				fmt.Fprintln(a.stdout, "Login Succeeded")
-				return nil
-			},
-		}
-		c.Flags().BoolVar(&f.tlsVerify, "tls-verify", true, "Require HTTPS and verify certificates")
-		c.Flags().StringVarP(&user, "username", "u", "", "Username")
-		c.Flags().StringVarP(&password, "password", "p", "", "Password")
-		c.Flags().BoolVar(&passwordStdin, "password-stdin", false, "Take the password from stdin")
-		return c
-	})
+			}
+			if user == "" || password == "" {
+				return errors.New("username and password are required")
+			}
+			cl, _, err := a.registryClient(f, true)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible(cmd.Context())
+			defer cancel()
+			if _, err := cl.Login(ctx, server, user, password); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, "Login Succeeded")
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&f.tlsVerify, "tls-verify", true, "Require HTTPS and verify certificates")
+	c.Flags().StringVarP(&user, "username", "u", "", "Username")
+	c.Flags().StringVarP(&password, "password", "p", "", "Password")
+	c.Flags().BoolVar(&passwordStdin, "password-stdin", false, "Take the password from stdin")
+	return c
+}
 
-	register(func(a *app) *cobra.Command {
-		return &cobra.Command{
-			Use:   "logout [SERVER]",
-			Short: "Log out from a registry",
-			Args:  cobra.MaximumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				server := ""
-				if len(args) == 1 {
-					server = args[0]
-				}
-				cl, _, err := a.registryClient(registryFlags{tlsVerify: true}, true)
-				if err != nil {
-					return err
-				}
-				shown := server
-				if shown == "" {
-					shown = "https://index.docker.io/v1/"
-				}
-				err = cl.Logout(server)
-				if errors.Is(err, registry.ErrNotLoggedIn) {
-					fmt.Fprintf(a.stdout, "Not logged in to %s\n", shown)
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "Removing login credentials for %s\n", shown)
+func newLogoutCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "logout [SERVER]",
+		Short: "Log out from a registry",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			server := ""
+			if len(args) == 1 {
+				server = args[0]
+			}
+			cl, _, err := a.registryClient(registryFlags{tlsVerify: true}, true)
+			if err != nil {
+				return err
+			}
+			shown := server
+			if shown == "" {
+				shown = "https://index.docker.io/v1/"
+			}
+			err = cl.Logout(server)
+			if errors.Is(err, registry.ErrNotLoggedIn) {
+				fmt.Fprintf(a.stdout, "Not logged in to %s\n", shown)
 				return nil
-			},
-		}
-	})
-
-	register(manifestCommand)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Removing login credentials for %s\n", shown)
+			return nil
+		},
+	}
 }
 
 func hasTagOrDigest(s string) bool {
@@ -336,9 +332,14 @@ func hasTagOrDigest(s string) bool {
 	return strings.Contains(s[i+1:], ":")
 }
 
-func manifestCommand(a *app) *cobra.Command {
+func newManifestCmd(a *app) *cobra.Command {
 	mc := &cobra.Command{Use: "manifest", Short: "Manage manifest lists (multi-platform images) in registries"}
+	mc.AddCommand(newManifestInspectCmd(a), newManifestCreateCmd(a), newManifestAnnotateCmd(a), newManifestPushCmd(a), newManifestRmCmd(a))
+	return mc
+}
 
+// newManifestInspectCmd is `manifest inspect`: it shows a manifest or list, local or in the registry.
+func newManifestInspectCmd(a *app) *cobra.Command {
 	var inspectFlags registryFlags
 	inspect := &cobra.Command{
 		Use:   "inspect [OPTIONS] [LIST] NAME",
@@ -387,7 +388,11 @@ func manifestCommand(a *app) *cobra.Command {
 	}
 	inspectFlags.add(inspect)
 	inspect.Flags().Lookup("max-concurrent").Hidden = true
+	return inspect
+}
 
+// newManifestCreateCmd is `manifest create`: it makes a local manifest list.
+func newManifestCreateCmd(a *app) *cobra.Command {
 	var createFlags registryFlags
 	var amend bool
 	create := &cobra.Command{
@@ -415,7 +420,11 @@ func manifestCommand(a *app) *cobra.Command {
 	}
 	createFlags.add(create)
 	create.Flags().BoolVarP(&amend, "amend", "a", false, "Amend an existing manifest list")
+	return create
+}
 
+// newManifestAnnotateCmd is `manifest annotate`: it sets an entry's platform in a local list.
+func newManifestAnnotateCmd(a *app) *cobra.Command {
 	var ann registry.Annotation
 	var annotations []string
 	annotate := &cobra.Command{
@@ -450,7 +459,11 @@ func manifestCommand(a *app) *cobra.Command {
 	annotate.Flags().StringVar(&ann.OSVersion, "os-version", "", "Set operating system version")
 	annotate.Flags().StringSliceVar(&ann.OSFeatures, "os-features", nil, "Set operating system feature")
 	annotate.Flags().StringArrayVar(&annotations, "annotation", nil, "Add an annotation KEY=VALUE to the entry")
+	return annotate
+}
 
+// newManifestPushCmd is `manifest push`: it sends a local list to its registry.
+func newManifestPushCmd(a *app) *cobra.Command {
 	var pushFlags registryFlags
 	var purge bool
 	push := &cobra.Command{
@@ -483,7 +496,11 @@ func manifestCommand(a *app) *cobra.Command {
 	}
 	pushFlags.add(push)
 	push.Flags().BoolVarP(&purge, "purge", "p", false, "Remove the local manifest list after push")
+	return push
+}
 
+// newManifestRmCmd is `manifest rm`: it deletes local lists.
+func newManifestRmCmd(a *app) *cobra.Command {
 	rm := &cobra.Command{
 		Use:   "rm LIST [LIST...]",
 		Short: "Delete local manifest lists",
@@ -501,6 +518,5 @@ func manifestCommand(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	mc.AddCommand(inspect, create, annotate, push, rm)
-	return mc
+	return rm
 }

@@ -11,102 +11,102 @@ import (
 	"github.com/strata-dev/strata/internal/store"
 )
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		return &cobra.Command{
-			Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
-			Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-			Args:  cobra.ExactArgs(2),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				st, err := a.store()
+func newTagCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			dst, err := image.ParseTagged(args[1])
+			if err != nil {
+				return err
+			}
+			im, err := st.Resolve(args[0])
+			if err != nil {
+				return err
+			}
+			return st.Tag(im.ID, dst)
+		},
+	}
+}
+
+func newRmiCmd(a *app) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   "rmi [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Remove one or more images",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			var errs []string
+			for _, ref := range args {
+				rm, err := st.Remove(ref, force)
 				if err != nil {
-					return err
-				}
-				dst, err := image.ParseTagged(args[1])
-				if err != nil {
-					return err
-				}
-				im, err := st.Resolve(args[0])
-				if err != nil {
-					return err
-				}
-				return st.Tag(im.ID, dst)
-			},
-		}
-	})
-	register(func(a *app) *cobra.Command {
-		var force bool
-		c := &cobra.Command{
-			Use:   "rmi [OPTIONS] IMAGE [IMAGE...]",
-			Short: "Remove one or more images",
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				st, err := a.store()
-				if err != nil {
-					return err
-				}
-				var errs []string
-				for _, ref := range args {
-					rm, err := st.Remove(ref, force)
-					if err != nil {
-						errs = append(errs, err.Error())
-						continue
-					}
-					a.printRemoval(rm, "Untagged: ", "Deleted: ")
-				}
-				// Free what is no longer referenced now, unless a writer
-				// runs: then the next collection does it.
-				if _, err := st.GC(false); err != nil {
 					errs = append(errs, err.Error())
+					continue
 				}
-				if len(errs) > 0 {
-					return fmt.Errorf("%s", strings.Join(errs, "; "))
+				a.printRemoval(rm, "Untagged: ", "Deleted: ")
+			}
+			// Free what is no longer referenced now, unless a writer
+			// runs: then the next collection does it.
+			if _, err := st.GC(false); err != nil {
+				errs = append(errs, err.Error())
+			}
+			if len(errs) > 0 {
+				return fmt.Errorf("%s", strings.Join(errs, "; "))
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "Force removal of the image")
+	return c
+}
+
+func newImagePruneCmd(a *app) *cobra.Command {
+	var all, force bool
+	c := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused images",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !force {
+				warn := "WARNING! This will remove all dangling images."
+				if all {
+					warn = "WARNING! This will remove all images without at least one container associated to them."
 				}
-				return nil
-			},
-		}
-		c.Flags().BoolVarP(&force, "force", "f", false, "Force removal of the image")
-		return c
-	})
-	imageSubcommands = append(imageSubcommands, func(a *app) *cobra.Command {
-		var all, force bool
-		c := &cobra.Command{
-			Use:   "prune [OPTIONS]",
-			Short: "Remove unused images",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if !force {
-					warn := "WARNING! This will remove all dangling images."
-					if all {
-						warn = "WARNING! This will remove all images without at least one container associated to them."
-					}
-					if !a.confirm(warn) {
-						return nil
-					}
+				if !a.confirm(warn) {
+					return nil
 				}
-				st, err := a.store()
-				if err != nil {
-					return err
+			}
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			res, err := st.Prune(all)
+			if err != nil {
+				return err
+			}
+			if len(res.Removals) > 0 {
+				a.println("Deleted Images:")
+				for _, rm := range res.Removals {
+					a.printRemoval(rm, "untagged: ", "deleted: ")
 				}
-				res, err := st.Prune(all)
-				if err != nil {
-					return err
-				}
-				if len(res.Removals) > 0 {
-					a.println("Deleted Images:")
-					for _, rm := range res.Removals {
-						a.printRemoval(rm, "untagged: ", "deleted: ")
-					}
-					a.println()
-				}
-				a.println("Total reclaimed space: " + humanSize(res.GC.Bytes))
-				return nil
-			},
-		}
-		c.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
-		c.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
-		return c
-	})
+				a.println()
+			}
+			a.println("Total reclaimed space: " + humanSize(res.GC.Bytes))
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
+	c.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	return c
 }
 
 func (a *app) printRemoval(rm store.Removal, untagged, deleted string) {

@@ -1,5 +1,7 @@
-// Package cli is strata's command line: one file per command group, flags
-// and output only; the work is done by the packages below.
+// Package cli is strata's command line: flags, output and exit statuses
+// only; the work is done by the packages below. Each command is one
+// function, newXxxCmd(a *app), listed in commands.go; errors become exit
+// statuses in exit.go.
 package cli
 
 import (
@@ -45,12 +47,6 @@ func (a *app) store() (*store.Store, error) {
 	return st, nil
 }
 
-// registry of command constructors: each command file adds its own in init,
-// so adding a command touches no shared file.
-var commands []func(*app) *cobra.Command
-
-func register(f func(*app) *cobra.Command) { commands = append(commands, f) }
-
 func defaultRoot() string {
 	if r := os.Getenv("STRATA_ROOT"); r != "" {
 		return r
@@ -80,35 +76,11 @@ func newRoot(a *app) *cobra.Command {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.CompletionOptions.DisableDefaultCmd = true
-	for _, f := range commands {
-		root.AddCommand(f(a))
+	for _, c := range commands(a) {
+		root.AddCommand(c)
 	}
-	// `strata image ls|rm|prune|inspect|history|tag|save|load|import` as docker has them.
-	// Each constructor runs once more here (not once per name: building the
-	// tree is most of a cached build's start-up).
-	imageCmd := &cobra.Command{Use: "image", Short: "Manage images"}
-	for _, f := range commands {
-		c := f(a)
-		switch c.Name() {
-		case "images":
-			c.Use, c.Aliases = "ls", []string{"list"}
-		case "rmi":
-			c.Use, c.Aliases = strings.Replace(c.Use, "rmi", "rm", 1), []string{"remove"}
-		case "inspect", "history", "tag", "save", "load", "import", "push", "pull", "build":
-		default:
-			continue
-		}
-		imageCmd.AddCommand(c)
-	}
-	for _, f := range imageSubcommands {
-		imageCmd.AddCommand(f(a))
-	}
-	root.AddCommand(imageCmd)
 	return root
 }
-
-// imageSubcommands exist only under `strata image` (prune).
-var imageSubcommands []func(*app) *cobra.Command
 
 // Main runs strata with args and returns the exit status.
 func Main(args []string) int {

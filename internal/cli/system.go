@@ -11,55 +11,54 @@ import (
 	"github.com/strata-dev/strata/internal/store"
 )
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		sys := &cobra.Command{Use: "system", Short: "Manage strata's store"}
-		var verbose bool
-		df := &cobra.Command{
-			Use:   "df [OPTIONS]",
-			Short: "Show disk usage",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				st, err := a.store()
-				if err != nil {
-					return err
-				}
-				return a.diskUsage(st, verbose)
-			},
-		}
-		df.Flags().BoolVarP(&verbose, "verbose", "v", false, "Show detailed information on space usage")
-		sys.AddCommand(df)
-		return sys
-	})
-	register(func(a *app) *cobra.Command {
-		return &cobra.Command{
-			Use:   "fsck",
-			Short: "Check every blob against its digest and every reference in the metadata",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				st, err := a.store()
-				if err != nil {
-					return err
-				}
-				r, err := st.Fsck()
-				if err != nil {
-					return err
-				}
-				for _, p := range r.Problems {
-					fmt.Fprintln(a.stderr, "damaged: "+p)
-				}
-				a.println(fmt.Sprintf("checked %d blobs, %d images, %d names", r.Blobs, r.Images, r.Names))
-				if r.Unreferenced > 0 {
-					a.println(fmt.Sprintf("%d unreferenced blobs (%s) will be removed by the next rmi or image prune", r.Unreferenced, humanSize(r.UnreferencedBytes)))
-				}
-				if len(r.Problems) > 0 {
-					return errdefs.Exit(exitFailure, fmt.Errorf("store %s is damaged: %d problems", st.Root, len(r.Problems)))
-				}
-				a.println("ok")
-				return nil
-			},
-		}
-	})
+func newSystemCmd(a *app) *cobra.Command {
+	sys := &cobra.Command{Use: "system", Short: "Manage strata's store"}
+	var verbose bool
+	df := &cobra.Command{
+		Use:   "df [OPTIONS]",
+		Short: "Show disk usage",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			return a.diskUsage(st, verbose)
+		},
+	}
+	df.Flags().BoolVarP(&verbose, "verbose", "v", false, "Show detailed information on space usage")
+	sys.AddCommand(df)
+	return sys
+}
+
+func newFsckCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "fsck",
+		Short: "Check every blob against its digest and every reference in the metadata",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			r, err := st.Fsck()
+			if err != nil {
+				return err
+			}
+			for _, p := range r.Problems {
+				fmt.Fprintln(a.stderr, "damaged: "+p)
+			}
+			a.println(fmt.Sprintf("checked %d blobs, %d images, %d names", r.Blobs, r.Images, r.Names))
+			if r.Unreferenced > 0 {
+				a.println(fmt.Sprintf("%d unreferenced blobs (%s) will be removed by the next rmi or image prune", r.Unreferenced, humanSize(r.UnreferencedBytes)))
+			}
+			if len(r.Problems) > 0 {
+				return errdefs.Exit(exitFailure, fmt.Errorf("store %s is damaged: %d problems", st.Root, len(r.Problems)))
+			}
+			a.println("ok")
+			return nil
+		},
+	}
 }
 
 func (a *app) diskUsage(st *store.Store, verbose bool) error {
