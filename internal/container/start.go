@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/executor"
 	"github.com/strata-dev/strata/internal/runtime"
 	"github.com/strata-dev/strata/internal/snapshot"
 )
@@ -27,13 +27,8 @@ import (
 // found): the cli passes the code through as the process's own.
 type ExitError = errdefs.ExitError
 
-// Stdio is where a container's standard streams go. Files are handed to
-// the runtime as they are (a terminal stays a terminal); other readers and
-// writers are copied through pipes.
-type Stdio struct {
-	Stdin          io.Reader
-	Stdout, Stderr io.Writer
-}
+// Stdio is where a container's standard streams go: the executor's.
+type Stdio = executor.Stdio
 
 // RuntimePaths are the container paths strata fills with mounts: kept out
 // of diff, commit and export, as docker keeps them in its init layer.
@@ -450,29 +445,13 @@ func (m *Manager) Exec(r *Record, o ExecOptions, stdio Stdio) error {
 	if _, code, err := lookPath(rootfs, o.Args[0], cwd, env); err != nil {
 		return &ExitError{Code: code + 0, Err: err}
 	}
-	caps := runtime.Spec(runtime.Options{}).Process.Capabilities
-	p := &specs.Process{
-		Terminal: o.Tty, Args: o.Args, Env: env, Cwd: cwd, Capabilities: caps,
-		User: specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.Groups},
-	}
-	cmd, err := rt.Exec(r.ID, m.Dir(r.ID), p)
+	p := executor.Process{Args: o.Args, Env: env, Cwd: cwd, UID: u.UID, GID: u.GID, Groups: u.Groups, Terminal: o.Tty}
+	code, err := executor.New(rt).Exec(r.ID, m.Dir(r.ID), p, stdio)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, a := range cmd.Args {
-			if strings.HasSuffix(a, ".json") && strings.HasPrefix(a, m.Dir(r.ID)) {
-				os.Remove(a)
-			}
-		}
-	}()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return &ExitError{Code: ee.ExitCode()}
-		}
-		return err
+	if code != 0 {
+		return &ExitError{Code: code}
 	}
 	return nil
 }

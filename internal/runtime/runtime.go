@@ -8,9 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,54 +24,153 @@ type Runtime struct {
 // ErrNoRuntime says neither runc nor crun is installed.
 var ErrNoRuntime = errors.New("no OCI runtime found: install runc or crun, or give --runtime PATH")
 
-// Find returns the runtime at path, or runc or crun from $PATH (and the
-// sbin directories Debian installs them in).
+// EnvRuntime is the environment variable that names the runtime when no
+// --runtime is given, for every command that runs one (run, start, exec,
+// build's RUN).
+const EnvRuntime = "STRATA_RUNTIME"
+
+// sbinDirs are where Debian installs runc and crun, searched after $PATH
+// (a non-root user's PATH often lacks the sbin directories).
+var sbinDirs = []string{"/usr/sbin", "/usr/bin", "/sbin", "/usr/local/sbin", "/usr/local/bin"}
+
+// Find returns the runtime to use, keeping its state under stateRoot: the
+// one at path (a file or a name), else the one $STRATA_RUNTIME names,
+// else runc, else crun. This is the one place the choice is made.
 func Find(path, stateRoot string) (*Runtime, error) {
+	if path == "" {
+		path = os.Getenv(EnvRuntime)
+	}
+	p, err := find(path, sbinDirs)
+	if err != nil {
+		return nil, err
+	}
+	return &Runtime{Path: p, Root: stateRoot}, nil
+}
+
+// find resolves the runtime binary: path when given, else runc, else
+// crun, each looked up in $PATH and then in dirs.
+func find(path string, dirs []string) (string, error) {
 	if path != "" {
-		p, err := exec.LookPath(path)
+		p, err := lookPath(path, dirs)
 		if err != nil {
-			return nil, fmt.Errorf("runtime %s: %w", path, err)
+			return "", fmt.Errorf("runtime %s: %w", path, err)
 		}
-		return &Runtime{Path: p, Root: stateRoot}, nil
+		return p, nil
 	}
 	for _, name := range []string{"runc", "crun"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return &Runtime{Path: p, Root: stateRoot}, nil
-		}
-		for _, dir := range []string{"/usr/sbin", "/usr/bin", "/sbin", "/usr/local/sbin", "/usr/local/bin"} {
-			p := filepath.Join(dir, name)
-			if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
-				return &Runtime{Path: p, Root: stateRoot}, nil
-			}
+		if p, err := lookPath(name, dirs); err == nil {
+			return p, nil
 		}
 	}
-	return nil, ErrNoRuntime
+	return "", ErrNoRuntime
+}
+
+// lookPath is exec.LookPath, then a bare name's executable in dirs.
+func lookPath(name string, dirs []string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err == nil || strings.Contains(name, "/") {
+		return p, err
+	}
+	for _, dir := range dirs {
+		p := filepath.Join(dir, name)
+		if fi, serr := os.Stat(p); serr == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", err
 }
 
 // Command returns the runtime invoked with args after its global flags.
 func (r *Runtime) Command(args ...string) *exec.Cmd {
+	return exec.Command(r.Path, append(r.globalFlags(cgroupsWritable(cgroupRoot)), args...)...)
+}
+
+// globalFlags are the flags given before every command: the state root,
+// and how to do without cgroups where they cannot be made.
+func (r *Runtime) globalFlags(cgroupsWritable bool) []string {
 	global := []string{"--root", r.Root}
-	if !cgroupsWritable() {
+	if !cgroupsWritable {
 		// Inside a container whose /sys/fs/cgroup is mounted read-only
 		// (docker without --cgroupns=private, CI sandboxes) runc cannot
 		// make a cgroup and refuses to start. Its rootless cgroup mode
 		// (crun: no cgroup manager) runs the container without one,
 		// which is what such a host allows; nothing else changes, as
 		// strata sets no resource limits.
-		if strings.Contains(filepath.Base(r.Path), "crun") {
+		if r.isCrun() {
 			global = append(global, "--cgroup-manager=disabled")
 		} else {
 			global = append(global, "--rootless=true")
 		}
 	}
-	return exec.Command(r.Path, append(global, args...)...)
+	return global
 }
 
-// cgroupsWritable reports whether a runtime can create cgroups here.
-func cgroupsWritable() bool {
-	dirs := []string{"/sys/fs/cgroup"}
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil { // cgroup v1
-		dirs = []string{"/sys/fs/cgroup/cpuset", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/devices"}
+func (r *Runtime) isCrun() bool { return strings.Contains(filepath.Base(r.Path), "crun") }
+
+// Start starts cmd, a command of this runtime that makes a container
+// (Run). crun refuses to make one on a host with cgroups in hybrid mode
+// (v1 controllers, and the v2 hierarchy at /sys/fs/cgroup/unified) if a
+// controller is enabled in v2, as in some CI sandboxes; runc uses v1 there.
+// crun is then started in a mount namespace of its own without the v2
+// hierarchy, where it sees a cgroup v1 host, which it is for every
+// controller crun uses.
+func (r *Runtime) Start(cmd *exec.Cmd) error {
+	if !r.isCrun() || !hybridWithV2Controllers(cgroupRoot) {
+		return cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// The namespace is this thread's, and a child is forked from the
+		// thread that starts it. The thread is never given back to the
+		// scheduler (no UnlockOSThread): it ends with the goroutine.
+		goruntime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("unshare the mount namespace: %w", err)
+			return
+		}
+		// Private first: the unmount must not reach the host.
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			errc <- fmt.Errorf("make / private: %w", err)
+			return
+		}
+		if err := unix.Unmount(filepath.Join(cgroupRoot, "unified"), unix.MNT_DETACH); err != nil {
+			errc <- fmt.Errorf("hide the cgroup v2 hierarchy from crun: %w", err)
+			return
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
+}
+
+// hybridWithV2Controllers reports whether the cgroups mounted at root are
+// in hybrid mode (a tmpfs of v1 hierarchies, v2 at unified) with a
+// controller enabled in v2.
+func hybridWithV2Controllers(root string) bool {
+	var st unix.Statfs_t
+	if unix.Statfs(root, &st) != nil || st.Type != unix.TMPFS_MAGIC {
+		return false
+	}
+	unified := filepath.Join(root, "unified")
+	if unix.Statfs(unified, &st) != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(unified, "cgroup.controllers"))
+	return err == nil && len(strings.TrimSpace(string(b))) > 0
+}
+
+// cgroupRoot is where the cgroup hierarchy is mounted.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// cgroupsWritable reports whether a runtime can create cgroups under the
+// hierarchy mounted at root: the unified one (cgroup v2), or v1's
+// controllers that runc and crun need.
+func cgroupsWritable(root string) bool {
+	dirs := []string{root}
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err != nil { // cgroup v1
+		dirs = nil
+		for _, c := range []string{"cpuset", "memory", "pids", "devices"} {
+			dirs = append(dirs, filepath.Join(root, c))
+		}
 	}
 	for _, d := range dirs {
 		if _, err := os.Stat(d); err != nil {
@@ -87,7 +186,8 @@ func cgroupsWritable() bool {
 // Run returns the command that creates, starts and waits for the
 // container of bundle in the foreground: its exit status is the
 // container's (128+n when killed by signal n), and the runtime forwards
-// the signals it receives to the container's process.
+// the signals it receives to the container's process. Start it with
+// Start.
 func (r *Runtime) Run(id, bundle string) *exec.Cmd {
 	return r.Command("run", "--bundle", bundle, id)
 }
@@ -131,26 +231,31 @@ func (r *Runtime) State(id string) (*State, error) {
 	return &s, json.Unmarshal(out, &s)
 }
 
-// Exec returns the command that runs process p in the running container
-// id, in the foreground.
-func (r *Runtime) Exec(id, dir string, p *specs.Process) (*exec.Cmd, error) {
+// Exec returns the command that runs the process of o (its Args, Env,
+// Cwd, user and Terminal; the rest is ignored) in the running container
+// id, in the foreground, with the capabilities Spec gives the container's
+// own process. The process file it reads is written in dir: the caller
+// removes it (processFile) once the command has run.
+func (r *Runtime) Exec(id, dir string, o Options) (cmd *exec.Cmd, processFile string, err error) {
+	p := process(o)
 	raw, err := json.Marshal(p)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	f, err := os.CreateTemp(dir, "exec-*.json")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
 	if _, err := f.Write(raw); err != nil {
-		return nil, err
+		os.Remove(f.Name())
+		return nil, "", err
 	}
 	args := []string{"exec", "--process", f.Name()}
 	if p.Terminal {
 		args = append(args, "--tty")
 	}
-	return r.Command(append(args, id)...), nil
+	return r.Command(append(args, id)...), f.Name(), nil
 }
 
 func (r *Runtime) quiet(args ...string) error {

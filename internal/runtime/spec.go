@@ -1,6 +1,7 @@
-// Package runtime runs a process in a root filesystem: it writes an OCI
-// runtime-spec bundle and executes it with runc or crun, whichever is
-// installed. It knows nothing of images or snapshots.
+// Package runtime drives an OCI runtime: it makes the runtime-spec config
+// of a container as docker sets one up, writes bundles, and runs runc or
+// crun (Find chooses which) with the flags this host needs. It knows
+// nothing of images or snapshots; internal/executor builds on it.
 package runtime
 
 import (
@@ -30,6 +31,11 @@ type Options struct {
 	Mounts []specs.Mount
 }
 
+// SpecVersion is the runtime-spec version of the configs written: that of
+// the features they use, not the library's (specs.Version), since crun
+// refuses a version newer than it knows (Debian 12's crun 1.8 knows 1.1).
+const SpecVersion = "1.0.2"
+
 // defaultCaps is docker's default capability set.
 var defaultCaps = []string{
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
@@ -42,21 +48,30 @@ var defaultCaps = []string{
 // /dev (tmpfs, with pts, shm and mqueue), /sys read-only and the cgroup
 // tree; docker's masked and read-only paths and default capabilities.
 func Spec(o Options) *specs.Spec {
+	return spec(o, cgroupsWritable(cgroupRoot))
+}
+
+// process is the container's process of o, with docker's capabilities.
+func process(o Options) *specs.Process {
 	caps := append([]string{}, defaultCaps...)
+	return &specs.Process{
+		Terminal: o.Terminal,
+		Args:     o.Args,
+		Env:      o.Env,
+		Cwd:      o.Cwd,
+		User:     specs.User{UID: o.UID, GID: o.GID, AdditionalGids: o.Groups},
+		Capabilities: &specs.LinuxCapabilities{
+			Bounding: caps, Effective: caps, Permitted: caps,
+		},
+	}
+}
+
+func spec(o Options, cgroupsWritable bool) *specs.Spec {
 	s := &specs.Spec{
-		Version:  specs.Version,
+		Version:  SpecVersion,
 		Hostname: o.Hostname,
 		Root:     &specs.Root{Path: o.Rootfs},
-		Process: &specs.Process{
-			Terminal: o.Terminal,
-			Args:     o.Args,
-			Env:      o.Env,
-			Cwd:      o.Cwd,
-			User:     specs.User{UID: o.UID, GID: o.GID, AdditionalGids: o.Groups},
-			Capabilities: &specs.LinuxCapabilities{
-				Bounding: caps, Effective: caps, Permitted: caps,
-			},
-		},
+		Process:  process(o),
 		Mounts: []specs.Mount{
 			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
@@ -92,7 +107,7 @@ func Spec(o Options) *specs.Spec {
 		s.Mounts[3] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 	}
 	s.Mounts = append(s.Mounts, o.Mounts...)
-	if !cgroupsWritable() {
+	if !cgroupsWritable {
 		// runc's rootless cgroup mode (see Runtime.Command) ignores
 		// cgroup errors only when no cgroup path was asked for.
 		s.Linux.CgroupsPath = ""

@@ -1,0 +1,96 @@
+package executor
+
+import (
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// EtcPolicy says how a container's /etc/hosts, /etc/hostname and
+// /etc/resolv.conf are made. They are bind mounts of files outside the
+// rootfs, so they are never part of a layer.
+type EtcPolicy int
+
+const (
+	// BuildEtc is docker build's sandbox: the hostname is
+	// BuildHostname, /etc/hosts names it and localhost, resolv.conf is
+	// the host's (else Google's resolver); written into the bundle for
+	// each run and mounted read-only.
+	BuildEtc EtcPolicy = iota
+	// ContainerEtc is docker run's: the files WriteContainerEtc wrote in
+	// Spec.EtcDir when the container was made, mounted writable, so that
+	// a container's edits last across its starts.
+	ContainerEtc
+)
+
+// BuildHostname is the hostname of a build's RUN, as BuildKit names it.
+const BuildHostname = "buildkitsandbox"
+
+// etcFiles are the files, in the order they are mounted.
+var etcFiles = []string{"resolv.conf", "hostname", "hosts"}
+
+// etcMounts returns the mounts of the /etc files, and the files it wrote
+// (for the caller to remove after the run).
+func etcMounts(s Spec) ([]specs.Mount, []string, error) {
+	dir, opts := s.EtcDir, []string{"rbind", "rprivate"}
+	var written []string
+	if s.Etc == BuildEtc {
+		dir, opts = s.Bundle, []string{"rbind", "ro"}
+		h := hostname(s)
+		resolv := "nameserver 8.8.8.8\n"
+		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+			resolv = string(b)
+		}
+		content := map[string]string{
+			"hosts":       "127.0.0.1\tlocalhost " + h + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+			"hostname":    h + "\n",
+			"resolv.conf": resolv,
+		}
+		for _, name := range etcFiles {
+			p := filepath.Join(dir, name)
+			written = append(written, p)
+			if err := os.WriteFile(p, []byte(content[name]), 0o644); err != nil {
+				return nil, written, err
+			}
+		}
+	}
+	var ms []specs.Mount
+	for _, name := range etcFiles {
+		ms = append(ms, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: filepath.Join(dir, name), Options: opts})
+	}
+	return ms, written, nil
+}
+
+func hostname(s Spec) string {
+	if s.Hostname == "" && s.Etc == BuildEtc {
+		return BuildHostname
+	}
+	return s.Hostname
+}
+
+// WriteContainerEtc writes a container's /etc files in dir as docker
+// makes them when it creates a container: with the host's network, the
+// host's /etc/hosts; without, localhost and the container's hostname. The
+// host's resolv.conf either way.
+func WriteContainerEtc(dir, hostname, network string) error {
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+	if network == "host" {
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = string(b)
+		}
+	} else {
+		hosts += "127.0.1.1\t" + hostname + "\n"
+	}
+	resolv := ""
+	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		resolv = string(b)
+	}
+	files := map[string]string{"hosts": hosts, "hostname": hostname + "\n", "resolv.conf": resolv}
+	for _, name := range etcFiles {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(files[name]), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,284 @@
+// Package executor runs one process in a container made of a snapshot's
+// mounts: the one way strata runs a process, shared by the build's RUN and
+// by run/start/exec. It mounts the root filesystem under a bundle
+// directory, gives the container /etc/hosts, /etc/hostname and
+// /etc/resolv.conf as docker does (for a build or for a container), writes
+// the OCI bundle, runs it with runc or crun (internal/runtime, whose Find
+// is the one place the runtime is chosen), forwards signals, and kills and
+// deletes the container when the context is cancelled. What it mounted
+// and wrote is gone when Run returns.
+//
+// Executor is an interface so that the build can be given another (its
+// tests give a fake one that writes files instead of running programs).
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/strata-dev/strata/internal/runtime"
+	"github.com/strata-dev/strata/internal/snapshot"
+)
+
+// Executor runs a container's process to its end.
+type Executor interface {
+	// Run runs s's process and returns its exit status (128+n when it
+	// was killed by signal n). err is set when it could not be run, or
+	// when ctx was cancelled (the container was killed and deleted).
+	Run(ctx context.Context, s Spec) (exit int, err error)
+}
+
+// Process is the program a container runs and how.
+type Process struct {
+	Args     []string
+	Env      []string
+	Cwd      string
+	UID, GID uint32
+	Groups   []uint32 // supplementary groups
+	Terminal bool
+}
+
+// Stdio is where a process's standard streams go. Files are handed to the
+// runtime as they are (a terminal stays a terminal); other readers and
+// writers are copied through pipes. A nil Stdin reads nothing.
+type Stdio struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Spec is one container run.
+type Spec struct {
+	// ID names the container in the runtime's state.
+	ID string
+	// Bundle is the bundle directory (made if missing): the rootfs is
+	// mounted at Bundle/rootfs and config.json written beside it.
+	Bundle string
+	// Rootfs are the mounts of the root filesystem, as a snapshotter
+	// returns them.
+	Rootfs []snapshot.Mount
+	// Volatile mounts an overlay rootfs without syncs, for a snapshot
+	// that is synced once, when committed (where the kernel lacks it, the
+	// mount is made as usual).
+	Volatile bool
+	Process  Process
+	// Prepare, when set, is called with the mounted rootfs before the
+	// bundle is written: to look up the user, the working directory or
+	// the program in the container's files and fill in Process. Its error
+	// is returned by Run as it is.
+	Prepare func(rootfs string, p *Process) error
+	// Mounts are added after the standard ones and the /etc files:
+	// volumes, RUN --mount.
+	Mounts []specs.Mount
+	// Hostname is the container's (with BuildEtc, "" is BuildHostname).
+	Hostname string
+	// Network is "host" (the host's network) or "none" (a namespace of
+	// its own with only loopback).
+	Network string
+	// Etc says how /etc/hosts, /etc/hostname and /etc/resolv.conf are
+	// made; EtcDir holds them for ContainerEtc.
+	Etc    EtcPolicy
+	EtcDir string
+	Stdio  Stdio
+	// Signals, when set, are forwarded to the container's process, and
+	// the runtime runs in a process group of its own (unless the process
+	// has a terminal, which the runtime must read in the foreground), so
+	// that a terminal's signals reach the container once, through here.
+	Signals <-chan os.Signal
+	// Started, when set, is called once the runtime has made the
+	// container (so that a kill or an exec finds it), or has exited
+	// trying.
+	Started func()
+}
+
+// OCI is the Executor on an OCI runtime (runc or crun).
+type OCI struct {
+	rt *runtime.Runtime
+}
+
+// New returns the executor that runs containers with rt.
+func New(rt *runtime.Runtime) *OCI { return &OCI{rt: rt} }
+
+// Runtime is the runtime the executor runs.
+func (e *OCI) Runtime() *runtime.Runtime { return e.rt }
+
+// Run implements Executor.
+func (e *OCI) Run(ctx context.Context, s Spec) (exit int, err error) {
+	rootfs := filepath.Join(s.Bundle, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		return 0, err
+	}
+	// Not mounted twice (a run killed before it unmounted).
+	snapshot.Unmount(rootfs)
+	if err := mountRootfs(s, rootfs); err != nil {
+		return 0, err
+	}
+	var written []string // files of the bundle to remove after
+	defer func() {
+		uerr := snapshot.Unmount(rootfs)
+		if uerr != nil {
+			if err == nil {
+				err = uerr
+			}
+			return // not removed: the mount point is busy
+		}
+		for _, p := range append(written, rootfs) {
+			os.Remove(p)
+		}
+		// Left when the caller keeps files of its own there.
+		os.Remove(s.Bundle)
+	}()
+	p := s.Process
+	if s.Prepare != nil {
+		if err := s.Prepare(rootfs, &p); err != nil {
+			return 0, err
+		}
+	}
+	etc, files, err := etcMounts(s)
+	written = append(written, files...)
+	if err != nil {
+		return 0, err
+	}
+	spec := runtime.Spec(runtime.Options{
+		ID: s.ID, Rootfs: rootfs, Args: p.Args, Env: p.Env, Cwd: p.Cwd,
+		UID: p.UID, GID: p.GID, Groups: p.Groups, Terminal: p.Terminal,
+		Hostname: hostname(s), Network: s.Network, Mounts: append(etc, s.Mounts...),
+	})
+	written = append(written, filepath.Join(s.Bundle, "config.json"))
+	if err := runtime.WriteBundle(s.Bundle, spec); err != nil {
+		return 0, err
+	}
+	if err := e.deleteLeftover(s.ID); err != nil {
+		return 0, err
+	}
+	return e.run(ctx, s, p.Terminal)
+}
+
+// run starts the runtime on the written bundle and waits for it.
+func (e *OCI) run(ctx context.Context, s Spec, terminal bool) (int, error) {
+	cmd := e.rt.Run(s.ID, s.Bundle)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdio.Stdin, s.Stdio.Stdout, s.Stdio.Stderr
+	if s.Signals != nil && !terminal {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
+	if err := e.rt.Start(cmd); err != nil {
+		return 0, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	if s.Started != nil {
+		e.waitCreated(s.ID, exited)
+		s.Started()
+	}
+	for {
+		select {
+		case werr := <-exited:
+			e.deleteLeftover(s.ID)
+			return exitStatus(werr)
+		case sig := <-s.Signals: // never, when nil
+			// The runtime forwards what it receives to the container's
+			// process.
+			cmd.Process.Signal(sig)
+		case <-ctx.Done():
+			e.kill(s.ID, exited)
+			e.rt.Delete(s.ID, true)
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// kill kills the container until its runtime exits: a kill sent while
+// the runtime is still making the container finds nothing to kill, so it
+// is sent again.
+func (e *OCI) kill(id string, exited <-chan error) {
+	for {
+		e.rt.Kill(id, "KILL")
+		select {
+		case <-exited:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitCreated polls the runtime until it has container id, the runtime
+// exits (its result is put back for the caller), or 10s pass.
+func (e *OCI) waitCreated(id string, exited chan error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			exited <- err
+			return
+		default:
+		}
+		if st, err := e.rt.State(id); err == nil && st.Status != "creating" {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// deleteLeftover deletes what the runtime keeps of container id, if it
+// keeps anything: a crashed run's state, or a run whose runtime did not
+// delete it. runc and crun keep a container's state in ROOT/ID; asking
+// only when it exists spares every run a runtime call.
+func (e *OCI) deleteLeftover(id string) error {
+	if _, err := os.Lstat(filepath.Join(e.rt.Root, id)); err != nil {
+		return nil
+	}
+	return e.rt.Delete(id, true)
+}
+
+// Exec runs p in the running container id, in the foreground, with the
+// capabilities of the container's own process; dir takes the process
+// file the runtime reads (removed after). It returns p's exit status.
+func (e *OCI) Exec(id, dir string, p Process, stdio Stdio) (int, error) {
+	cmd, file, err := e.rt.Exec(id, dir, runtime.Options{
+		Args: p.Args, Env: p.Env, Cwd: p.Cwd, UID: p.UID, GID: p.GID, Groups: p.Groups, Terminal: p.Terminal,
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(file)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	return exitStatus(cmd.Run())
+}
+
+// exitStatus turns the runtime's end into the container's exit status:
+// the runtime exits with the process's status, 128+n when it was killed
+// by signal n; a runtime itself killed by a signal counts the same way.
+func exitStatus(err error) (int, error) {
+	if err == nil {
+		return 0, nil
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return 0, err
+	}
+	if code := ee.ExitCode(); code >= 0 {
+		return code, nil
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return 0, fmt.Errorf("runtime: %w", err)
+}
+
+// mountRootfs mounts the snapshot at rootfs.
+func mountRootfs(s Spec, rootfs string) error {
+	if s.Volatile {
+		if err := snapshot.All(snapshot.Volatile(s.Rootfs), rootfs); err == nil {
+			return nil
+		}
+	}
+	return snapshot.All(s.Rootfs, rootfs)
+}
