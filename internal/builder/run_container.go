@@ -101,8 +101,8 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 		specMounts = append(specMounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: p, Options: []string{"rbind", "ro"}})
 	}
 	spec := runtime.Spec(runtime.Options{
-		ID: id, Rootfs: rootfs, Args: r.args, Env: r.env, Cwd: r.cwd,
-		UID: uint32(o.uid), GID: uint32(o.gid), Hostname: hostname, Network: r.network, Mounts: specMounts,
+		ID: id, Rootfs: rootfs, Process: runtime.Process{Args: r.args, Env: r.env, Cwd: r.cwd,
+			UID: uint32(o.uid), GID: uint32(o.gid)}, Hostname: hostname, Network: r.network, Mounts: specMounts,
 	})
 	if err := runtime.WriteBundle(dir, spec); err != nil {
 		return err

@@ -334,8 +334,8 @@ func (m *Manager) spec(r *Record, rootfs string) (*specs.Spec, int, error) {
 		mounts = append(mounts, specs.Mount{Destination: v.Target, Type: "bind", Source: v.Source, Options: opts})
 	}
 	return runtime.Spec(runtime.Options{
-		ID: r.ID, Rootfs: rootfs, Args: args, Env: env, Cwd: path.Clean(cwd),
-		UID: u.UID, GID: u.GID, Groups: u.Groups, Terminal: c.Tty,
+		ID: r.ID, Rootfs: rootfs, Process: runtime.Process{Args: args, Env: env, Cwd: path.Clean(cwd),
+			UID: u.UID, GID: u.GID, Groups: u.Groups, Terminal: c.Tty},
 		Hostname: c.Hostname, Network: c.Network, Mounts: mounts,
 	}), 0, nil
 }

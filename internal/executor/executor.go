@@ -38,14 +38,7 @@ type Executor interface {
 }
 
 // Process is the program a container runs and how.
-type Process struct {
-	Args     []string
-	Env      []string
-	Cwd      string
-	UID, GID uint32
-	Groups   []uint32 // supplementary groups
-	Terminal bool
-}
+type Process = runtime.Process
 
 // Stdio is where a process's standard streams go. Files are handed to the
 // runtime as they are (a terminal stays a terminal); other readers and
@@ -148,8 +141,7 @@ func (e *OCI) Run(ctx context.Context, s Spec) (exit int, err error) {
 		return 0, err
 	}
 	spec := runtime.Spec(runtime.Options{
-		ID: s.ID, Rootfs: rootfs, Args: p.Args, Env: p.Env, Cwd: p.Cwd,
-		UID: p.UID, GID: p.GID, Groups: p.Groups, Terminal: p.Terminal,
+		ID: s.ID, Rootfs: rootfs, Process: p,
 		Hostname: hostname(s), Network: s.Network, Mounts: append(etc, s.Mounts...),
 	})
 	written = append(written, filepath.Join(s.Bundle, "config.json"))
@@ -242,9 +234,7 @@ func (e *OCI) deleteLeftover(id string) error {
 // capabilities of the container's own process; dir takes the process
 // file the runtime reads (removed after). It returns p's exit status.
 func (e *OCI) Exec(id, dir string, p Process, stdio Stdio) (int, error) {
-	cmd, file, err := e.rt.Exec(id, dir, runtime.Options{
-		Args: p.Args, Env: p.Env, Cwd: p.Cwd, UID: p.UID, GID: p.GID, Groups: p.Groups, Terminal: p.Terminal,
-	})
+	cmd, file, err := e.rt.Exec(id, dir, p)
 	if err != nil {
 		return 0, err
 	}

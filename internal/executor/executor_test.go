@@ -12,10 +12,10 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/strata-dev/strata/internal/container/containertest"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/runtime"
 	"github.com/strata-dev/strata/internal/snapshot"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // runtimes are the OCI runtimes every test runs against (scripts/test.sh
@@ -43,7 +43,7 @@ func newFixture(t *testing.T, rt string) *fixture {
 	if err := os.Mkdir(base, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := layer.Apply(context.Background(), base, bytes.NewReader(containertest.RootfsTar(t)), layer.ApplyOptions{}); err != nil {
+	if _, err := layer.Apply(context.Background(), base, bytes.NewReader(testutil.BusyboxTar(t)), layer.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	f := &fixture{e: New(r), base: base, bundle: filepath.Join(dir, "bundle")}
@@ -351,7 +351,7 @@ func TestLeftoverState(t *testing.T) {
 	forEachRuntime(t, func(t *testing.T, f *fixture) {
 		s := f.spec("true")
 		// Leave a created (never started) container of that ID.
-		spec := runtime.Spec(runtime.Options{ID: s.ID, Rootfs: f.base, Args: []string{"/bin/true"}, Cwd: "/", Network: "none"})
+		spec := runtime.Spec(runtime.Options{ID: s.ID, Rootfs: f.base, Process: runtime.Process{Args: []string{"/bin/true"}, Cwd: "/"}, Network: "none"})
 		left := filepath.Join(t.TempDir(), "left")
 		os.Mkdir(left, 0o755)
 		if err := runtime.WriteBundle(left, spec); err != nil {

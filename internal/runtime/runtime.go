@@ -231,12 +231,11 @@ func (r *Runtime) State(id string) (*State, error) {
 	return &s, json.Unmarshal(out, &s)
 }
 
-// Exec returns the command that runs the process of o (its Args, Env,
-// Cwd, user and Terminal; the rest is ignored) in the running container
-// id, in the foreground, with the capabilities Spec gives the container's
-// own process. The process file it reads is written in dir: the caller
+// Exec returns the command that runs o in the running container id, in
+// the foreground, with the capabilities Spec gives the container's own
+// process. The process file it reads is written in dir: the caller
 // removes it (processFile) once the command has run.
-func (r *Runtime) Exec(id, dir string, o Options) (cmd *exec.Cmd, processFile string, err error) {
+func (r *Runtime) Exec(id, dir string, o Process) (cmd *exec.Cmd, processFile string, err error) {
 	p := process(o)
 	raw, err := json.Marshal(p)
 	if err != nil {

@@ -30,8 +30,8 @@ func TestSpec(t *testing.T) {
 		{"empty network is its own namespace", Options{ID: "c3"}, true, true, "sysfs", "/strata/c3"},
 		{"read-only cgroups: no cgroup path", Options{ID: "c4", Network: "none"}, false, true, "sysfs", ""},
 		{"process and mounts", Options{
-			ID: "c5", Rootfs: "/b/rootfs", Args: []string{"sh", "-c", "id"}, Env: []string{"A=1"}, Cwd: "/w",
-			UID: 65534, GID: 50, Groups: []uint32{50, 65534}, Terminal: true, Hostname: "h", Network: "host",
+			ID: "c5", Rootfs: "/b/rootfs", Process: Process{Args: []string{"sh", "-c", "id"}, Env: []string{"A=1"}, Cwd: "/w",
+				UID: 65534, GID: 50, Groups: []uint32{50, 65534}, Terminal: true}, Hostname: "h", Network: "host",
 			Mounts: []specs.Mount{volume},
 		}, true, false, "bind", "/strata/c5"},
 	} {
@@ -94,7 +94,7 @@ func TestSpec(t *testing.T) {
 func TestWriteBundle(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := spec(Options{ID: "x", Rootfs: filepath.Join(dir, "rootfs"), Args: []string{"true"}}, true)
+	s := spec(Options{ID: "x", Rootfs: filepath.Join(dir, "rootfs"), Process: Process{Args: []string{"true"}}}, true)
 	if err := WriteBundle(dir, s); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestExecProcessFile(t *testing.T) {
 	for _, tty := range []bool{false, true} {
 		dir := t.TempDir()
 		r := &Runtime{Path: "/usr/sbin/runc", Root: "/state"}
-		o := Options{Args: []string{"ls", "/"}, Env: []string{"A=1"}, Cwd: "/tmp", UID: 1, GID: 2, Groups: []uint32{3}, Terminal: tty}
+		o := Process{Args: []string{"ls", "/"}, Env: []string{"A=1"}, Cwd: "/tmp", UID: 1, GID: 2, Groups: []uint32{3}, Terminal: tty}
 		cmd, file, err := r.Exec("ctr", dir, o)
 		if err != nil {
 			t.Fatal(err)

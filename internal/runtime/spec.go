@@ -12,16 +12,21 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Options describe one container process and its environment.
-type Options struct {
-	ID       string
-	Rootfs   string // absolute path of the mounted root filesystem
+// Process is the program a container runs and how.
+type Process struct {
 	Args     []string
 	Env      []string
 	Cwd      string
 	UID, GID uint32
 	Groups   []uint32 // supplementary groups
 	Terminal bool
+}
+
+// Options describe one container: its process and its environment.
+type Options struct {
+	ID     string
+	Rootfs string // absolute path of the mounted root filesystem
+	Process
 	Hostname string
 	// Network is "none" (a namespace of its own with only loopback) or
 	// "host" (the host's network).
@@ -51,8 +56,8 @@ func Spec(o Options) *specs.Spec {
 	return spec(o, cgroupsWritable(cgroupRoot))
 }
 
-// process is the container's process of o, with docker's capabilities.
-func process(o Options) *specs.Process {
+// process is the runtime's process of o, with docker's capabilities.
+func process(o Process) *specs.Process {
 	caps := append([]string{}, defaultCaps...)
 	return &specs.Process{
 		Terminal: o.Terminal,
@@ -71,7 +76,7 @@ func spec(o Options, cgroupsWritable bool) *specs.Spec {
 		Version:  SpecVersion,
 		Hostname: o.Hostname,
 		Root:     &specs.Root{Path: o.Rootfs},
-		Process:  process(o),
+		Process:  process(o.Process),
 		Mounts: []specs.Mount{
 			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
