@@ -109,99 +109,16 @@ func isURL(s string) bool {
 func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpec) error {
 	b, st := s.b, s.state
 	text := original(c)
-	kind := "COPY"
-	if sp.add {
-		kind = "ADD"
-	}
 	v := s.newStep(historyText(c, text)[:len(historyText(c, text))-len(" # buildkit")])
 	fail := func(err error) error {
 		v.Error(err)
 		return s.lineErr(c, err)
 	}
-	// The source: the context, another stage, or an image.
-	src := b.ctxFS
-	keepOwner := false
-	if sp.from != "" {
-		keepOwner = true
-		dir, err := s.fromFS(ctx, sp.from)
-		if err != nil {
-			return fail(err)
-		}
-		src = &buildctx.FS{Root: dir}
+	items, excl, wild, err := s.copySources(ctx, sp)
+	if err != nil {
+		return fail(err)
 	}
-	var excl *dockerignore.Matcher
-	if len(sp.excludes) > 0 {
-		m, err := dockerignore.New(sp.excludes)
-		if err != nil {
-			return fail(err)
-		}
-		excl = m
-	}
-	var items []srcItem
-	wild := false
-	for _, p := range sp.sources {
-		if g, ok, err := parseGitSource(p); sp.add && (ok || err != nil) {
-			if err != nil {
-				return fail(fmt.Errorf("%s: %w", p, err))
-			}
-			if err := s.resolveGit(ctx, g, sp.keepGit, sp.checksum); err != nil {
-				return fail(err)
-			}
-			items = append(items, srcItem{git: g})
-			continue
-		}
-		if sp.add && isURL(p) {
-			it, err := s.download(ctx, p, sp.checksum)
-			if err != nil {
-				return fail(err)
-			}
-			items = append(items, it)
-			continue
-		}
-		if src == nil {
-			return fail(errors.New("no build context: COPY and ADD need one (give a directory, not -)"))
-		}
-		if buildctx.HasMeta(p) {
-			wild = true
-			ms, err := src.Glob(p)
-			if err != nil {
-				return fail(err)
-			}
-			for _, m := range ms {
-				e, err := src.Stat(m)
-				if err != nil {
-					continue
-				}
-				if ex, _ := excl.Excluded(m); ex {
-					continue
-				}
-				items = append(items, srcItem{fs: src, rel: m, e: e, owner: keepOwner})
-			}
-			continue
-		}
-		e, err := src.Stat(p)
-		if err != nil {
-			if errdefs.IsNotFound(err) {
-				return fail(fmt.Errorf("%q: not found", "/"+strings.TrimPrefix(path.Clean("/"+p), "/")))
-			}
-			return fail(err)
-		}
-		items = append(items, srcItem{fs: src, rel: strings.TrimPrefix(path.Clean("/"+p), "/"), e: e, owner: keepOwner})
-	}
-	for _, sc := range sp.contents {
-		items = append(items, srcItem{data: []byte(sc.Data), name: sc.Path})
-	}
-	destDir := strings.HasSuffix(sp.dest, "/") || strings.HasSuffix(sp.dest, "/.") || sp.dest == "." ||
-		len(sp.sources)+len(sp.contents) > 1 || (wild && len(items) > 1)
-	dest := sp.dest
-	if !path.IsAbs(dest) {
-		wd := st.cfg.Config.WorkingDir
-		if wd == "" {
-			wd = "/"
-		}
-		dest = path.Join(wd, dest)
-	}
-	dest = path.Clean(dest)
+	dest, destDir := s.copyDest(sp, items, wild)
 
 	// The key: the instruction, the args it mentions, and the checksum of
 	// exactly the files it reads.
@@ -232,22 +149,9 @@ func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpe
 	if err != nil {
 		return fail(err)
 	}
-	var chown *owner
-	if sp.chown != "" {
-		o, err := resolveOwner(dir, sp.chown, false)
-		if err != nil {
-			return fail(err)
-		}
-		chown = &o
-	}
-	var chmod *int64
-	if sp.chmod != "" {
-		m, err := strconv.ParseUint(sp.chmod, 8, 32)
-		if err != nil || m > 0o7777 {
-			return fail(fmt.Errorf("invalid --chmod %q: only octal modes are supported", sp.chmod))
-		}
-		mm := int64(m)
-		chmod = &mm
+	chown, chmod, err := copyOwnerMode(dir, sp)
+	if err != nil {
+		return fail(err)
 	}
 	ents, err := s.plan(dir, items, dest, destDir, sp, excl, chown, chmod)
 	if err != nil {
@@ -257,9 +161,124 @@ func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpe
 	if err != nil {
 		return fail(err)
 	}
-	_ = kind
 	s.finish(ls, l)
 	return nil
+}
+
+// copySources lists what a COPY or ADD reads: git repositories and URLs
+// (ADD), files of the context, of a stage or of an image (--from), with
+// wildcards expanded (wild: some were) and --exclude applied, then the
+// heredoc contents.
+func (s *stage) copySources(ctx context.Context, sp copySpec) (items []srcItem, excl *dockerignore.Matcher, wild bool, err error) {
+	// The source: the context, another stage, or an image.
+	src := s.b.ctxFS
+	keepOwner := false
+	if sp.from != "" {
+		keepOwner = true
+		dir, err := s.fromFS(ctx, sp.from)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		src = &buildctx.FS{Root: dir}
+	}
+	if len(sp.excludes) > 0 {
+		m, err := dockerignore.New(sp.excludes)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		excl = m
+	}
+	for _, p := range sp.sources {
+		if g, ok, err := parseGitSource(p); sp.add && (ok || err != nil) {
+			if err != nil {
+				return nil, nil, false, fmt.Errorf("%s: %w", p, err)
+			}
+			if err := s.resolveGit(ctx, g, sp.keepGit, sp.checksum); err != nil {
+				return nil, nil, false, err
+			}
+			items = append(items, srcItem{git: g})
+			continue
+		}
+		if sp.add && isURL(p) {
+			it, err := s.download(ctx, p, sp.checksum)
+			if err != nil {
+				return nil, nil, false, err
+			}
+			items = append(items, it)
+			continue
+		}
+		if src == nil {
+			return nil, nil, false, errors.New("no build context: COPY and ADD need one (give a directory, not -)")
+		}
+		if buildctx.HasMeta(p) {
+			wild = true
+			ms, err := src.Glob(p)
+			if err != nil {
+				return nil, nil, false, err
+			}
+			for _, m := range ms {
+				e, err := src.Stat(m)
+				if err != nil {
+					continue
+				}
+				if ex, _ := excl.Excluded(m); ex {
+					continue
+				}
+				items = append(items, srcItem{fs: src, rel: m, e: e, owner: keepOwner})
+			}
+			continue
+		}
+		e, err := src.Stat(p)
+		if err != nil {
+			if errdefs.IsNotFound(err) {
+				return nil, nil, false, fmt.Errorf("%q: not found", "/"+strings.TrimPrefix(path.Clean("/"+p), "/"))
+			}
+			return nil, nil, false, err
+		}
+		items = append(items, srcItem{fs: src, rel: strings.TrimPrefix(path.Clean("/"+p), "/"), e: e, owner: keepOwner})
+	}
+	for _, sc := range sp.contents {
+		items = append(items, srcItem{data: []byte(sc.Data), name: sc.Path})
+	}
+	return items, excl, wild, nil
+}
+
+// copyDest is the step's absolute, clean destination (a relative one is
+// under the working directory) and whether it names a directory: written
+// so, or the step copies several sources there.
+func (s *stage) copyDest(sp copySpec, items []srcItem, wild bool) (dest string, destDir bool) {
+	destDir = strings.HasSuffix(sp.dest, "/") || strings.HasSuffix(sp.dest, "/.") || sp.dest == "." ||
+		len(sp.sources)+len(sp.contents) > 1 || (wild && len(items) > 1)
+	dest = sp.dest
+	if !path.IsAbs(dest) {
+		wd := s.state.cfg.Config.WorkingDir
+		if wd == "" {
+			wd = "/"
+		}
+		dest = path.Join(wd, dest)
+	}
+	return path.Clean(dest), destDir
+}
+
+// copyOwnerMode reads --chown (names resolved in the stage's files at dir)
+// and --chmod (octal only); nil for a flag not given.
+func copyOwnerMode(dir string, sp copySpec) (chown *owner, chmod *int64, err error) {
+	if sp.chown != "" {
+		o, err := resolveOwner(dir, sp.chown, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		chown = &o
+	}
+	if sp.chmod != "" {
+		m, err := strconv.ParseUint(sp.chmod, 8, 32)
+		if err != nil || m > 0o7777 {
+			return nil, nil, fmt.Errorf("invalid --chmod %q: only octal modes are supported", sp.chmod)
+		}
+		mm := int64(m)
+		chmod = &mm
+	}
+	return chown, chmod, nil
 }
 
 // fromFS returns the files of a COPY --from source: a stage, or an image.

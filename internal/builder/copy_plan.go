@@ -16,118 +16,160 @@ import (
 // followed, as the copy inside a container would), with the missing
 // parent directories.
 func (s *stage) plan(dir string, items []srcItem, dest string, destDir bool, sp copySpec, excl *dockerignore.Matcher, chown *owner, chmod *int64) ([]tarItem, error) {
-	b := s.b
 	root := &buildctx.FS{Root: dir}
-	now := b.start
-	res := newResolver(root)
-	var out []tarItem
-	owned := func(it *tarItem, e *buildctx.Entry, keep bool) {
-		if keep && e != nil {
-			it.uid, it.gid = int(e.Stat.Uid), int(e.Stat.Gid)
-		}
-		if chown != nil {
-			it.uid, it.gid = chown.uid, chown.gid
-		}
-	}
-	fromEntry := func(name string, e *buildctx.Entry, keep bool) tarItem {
-		it := tarItem{name: name, e: e, mode: int64(e.Stat.Mode & 0o7777), mtime: time.Unix(e.Stat.Mtim.Unix())}
-		if chmod != nil {
-			it.mode = *chmod
-		}
-		owned(&it, e, keep)
-		return it
-	}
+	p := &copyPlan{res: newResolver(root), now: s.b.start, dest: dest, destDir: destDir, sp: sp, excl: excl, chown: chown, chmod: chmod}
 	for _, src := range items {
-		// Hard links are kept within one directory source, as BuildKit
-		// copies each source on its own.
-		links := map[[2]uint64]string{}
+		var err error
 		switch {
 		case src.data != nil:
-			name := dest
-			if destDir {
-				name = path.Join(dest, src.name)
-			}
-			it := tarItem{name: res.resolve(name), data: src.data, mode: 0o644, mtime: now}
-			if chmod != nil {
-				it.mode = *chmod
-			}
-			owned(&it, nil, false)
-			out = append(out, it)
+			p.addData(src)
 		case src.e.IsDir():
-			base := dest
-			if sp.parents {
-				base = path.Join(dest, src.rel)
-			}
-			baseR := res.resolveAll(base)
-			err := src.fs.Walk(src.e, excl, func(e *buildctx.Entry, sub string) error {
-				name := path.Join(baseR, sub)
-				if sub == "" {
-					// The destination directory is not the source's:
-					// an existing one is kept, a new one is made like
-					// the missing parents (0755, --chown's owner).
-					return nil
-				}
-				it := fromEntry(name, e, src.owner)
-				if e.IsRegular() && e.Stat.Nlink > 1 {
-					k := [2]uint64{e.Stat.Dev, e.Stat.Ino}
-					if first, ok := links[k]; ok {
-						it.link = first
-					} else {
-						links[k] = name
-					}
-				}
-				out = append(out, it)
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
+			err = p.addDir(src)
 		default:
-			name := dest
-			if destDir || res.isDir(dest) {
-				name = path.Join(dest, path.Base(src.rel))
-				if src.name != "" {
-					name = path.Join(dest, src.name)
-				}
-			}
-			if sp.parents {
-				name = path.Join(dest, src.rel)
-			}
-			name = res.resolve(name)
-			if sp.add && src.url == "" && (sp.unpack == nil || *sp.unpack) {
-				arch, err := readArchive(src.e.Abs)
-				if err != nil {
-					return nil, err
-				}
-				if arch != nil {
-					d := res.resolveAll(dest)
-					for _, a := range arch {
-						it := tarItem{name: path.Join(d, a.name), arch: a, mode: a.hdr.Mode & 0o7777, uid: a.hdr.Uid, gid: a.hdr.Gid, mtime: a.hdr.ModTime}
-						if a.hdr.Typeflag == tar.TypeLink {
-							it.link = path.Join(d, a.hdr.Linkname)
-						}
-						if chown != nil {
-							it.uid, it.gid = chown.uid, chown.gid
-						}
-						out = append(out, it)
-					}
-					continue
-				}
-			}
-			it := fromEntry(name, src.e, src.owner)
-			if src.url != "" {
-				it.mode = 0o600
-				if chmod != nil {
-					it.mode = *chmod
-				}
-				it.mtime = time.Unix(src.e.Stat.Mtim.Unix())
-			}
-			out = append(out, it)
+			err = p.addFile(src)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
-	// Later sources win over earlier ones at the same path.
-	seen := map[string]int{}
-	var uniq []tarItem
+	uniq, seen := lastWins(p.out)
+	uniq = p.addParents(root, uniq, seen)
+	sort.Slice(uniq, func(i, j int) bool { return uniq[i].name < uniq[j].name })
+	fixLinks(uniq)
+	return uniq, nil
+}
+
+// copyPlan collects the entries of one COPY or ADD, source by source.
+type copyPlan struct {
+	res     *resolver
+	now     time.Time // the mtime of what the step makes (contents, parents)
+	dest    string
+	destDir bool
+	sp      copySpec
+	excl    *dockerignore.Matcher
+	chown   *owner
+	chmod   *int64
+	out     []tarItem
+}
+
+// owned sets the owner of it: the source's when kept, --chown's when given.
+func (p *copyPlan) owned(it *tarItem, e *buildctx.Entry, keep bool) {
+	if keep && e != nil {
+		it.uid, it.gid = int(e.Stat.Uid), int(e.Stat.Gid)
+	}
+	if p.chown != nil {
+		it.uid, it.gid = p.chown.uid, p.chown.gid
+	}
+}
+
+// fromEntry is the entry of a source file at name: its mode (or --chmod),
+// mtime and owner.
+func (p *copyPlan) fromEntry(name string, e *buildctx.Entry, keep bool) tarItem {
+	it := tarItem{name: name, e: e, mode: int64(e.Stat.Mode & 0o7777), mtime: time.Unix(e.Stat.Mtim.Unix())}
+	if p.chmod != nil {
+		it.mode = *p.chmod
+	}
+	p.owned(&it, e, keep)
+	return it
+}
+
+// addData adds a heredoc's content.
+func (p *copyPlan) addData(src srcItem) {
+	name := p.dest
+	if p.destDir {
+		name = path.Join(p.dest, src.name)
+	}
+	it := tarItem{name: p.res.resolve(name), data: src.data, mode: 0o644, mtime: p.now}
+	if p.chmod != nil {
+		it.mode = *p.chmod
+	}
+	p.owned(&it, nil, false)
+	p.out = append(p.out, it)
+}
+
+// addDir adds a directory source's tree (not the directory itself).
+func (p *copyPlan) addDir(src srcItem) error {
+	// Hard links are kept within one directory source, as BuildKit
+	// copies each source on its own.
+	links := map[[2]uint64]string{}
+	base := p.dest
+	if p.sp.parents {
+		base = path.Join(p.dest, src.rel)
+	}
+	baseR := p.res.resolveAll(base)
+	return src.fs.Walk(src.e, p.excl, func(e *buildctx.Entry, sub string) error {
+		name := path.Join(baseR, sub)
+		if sub == "" {
+			// The destination directory is not the source's:
+			// an existing one is kept, a new one is made like
+			// the missing parents (0755, --chown's owner).
+			return nil
+		}
+		it := p.fromEntry(name, e, src.owner)
+		if e.IsRegular() && e.Stat.Nlink > 1 {
+			k := [2]uint64{e.Stat.Dev, e.Stat.Ino}
+			if first, ok := links[k]; ok {
+				it.link = first
+			} else {
+				links[k] = name
+			}
+		}
+		p.out = append(p.out, it)
+		return nil
+	})
+}
+
+// addFile adds a file source (a downloaded URL too), or the contents of a
+// local archive ADD extracts.
+func (p *copyPlan) addFile(src srcItem) error {
+	name := p.dest
+	if p.destDir || p.res.isDir(p.dest) {
+		name = path.Join(p.dest, path.Base(src.rel))
+		if src.name != "" {
+			name = path.Join(p.dest, src.name)
+		}
+	}
+	if p.sp.parents {
+		name = path.Join(p.dest, src.rel)
+	}
+	name = p.res.resolve(name)
+	if p.sp.add && src.url == "" && (p.sp.unpack == nil || *p.sp.unpack) {
+		arch, err := readArchive(src.e.Abs)
+		if err != nil {
+			return err
+		}
+		if arch != nil {
+			d := p.res.resolveAll(p.dest)
+			for _, a := range arch {
+				it := tarItem{name: path.Join(d, a.name), arch: a, mode: a.hdr.Mode & 0o7777, uid: a.hdr.Uid, gid: a.hdr.Gid, mtime: a.hdr.ModTime}
+				if a.hdr.Typeflag == tar.TypeLink {
+					it.link = path.Join(d, a.hdr.Linkname)
+				}
+				if p.chown != nil {
+					it.uid, it.gid = p.chown.uid, p.chown.gid
+				}
+				p.out = append(p.out, it)
+			}
+			return nil
+		}
+	}
+	it := p.fromEntry(name, src.e, src.owner)
+	if src.url != "" {
+		it.mode = 0o600
+		if p.chmod != nil {
+			it.mode = *p.chmod
+		}
+		it.mtime = time.Unix(src.e.Stat.Mtim.Unix())
+	}
+	p.out = append(p.out, it)
+	return nil
+}
+
+// lastWins cleans the entries' names and keeps one entry a path: later
+// sources win over earlier ones at the same path. seen maps a name to its
+// index in uniq.
+func lastWins(out []tarItem) (uniq []tarItem, seen map[string]int) {
+	seen = map[string]int{}
 	for _, it := range out {
 		it.name = strings.TrimPrefix(path.Clean("/"+it.name), "/")
 		if it.name == "" {
@@ -140,24 +182,27 @@ func (s *stage) plan(dir string, items []srcItem, dest string, destDir bool, sp 
 		seen[it.name] = len(uniq)
 		uniq = append(uniq, it)
 	}
-	// Missing parents: directories 0755, owned like the copy.
+	return uniq, seen
+}
+
+// addParents adds the parents the stage's files (at root) lack:
+// directories 0755, owned like the copy.
+func (p *copyPlan) addParents(root *buildctx.FS, uniq []tarItem, seen map[string]int) []tarItem {
 	for _, it := range append([]tarItem{}, uniq...) {
-		for p := path.Dir(it.name); p != "." && p != "/"; p = path.Dir(p) {
-			if _, ok := seen[p]; ok {
+		for dir := path.Dir(it.name); dir != "." && dir != "/"; dir = path.Dir(dir) {
+			if _, ok := seen[dir]; ok {
 				continue
 			}
-			if _, err := root.Lstat(p); err == nil {
+			if _, err := root.Lstat(dir); err == nil {
 				break
 			}
-			d := tarItem{name: p, isDir: true, mode: 0o755, mtime: now}
-			owned(&d, nil, false)
-			seen[p] = len(uniq)
+			d := tarItem{name: dir, isDir: true, mode: 0o755, mtime: p.now}
+			p.owned(&d, nil, false)
+			seen[dir] = len(uniq)
 			uniq = append(uniq, d)
 		}
 	}
-	sort.Slice(uniq, func(i, j int) bool { return uniq[i].name < uniq[j].name })
-	fixLinks(uniq)
-	return uniq, nil
+	return uniq
 }
 
 // fixLinks makes every hard link point at a name written before it: the
