@@ -285,27 +285,9 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	b.multi = len(stages) > 1
-	// Global args: the platform ones BuildKit predefines, then the ARGs
-	// before the first FROM, overridden by --build-arg.
-	b.meta = platformArgs(b.target, hostPlatform())
 	lex := shell.NewLex(parser.DefaultEscapeToken)
-	for _, a := range metaArgs {
-		for _, kv := range a.Args {
-			v, ok := b.o.BuildArgs[kv.Key]
-			if !ok && kv.Value != nil {
-				w, _, err := lex.ProcessWord(*kv.Value, mapEnv(b.meta))
-				if err != nil {
-					return nil, &ParseError{File: name, Line: line(a.Location()), Err: err}
-				}
-				v, ok = w, true
-			}
-			if ok {
-				b.meta[kv.Key] = v
-				b.usedArgs[kv.Key] = true
-			} else if _, pre := b.meta[kv.Key]; !pre {
-				b.meta[kv.Key] = ""
-			}
-		}
+	if err := b.globalArgs(name, metaArgs, lex); err != nil {
+		return nil, err
 	}
 	for i := range stages {
 		s := &stage{b: b, idx: i, def: stages[i], done: make(chan struct{})}
@@ -324,7 +306,56 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 			return nil, fmt.Errorf("target stage %q could not be found", b.o.Target)
 		}
 	}
-	// The graph: only the stages the target needs are built.
+	needed, err := neededStages(target)
+	if err != nil {
+		return nil, err
+	}
+	if b.o.ContextDir != "" {
+		if err := b.openContext(); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.buildStages(ctx, needed); err != nil {
+		return nil, err
+	}
+	im, err := b.commit(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.exportCache(ctx, target); err != nil {
+		return nil, err
+	}
+	return &Result{ImageID: im.ID, Cached: b.cached, Built: b.built}, nil
+}
+
+// globalArgs sets b.meta: the platform args BuildKit predefines, then the
+// ARGs before the first FROM, overridden by --build-arg.
+func (b *builder) globalArgs(name string, metaArgs []instructions.ArgCommand, lex *shell.Lex) error {
+	b.meta = platformArgs(b.target, hostPlatform())
+	for _, a := range metaArgs {
+		for _, kv := range a.Args {
+			v, ok := b.o.BuildArgs[kv.Key]
+			if !ok && kv.Value != nil {
+				w, _, err := lex.ProcessWord(*kv.Value, mapEnv(b.meta))
+				if err != nil {
+					return &ParseError{File: name, Line: line(a.Location()), Err: err}
+				}
+				v, ok = w, true
+			}
+			if ok {
+				b.meta[kv.Key] = v
+				b.usedArgs[kv.Key] = true
+			} else if _, pre := b.meta[kv.Key]; !pre {
+				b.meta[kv.Key] = ""
+			}
+		}
+	}
+	return nil
+}
+
+// neededStages is the graph: the indexes of the stages the target needs
+// (only those are built).
+func neededStages(target *stage) (map[int]bool, error) {
 	needed := map[int]bool{}
 	var visit func(s *stage) error
 	visit = func(s *stage) error {
@@ -339,14 +370,13 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 		}
 		return nil
 	}
-	if err := visit(target); err != nil {
-		return nil, err
-	}
-	if b.o.ContextDir != "" {
-		if err := b.openContext(); err != nil {
-			return nil, err
-		}
-	}
+	return needed, visit(target)
+}
+
+// buildStages builds the needed stages in parallel, each once the stages
+// it depends on are done; the first failure cancels the rest. It returns
+// the first real error in stage order.
+func (b *builder) buildStages(ctx context.Context, needed map[int]bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -379,22 +409,15 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	// The first real error, in stage order, is the build's.
 	for _, s := range b.stages {
 		if s.err != nil && !errors.Is(s.err, errDependency) && !errors.Is(s.err, context.Canceled) {
-			return nil, s.err
+			return s.err
 		}
 	}
 	for _, s := range b.stages {
 		if s.err != nil {
-			return nil, s.err
+			return s.err
 		}
 	}
-	im, err := b.commit(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	if err := b.exportCache(ctx, target); err != nil {
-		return nil, err
-	}
-	return &Result{ImageID: im.ID, Cached: b.cached, Built: b.built}, nil
+	return nil
 }
 
 var errDependency = errors.New("a stage this one needs failed")
