@@ -10,7 +10,6 @@ import (
 	"github.com/strata-dev/strata/internal/analyze"
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
-	"github.com/strata-dev/strata/internal/registry"
 	"github.com/strata-dev/strata/internal/source"
 )
 
@@ -24,6 +23,7 @@ func newAnalyzeCmd(a *app) *cobra.Command {
 		ci, interactive, files           bool
 		layerN, limit                    int
 		rules                            = analyze.DefaultRules()
+		reg                              = registryFlags{maxConcurrent: 1}
 	)
 	c := &cobra.Command{
 		Use:   "analyze [OPTIONS] IMAGE",
@@ -57,7 +57,7 @@ or docker://NAME (also registry:NAME): an image in a registry, read without pull
 				}
 			}
 			ctx := context.Background()
-			src, err := source.Open(ctx, args[0], a.sourceOptions())
+			src, err := source.Open(ctx, args[0], a.sourceOptions(reg))
 			if err != nil {
 				return err
 			}
@@ -118,6 +118,7 @@ or docker://NAME (also registry:NAME): an image in a registry, read without pull
 		},
 	}
 	f := c.Flags()
+	reg.addTLSVerify(f)
 	f.StringVar(&format, "format", "text", "output format: text or json (all lists, unabridged)")
 	f.BoolVar(&files, "files", false, "with --format json, list every path each layer changed")
 	f.IntVar(&limit, "limit", 20, "longest list printed in text output (0: all)")
@@ -166,13 +167,11 @@ func ciRules(cmd *cobra.Command, path string, flags analyze.Rules) (analyze.Rule
 }
 
 // sourceOptions are where analyze may read an image from: the store, and
-// registries through a client of its own (no progress output).
-func (a *app) sourceOptions() source.Options {
+// registries through a client made on first use (no progress output).
+func (a *app) sourceOptions(reg registryFlags) source.Options {
 	return source.Options{
-		Store: a.store,
-		Registry: func() (*registry.Client, error) {
-			return registry.New(registry.Options{TLSVerify: true, MaxConcurrent: 1, UserAgent: "strata/" + Version})
-		},
+		Store:    a.store,
+		Registry: lazyRegistryClient(reg),
 		Platform: image.HostPlatform(),
 	}
 }

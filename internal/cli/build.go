@@ -25,6 +25,7 @@ import (
 )
 
 type buildFlags struct {
+	registry      registryFlags
 	tags          []string
 	file          string
 	target        string
@@ -79,6 +80,7 @@ func newBuildCmd(a *app) *cobra.Command {
 	fl.IntVar(&f.level, "compression-level", 0, "Compression level (default: gzip 1 = fastest, zstd 3)")
 	fl.StringVar(&f.runtime, "runtime", "", "OCI runtime for RUN (default: runc or crun from PATH)")
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, `External cache source ("type=registry,ref=R", or R)`)
+	f.registry.addTLSVerify(fl)
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, `Cache export destination ("type=registry,ref=R[,mode=min|max]")`)
 	return c
 }
@@ -256,12 +258,13 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		p.Close()
 		return err
 	}
+	client := lazyRegistryClient(f.registry)
 	o.Puller = func(ctx context.Context, req builder.PullRequest) (*metadata.Image, error) {
 		plat, err := parsePlatform(req.Platform)
 		if err != nil {
 			return nil, err
 		}
-		cl, err := registry.New(registry.Options{TLSVerify: true, MaxConcurrent: 3, UserAgent: "strata/" + Version})
+		cl, err := client()
 		if err != nil {
 			return nil, err
 		}
@@ -271,7 +274,7 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		}
 		return res.Image, nil
 	}
-	if err := a.remoteCache(ctx, f, st, p, &o); err != nil {
+	if err := a.remoteCache(ctx, f, client, st, p, &o); err != nil {
 		p.Close()
 		return err
 	}
@@ -302,7 +305,7 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 
 // remoteCache sets up --cache-from (the caches' records read now, their
 // layers fetched by the build when it needs them) and --cache-to.
-func (a *app) remoteCache(ctx context.Context, f buildFlags, st *store.Store, p *progress.Printer, o *builder.Options) error {
+func (a *app) remoteCache(ctx context.Context, f buildFlags, client func() (*registry.Client, error), st *store.Store, p *progress.Printer, o *builder.Options) error {
 	if len(f.cacheFrom) == 0 && len(f.cacheTo) == 0 {
 		return nil
 	}
@@ -321,7 +324,7 @@ func (a *app) remoteCache(ctx context.Context, f buildFlags, st *store.Store, p 
 		}
 		tos = append(tos, sp)
 	}
-	cl, err := registry.New(registry.Options{TLSVerify: true, MaxConcurrent: 3, UserAgent: "strata/" + Version})
+	cl, err := client()
 	if err != nil {
 		return err
 	}

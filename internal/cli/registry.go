@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/strata-dev/strata/internal/image"
@@ -25,13 +27,47 @@ type registryFlags struct {
 	maxConcurrent int
 }
 
+// addTLSVerify adds --tls-verify alone (build and analyze move no blobs
+// the user would tune the concurrency of).
+func (f *registryFlags) addTLSVerify(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.tlsVerify, "tls-verify", true, "Require HTTPS and verify certificates (plain HTTP is used for localhost and insecure-registries)")
+}
+
 func (f *registryFlags) add(c *cobra.Command) {
-	c.Flags().BoolVar(&f.tlsVerify, "tls-verify", true, "Require HTTPS and verify certificates (plain HTTP is used for localhost and insecure-registries)")
+	f.addTLSVerify(c.Flags())
 	c.Flags().IntVar(&f.maxConcurrent, "max-concurrent", 3, "Number of blobs transferred at once")
 }
 
-// client makes a registry client whose progress goes to out: bars on a
-// terminal, one line per change otherwise, nothing when quiet.
+// newRegistryClient is the one place the cli makes a registry client (pull,
+// push, login, logout, manifest, build's base images and remote cache,
+// analyze's docker:// images), so they all honour --tls-verify, the
+// insecure-registries of /etc/docker/daemon.json and $STRATA_CONFIG (else
+// /etc/strata/config.json), and docker's credentials alike. p receives
+// per-layer progress (nil: none).
+func newRegistryClient(f registryFlags, p registry.Progress) (*registry.Client, error) {
+	return registry.New(registry.Options{
+		TLSVerify:     f.tlsVerify,
+		MaxConcurrent: f.maxConcurrent,
+		Progress:      p,
+		UserAgent:     "strata/" + Version,
+	})
+}
+
+// lazyRegistryClient makes the client on first use, once, for commands
+// that may need none (a build whose bases are all in the store); safe for
+// concurrent use (a build's stages pull in parallel).
+func lazyRegistryClient(f registryFlags) func() (*registry.Client, error) {
+	var once sync.Once
+	var cl *registry.Client
+	var err error
+	return func() (*registry.Client, error) {
+		once.Do(func() { cl, err = newRegistryClient(f, nil) })
+		return cl, err
+	}
+}
+
+// registryClient makes a registry client whose progress goes to stdout:
+// bars on a terminal, one line per change otherwise, nothing when quiet.
 func (a *app) registryClient(f registryFlags, quiet bool) (*registry.Client, func(), error) {
 	var p registry.Progress
 	done := func() {}
@@ -47,12 +83,7 @@ func (a *app) registryClient(f registryFlags, quiet bool) (*registry.Client, fun
 	default:
 		p = registry.Lines(a.stdout)
 	}
-	c, err := registry.New(registry.Options{
-		TLSVerify:     f.tlsVerify,
-		MaxConcurrent: f.maxConcurrent,
-		Progress:      p,
-		UserAgent:     "strata/" + Version,
-	})
+	c, err := newRegistryClient(f, p)
 	return c, done, err
 }
 
