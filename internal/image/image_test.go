@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-dev/strata/internal/errdefs"
 )
 
 func TestParseReference(t *testing.T) {
@@ -22,8 +24,8 @@ func TestParseReference(t *testing.T) {
 	for _, c := range cases {
 		r, err := ParseReference(c.in)
 		if c.err != "" {
-			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("ParseReference(%q) err = %v, want %q", c.in, err, c.err)
+			if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("ParseReference(%q) err = %v, want an invalid argument %q", c.in, err, c.err)
 			}
 			continue
 		}

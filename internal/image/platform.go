@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/strata-dev/strata/internal/errdefs"
 )
 
 // Platform is the OS, architecture and variant an image is for, in the
@@ -40,7 +42,7 @@ var knownOS = map[string]bool{
 // and returns it normalized.
 func ParsePlatform(s string) (Platform, error) {
 	bad := func() (Platform, error) {
-		return Platform{}, fmt.Errorf("invalid platform %q: want OS/ARCH[/VARIANT], e.g. linux/arm64", s)
+		return Platform{}, errdefs.InvalidArgument(fmt.Errorf("invalid platform %q: want OS/ARCH[/VARIANT], e.g. linux/arm64", s))
 	}
 	parts := strings.Split(strings.ToLower(strings.TrimSpace(s)), "/")
 	for _, p := range parts {

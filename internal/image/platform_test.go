@@ -3,6 +3,8 @@ package image
 import (
 	"runtime"
 	"testing"
+
+	"github.com/strata-dev/strata/internal/errdefs"
 )
 
 func TestParsePlatform(t *testing.T) {
@@ -31,8 +33,8 @@ func TestParsePlatform(t *testing.T) {
 	} {
 		got, err := ParsePlatform(c.in)
 		if c.want == "" {
-			if err == nil {
-				t.Errorf("ParsePlatform(%q) = %v, want an error", c.in, got)
+			if !errdefs.IsInvalidArgument(err) {
+				t.Errorf("ParsePlatform(%q) = %v, %v; want an invalid-argument error", c.in, got, err)
 			}
 			continue
 		}

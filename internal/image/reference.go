@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-dev/strata/internal/errdefs"
 )
 
 // Reference is a normalized image name as docker resolves it:
@@ -40,11 +42,11 @@ const (
 // tag or digest gets :latest.
 func ParseReference(s string) (Reference, error) {
 	if s == "" {
-		return Reference{}, fmt.Errorf("invalid reference format: empty name")
+		return Reference{}, errdefs.InvalidArgument(fmt.Errorf("invalid reference format: empty name"))
 	}
 	r, err := parseNormalizedNamed(s)
 	if err != nil {
-		return Reference{}, fmt.Errorf("invalid reference format %q: %v", s, err)
+		return Reference{}, errdefs.InvalidArgument(fmt.Errorf("invalid reference format %q: %v", s, err))
 	}
 	if r.tag == "" && r.digest == "" {
 		r.tag = "latest"
@@ -55,7 +57,7 @@ func ParseReference(s string) (Reference, error) {
 // parseNormalizedNamed is distribution/reference's ParseNormalizedNamed.
 func parseNormalizedNamed(s string) (Reference, error) {
 	if len(s) == 64 && isLowerHex(s) {
-		return Reference{}, fmt.Errorf("invalid repository name (%s), cannot specify 64-byte hexadecimal strings", s)
+		return Reference{}, errdefs.InvalidArgument(fmt.Errorf("invalid repository name (%s), cannot specify 64-byte hexadecimal strings", s))
 	}
 	domain, remainder := splitDockerDomain(s)
 	remote := remainder
@@ -63,7 +65,7 @@ func parseNormalizedNamed(s string) (Reference, error) {
 		remote = remainder[:i]
 	}
 	if strings.ToLower(remote) != remote {
-		return Reference{}, fmt.Errorf("invalid reference format: repository name (%s) must be lowercase", remote)
+		return Reference{}, errdefs.InvalidArgument(fmt.Errorf("invalid reference format: repository name (%s) must be lowercase", remote))
 	}
 	full := domain + "/" + remainder
 	r, ok := parseGrammar(full)
@@ -304,7 +306,7 @@ func ParseTagged(s string) (Reference, error) {
 		return r, err
 	}
 	if r.digest != "" {
-		return Reference{}, fmt.Errorf("invalid reference format %q: cannot tag with a digest", s)
+		return Reference{}, errdefs.InvalidArgument(fmt.Errorf("invalid reference format %q: cannot tag with a digest", s))
 	}
 	return r, nil
 }
