@@ -2,6 +2,7 @@ package archive_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -19,8 +20,9 @@ func BenchmarkSave(b *testing.B) {
 			st := newStore(b)
 			im := archivetest.Image(b, st, nil, []metadata.Layer{archivetest.AddLayer(b, st, []testutil.Entry{{Name: "big", Body: string(randBytes(64 << 20))}}, layer.Gzip)}, "bench:1")
 			b.SetBytes(im.Size())
+			src := archivetest.Source(b, st, im)
 			for b.Loop() {
-				if err := archive.Save(st, io.Discard, []archive.SaveImage{{Image: im}}, f); err != nil {
+				if err := archive.Save(context.Background(), io.Discard, []archive.SaveImage{{Source: src}}, f); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -32,7 +34,7 @@ func BenchmarkLoad(b *testing.B) {
 	st := newStore(b)
 	im := archivetest.Image(b, st, nil, []metadata.Layer{archivetest.AddLayer(b, st, []testutil.Entry{{Name: "big", Body: string(randBytes(64 << 20))}}, layer.Uncompressed)}, "bench:1")
 	var buf bytes.Buffer
-	if err := archive.Save(st, &buf, []archive.SaveImage{{Image: im}}, archive.DockerArchive); err != nil {
+	if err := archive.Save(context.Background(), &buf, []archive.SaveImage{{Source: archivetest.Source(b, st, im)}}, archive.DockerArchive); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(buf.Len()))

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,47 +12,57 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
-	"github.com/strata-dev/strata/internal/metadata"
-	"github.com/strata-dev/strata/internal/store"
 )
 
 // SaveImage is an image to save and the names to give it in the archive.
 type SaveImage struct {
-	Image *metadata.Image
-	Names []image.Reference
+	Source image.Source
+	Names  []image.Reference
 }
 
-// blobOut is one blob to write: from the store as is, from the store
+// blobOut is one blob to write: from a source as is, from a source
 // decompressed, or from memory.
 type blobOut struct {
 	d          digest.Digest
 	size       int64
-	src        digest.Digest // stored blob to read
+	from       blobOpener
+	src        digest.Digest // the source's blob to read
 	decompress bool
 	data       []byte
 }
 
-// Save writes images to w as an archive of format f, holding the store's
-// writing lock so that no garbage collection removes a blob being read.
+// blobOpener reads a blob of a Source.
+type blobOpener func(digest.Digest) (io.ReadCloser, error)
+
+// copyOpener is how save reads a source's blobs. It copies them as the
+// source holds them, checking their sizes, and through the source's
+// UnverifiedOpener when it has one: the store's blobs were checked when
+// they were written (invariant 1), and a stored blob read as the file
+// itself goes to an archive file in the kernel (copy_file_range) instead
+// of through a sha256 pass in this process.
+func copyOpener(ctx context.Context, src image.Source) blobOpener {
+	if uo, ok := src.(image.UnverifiedOpener); ok {
+		return func(d digest.Digest) (io.ReadCloser, error) { return uo.OpenBlobUnverified(ctx, d) }
+	}
+	return func(d digest.Digest) (io.ReadCloser, error) { return src.OpenBlob(ctx, d) }
+}
+
+// Save writes images to w as an archive of format f. A stored image's
+// Source holds the store's writing lock while it is open, so that no
+// garbage collection removes a blob being read.
 //
-// oci-archive keeps every stored blob byte-identical. docker-archive is the
+// oci-archive keeps every blob byte-identical. docker-archive is the
 // layout docker 25+ writes (an OCI layout plus manifest.json and
 // repositories, which docker 20.10, skopeo and podman also read), with the
 // layers as uncompressed tars named by their diffIDs, and an OCI manifest
-// for them (the stored one when the stored layers are uncompressed).
+// for them (the source's own when its layers are uncompressed).
 // Shared blobs are written once; entries are sorted and carry fixed times,
 // so the same images give the same bytes.
-func Save(st *store.Store, w io.Writer, imgs []SaveImage, f Format) error {
-	lk, err := st.Writing()
-	if err != nil {
-		return err
-	}
-	defer lk.Unlock()
+func Save(ctx context.Context, w io.Writer, imgs []SaveImage, f Format) error {
 	blobs := map[digest.Digest]blobOut{}
 	var index ocispec.Index
 	index.SchemaVersion, index.MediaType = 2, ocispec.MediaTypeImageIndex
@@ -59,36 +70,27 @@ func Save(st *store.Store, w io.Writer, imgs []SaveImage, f Format) error {
 	var dms []dockerManifest
 	repos := map[string]map[string]string{}
 	for _, si := range imgs {
-		im := si.Image
-		mdesc := im.Manifest
-		cb, err := st.Content.ReadAll(im.Config.Digest, image.MaxManifestSize)
-		if err != nil {
-			return fmt.Errorf("image %s: %w", im.ID, err)
-		}
-		blobs[im.Config.Digest] = blobOut{d: im.Config.Digest, size: int64(len(cb)), data: cb}
+		src := si.Source
+		open := copyOpener(ctx, src)
+		cfg, man, layers := src.Config(), src.Manifest(), src.Layers()
+		blobs[cfg.Digest] = blobOut{d: cfg.Digest, size: int64(len(cfg.Raw)), data: cfg.Raw}
 		if f == OCIArchive {
-			blobs[mdesc.Digest] = blobOut{d: mdesc.Digest, size: mdesc.Size, src: mdesc.Digest}
-			for _, l := range im.Layers {
-				blobs[l.Digest] = blobOut{d: l.Digest, size: l.Size, src: l.Digest}
+			blobs[man.Digest] = blobOut{d: man.Digest, size: int64(len(man.Raw)), data: man.Raw}
+			for _, l := range layers {
+				blobs[l.Digest] = blobOut{d: l.Digest, size: l.Size, from: open, src: l.Digest}
 			}
 		} else {
-			mb, err := st.Content.ReadAll(mdesc.Digest, image.MaxManifestSize)
-			if err != nil {
-				return fmt.Errorf("image %s: %w", im.ID, err)
-			}
-			m, _, err := image.ParseManifest(mb)
-			if err != nil {
-				return fmt.Errorf("image %s: %w", im.ID, err)
-			}
-			dm := dockerManifest{Config: blobPath(im.Config.Digest)}
+			dm := dockerManifest{Config: blobPath(cfg.Digest)}
 			same := true
-			for i, l := range im.Layers {
-				b := blobOut{d: l.DiffID, size: l.UncompressedSize, src: l.Digest}
+			var plain []image.Layer
+			for i, l := range layers {
+				b := blobOut{d: l.DiffID, size: l.UncompressedSize, from: open, src: l.Digest}
 				if l.Digest != l.DiffID {
 					b.decompress = true
 					same = false
 					if b.size <= 0 {
-						if b.size, err = uncompressedSize(st, l.Digest); err != nil {
+						var err error
+						if b.size, err = uncompressedSize(open, l.Digest); err != nil {
 							return err
 						}
 					}
@@ -97,41 +99,32 @@ func Save(st *store.Store, w io.Writer, imgs []SaveImage, f Format) error {
 				}
 				blobs[l.DiffID] = b
 				dm.Layers = append(dm.Layers, blobPath(l.DiffID))
-				if m.Layers[i].MediaType != ocispec.MediaTypeImageLayer && m.Layers[i].MediaType != image.MediaTypeDockerLayer {
+				if mt := man.Layers[i].MediaType; mt != ocispec.MediaTypeImageLayer && mt != image.MediaTypeDockerLayer {
 					same = false
 				}
+				plain = append(plain, image.Layer{MediaType: ocispec.MediaTypeImageLayer, Digest: l.DiffID, Size: b.size})
 			}
 			if !same {
-				nm := ocispec.Manifest{
-					Versioned: specs.Versioned{SchemaVersion: 2},
-					MediaType: ocispec.MediaTypeImageManifest,
-					Config:    ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: im.Config.Digest, Size: int64(len(cb))},
-					Layers:    []ocispec.Descriptor{},
-				}
-				for _, l := range im.Layers {
-					nm.Layers = append(nm.Layers, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: l.DiffID, Size: blobs[l.DiffID].size})
-				}
-				mb, err = json.Marshal(nm)
-				if err != nil {
+				var err error
+				if man, err = image.ManifestOf(cfg, plain); err != nil {
 					return err
 				}
-				mdesc = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(mb), Size: int64(len(mb))}
 			}
-			blobs[mdesc.Digest] = blobOut{d: mdesc.Digest, size: int64(len(mb)), data: mb}
+			blobs[man.Digest] = blobOut{d: man.Digest, size: int64(len(man.Raw)), data: man.Raw}
 			for _, n := range si.Names {
 				dm.RepoTags = append(dm.RepoTags, n.Familiar())
-				if len(im.Layers) > 0 {
+				if len(layers) > 0 {
 					r := repos[n.FamiliarRepository()]
 					if r == nil {
 						r = map[string]string{}
 						repos[n.FamiliarRepository()] = r
 					}
-					r[n.Tag()] = im.Layers[len(im.Layers)-1].DiffID.Encoded()
+					r[n.Tag()] = layers[len(layers)-1].DiffID.Encoded()
 				}
 			}
 			dms = append(dms, dm)
 		}
-		desc := ocispec.Descriptor{MediaType: mdesc.MediaType, Digest: mdesc.Digest, Size: mdesc.Size}
+		desc := man.Descriptor()
 		if len(si.Names) == 0 {
 			index.Manifests = append(index.Manifests, desc)
 		}
@@ -157,7 +150,7 @@ func Save(st *store.Store, w io.Writer, imgs []SaveImage, f Format) error {
 			tw.file(blobPath(d), b.data)
 			continue
 		}
-		if err := tw.blob(st, b); err != nil {
+		if err := tw.blob(b); err != nil {
 			return err
 		}
 	}
@@ -183,8 +176,8 @@ func Save(st *store.Store, w io.Writer, imgs []SaveImage, f Format) error {
 	return tw.close()
 }
 
-func uncompressedSize(st *store.Store, d digest.Digest) (int64, error) {
-	f, err := st.OpenBlob(d)
+func uncompressedSize(open blobOpener, d digest.Digest) (int64, error) {
+	f, err := open(d)
 	if err != nil {
 		return 0, err
 	}
@@ -252,12 +245,12 @@ func (t *tarWriter) file(name string, b []byte) {
 // plainWriter hides a writer's ReadFrom so io.CopyBuffer uses its buffer.
 type plainWriter struct{ io.Writer }
 
-func (t *tarWriter) blob(st *store.Store, b blobOut) error {
+func (t *tarWriter) blob(b blobOut) error {
 	t.header(&tar.Header{Typeflag: tar.TypeReg, Name: blobPath(b.d), Mode: 0o644, Size: b.size})
 	if t.err != nil {
 		return t.err
 	}
-	f, err := st.OpenBlob(b.src)
+	f, err := b.from(b.src)
 	if err != nil {
 		return err
 	}

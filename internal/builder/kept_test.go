@@ -100,7 +100,13 @@ COPY a /a
 	// save, then load into another store: the same image ID, so the
 	// tars written from the snapshots are the ones the diffIDs name.
 	var buf bytes.Buffer
-	if err := archive.Save(st, &buf, []archive.SaveImage{{Image: im}}, archive.DockerArchive); err != nil {
+	src, err := st.ImageSource(im, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = archive.Save(context.Background(), &buf, []archive.SaveImage{{Source: src}}, archive.DockerArchive)
+	src.Close() // it holds the store's lock, which the GC below waits for
+	if err != nil {
 		t.Fatal(err)
 	}
 	st2, err := store.Open(t.TempDir())

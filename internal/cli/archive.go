@@ -54,9 +54,14 @@ func newSaveCmd(a *app) *cobra.Command {
 				}
 				i, ok := pos[im.ID.String()]
 				if !ok {
+					src, err := st.ImageSource(im, arg)
+					if err != nil {
+						return err
+					}
+					defer src.Close()
 					i = len(imgs)
 					pos[im.ID.String()] = i
-					imgs = append(imgs, archive.SaveImage{Image: im})
+					imgs = append(imgs, archive.SaveImage{Source: src})
 				}
 				// A name (not an ID) is saved with the image, as docker does.
 				if r, err := image.ParseTagged(arg); err == nil {
@@ -68,14 +73,14 @@ func newSaveCmd(a *app) *cobra.Command {
 				}
 			}
 			if output == "" || output == "-" {
-				return archive.Save(st, a.stdout, imgs, f)
+				return archive.Save(cmd.Context(), a.stdout, imgs, f)
 			}
 			tmp, err := os.CreateTemp(filepath.Dir(output), ".strata-save-")
 			if err != nil {
 				return err
 			}
 			defer os.Remove(tmp.Name())
-			err = archive.Save(st, tmp, imgs, f)
+			err = archive.Save(cmd.Context(), tmp, imgs, f)
 			if cerr := tmp.Close(); err == nil {
 				err = cerr
 			}

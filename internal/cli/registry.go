@@ -230,7 +230,13 @@ func newPushCmd(a *app) *cobra.Command {
 			if !quiet {
 				fmt.Fprintf(a.stdout, "The push refers to repository [%s]\n", r.Repository())
 			}
-			res, err := cl.Push(ctx, st, args[0], dest)
+			src, err := st.Source(args[0])
+			if err != nil {
+				done()
+				return err
+			}
+			defer src.Close()
+			res, err := cl.Push(ctx, st, src, dest)
 			done()
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -66,11 +67,14 @@ type UploadResult struct {
 // at a time; go-containerregistry asks the registry first (HEAD, then a
 // mount when MountFrom is given) and streams only what is missing.
 func (c *Client) UploadBlobs(ctx context.Context, st *store.Store, repo name.Repository, ups []Upload) ([]UploadResult, error) {
+	return c.uploadBlobs(ctx, st, newCompressedCache(st.Path(store.PushedGzip)), repo, ups)
+}
+
+func (c *Client) uploadBlobs(ctx context.Context, blobs blobOpener, cache compressedCache, repo name.Repository, ups []Upload) ([]UploadResult, error) {
 	p, err := c.pusher(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cache := newCompressedCache(st.Path(store.PushedGzip))
 	out := make([]UploadResult, len(ups))
 	for _, u := range ups {
 		if u.Layer {
@@ -81,7 +85,7 @@ func (c *Client) UploadBlobs(ctx context.Context, st *store.Store, repo name.Rep
 	g.SetLimit(c.opts.MaxConcurrent)
 	for i, u := range ups {
 		g.Go(func() error {
-			r, err := c.uploadOne(gctx, p, st, cache, repo, u)
+			r, err := c.uploadOne(gctx, p, blobs, cache, repo, u)
 			if err != nil {
 				what := "blob " + short(u.Desc.Digest)
 				if u.Layer {
@@ -99,7 +103,7 @@ func (c *Client) UploadBlobs(ctx context.Context, st *store.Store, repo name.Rep
 	return out, g.Wait()
 }
 
-func (c *Client) uploadOne(ctx context.Context, p *remote.Pusher, st *store.Store, cache compressedCache, repo name.Repository, u Upload) (UploadResult, error) {
+func (c *Client) uploadOne(ctx context.Context, p *remote.Pusher, blobs blobOpener, cache compressedCache, repo name.Repository, u Upload) (UploadResult, error) {
 	if u.Compress {
 		// Pushed before: the registry may have the gzip blob already, and
 		// then nothing is compressed nor sent.
@@ -125,7 +129,7 @@ func (c *Client) uploadOne(ctx context.Context, p *remote.Pusher, st *store.Stor
 				return UploadResult{Desc: d, Status: "Mounted from " + u.MountFrom.Context().RepositoryStr()}, nil
 			}
 		}
-		g := &gzipBlob{cs: st, src: u.Desc, mediaType: gzipMediaType(u.Desc.MediaType), progress: c.opts.Progress}
+		g := &gzipBlob{cs: blobs, src: u.Desc, mediaType: gzipMediaType(u.Desc.MediaType), progress: c.opts.Progress}
 		if err := p.Upload(ctx, repo, g); err != nil {
 			return UploadResult{}, err
 		}
@@ -139,7 +143,7 @@ func (c *Client) uploadOne(ctx context.Context, p *remote.Pusher, st *store.Stor
 	if u.Layer {
 		prog = c.opts.Progress
 	}
-	b := &storeBlob{cs: st, desc: u.Desc, progress: prog}
+	b := &storeBlob{cs: blobs, desc: u.Desc, progress: prog}
 	var l v1.Layer = b
 	if u.MountFrom != nil {
 		l = &remote.MountableLayer{Layer: b, Reference: u.MountFrom}
@@ -189,17 +193,15 @@ func (c *Client) PutManifest(ctx context.Context, ref name.Reference, raw []byte
 	return digest.FromBytes(raw), nil
 }
 
-// Push sends the stored image src to dest (default: src's own name). Blobs
-// the registry has are not sent; uncompressed layers are sent gzip-compressed
+// Push sends the image src to dest (default: src's name). Blobs the
+// registry has are not sent; uncompressed layers are sent gzip-compressed
 // (and the manifest rewritten for them, the config and so the image ID
-// unchanged). The pushed digest is recorded in the image's RepoDigests.
-func (c *Client) Push(ctx context.Context, st *store.Store, src, dest string) (*PushResult, error) {
-	im, err := st.Resolve(src)
-	if err != nil {
-		return nil, err
-	}
+// unchanged). st keeps which gzip blob each uncompressed layer became and
+// which repositories hold which blobs (for mounts); when src is an image of
+// st, the pushed digest is recorded in its RepoDigests.
+func (c *Client) Push(ctx context.Context, st *store.Store, src image.Source, dest string) (*PushResult, error) {
 	if dest == "" {
-		dest = src
+		dest = src.Name()
 	}
 	iref, err := image.ParseTagged(dest)
 	if err != nil {
@@ -212,14 +214,10 @@ func (c *Client) Push(ctx context.Context, st *store.Store, src, dest string) (*
 	if err != nil {
 		return nil, err
 	}
-	raw, err := st.ReadBlob(im.Manifest.Digest, image.MaxManifestSize)
-	if err != nil {
-		return nil, err
-	}
-	m, mt, err := image.ParseManifest(raw)
-	if err != nil {
-		return nil, err
-	}
+	man := src.Manifest()
+	raw, mt := man.Raw, man.MediaType
+	m := *man.Manifest
+	m.Layers = append([]ocispec.Descriptor(nil), m.Layers...) // rewritten below; the source's stays
 	repo := ref.Context()
 	mounts := c.mountSources(st, repo)
 
@@ -234,18 +232,15 @@ func (c *Client) Push(ctx context.Context, st *store.Store, src, dest string) (*
 		u := Upload{Desc: l, Layer: true, Compress: isUncompressed(l.MediaType), MountFrom: mounts[l.Digest]}
 		ups = append(ups, u)
 	}
-	lock, err := st.Writing() // keep gc away from the blobs we read
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
-	results, err := c.UploadBlobs(ctx, st, repo, ups)
+	blobs := sourceBlobs{ctx, src}
+	cache := newCompressedCache(st.Path(store.PushedGzip))
+	results, err := c.uploadBlobs(ctx, blobs, cache, repo, ups)
 	if err != nil {
 		return nil, err
 	}
 	// The config goes last (as docker does), so a registry never holds the
 	// config of an image whose layers failed.
-	if _, err := c.UploadBlobs(ctx, st, repo, []Upload{{Desc: m.Config, MountFrom: mounts[m.Config.Digest]}}); err != nil {
+	if _, err := c.uploadBlobs(ctx, blobs, cache, repo, []Upload{{Desc: m.Config, MountFrom: mounts[m.Config.Digest]}}); err != nil {
 		return nil, err
 	}
 	res := &PushResult{Ref: iref}
@@ -276,10 +271,22 @@ func (c *Client) Push(ctx context.Context, st *store.Store, src, dest string) (*
 		return nil, err
 	}
 	res.Size = int64(len(raw))
-	if _, err := st.AddImage(im.Manifest.Digest, nil, []string{iref.Repository() + "@" + res.Digest.String()}); err != nil {
-		return nil, err
+	if rec, ok := store.Record(src); ok {
+		if _, err := st.AddImage(rec.Manifest.Digest, nil, []string{iref.Repository() + "@" + res.Digest.String()}); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
+}
+
+// sourceBlobs reads a Source's blobs, checked, for an upload.
+type sourceBlobs struct {
+	ctx context.Context
+	src image.Source
+}
+
+func (s sourceBlobs) OpenBlob(d digest.Digest) (io.ReadCloser, error) {
+	return s.src.OpenBlob(s.ctx, d)
 }
 
 func isUncompressed(mt string) bool {

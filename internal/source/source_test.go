@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/strata-dev/strata/internal/archive"
+	"github.com/strata-dev/strata/internal/archive/archivetest"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/image/sourcetest"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -72,7 +73,7 @@ func (k *known) save(t *testing.T, f archive.Format) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := archive.Save(k.st, out, []archive.SaveImage{{Image: k.im, Names: []image.Reference{r}}}, f); err != nil {
+	if err := archive.Save(context.Background(), out, []archive.SaveImage{{Source: archivetest.Source(t, k.st, k.im), Names: []image.Reference{r}}}, f); err != nil {
 		t.Fatal(err)
 	}
 	return p

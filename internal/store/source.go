@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 
@@ -24,8 +25,20 @@ func (s *Store) Source(ref string) (image.Source, error) {
 
 // ImageSource reads the image record im as an image.Source named name.
 // Its blobs are read through Store.OpenBlob, so a layer kept only as its
-// snapshot is read like any other.
-func (s *Store) ImageSource(im *metadata.Image, name string) (image.Source, error) {
+// snapshot is read like any other. Until it is closed, the Source holds the
+// store's writing lock (shared), so that no garbage collection removes a
+// blob it is reading (save, push); do not collect garbage in the same
+// process while one is open.
+func (s *Store) ImageSource(im *metadata.Image, name string) (_ image.Source, err error) {
+	lk, err := s.Writing()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lk.Unlock()
+		}
+	}()
 	cb, err := s.Content.ReadAll(im.Config.Digest, image.MaxManifestSize)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", im.ID, err)
@@ -42,7 +55,7 @@ func (s *Store) ImageSource(im *metadata.Image, name string) (image.Source, erro
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", im.ID, err)
 	}
-	src := &storeSource{s: s, rec: im, name: name, config: cfg, manifest: m, sizes: map[digest.Digest]int64{}}
+	src := &storeSource{s: s, lock: lk, rec: im, name: name, config: cfg, manifest: m, sizes: map[digest.Digest]int64{}}
 	for _, l := range im.Layers {
 		src.layers = append(src.layers, image.Layer{Digest: l.Digest, DiffID: l.DiffID, MediaType: l.MediaType, Size: l.Size, UncompressedSize: l.UncompressedSize})
 		src.sizes[l.Digest] = l.Size
@@ -53,6 +66,8 @@ func (s *Store) ImageSource(im *metadata.Image, name string) (image.Source, erro
 // storeSource is an image of the store.
 type storeSource struct {
 	s        *Store
+	lock     *Lock
+	closed   sync.Once
 	rec      *metadata.Image
 	name     string
 	config   image.Config
@@ -65,11 +80,22 @@ func (ss *storeSource) Name() string             { return ss.name }
 func (ss *storeSource) Config() image.Config     { return ss.config }
 func (ss *storeSource) Manifest() image.Manifest { return ss.manifest }
 func (ss *storeSource) Layers() []image.Layer    { return ss.layers }
-func (ss *storeSource) Close() error             { return nil }
 
-// Record is the image's record in the store, for the store's own writers
-// (push records the pushed digest in it).
-func (ss *storeSource) Record() *metadata.Image { return ss.rec }
+// Close releases the store's lock.
+func (ss *storeSource) Close() error {
+	ss.closed.Do(ss.lock.Unlock)
+	return nil
+}
+
+// Record returns the store's record of src when src is an image of a
+// store (push records the digest it pushed in it).
+func Record(src image.Source) (*metadata.Image, bool) {
+	ss, ok := src.(*storeSource)
+	if !ok {
+		return nil, false
+	}
+	return ss.rec, true
+}
 
 // OpenBlob reads a blob of the store, checked against d: the store checked
 // it when it was written, but a Source's reader promises the check to
