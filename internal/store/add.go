@@ -189,6 +189,20 @@ func (s *Store) NewImage(o NewImageOptions) (*metadata.Image, error) {
 			return nil, err
 		}
 	}
+	im, err := s.PutImage(&cfg, layers, o.Names)
+	if err != nil {
+		return nil, err
+	}
+	if o.Parent != nil && im.Parent == "" {
+		im.Parent = o.Parent.ID
+		err = s.Meta.Update(func(tx *metadata.Tx) error { return tx.Put(metadata.BucketImages, im.ID.String(), im) })
+	}
+	return im, err
+}
+
+// PutImage writes cfg and an OCI manifest of it and layers (whose blobs and
+// records the store must have already), and adds the image (AddImage).
+func (s *Store) PutImage(cfg *image.ConfigFile, layers []ocispec.Descriptor, names []image.Reference) (*metadata.Image, error) {
 	cd, err := s.PutJSON(ocispec.MediaTypeImageConfig, cfg)
 	if err != nil {
 		return nil, err
@@ -202,13 +216,5 @@ func (s *Store) NewImage(o NewImageOptions) (*metadata.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	im, err := s.AddImage(md.Digest, o.Names, nil)
-	if err != nil {
-		return nil, err
-	}
-	if o.Parent != nil && im.Parent == "" {
-		im.Parent = o.Parent.ID
-		err = s.Meta.Update(func(tx *metadata.Tx) error { return tx.Put(metadata.BucketImages, im.ID.String(), im) })
-	}
-	return im, err
+	return s.AddImage(md.Digest, names, nil)
 }
