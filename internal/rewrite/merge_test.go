@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,50 +17,22 @@ import (
 	"testing"
 
 	"github.com/strata-dev/strata/internal/layer"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
-// ent is one tar entry of a test layer.
-type ent struct {
-	name string
-	typ  byte
-	body string
-	link string
-	mode int64
-}
+type ent = testutil.Entry
 
-func file(name, body string) ent { return ent{name: name, typ: tar.TypeReg, body: body, mode: 0o644} }
-func dir(name string) ent        { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
-func symlink(name, to string) ent {
-	return ent{name: name, typ: tar.TypeSymlink, link: to, mode: 0o777}
-}
-func hardlink(name, to string) ent  { return ent{name: name, typ: tar.TypeLink, link: to, mode: 0o644} }
-func whiteout(dir, name string) ent { return file(dir+"/.wh."+name, "") }
-func opaque(dir string) ent         { return file(dir+"/"+opaqueMarker, "") }
+var (
+	file     = testutil.File
+	dir      = testutil.Dir
+	symlink  = testutil.Symlink
+	hardlink = testutil.Hardlink
+	opaque   = testutil.Opaque
+)
 
-func tarOf(t testing.TB, ents []ent) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, e := range ents {
-		hdr := &tar.Header{Name: strings.TrimPrefix(e.name, "./"), Typeflag: e.typ, Mode: e.mode, Linkname: e.link, Size: int64(len(e.body)), Format: tar.FormatPAX}
-		if e.typ != tar.TypeReg {
-			hdr.Size = 0
-		}
-		if e.typ == tar.TypeDir {
-			hdr.Name += "/"
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if hdr.Size > 0 {
-			tw.Write([]byte(e.body))
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+func whiteout(dir, name string) ent { return testutil.Whiteout(path.Join(dir, name)) }
+
+func tarOf(t testing.TB, ents []ent) []byte { return testutil.Tar(t, ents...) }
 
 func openers(tars [][]byte) []OpenFunc {
 	var out []OpenFunc
@@ -209,7 +182,7 @@ func TestMerge(t *testing.T) {
 		},
 		{
 			name:      "directory metadata of the last layer wins",
-			rng:       [][]ent{{dir("d"), file("d/f", "f")}, {{name: "d", typ: tar.TypeDir, mode: 0o700}}},
+			rng:       [][]ent{{dir("d"), file("d/f", "f")}, {{Name: "d", Type: tar.TypeDir, Mode: 0o700}}},
 			wantNames: []string{"d/f", "d"},
 		},
 	}
@@ -359,7 +332,7 @@ func randomStack(t testing.TB, r *rand.Rand) [][]byte {
 				if k, ok := kinds[p]; ok && k == tar.TypeDir {
 					continue
 				}
-				ents = append(ents, ent{name: p, typ: tar.TypeReg, body: fmt.Sprint(r.Intn(1000)), mode: []int64{0o644, 0o600, 0o755}[r.Intn(3)]})
+				ents = append(ents, ent{Name: p, Type: tar.TypeReg, Body: fmt.Sprint(r.Intn(1000)), Mode: []int64{0o644, 0o600, 0o755}[r.Intn(3)]})
 				kinds[p] = tar.TypeReg
 			case 2: // a directory
 				if _, ok := kinds[p]; ok {

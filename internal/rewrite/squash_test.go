@@ -14,18 +14,18 @@ import (
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/store"
 	"github.com/strata-dev/strata/internal/storetest"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // app is a four-layer image: a base, an application, a secret added and a
 // later layer that deletes it (and a file of the base).
 func app(t *testing.T, st *store.Store) *metadata.Image {
-	F := func(name, body string) storetest.File { return storetest.File{Name: name, Body: body, Mode: 0o644} }
-	D := func(name string) storetest.File { return storetest.File{Name: name + "/", Mode: 0o755} }
+	F, D := testutil.File, func(name string) testutil.Entry { return testutil.Dir(name + "/") }
 	return storetest.Image(t, st, nil, "app:1",
-		storetest.Tar(t, D("etc"), F("etc/os-release", "base"), F("etc/motd", "hello"), D("bin"), F("bin/sh", "sh")),
-		storetest.Tar(t, D("app"), F("app/main", "v1")),
-		storetest.Tar(t, F("app/secret.key", "TOP SECRET"), F("app/main", "v2")),
-		storetest.Tar(t, F("app/.wh.secret.key", ""), F("etc/.wh.motd", ""), F("app/config", "c")),
+		testutil.Tar(t, D("etc"), F("etc/os-release", "base"), F("etc/motd", "hello"), D("bin"), F("bin/sh", "sh")),
+		testutil.Tar(t, D("app"), F("app/main", "v1")),
+		testutil.Tar(t, F("app/secret.key", "TOP SECRET"), F("app/main", "v2")),
+		testutil.Tar(t, F("app/.wh.secret.key", ""), F("etc/.wh.motd", ""), F("app/config", "c")),
 	)
 }
 
