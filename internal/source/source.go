@@ -9,9 +9,9 @@
 //	docker://NAME, registry:NAME    an image in a registry, read without pulling it
 //	NAME or ID                      an image of the store
 //
-// As in skopeo, the text after the path's last ':' picks one image of an
-// archive holding several (a name it has, or @N for the Nth from 0); a path
-// that exists as written is taken whole, so paths with ':' still work.
+// As in skopeo, text after the path and a ':' picks one image of an
+// archive holding several (a name it has, or @N for the Nth from 0); the
+// path is the part that exists, so paths with ':' still work.
 package source
 
 import (
@@ -87,13 +87,20 @@ func Open(ctx context.Context, ref string, o Options) (image.Source, error) {
 	return st.Source(ref)
 }
 
-// splitPick splits PATH[:PICK], taking a path that exists whole.
+// splitPick splits PATH[:PICK]: the path is the shortest prefix before a
+// ':' that exists (a pick is a name, which has ':' of its own), or the
+// whole text when it exists or no prefix does.
 func splitPick(p string) (path, pick string) {
 	if _, err := os.Stat(p); err == nil {
 		return p, ""
 	}
-	if i := strings.LastIndexByte(p, ':'); i > 0 {
-		return p[:i], p[i+1:]
+	for i := range len(p) {
+		if p[i] != ':' || i == 0 {
+			continue
+		}
+		if _, err := os.Stat(p[:i]); err == nil {
+			return p[:i], p[i+1:]
+		}
 	}
 	return p, ""
 }

@@ -196,3 +196,58 @@ func push(t *testing.T, cl *registry.Client, k *known, ref string) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpenPick checks how Open reads references: the prefixes, and which
+// image of an archive holding two it picks.
+func TestOpenPick(t *testing.T) {
+	k := newKnown(t)
+	b := storetest.Image(t, k.st, nil, "strata-test/other:2", testutil.Tar(t, testutil.File("b", "b")))
+	p := filepath.Join(t.TempDir(), "two.tar")
+	out, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refA, _ := image.ParseTagged(name)
+	refB, _ := image.ParseTagged("strata-test/other:2")
+	err = archive.Save(context.Background(), out, []archive.SaveImage{
+		{Source: archivetest.Source(t, k.st, k.im), Names: []image.Reference{refA}},
+		{Source: archivetest.Source(t, k.st, b), Names: []image.Reference{refB}},
+	}, archive.DockerArchive)
+	out.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		ref, wantID, wantErr string
+	}{
+		{"docker-archive:" + p, k.im.ID.String(), ""},
+		{"docker-archive:" + p + ":@1", b.ID.String(), ""},
+		{"docker-archive:" + p + ":strata-test/other:2", b.ID.String(), ""},
+		{"docker-archive:" + p + ":docker.io/strata-test/conf:1", k.im.ID.String(), ""},
+		{"docker-archive:" + p + ":@2", "", "holds 2 images, not image @2"},
+		{"docker-archive:" + p + ":nope:1", "", "no image named nope:1"},
+		{"docker-archive:", "", "docker-archive: needs a path"},
+		{"oci:", "", "oci: needs a path"},
+		{name, k.im.ID.String(), ""},
+		{"strata-test/other:2", b.ID.String(), ""},
+		{"docker://example.com/a:1", "", "no registry client"},
+	}
+	for _, c := range cases {
+		t.Run(c.ref, func(t *testing.T) {
+			src, err := source.Open(context.Background(), c.ref, storeOpts(k.st))
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			if got := src.Config().Digest.String(); got != c.wantID {
+				t.Errorf("image %s, want %s", got, c.wantID)
+			}
+		})
+	}
+}

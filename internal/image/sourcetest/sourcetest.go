@@ -14,6 +14,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 )
@@ -102,7 +103,7 @@ func Run(t *testing.T, open func(t *testing.T) image.Source, want Want, tamper f
 		src := open(t)
 		defer src.Close()
 		_, err := readBlob(ctx, src.OpenBlob, digest.FromString("no such blob"))
-		if !errors.Is(err, image.ErrBlobNotFound) {
+		if !errors.Is(err, image.ErrBlobNotFound) || !errdefs.IsNotFound(err) {
 			t.Errorf("missing blob: %v, want ErrBlobNotFound", err)
 		}
 	})
