@@ -13,7 +13,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-dev/strata/internal/archive"
-	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/snapshot"
@@ -50,7 +49,7 @@ func testKeptRunLayers(t *testing.T, driver string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := container.Driver(st, driver); err != nil {
+	if _, err := st.Snapshotter(driver); err != nil {
 		t.Fatal(err)
 	}
 	loadBusybox(t, st)

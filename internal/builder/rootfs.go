@@ -13,7 +13,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-dev/strata/internal/builder/buildctx"
-	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/snapshot"
@@ -45,12 +44,7 @@ func (r *rootfs) release() {
 // store, as containers use).
 func (b *builder) snapshotter() (snapshot.Snapshotter, error) {
 	b.snOnce.Do(func() {
-		d, err := container.Driver(b.st, "")
-		if err != nil {
-			b.snErr = err
-			return
-		}
-		b.sn, b.snErr = snapshot.Open(b.st.Root, d)
+		b.sn, b.snErr = b.st.Snapshotter("")
 	})
 	return b.sn, b.snErr
 }

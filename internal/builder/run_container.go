@@ -138,33 +138,11 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 	}
 	exclude = append(exclude, container.RuntimePaths...)
 	opts := layer.DiffOptions{Timestamp: b.o.Timestamp, Exclude: exclude}
-	m := mounts[0]
-	var upper string
-	var lowers []string
-	if m.Type == "overlay" {
-		if upper, lowers, err = snapshot.OverlayDirs(m); err != nil {
+	fill := func(w io.Writer) error { return sn.WriteDiff(w, id, opts) }
+	if b.o.KeepRunLayers && b.o.Timestamp == nil {
+		if err := sn.RemoveStubs(id, exclude); err != nil {
 			return err
 		}
-	} else {
-		// vfs: the snapshot is a copy of the parent's tree.
-		upper = m.Source
-		lower := filepath.Join(b.tmp, "empty")
-		os.MkdirAll(lower, 0o755)
-		if parent != "" {
-			if lower, err = sn.Dir(parent); err != nil {
-				return err
-			}
-		}
-		lowers = []string{lower}
-	}
-	fill := func(w io.Writer) error {
-		if m.Type == "overlay" {
-			return layer.WriteDiffFromUpper(w, upper, lowers, opts)
-		}
-		return layer.WriteDiffFromTrees(w, lowers[0], upper, opts)
-	}
-	if b.o.KeepRunLayers && b.o.Timestamp == nil {
-		removeStubs(upper, lowers, exclude, m.Type == "overlay")
 		l, kept, err := b.keepLayer(sn, id, s.state.layers, fill, exclude)
 		if err != nil {
 			return err
@@ -188,32 +166,15 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 	// with --timestamp the layer's times differ from the files', so the
 	// layer is unpacked instead.
 	if b.o.Timestamp == nil {
-		removeStubs(upper, lowers, exclude, m.Type == "overlay")
+		if err := sn.RemoveStubs(id, exclude); err != nil {
+			return err
+		}
 		chain := chainID(append(append([]metadata.Layer{}, s.state.layers...), *l)).String()
 		if err := sn.Commit(chain, id); err == nil {
 			committed = true
 		}
 	}
 	return nil
-}
-
-// removeStubs deletes from a command's snapshot the paths the runtime or
-// the build mounted over (/etc/hosts, /proc, mount targets...) that the
-// parent did not have: empty mount points, not the command's work.
-func removeStubs(upper string, lowers []string, paths []string, overlay bool) {
-	for _, p := range paths {
-		inLower := false
-		for _, l := range lowers {
-			if _, err := os.Lstat(filepath.Join(l, p)); err == nil {
-				inLower = true
-				break
-			}
-		}
-		if inLower {
-			continue
-		}
-		os.RemoveAll(filepath.Join(upper, p))
-	}
 }
 
 // runMounts turns RUN --mount flags into runtime mounts, and lists their

@@ -79,7 +79,7 @@ type Record struct {
 	Image    digest.Digest   `json:"image"`
 	ImageRef string          `json:"imageRef"` // as the user named it
 	Created  time.Time       `json:"created"`
-	Snapshot string          `json:"snapshot"` // the active snapshot key
+	Snapshot string          `json:"snapshot"` // the active snapshot key; a GC root (metadata.Roots)
 	Parent   string          `json:"parent"`   // its parent snapshot (the image's top chain ID)
 	Driver   string          `json:"driver"`
 	Config   Config          `json:"config"`
@@ -113,59 +113,9 @@ type Manager struct {
 	dir         string
 }
 
-// settingDriver is the key of the storage driver in the settings bucket.
-const settingDriver = "storage-driver"
-
-// Driver returns the store's storage driver: the one recorded, else want,
-// else the one Probe chooses, recorded for every later use. Asking for a
-// driver other than the recorded one is an error: the snapshots of the
-// other would be invisible.
-func Driver(st *store.Store, want string) (string, error) {
-	if want != "" && want != "overlay" && want != "vfs" {
-		return "", fmt.Errorf("unknown storage driver %q (want overlay or vfs)", want)
-	}
-	var rec string
-	err := st.Meta.View(func(tx *metadata.Tx) error {
-		err := tx.Get(metadata.BucketSettings, settingDriver, &rec)
-		if errdefs.IsNotFound(err) {
-			return nil
-		}
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	if rec != "" {
-		if want != "" && want != rec {
-			return "", fmt.Errorf("the store at %s uses the %s storage driver, not %s", st.Root, rec, want)
-		}
-		return rec, nil
-	}
-	d := want
-	if d == "" {
-		d = snapshot.Probe(st.Root)
-	}
-	err = st.Meta.Update(func(tx *metadata.Tx) error {
-		// Another process may have chosen first: keep its choice.
-		if err := tx.Get(metadata.BucketSettings, settingDriver, &rec); err == nil {
-			return nil
-		}
-		rec = d
-		return tx.Put(metadata.BucketSettings, settingDriver, d)
-	})
-	if err == nil && want != "" && rec != want {
-		return "", fmt.Errorf("the store at %s uses the %s storage driver, not %s", st.Root, rec, want)
-	}
-	return rec, err
-}
-
 // New opens the container manager of a store.
 func New(st *store.Store, driver, runtimePath string) (*Manager, error) {
-	d, err := Driver(st, driver)
-	if err != nil {
-		return nil, err
-	}
-	sn, err := snapshot.Open(st.Root, d)
+	sn, err := st.Snapshotter(driver)
 	if err != nil {
 		return nil, err
 	}

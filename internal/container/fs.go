@@ -19,69 +19,10 @@ import (
 	"github.com/strata-dev/strata/internal/store"
 )
 
-// layerDirs returns what the container's changes are read from: for
-// overlay its upper dir and lower dirs, for vfs its tree and the image's.
-func (m *Manager) layerDirs(r *Record) (upper string, lowers []string, err error) {
-	upper, err = m.SN.Dir(r.Snapshot)
-	if err != nil {
-		return "", nil, err
-	}
-	if r.Parent == "" {
-		return upper, nil, nil
-	}
-	if m.SN.Driver() == "vfs" {
-		lower, err := m.SN.Dir(r.Parent)
-		return upper, []string{lower}, err
-	}
-	ms, err := m.SN.Mounts(r.Snapshot)
-	if err != nil {
-		return "", nil, err
-	}
-	if ms[0].Type != "overlay" {
-		return upper, nil, nil
-	}
-	_, lowers, err = snapshot.OverlayDirs(ms[0])
-	return upper, lowers, err
-}
-
-// withChanges calls overlay or trees with the container's layer dirs.
-func (m *Manager) withChanges(r *Record, overlay func(upper string, lowers []string) error, trees func(lower, upper string) error) error {
-	upper, lowers, err := m.layerDirs(r)
-	if err != nil {
-		return err
-	}
-	if m.SN.Driver() == "vfs" {
-		lower := ""
-		if len(lowers) == 1 {
-			lower = lowers[0]
-		} else {
-			empty, err := os.MkdirTemp(m.Dir(r.ID), "empty-")
-			if err != nil {
-				return err
-			}
-			defer os.Remove(empty)
-			lower = empty
-		}
-		return trees(lower, upper)
-	}
-	return overlay(upper, lowers)
-}
-
-// Diff lists the container's changes as docker diff does. With overlay
-// they are read from the upper dir alone; vfs compares the trees.
+// Diff lists the container's changes as docker diff does, as its
+// snapshot's driver reads them.
 func (m *Manager) Diff(r *Record) ([]layer.Change, error) {
-	var out []layer.Change
-	opts := layer.DiffOptions{Exclude: r.excluded()}
-	err := m.withChanges(r,
-		func(upper string, lowers []string) (err error) {
-			out, err = layer.ChangesFromUpper(upper, lowers, opts)
-			return err
-		},
-		func(lower, upper string) (err error) {
-			out, err = layer.ChangesFromTrees(lower, upper, opts)
-			return err
-		})
-	return out, err
+	return m.SN.Changes(r.Snapshot, layer.DiffOptions{Exclude: r.excluded()})
 }
 
 // CommitOptions are the options of commit.
@@ -129,9 +70,7 @@ func (m *Manager) Commit(r *Record, o CommitOptions) (*metadata.Image, error) {
 	pr, pw := io.Pipe()
 	opts := layer.DiffOptions{Exclude: r.excluded()}
 	go func() {
-		pw.CloseWithError(m.withChanges(r,
-			func(upper string, lowers []string) error { return layer.WriteDiffFromUpper(pw, upper, lowers, opts) },
-			func(lower, upper string) error { return layer.WriteDiffFromTrees(pw, lower, upper, opts) }))
+		pw.CloseWithError(m.SN.WriteDiff(pw, r.Snapshot, opts))
 	}()
 	blob, err := layer.Ingest(m.St.Content, pr, "", -1)
 	pr.CloseWithError(err)

@@ -72,10 +72,14 @@ func (im *Image) Blobs() []digest.Digest {
 }
 
 // Roots is the shape every record in the containers, cache and leases
-// buckets shares with its own fields: the blobs and images it keeps alive.
+// buckets shares with its own fields: the blobs, images and snapshot it
+// keeps alive.
 // Garbage collection decodes each record of those buckets into Roots, so a
 // new kind of record protects what it needs by filling these fields.
 type Roots struct {
 	Blobs  []digest.Digest `json:"blobs,omitempty"`
 	Images []digest.Digest `json:"images,omitempty"`
+	// Snapshot keeps a snapshot and its parents (a container's read-write
+	// snapshot).
+	Snapshot string `json:"snapshot,omitempty"`
 }

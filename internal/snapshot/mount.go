@@ -208,35 +208,6 @@ func WithMounted(mounts []Mount, tmpParent string, fn func(root string) error) e
 	return ferr
 }
 
-// OverlayDirs returns the upper dir and the lower dirs (topmost first, as
-// real paths) of an overlay mount, for reading its changes.
-func OverlayDirs(m Mount) (upper string, lowers []string, err error) {
-	if m.Type != "overlay" {
-		return "", nil, fmt.Errorf("not an overlay mount")
-	}
-	abs := func(p string) string {
-		if !filepath.IsAbs(p) && m.Dir != "" {
-			p = filepath.Join(m.Dir, p)
-		}
-		if r, err := filepath.EvalSymlinks(p); err == nil {
-			return r
-		}
-		return p
-	}
-	for _, o := range m.Options {
-		k, v, _ := strings.Cut(o, "=")
-		switch k {
-		case "upperdir":
-			upper = abs(v)
-		case "lowerdir":
-			for _, l := range strings.Split(v, ":") {
-				lowers = append(lowers, abs(l))
-			}
-		}
-	}
-	return upper, lowers, nil
-}
-
 // Volatile returns mounts with overlay's volatile option: the kernel
 // skips syncing the upper directory on unmount and on sync calls made
 // inside. For a snapshot that is either committed (Commit syncs the

@@ -18,16 +18,19 @@
 // whole snapshot, and of two processes committing the same name one wins
 // (rename onto a non-empty directory fails) and nothing is half-written.
 // What a crash leaves in tmp/, or an uncommitted unpack, is removed by the
-// store's garbage collection, which runs under the store's exclusive lock
-// while every operation that prepares or commits snapshots holds it shared.
+// store's garbage collection (Collect, from the roots the store lists),
+// which runs under the store's exclusive lock while every operation that
+// prepares or commits snapshots holds it shared.
 package snapshot
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -38,6 +41,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/layer"
 )
 
 // Kind is the kind of a snapshot.
@@ -95,14 +99,34 @@ type Snapshotter interface {
 	// overlay its layer (an active snapshot's upper dir), for vfs the
 	// whole tree.
 	Dir(key string) (string, error)
+	// WriteDiff writes the layer tar of the changes the active or
+	// committed snapshot key makes on its parent (OCI whiteouts for
+	// deletions). An active snapshot may be in use meanwhile (docker diff
+	// of a running container): the diff is what it held as it was read.
+	WriteDiff(w io.Writer, key string, opts layer.DiffOptions) error
+	// Apply writes the layer tar r into the active snapshot key, which
+	// is not mounted: the reverse of WriteDiff.
+	Apply(ctx context.Context, key string, r io.Reader) error
+	// Changes lists those changes as docker diff shows them.
+	Changes(key string, opts layer.DiffOptions) ([]layer.Change, error)
+	// RemoveStubs deletes from the active snapshot key each of paths that
+	// its parent does not have: the empty files and directories a
+	// runtime made to mount over (/etc/hosts, /proc, mount targets), not
+	// a command's work. The snapshot must not be mounted.
+	RemoveStubs(key string, paths []string) error
+	// CleanTemp removes what unfinished operations left behind. Only call
+	// it when no operation can be running (under the store's exclusive
+	// lock).
+	CleanTemp() error
 }
 
 // Drivers lists the storage drivers, preferred first.
 var Drivers = []string{"overlay", "vfs"}
 
-// Open opens the snapshots of driver under the store root.
-func Open(storeRoot, driver string) (Snapshotter, error) {
-	root := filepath.Join(storeRoot, "snapshots", driver)
+// Open opens the snapshots of driver in dir/DRIVER (dir is the store's
+// snapshots directory).
+func Open(dir, driver string) (Snapshotter, error) {
+	root := filepath.Join(dir, driver)
 	b := &base{root: root}
 	if err := b.init(); err != nil {
 		return nil, err
@@ -116,11 +140,11 @@ func Open(storeRoot, driver string) (Snapshotter, error) {
 	return nil, fmt.Errorf("unknown storage driver %q (want overlay or vfs)", driver)
 }
 
-// Probe chooses a driver for a store: overlay when an overlay filesystem
-// with this store's snapshot directory as upper layer mounts (not on
-// every filesystem, nor in every container), else vfs.
-func Probe(storeRoot string) string {
-	if err := probeOverlay(filepath.Join(storeRoot, "snapshots")); err != nil {
+// Probe chooses a driver for the snapshots directory dir: overlay when an
+// overlay filesystem with an upper layer in dir mounts (not on every
+// filesystem, nor in every container), else vfs.
+func Probe(dir string) string {
+	if err := probeOverlay(dir); err != nil {
 		return "vfs"
 	}
 	return "overlay"
@@ -375,18 +399,7 @@ func (b *base) Walk(fn func(Info) error) error {
 	return nil
 }
 
-// CleanTemp removes what unfinished operations left in tmp/. Only call it
-// when no operation can be running (under the store's exclusive lock).
-func CleanTemp(s Snapshotter) error {
-	var b *base
-	switch d := s.(type) {
-	case *Overlay:
-		b = d.base
-	case *VFS:
-		b = d.base
-	default:
-		return nil
-	}
+func (b *base) CleanTemp() error {
 	tmp := filepath.Join(b.root, "tmp")
 	ents, err := os.ReadDir(tmp)
 	if err != nil {

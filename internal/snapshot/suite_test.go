@@ -36,6 +36,8 @@ var suite = []struct {
 	{"UnpackWrongDiffID", testUnpackWrongDiffID},
 	{"LowerNeverChanges", testLowerNeverChanges},
 	{"Deep150", testDeep},
+	{"RemoveStubs", testRemoveStubs},
+	{"Collect", testCollect},
 }
 
 func needRoot(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -54,15 +53,14 @@ func Unpack(ctx context.Context, sn Snapshotter, open Opener, layers []Layer) (s
 
 func unpackOne(ctx context.Context, sn Snapshotter, open Opener, l Layer, parent, chain string) error {
 	key := randomName("unpack-")
-	mounts, err := sn.Prepare(key, parent)
-	if err != nil {
+	if _, err := sn.Prepare(key, parent); err != nil {
 		return err
 	}
-	if err := applyInto(ctx, mounts, open, l); err != nil {
+	if err := applyInto(ctx, sn, key, open, l); err != nil {
 		sn.Remove(key)
 		return err
 	}
-	err = sn.Commit(chain, key)
+	err := sn.Commit(chain, key)
 	if errors.Is(err, ErrExists) {
 		// Another process unpacked it first: use theirs.
 		return sn.Remove(key)
@@ -73,28 +71,9 @@ func unpackOne(ctx context.Context, sn Snapshotter, open Opener, l Layer, parent
 	return err
 }
 
-// applyInto writes the layer into the directory the mounts write to: the
-// upper dir of an overlay (deletions kept as overlay whiteouts), or the
-// tree of a bind mount (deletions done).
-func applyInto(ctx context.Context, mounts []Mount, open Opener, l Layer) error {
-	if len(mounts) != 1 {
-		return fmt.Errorf("cannot apply a layer to %d mounts", len(mounts))
-	}
-	m := mounts[0]
-	var dir string
-	var opts layer.ApplyOptions
-	switch m.Type {
-	case "overlay":
-		upper, _, err := OverlayDirs(m)
-		if err != nil {
-			return err
-		}
-		dir, opts.OverlayWhiteouts = upper, true
-	case "bind":
-		dir = m.Source
-	default:
-		return fmt.Errorf("cannot apply a layer to a %s mount", m.Type)
-	}
+// applyInto writes the layer into the active snapshot key and checks
+// its diffID.
+func applyInto(ctx context.Context, sn Snapshotter, key string, open Opener, l Layer) error {
 	rc, err := open(l.Blob)
 	if err != nil {
 		return err
@@ -107,7 +86,7 @@ func applyInto(ctx context.Context, mounts []Mount, open Opener, l Layer) error 
 	defer dr.Close()
 	h := digest.SHA256.Digester()
 	tee := io.TeeReader(dr, h.Hash())
-	if _, err := layer.Apply(ctx, dir, tee, opts); err != nil {
+	if err := sn.Apply(ctx, key, tee); err != nil {
 		return err
 	}
 	// The diffID covers the padding after the tar's end too.
@@ -119,7 +98,3 @@ func applyInto(ctx context.Context, mounts []Mount, open Opener, l Layer) error 
 	}
 	return nil
 }
-
-// IsUnpackKey tells the keys of snapshots Unpack makes and commits: one
-// left behind belongs to an unpack that crashed.
-func IsUnpackKey(key string) bool { return strings.HasPrefix(key, "unpack-") }

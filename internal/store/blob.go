@@ -11,7 +11,6 @@ import (
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
-	"github.com/strata-dev/strata/internal/snapshot"
 )
 
 // A blob is either a file of the blob store or a layer kept only as its
@@ -56,13 +55,13 @@ func (s *Store) OpenBlob(d digest.Digest) (io.ReadCloser, error) {
 
 // writeSnapBlob writes the tar of a snapshot-kept blob to w and checks it.
 func (s *Store) writeSnapBlob(w io.Writer, d digest.Digest, sb metadata.SnapBlob) error {
-	sn, err := snapshot.Open(s.Root, sb.Driver)
+	sn, err := s.openSnapshots(sb.Driver)
 	if err != nil {
 		return err
 	}
 	tar := layer.NewDigester()
 	bw := bufio.NewWriterSize(io.MultiWriter(tar, w), 1<<20)
-	if err := snapshot.WriteDiff(sn, bw, sb.Snapshot, layer.DiffOptions{Exclude: sb.Exclude}); err != nil {
+	if err := sn.WriteDiff(bw, sb.Snapshot, layer.DiffOptions{Exclude: sb.Exclude}); err != nil {
 		return fmt.Errorf("layer %s from its snapshot: %w", d, err)
 	}
 	if err := bw.Flush(); err != nil {

@@ -13,17 +13,6 @@ import (
 // metadata.Roots).
 var rootBuckets = []string{metadata.BucketContainers, metadata.BucketCache, metadata.BucketLeases}
 
-// GCHook is called by every collection that runs, after the metadata
-// transaction and under the exclusive lock (no writer runs): a package
-// that keeps data of its own under the store root (snapshots) removes
-// there what the store's records no longer reach.
-type GCHook func(s *Store) error
-
-var gcHooks []GCHook
-
-// RegisterGCHook adds a hook to every collection.
-func RegisterGCHook(h GCHook) { gcHooks = append(gcHooks, h) }
-
 // GCStats says what a collection removed.
 type GCStats struct {
 	Blobs int
@@ -49,32 +38,41 @@ func marked(tx *metadata.Tx) (map[digest.Digest]bool, error) {
 			live[b] = true
 		}
 	}
+	err = forEachRoot(tx, func(r metadata.Roots) error {
+		for _, b := range r.Blobs {
+			live[b] = true
+		}
+		for _, id := range r.Images {
+			if im := byID[id]; im != nil {
+				for _, b := range im.Blobs() {
+					live[b] = true
+				}
+			}
+		}
+		return nil
+	})
+	return live, err
+}
+
+// forEachRoot calls fn with every record of the root buckets.
+func forEachRoot(tx *metadata.Tx, fn func(metadata.Roots) error) error {
 	for _, bucket := range rootBuckets {
 		err := tx.ForEach(bucket, func(key string, raw []byte) error {
 			var r metadata.Roots
 			if err := json.Unmarshal(raw, &r); err != nil {
 				return fmt.Errorf("metadata %s/%s is damaged: %w", bucket, key, err)
 			}
-			for _, b := range r.Blobs {
-				live[b] = true
-			}
-			for _, id := range r.Images {
-				if im := byID[id]; im != nil {
-					for _, b := range im.Blobs() {
-						live[b] = true
-					}
-				}
-			}
-			return nil
+			return fn(r)
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return live, nil
+	return nil
 }
 
-// GC removes every blob and layer record that no root reaches. With wait
+// GC removes every blob, layer record and snapshot that no root reaches,
+// and what killed builds left in BuildTmp. With wait
 // false it gives up at once (Deferred) if an operation is writing blobs,
 // rather than make the user wait: what it would have removed stays
 // unreachable and goes at the next collection.
@@ -98,6 +96,11 @@ func (s *Store) GC(wait bool) (GCStats, error) {
 	defer l.Unlock()
 
 	var live map[digest.Digest]bool
+	var snapshotKeys []string
+	driver, err := s.recordedDriver()
+	if err != nil {
+		return st, err
+	}
 	err = s.Meta.Update(func(tx *metadata.Tx) error {
 		var err error
 		if live, err = marked(tx); err != nil {
@@ -119,7 +122,7 @@ func (s *Store) GC(wait bool) (GCStats, error) {
 			}
 		}
 		// A dead snapshot-kept layer loses its record here; its snapshot
-		// then goes with the others nothing uses (the GC hooks).
+		// then goes with the other snapshots nothing uses.
 		dead = dead[:0]
 		err = forEachSnapBlob(tx, func(d digest.Digest, sb metadata.SnapBlob) error {
 			if !live[d] {
@@ -138,7 +141,8 @@ func (s *Store) GC(wait bool) (GCStats, error) {
 				return err
 			}
 		}
-		return nil
+		snapshotKeys, err = snapshotRoots(tx, driver)
+		return err
 	})
 	if err != nil {
 		return st, err
@@ -159,10 +163,13 @@ func (s *Store) GC(wait bool) (GCStats, error) {
 	if err != nil {
 		return st, err
 	}
-	for _, h := range gcHooks {
-		if err := h(s); err != nil {
-			return st, err
-		}
+	// The mounts of killed builds come off before the snapshots under
+	// them go.
+	if err := s.cleanBuildTemp(); err != nil {
+		return st, err
+	}
+	if err := s.collectSnapshots(driver, snapshotKeys); err != nil {
+		return st, err
 	}
 	return st, s.Content.CleanIngest()
 }
