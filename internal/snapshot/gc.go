@@ -30,7 +30,7 @@ func Collect(sn Snapshotter, roots []string) ([]string, error) {
 	}
 	var removed []string
 	for _, k := range all {
-		if c, ok := IsFlat(k); live[k] || ok && live[c] {
+		if c, ok := isFlat(k); live[k] || ok && live[c] {
 			continue
 		}
 		if err := sn.Remove(k); err != nil && !errors.Is(err, ErrNotFound) {

@@ -204,8 +204,8 @@ func (o *Overlay) ensureLink(key string) (string, error) {
 // flatKey names the snapshot holding the merged layers up to chain ID c.
 func flatKey(c string) string { return "flat:" + c }
 
-// IsFlat tells the key of a flattened snapshot and the chain it merges.
-func IsFlat(key string) (string, bool) { return strings.CutPrefix(key, "flat:") }
+// isFlat tells the key of a flattened snapshot and the chain it merges.
+func isFlat(key string) (string, bool) { return strings.CutPrefix(key, "flat:") }
 
 // flat returns the key of a committed snapshot holding layers
 // bottomFirst[:k] merged into one directory, making it if needed from the

@@ -502,7 +502,7 @@ func testDeep(t *testing.T, sn Snapshotter) {
 		check()
 		flats := 0
 		sn.Walk(func(in Info) error {
-			if _, ok := IsFlat(in.Name); ok {
+			if _, ok := isFlat(in.Name); ok {
 				flats++
 			}
 			return nil
