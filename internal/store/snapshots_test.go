@@ -14,6 +14,7 @@ import (
 	"github.com/strata-dev/strata/internal/snapshot"
 	"github.com/strata-dev/strata/internal/store"
 	"github.com/strata-dev/strata/internal/storetest"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 func TestSnapshotterKeepsTheRecordedDriver(t *testing.T) {
@@ -69,7 +70,7 @@ func testGCCollectsSnapshots(t *testing.T, driver string) {
 		t.Fatal(err)
 	}
 	a := storetest.Image(t, st, nil, "a", base(t))
-	b := storetest.Image(t, st, a, "b", storetest.Tar(t, storetest.File{Name: "extra", Body: "b"}))
+	b := storetest.Image(t, st, a, "b", testutil.Tar(t, testutil.Entry{Name: "extra", Body: "b"}))
 	aTop, bTop := unpack(t, st, sn, a), unpack(t, st, sn, b)
 	for _, s := range []struct{ key, parent string }{{"ctr", aTop}, {"orphan", aTop}, {"kept-work", aTop}} {
 		if _, err := sn.Prepare(s.key, s.parent); err != nil {
