@@ -21,6 +21,7 @@ import (
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/store"
+	"github.com/strata-dev/strata/internal/storetest"
 	"github.com/strata-dev/strata/internal/testutil"
 )
 
@@ -66,7 +67,7 @@ func save(t testing.TB, st *store.Store, f archive.Format, im *metadata.Image, n
 		t.Fatal(err)
 	}
 	defer out.Close()
-	if err := archive.Save(context.Background(), out, []archive.SaveImage{{Source: archivetest.Source(t, st, im), Names: refs(t, names...)}}, f); err != nil {
+	if err := archive.Save(context.Background(), out, []archive.SaveImage{{Source: storetest.Source(t, st, im), Names: refs(t, names...)}}, f); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -258,7 +259,7 @@ func TestMultiImageSharedLayers(t *testing.T) {
 	b := archivetest.Image(t, st, a, []metadata.Layer{top}, "strata-test/b:1")
 	for _, f := range []archive.Format{archive.DockerArchive, archive.OCIArchive} {
 		var buf bytes.Buffer
-		err := archive.Save(context.Background(), &buf, []archive.SaveImage{{Source: archivetest.Source(t, st, a), Names: refs(t, "strata-test/a:1")}, {Source: archivetest.Source(t, st, b), Names: refs(t, "strata-test/b:1", "strata-test/b:2")}}, f)
+		err := archive.Save(context.Background(), &buf, []archive.SaveImage{{Source: storetest.Source(t, st, a), Names: refs(t, "strata-test/a:1")}, {Source: storetest.Source(t, st, b), Names: refs(t, "strata-test/b:1", "strata-test/b:2")}}, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -508,7 +509,7 @@ func FuzzLoad(f *testing.F) {
 	im := twoLayers(f, st, layer.Gzip, "strata-test/fuzz:1")
 	for _, fm := range []archive.Format{archive.OCIArchive, archive.DockerArchive} {
 		var b bytes.Buffer
-		if err := archive.Save(context.Background(), &b, []archive.SaveImage{{Source: archivetest.Source(f, st, im), Names: refs(f, "strata-test/fuzz:1")}}, fm); err != nil {
+		if err := archive.Save(context.Background(), &b, []archive.SaveImage{{Source: storetest.Source(f, st, im), Names: refs(f, "strata-test/fuzz:1")}}, fm); err != nil {
 			f.Fatal(err)
 		}
 		f.Add(b.Bytes())

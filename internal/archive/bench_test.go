@@ -11,6 +11,7 @@ import (
 	"github.com/strata-dev/strata/internal/archive/archivetest"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/storetest"
 	"github.com/strata-dev/strata/internal/testutil"
 )
 
@@ -20,7 +21,7 @@ func BenchmarkSave(b *testing.B) {
 			st := newStore(b)
 			im := archivetest.Image(b, st, nil, []metadata.Layer{archivetest.AddLayer(b, st, []testutil.Entry{{Name: "big", Body: string(randBytes(64 << 20))}}, layer.Gzip)}, "bench:1")
 			b.SetBytes(im.Size())
-			src := archivetest.Source(b, st, im)
+			src := storetest.Source(b, st, im)
 			for b.Loop() {
 				if err := archive.Save(context.Background(), io.Discard, []archive.SaveImage{{Source: src}}, f); err != nil {
 					b.Fatal(err)
@@ -34,7 +35,7 @@ func BenchmarkLoad(b *testing.B) {
 	st := newStore(b)
 	im := archivetest.Image(b, st, nil, []metadata.Layer{archivetest.AddLayer(b, st, []testutil.Entry{{Name: "big", Body: string(randBytes(64 << 20))}}, layer.Uncompressed)}, "bench:1")
 	var buf bytes.Buffer
-	if err := archive.Save(context.Background(), &buf, []archive.SaveImage{{Source: archivetest.Source(b, st, im)}}, archive.DockerArchive); err != nil {
+	if err := archive.Save(context.Background(), &buf, []archive.SaveImage{{Source: storetest.Source(b, st, im)}}, archive.DockerArchive); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(buf.Len()))

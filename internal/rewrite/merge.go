@@ -145,7 +145,7 @@ func planMerge(layers []OpenFunc, below *Tree) (*mergePlan, error) {
 		// A layer's whiteouts hide only what is below it, never its own
 		// entries: they take effect when the layer is done.
 		var layerDeleted, layerOpaque []string
-		err := forEachEntry(layers[i], func(n int, hdr *tar.Header, name string) error {
+		err := forEachEntry(layers[i], func(n int, hdr *tar.Header, name string, _ io.Reader) error {
 			dir, base := parentOf(name), path.Base(name)
 			switch {
 			case base == opaqueMarker:
@@ -223,23 +223,9 @@ var errLinkTarget = errors.New("hard link to a file that a later layer replaces 
 
 // copyWinners writes the entries of layer i that win, with their content.
 func (p *mergePlan) copyWinners(tw *tar.Writer, open OpenFunc, i int) error {
-	rc, err := open()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for n := 0; ; n++ {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		name := cleanName(hdr.Name)
+	return forEachEntry(open, func(n int, hdr *tar.Header, name string, content io.Reader) error {
 		if w, ok := p.winners[name]; !ok || w.layer != i || w.n != n {
-			continue
+			return nil
 		}
 		if hdr.Typeflag == tar.TypeLink {
 			// The target must be what the merged view has at its path, and
@@ -255,16 +241,17 @@ func (p *mergePlan) copyWinners(tw *tar.Writer, open OpenFunc, i int) error {
 			return err
 		}
 		if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
-			if _, err := io.Copy(tw, tr); err != nil {
-				return err
-			}
+			_, err := io.Copy(tw, content)
+			return err
 		}
-	}
+		return nil
+	})
 }
 
-// forEachEntry calls fn for every entry of a layer with its index and its
-// cleaned name. The root directory entry ("./") is "."
-func forEachEntry(open OpenFunc, fn func(n int, hdr *tar.Header, name string) error) error {
+// forEachEntry calls fn for every entry of a layer with its index, its
+// cleaned name (the root directory "./" is ".") and its content. Names
+// cannot climb out: cleanName resolves ".." against the root.
+func forEachEntry(open OpenFunc, fn func(n int, hdr *tar.Header, name string, content io.Reader) error) error {
 	rc, err := open()
 	if err != nil {
 		return err
@@ -279,11 +266,7 @@ func forEachEntry(open OpenFunc, fn func(n int, hdr *tar.Header, name string) er
 		if err != nil {
 			return err
 		}
-		name := cleanName(hdr.Name)
-		if strings.HasPrefix(name, "../") || name == ".." {
-			return fmt.Errorf("entry %q leaves the root", hdr.Name)
-		}
-		if err := fn(n, hdr, name); err != nil {
+		if err := fn(n, hdr, cleanName(hdr.Name), tr); err != nil {
 			return err
 		}
 	}

@@ -280,20 +280,10 @@ func TestMergeRandomStacks(t *testing.T) {
 // of the tree so that every layer is one docker would apply.
 func randomStack(t testing.TB, r *rand.Rand) [][]byte {
 	kinds := map[string]byte{".": tar.TypeDir} // the model: path -> type
-	dirs := func() []string {
+	of := func(kind byte) []string {           // the model's paths of a kind, sorted
 		var out []string
 		for p, k := range kinds {
-			if k == tar.TypeDir {
-				out = append(out, p)
-			}
-		}
-		sort.Strings(out)
-		return out
-	}
-	files := func() []string {
-		var out []string
-		for p, k := range kinds {
-			if k == tar.TypeReg {
+			if k == kind {
 				out = append(out, p)
 			}
 		}
@@ -318,7 +308,7 @@ func randomStack(t testing.TB, r *rand.Rand) [][]byte {
 		var ents []ent
 		touched := map[string]bool{} // a path appears once per layer
 		for op := 0; op < 1+r.Intn(6); op++ {
-			ds := dirs()
+			ds := of(tar.TypeDir)
 			d := ds[r.Intn(len(ds))]
 			if touched[d] && d != "." {
 				continue
@@ -363,7 +353,7 @@ func randomStack(t testing.TB, r *rand.Rand) [][]byte {
 					}
 				}
 			case 6: // a hard link to an existing file
-				fs := files()
+				fs := of(tar.TypeReg)
 				if len(fs) == 0 {
 					continue
 				}

@@ -29,20 +29,10 @@ func app(t *testing.T, st *store.Store) *metadata.Image {
 	)
 }
 
-func source(t *testing.T, st *store.Store, im *metadata.Image) image.Source {
-	t.Helper()
-	src, err := st.ImageSource(im, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
-	return src
-}
-
 // rootfs unpacks an image's layers and lists the result.
 func rootfs(t *testing.T, st *store.Store, im *metadata.Image) string {
 	t.Helper()
-	src := source(t, st, im)
+	src := storetest.Source(t, st, im)
 	dir := t.TempDir()
 	for _, l := range src.Layers() {
 		rc, err := src.OpenBlob(context.Background(), l.Digest)
@@ -65,7 +55,7 @@ func rootfs(t *testing.T, st *store.Store, im *metadata.Image) string {
 // blobsContain reports whether any layer blob of im holds s.
 func blobsContain(t *testing.T, st *store.Store, im *metadata.Image, s string) bool {
 	t.Helper()
-	src := source(t, st, im)
+	src := storetest.Source(t, st, im)
 	for _, l := range src.Layers() {
 		rc, err := src.OpenBlob(context.Background(), l.Digest)
 		if err != nil {
@@ -105,7 +95,7 @@ func TestSquash(t *testing.T) {
 			}
 			orig := app(t, st)
 			ref, _ := image.ParseTagged("app:squashed")
-			sq, err := Squash(context.Background(), st, source(t, st, orig), SquashOptions{
+			sq, err := Squash(context.Background(), st, storetest.Source(t, st, orig), SquashOptions{
 				From: tc.from, Message: "one layer", Names: []image.Reference{ref}, Created: &created,
 			})
 			if err != nil {
@@ -145,7 +135,7 @@ func TestSquash(t *testing.T) {
 				t.Fatalf("app:squashed resolves to %v, %v", got, err)
 			}
 			// The same input gives the same image.
-			again, err := Squash(context.Background(), st, source(t, st, orig), SquashOptions{From: tc.from, Message: "one layer", Created: &created})
+			again, err := Squash(context.Background(), st, storetest.Source(t, st, orig), SquashOptions{From: tc.from, Message: "one layer", Created: &created})
 			if err != nil || again.ID != sq.ID {
 				t.Fatalf("second squash: %v, %v; want the same image %s", again.ID, err, sq.ID)
 			}
@@ -164,7 +154,7 @@ func TestSquashRefuses(t *testing.T) {
 	orig := app(t, st)
 	before, _ := st.Images()
 	for _, from := range []int{-1, 4, 10} {
-		if _, err := Squash(context.Background(), st, source(t, st, orig), SquashOptions{From: from}); err == nil {
+		if _, err := Squash(context.Background(), st, storetest.Source(t, st, orig), SquashOptions{From: from}); err == nil {
 			t.Errorf("--from %d accepted for a 4-layer image", from)
 		}
 	}
@@ -177,7 +167,7 @@ func entries(t *testing.T, st *store.Store, d interface{ String() string }) []st
 	t.Helper()
 	var out []string
 	im, _ := st.Resolve("app:squashed")
-	src := source(t, st, im)
+	src := storetest.Source(t, st, im)
 	for _, l := range src.Layers() {
 		if l.Digest.String() != d.String() {
 			continue

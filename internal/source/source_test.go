@@ -13,7 +13,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/strata-dev/strata/internal/archive"
-	"github.com/strata-dev/strata/internal/archive/archivetest"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/image/sourcetest"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -73,7 +72,7 @@ func (k *known) save(t *testing.T, f archive.Format) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := archive.Save(context.Background(), out, []archive.SaveImage{{Source: archivetest.Source(t, k.st, k.im), Names: []image.Reference{r}}}, f); err != nil {
+	if err := archive.Save(context.Background(), out, []archive.SaveImage{{Source: storetest.Source(t, k.st, k.im), Names: []image.Reference{r}}}, f); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -210,8 +209,8 @@ func TestOpenPick(t *testing.T) {
 	refA, _ := image.ParseTagged(name)
 	refB, _ := image.ParseTagged("strata-test/other:2")
 	err = archive.Save(context.Background(), out, []archive.SaveImage{
-		{Source: archivetest.Source(t, k.st, k.im), Names: []image.Reference{refA}},
-		{Source: archivetest.Source(t, k.st, b), Names: []image.Reference{refB}},
+		{Source: storetest.Source(t, k.st, k.im), Names: []image.Reference{refA}},
+		{Source: storetest.Source(t, k.st, b), Names: []image.Reference{refB}},
 	}, archive.DockerArchive)
 	out.Close()
 	if err != nil {

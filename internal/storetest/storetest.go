@@ -77,3 +77,15 @@ func addImage(t testing.TB, st *store.Store, o store.NewImageOptions, name strin
 	}
 	return im
 }
+
+// Source opens a stored image as an image.Source, closed
+// when the test ends.
+func Source(t testing.TB, st *store.Store, im *metadata.Image) image.Source {
+	t.Helper()
+	src, err := st.ImageSource(im, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src
+}

@@ -127,15 +127,3 @@ func LegacyArchive(t testing.TB, imgs []LegacyImage) ([]byte, []digest.Digest) {
 	entries = append(entries, testutil.Entry{Name: "manifest.json", Body: string(mj)}, testutil.Entry{Name: "repositories", Body: "{}"})
 	return testutil.Tar(t, entries...), ids
 }
-
-// Source opens a stored image as an image.Source (to save it), closed
-// when the test ends.
-func Source(t testing.TB, st *store.Store, im *metadata.Image) image.Source {
-	t.Helper()
-	src, err := st.ImageSource(im, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
-	return src
-}
