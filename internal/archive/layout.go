@@ -163,7 +163,7 @@ func parseArchive(fs files) ([]rawImage, error) {
 			byID[d.configDigest] = append(byID[d.configDigest], d.names...)
 		}
 		for i := range imgs {
-			imgs[i].names = mergeNames(imgs[i].names, byID[imgs[i].configDigest])
+			imgs[i].names = image.MergeNames(imgs[i].names, byID[imgs[i].configDigest])
 		}
 		return imgs, nil
 	case hasManifest:
@@ -172,18 +172,6 @@ func parseArchive(fs files) ([]rawImage, error) {
 		return parseOCI(fs)
 	}
 	return nil, errors.New("invalid archive: it has neither manifest.json (docker-archive) nor index.json (OCI layout)")
-}
-
-func mergeNames(a, b []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range append(append([]string{}, a...), b...) {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func readJSON(fs files, name string, v any) ([]byte, error) {
@@ -249,7 +237,7 @@ func parseDocker(fs files) ([]rawImage, error) {
 			if err != nil {
 				return nil, fmt.Errorf("manifest.json: %w", err)
 			}
-			im.names = mergeNames(im.names, []string{r.String()})
+			im.names = image.MergeNames(im.names, []string{r.String()})
 		}
 		out = append(out, im)
 	}
@@ -290,7 +278,7 @@ func parseOCI(fs files) ([]rawImage, error) {
 		}
 		names := ociNames(d.Annotations)
 		if i, ok := pos[im.manifestDigest]; ok {
-			out[i].names = mergeNames(out[i].names, names)
+			out[i].names = image.MergeNames(out[i].names, names)
 			continue
 		}
 		im.names = names

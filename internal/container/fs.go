@@ -184,14 +184,7 @@ func copyOut(croot *os.Root, rel, dst string) error {
 		}
 		defer in.Close()
 		out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		if err := out.Close(); err != nil {
+		if err := copyAndClose(out, err, in); err != nil {
 			return err
 		}
 		return os.Chtimes(dst, fi.ModTime(), fi.ModTime())
@@ -268,17 +261,23 @@ func copyIn(croot *os.Root, src, rel string, fi os.FileInfo) error {
 		}
 		defer in.Close()
 		out, err := croot.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		if err := out.Close(); err != nil {
+		if err := copyAndClose(out, err, in); err != nil {
 			return err
 		}
 		return croot.Chtimes(rel, time.Now(), fi.ModTime())
 	}
 	return fmt.Errorf("%s: cannot copy this kind of file", src)
+}
+
+// copyAndClose copies in into out, just opened with openErr, and closes it:
+// the one place where cp moves a file's bytes, in either direction.
+func copyAndClose(out *os.File, openErr error, in io.Reader) error {
+	if openErr != nil {
+		return openErr
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -149,4 +150,18 @@ func FuzzParseReference(f *testing.F) {
 			t.Fatalf("%q -> %q -> %q %v", s, r.String(), r2.String(), err)
 		}
 	})
+}
+
+func TestMergeNames(t *testing.T) {
+	tests := []struct{ a, b, want []string }{
+		{nil, nil, nil},
+		{[]string{"x"}, nil, []string{"x"}},
+		{[]string{"x", "y"}, []string{"y", "z", "x"}, []string{"x", "y", "z"}},
+		{[]string{"x", "x"}, []string{"z"}, []string{"x", "z"}},
+	}
+	for _, tc := range tests {
+		if got := MergeNames(tc.a, tc.b); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("MergeNames(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
 }

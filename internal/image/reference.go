@@ -388,3 +388,17 @@ func LooksLikeID(s string) bool {
 	}
 	return true
 }
+
+// MergeNames returns a's names followed by those of b that a lacks, each
+// once (the names an image keeps when it is added again).
+func MergeNames(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range append(append([]string{}, a...), b...) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

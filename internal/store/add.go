@@ -64,7 +64,7 @@ func (s *Store) AddImage(manifest digest.Digest, names []image.Reference, repoDi
 		if old, err := getImage(tx, im.ID); err == nil {
 			// Same config = same image: keep its record, add what is new.
 			im.Added, im.Parent = old.Added, old.Parent
-			im.RepoDigests = mergeStrings(old.RepoDigests, im.RepoDigests)
+			im.RepoDigests = image.MergeNames(old.RepoDigests, im.RepoDigests)
 			if !old.LastTagTime.IsZero() {
 				im.LastTagTime = old.LastTagTime
 			}
@@ -82,18 +82,6 @@ func (s *Store) AddImage(manifest digest.Digest, names []image.Reference, repoDi
 		return nil
 	})
 	return im, err
-}
-
-func mergeStrings(a, b []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range append(append([]string{}, a...), b...) {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // PutJSON stores v as a JSON blob and returns its descriptor.
