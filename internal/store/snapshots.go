@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -50,8 +52,8 @@ func (s *Store) recordedDriver() (string, error) {
 }
 
 func (s *Store) chooseDriver(want string) (string, error) {
-	if want != "" && want != "overlay" && want != "vfs" {
-		return "", fmt.Errorf("unknown storage driver %q (want overlay or vfs)", want)
+	if want != "" && !slices.Contains(snapshot.Drivers, want) {
+		return "", fmt.Errorf("unknown storage driver %q (want one of %s)", want, strings.Join(snapshot.Drivers, ", "))
 	}
 	rec, err := s.recordedDriver()
 	if err != nil {
