@@ -32,6 +32,7 @@ import (
 	"github.com/strata-dev/strata/internal/builder/cache"
 	"github.com/strata-dev/strata/internal/builder/dockerignore"
 	"github.com/strata-dev/strata/internal/builder/progress"
+	"github.com/strata-dev/strata/internal/executor"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -82,8 +83,12 @@ type Options struct {
 	// for another platform (the registry client); nil makes a missing
 	// base an error.
 	Puller func(ctx context.Context, req PullRequest) (*metadata.Image, error)
-	// Runtime is the OCI runtime binary for RUN ("" = runc or crun).
+	// Runtime is the OCI runtime binary for RUN ("" = runtime.Find's
+	// choice: $STRATA_RUNTIME, else runc, else crun).
 	Runtime string
+	// Executor runs RUN commands (nil: the OCI executor on Runtime, as
+	// `strata run` runs containers; tests give a fake).
+	Executor executor.Executor
 	// Now is the clock (tests fix it).
 	Now func() time.Time
 	// CacheFrom are caches looked in after the store's own

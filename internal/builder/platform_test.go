@@ -1,22 +1,23 @@
 package builder
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-dev/strata/internal/executor"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/registry"
 	"github.com/strata-dev/strata/internal/registry/registrytest"
+	"github.com/strata-dev/strata/internal/snapshot"
 	"github.com/strata-dev/strata/internal/store"
 	"github.com/strata-dev/strata/internal/storetest"
 	"github.com/strata-dev/strata/internal/testutil"
@@ -61,26 +62,37 @@ const (
 	extHandler = "enabled\ninterpreter /usr/bin/wine\nflags: \nextension .exe\n"
 )
 
-// fakeExec stands in for the container: it records each RUN and writes a
-// layer with the file /ran holding the command and its environment.
-func fakeExec(t *testing.T) *[]*execRequest {
-	var calls []*execRequest
-	old := execFn
-	execFn = func(ctx context.Context, b *builder, s *stage, r *execRequest) error {
-		calls = append(calls, r)
-		_, err := r.diff(func(w io.Writer) error {
-			body := strings.Join(r.args, " ") + "\n" + strings.Join(r.env, "\n") + "\n"
-			tw := tar.NewWriter(w)
-			if err := tw.WriteHeader(&tar.Header{Name: "ran", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
-				return err
-			}
-			io.WriteString(tw, body)
-			return tw.Close()
-		})
-		return err
+// fakeExecutor stands in for the container runtime: it records each RUN
+// and writes the file /ran, holding the command and its environment, into
+// the command's snapshot, from which the build writes the layer as usual.
+type fakeExecutor struct {
+	mu    sync.Mutex
+	calls []executor.Spec
+}
+
+func (f *fakeExecutor) Run(ctx context.Context, s executor.Spec) (int, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, s)
+	f.mu.Unlock()
+	rootfs := filepath.Join(s.Bundle, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o700); err != nil {
+		return 0, err
 	}
-	t.Cleanup(func() { execFn = old })
-	return &calls
+	if err := snapshot.All(s.Rootfs, rootfs); err != nil {
+		return 0, err
+	}
+	defer snapshot.Unmount(rootfs)
+	body := strings.Join(s.Process.Args, " ") + "\n" + strings.Join(s.Process.Env, "\n") + "\n"
+	return 0, os.WriteFile(filepath.Join(rootfs, "ran"), []byte(body), 0o644)
+}
+
+// ran returns the RUNs recorded and forgets them.
+func (f *fakeExecutor) ran() []executor.Spec {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	calls := f.calls
+	f.calls = nil
+	return calls
 }
 
 func TestCanExec(t *testing.T) {
@@ -299,7 +311,7 @@ func hasFile(t *testing.T, st *store.Store, id digest.Digest, name, body string)
 // against a real registry and store.
 func TestBuildForPlatform(t *testing.T) {
 	withHost(t, "linux/amd64")
-	calls := fakeExec(t)
+	fake := &fakeExecutor{}
 	files := map[string]string{"a.txt": "a\n"}
 	type check func(t *testing.T, e *env, pr *platformRegistry, res *Result, out string)
 	for _, c := range []struct {
@@ -368,8 +380,8 @@ func TestBuildForPlatform(t *testing.T) {
 			name: "RUN for arm64 with qemu registered", dockerfile: "FROM {{multi}}\nRUN ./a.txt\n", platform: "linux/arm64",
 			binfmt: map[string]string{"qemu-aarch64": qemuAarch64},
 			check: func(t *testing.T, e *env, pr *platformRegistry, res *Result, out string) {
-				if len(*calls) != 1 {
-					t.Errorf("%d RUNs ran", len(*calls))
+				if calls := fake.ran(); len(calls) != 1 {
+					t.Errorf("%d RUNs ran", len(calls))
 				}
 				if cfg := configOf(t, e.st, res.ImageID); cfg.Architecture != "arm64" {
 					t.Errorf("config platform %s/%s/%s", cfg.OS, cfg.Architecture, cfg.Variant)
@@ -384,10 +396,11 @@ func TestBuildForPlatform(t *testing.T) {
 			platform: "linux/arm64",
 			golden:   "platform-buildplatform.txt",
 			check: func(t *testing.T, e *env, pr *platformRegistry, res *Result, out string) {
-				if len(*calls) != 1 {
-					t.Fatalf("%d RUNs ran", len(*calls))
+				calls := fake.ran()
+				if len(calls) != 1 {
+					t.Fatalf("%d RUNs ran", len(calls))
 				}
-				env := strings.Join((*calls)[0].env, " ")
+				env := strings.Join(calls[0].Process.Env, " ")
 				for _, want := range []string{"BUILDPLATFORM=linux/amd64", "TARGETPLATFORM=linux/arm64", "TARGETARCH=arm64"} {
 					if !strings.Contains(env, want) {
 						t.Errorf("RUN's environment lacks %s: %s", want, env)
@@ -405,14 +418,14 @@ func TestBuildForPlatform(t *testing.T) {
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			*calls = nil
+			fake.ran()
 			withBinfmt(t, c.binfmt)
 			e := newEnv(t, files)
 			pr := newPlatformRegistry(t, e)
 			subst := strings.NewReplacer("{{multi}}", pr.multi, "{{amdonly}}", pr.amdOnly)
 			before := storeState(t, e.st)
 			tag, _ := image.ParseTagged("out:1")
-			res, out, err := e.build(Options{Dockerfile: []byte(subst.Replace(c.dockerfile)), Platform: c.platform,
+			res, out, err := e.build(Options{Dockerfile: []byte(subst.Replace(c.dockerfile)), Platform: c.platform, Executor: fake,
 				Tags: []image.Reference{tag}, Puller: puller(e.st)})
 			if c.golden != "" {
 				testutil.Golden(t, "testdata/golden/"+c.golden, stable(strings.NewReplacer(pr.reg.Host, "<registry>", binfmtDir, "<binfmt_misc>").Replace(out)))
@@ -421,7 +434,7 @@ func TestBuildForPlatform(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), subst.Replace(c.wantErr)) || strings.Contains(err.Error(), "\n") {
 					t.Fatalf("got %v, want one line saying %q\n%s", err, subst.Replace(c.wantErr), out)
 				}
-				if len(*calls) != 0 {
+				if len(fake.ran()) != 0 {
 					t.Errorf("a RUN was started")
 				}
 				if after := storeState(t, e.st); after != before {
@@ -446,7 +459,6 @@ func TestBuildForPlatform(t *testing.T) {
 // arm64 shares no step, and each rebuild hits every one of its own.
 func TestPlatformCacheApart(t *testing.T) {
 	withHost(t, "linux/amd64")
-	fakeExec(t)
 	withBinfmt(t, map[string]string{"qemu-aarch64": qemuAarch64})
 	for _, base := range []string{"scratch", "{{multi}}"} {
 		t.Run(base, func(t *testing.T) {
@@ -454,7 +466,7 @@ func TestPlatformCacheApart(t *testing.T) {
 			pr := newPlatformRegistry(t, e)
 			df := strings.ReplaceAll("FROM "+base+"\nCOPY a.txt /\nWORKDIR /w\nRUN ./a.txt\n", "{{multi}}", pr.multi)
 			build := func(platform string) *Result {
-				res, out, err := e.build(Options{Dockerfile: []byte(df), Platform: platform, Puller: puller(e.st)})
+				res, out, err := e.build(Options{Dockerfile: []byte(df), Platform: platform, Puller: puller(e.st), Executor: &fakeExecutor{}})
 				if err != nil {
 					t.Fatalf("%s: %v\n%s", platform, err, out)
 				}

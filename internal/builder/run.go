@@ -38,9 +38,6 @@ type ExitError struct {
 
 func (e *ExitError) Error() string { return fmt.Sprintf("exit code: %d", e.Code) }
 
-// execFn runs a RUN step: runInContainer, or a fake in tests.
-var execFn = runInContainer
-
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
@@ -137,7 +134,7 @@ func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 		return l, err
 	}
 	req.kept = func(l *metadata.Layer) { made = &layerResult{l} }
-	if err := execFn(ctx, s.b, s, req); err != nil {
+	if err := runInContainer(ctx, s.b, s, req); err != nil {
 		return fail(err)
 	}
 	if made == nil {

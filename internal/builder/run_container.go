@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
@@ -16,20 +15,19 @@ import (
 
 	"github.com/strata-dev/strata/internal/builder/buildctx"
 	"github.com/strata-dev/strata/internal/container"
+	"github.com/strata-dev/strata/internal/executor"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/runtime"
-	"github.com/strata-dev/strata/internal/snapshot"
 	"github.com/strata-dev/strata/internal/store"
 )
 
 // runInContainer runs a RUN command as a container: a read-write snapshot
-// prepared on the stage's snapshot, an OCI bundle run by runc or crun (the
-// runtime package, as `strata run` does), then the layer written from the
-// snapshot's changes (its overlay upper dir, or the two trees with the vfs
-// driver). The snapshot is thrown away: the next step that needs the
-// stage's files unpacks the layer, so a RUN that ends a build writes its
-// files once.
+// prepared on the stage's snapshot, run by the build's executor (the one
+// `strata run` uses, unless the build was given another), then the layer
+// written from the snapshot's changes (the driver's WriteDiff). The
+// snapshot is thrown away: the next step that needs the stage's files
+// unpacks the layer, so a RUN that ends a build writes its files once.
 func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) error {
 	sn, err := b.snapshotter()
 	if err != nil {
@@ -51,90 +49,44 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 		}
 	}()
 	dir := filepath.Join(b.tmp, id)
-	rootfs := filepath.Join(dir, "rootfs")
-	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	// Volatile: the snapshot is synced once, when it is committed, rather
-	// than also when it is unmounted.
-	if err := snapshot.All(snapshot.Volatile(mounts), rootfs); err != nil {
-		if err := snapshot.All(mounts, rootfs); err != nil {
-			return err
-		}
-	}
-	mounted := true
-	unmount := func() error {
-		// A vfs snapshot is bind-mounted: it must come off too, or the
-		// removal of the bundle directory would empty the snapshot.
-		if !mounted {
-			return nil
-		}
-		mounted = false
-		return snapshot.Unmount(rootfs)
-	}
-	defer unmount()
-
 	specMounts, exclude, cleanup, err := s.runMounts(ctx, dir, r.mounts)
 	defer cleanup()
 	if err != nil {
 		return err
 	}
-	o := owner{}
-	if r.user != "" {
-		if o, err = resolveOwner(rootfs, r.user, true); err != nil {
+	ex, err := b.executor()
+	if err != nil {
+		return err
+	}
+	code, err := ex.Run(ctx, executor.Spec{
+		ID: id, Bundle: dir, Rootfs: mounts,
+		// The snapshot is synced once, when it is committed, rather than
+		// also when it is unmounted.
+		Volatile: true,
+		Process:  executor.Process{Args: r.args, Env: r.env, Cwd: r.cwd},
+		Prepare: func(rootfs string, p *executor.Process) error {
+			if r.user == "" {
+				return nil
+			}
+			o, err := resolveOwner(rootfs, r.user, true)
+			p.UID, p.GID = uint32(o.uid), uint32(o.gid)
 			return err
-		}
-	}
-	// /etc/hosts, /etc/hostname and /etc/resolv.conf as docker's build
-	// sandbox has them, bind-mounted and kept out of the layer.
-	hostname := "buildkitsandbox"
-	hosts := "127.0.0.1\tlocalhost " + hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	resolv := "nameserver 8.8.8.8\n"
-	if bts, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-		resolv = string(bts)
-	}
-	for name, content := range map[string]string{"hosts": hosts, "hostname": hostname + "\n", "resolv.conf": resolv} {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			return err
-		}
-		specMounts = append(specMounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: p, Options: []string{"rbind", "ro"}})
-	}
-	spec := runtime.Spec(runtime.Options{
-		ID: id, Rootfs: rootfs, Process: runtime.Process{Args: r.args, Env: r.env, Cwd: r.cwd,
-			UID: uint32(o.uid), GID: uint32(o.gid)}, Hostname: hostname, Network: r.network, Mounts: specMounts,
+		},
+		// /etc/hosts, /etc/hostname and /etc/resolv.conf as docker's
+		// build sandbox has them, kept out of the layer.
+		Etc:     executor.BuildEtc,
+		Mounts:  specMounts,
+		Network: r.network,
+		Stdio:   executor.Stdio{Stdout: r.stdout, Stderr: r.stdout},
 	})
-	if err := runtime.WriteBundle(dir, spec); err != nil {
-		return err
-	}
-	rt, err := runtime.Find(b.o.Runtime, b.st.Path(store.RuntimeState))
 	if err != nil {
 		return err
 	}
-	cmd := rt.Run(id, dir)
-	cmd.Stdout, cmd.Stderr = r.stdout, r.stdout
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
-	select {
-	case err = <-waitErr:
-	case <-ctx.Done():
-		rt.Kill(id, "KILL")
-		<-waitErr
-		rt.Delete(id, true)
-		return ctx.Err()
-	}
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return &ExitError{Code: ee.ExitCode()}
-		}
-		return err
-	}
-	if err := unmount(); err != nil {
-		return err
+	if code != 0 {
+		return &ExitError{Code: code}
 	}
 	exclude = append(exclude, container.RuntimePaths...)
 	opts := layer.DiffOptions{Timestamp: b.o.Timestamp, Exclude: exclude}
@@ -175,6 +127,19 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 		}
 	}
 	return nil
+}
+
+// executor is the build's executor: the one it was given, else the OCI
+// executor on the runtime runtime.Find chooses.
+func (b *builder) executor() (executor.Executor, error) {
+	if b.o.Executor != nil {
+		return b.o.Executor, nil
+	}
+	rt, err := runtime.Find(b.o.Runtime, b.st.Path(store.RuntimeState))
+	if err != nil {
+		return nil, err
+	}
+	return executor.New(rt), nil
 }
 
 // runMounts turns RUN --mount flags into runtime mounts, and lists their

@@ -25,7 +25,7 @@ type containerFlags struct {
 
 func (f *containerFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.driver, "storage-driver", os.Getenv("STRATA_STORAGE_DRIVER"), "Storage driver: overlay or vfs (default: overlay if it mounts here; recorded in the store)")
-	fs.StringVar(&f.runtime, "runtime", os.Getenv("STRATA_RUNTIME"), "OCI runtime binary (default: runc or crun)")
+	fs.StringVar(&f.runtime, "runtime", "", "OCI runtime binary (default: $STRATA_RUNTIME, else runc, else crun)")
 }
 
 func (a *app) containers(f *containerFlags) (*container.Manager, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-dev/strata/internal/changes"
+	"github.com/strata-dev/strata/internal/executor"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/snapshot"
 )
@@ -275,27 +276,11 @@ func (m *Manager) Create(o CreateOptions) (*Record, error) {
 // rootfs mount point, and the files bind-mounted at /etc/hosts,
 // /etc/hostname and /etc/resolv.conf, made as docker makes them.
 func (m *Manager) writeFiles(r *Record) error {
-	dir := m.Dir(r.ID)
 	if err := os.MkdirAll(m.Rootfs(r.ID), 0o700); err != nil {
 		return err
 	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-	if r.Config.Network == "host" {
-		if b, err := os.ReadFile("/etc/hosts"); err == nil {
-			hosts = string(b)
-		}
-	} else {
-		hosts += "127.0.1.1\t" + r.Config.Hostname + "\n"
-	}
-	resolv := ""
-	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-		resolv = string(b)
-	}
-	files := map[string]string{"hosts": hosts, "hostname": r.Config.Hostname + "\n", "resolv.conf": resolv}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			return err
-		}
+	if err := executor.WriteContainerEtc(m.Dir(r.ID), r.Config.Hostname, r.Config.Network); err != nil {
+		return err
 	}
 	return m.setState(r.ID, State{Status: Created})
 }

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +19,6 @@ import (
 
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/executor"
-	"github.com/strata-dev/strata/internal/runtime"
-	"github.com/strata-dev/strata/internal/snapshot"
 )
 
 // ExitError is a container's exit status (Err nil), or the status docker
@@ -122,7 +121,7 @@ func (m *Manager) Monitor(r *Record) error {
 	return err
 }
 
-// monitor runs the container with the runtime and waits for it. report,
+// monitor runs the container with the executor and waits for it. report,
 // when given, receives the start result (then is closed).
 func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, err error) {
 	reported := false
@@ -142,144 +141,81 @@ func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, er
 
 	lock, err := m.lockFile(r.ID, "monitor.lock", unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		return 0, errdefs.Conflict(fmt.Errorf("container %s is already running", r.Name))
+		return 0, fmt.Errorf("container %s is already running", r.Name)
 	}
 	if err != nil {
 		return 0, err
 	}
 	defer lock.Close()
-	rt, err := m.runtime()
+	ex, err := m.executor()
 	if err != nil {
 		return 0, err
 	}
-	state := m.State(r.ID)
-	rootfs := m.Rootfs(r.ID)
 	mounts, err := m.SN.Mounts(r.Snapshot)
 	if err != nil {
 		return 0, err
 	}
-	// Not mounted twice (a monitor killed before unmounting).
-	snapshot.Unmount(rootfs)
-	if err := snapshot.All(mounts, rootfs); err != nil {
-		return 0, err
-	}
-	defer func() {
-		if uerr := snapshot.Unmount(rootfs); uerr != nil && err == nil {
-			err = uerr
-		}
-	}()
-	spec, code, err := m.spec(r, rootfs)
-	if err != nil {
-		if code == 0 {
-			code = 125
-		}
-		state.ExitCode, state.Error = code, err.Error()
-		m.setState(r.ID, state)
-		sendReport(err, code)
-		return 0, &ExitError{Code: code, Err: err}
-	}
-	if err := runtime.WriteBundle(m.bundle(r.ID), spec); err != nil {
-		return 0, err
-	}
-	rt.Delete(r.ID, true) // what a crashed run left in the runtime's state
-
-	cmd := rt.Run(r.ID, m.bundle(r.ID))
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	if !r.Config.Tty {
-		// A group of its own: the signals a terminal sends to our group
-		// reach the container once, through the forwarding below. With a
-		// terminal, the runtime must stay in the foreground group to read
-		// it (and Ctrl-C is a byte for the container's own terminal).
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
 	defer signal.Stop(sigs)
-	state = State{Status: Running, StartedAt: time.Now().UTC()}
-	if err := m.setState(r.ID, state); err != nil {
-		return 0, err
-	}
-	if err := cmd.Start(); err != nil {
-		state = State{Status: Exited, ExitCode: 125, Error: err.Error(), FinishedAt: time.Now().UTC()}
-		m.setState(r.ID, state)
-		return 0, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	if report != nil {
-		// Report once the runtime knows the container, so that exec or
-		// kill right after run -d find it.
-		waitCreated(rt, r.ID, exited)
-	}
-	sendReport(nil, 0)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				// The runtime forwards what it receives to the
-				// container's process.
-				cmd.Process.Signal(s)
-			case <-done:
-				return
+	var state State
+	spec := executor.Spec{
+		ID: r.ID, Bundle: m.bundle(r.ID), Rootfs: mounts, Mounts: volumeMounts(r.Config.Volumes),
+		Hostname: r.Config.Hostname, Network: r.Config.Network, Etc: executor.ContainerEtc, EtcDir: m.Dir(r.ID),
+		Stdio: stdio, Signals: sigs,
+		Prepare: func(rootfs string, p *executor.Process) error {
+			if code, err := m.process(r, rootfs, p); err != nil {
+				state := m.State(r.ID)
+				state.ExitCode, state.Error = code, err.Error()
+				m.setState(r.ID, state)
+				sendReport(err, code)
+				return &ExitError{Code: code, Err: err}
 			}
-		}
-	}()
-	werr := <-exited
-	close(done)
-	code = 0
-	if werr != nil {
-		var ee *exec.ExitError
-		if !errors.As(werr, &ee) {
-			return 0, werr
-		}
-		code = ee.ExitCode()
-		if code < 0 { // the runtime itself was killed
-			code = 128 + int(ee.Sys().(syscall.WaitStatus).Signal())
-		}
+			state = State{Status: Running, StartedAt: time.Now().UTC()}
+			return m.setState(r.ID, state)
+		},
 	}
-	rt.Delete(r.ID, true)
+	if report != nil {
+		// Reported once the runtime knows the container, so that exec or
+		// kill right after run -d find it.
+		spec.Started = func() { sendReport(nil, 0) }
+	}
+	code, err = ex.Run(context.Background(), spec)
+	if err != nil {
+		if state.Status == Running { // the runtime did not run it
+			state = State{Status: Exited, ExitCode: 125, Error: err.Error(), FinishedAt: time.Now().UTC()}
+			m.setState(r.ID, state)
+		}
+		return 0, err
+	}
 	state.Status, state.ExitCode, state.FinishedAt = Exited, code, time.Now().UTC()
 	if err := m.setState(r.ID, state); err != nil {
 		return code, err
 	}
 	if r.Config.AutoRemove {
-		// Unmount first; remove's own unmount is then a no-op.
-		if err := snapshot.Unmount(rootfs); err != nil {
-			return code, err
-		}
 		lock.Close()
 		return code, m.remove(r)
 	}
 	return code, nil
 }
 
-// waitCreated polls the runtime until it has container id, the runtime
-// exits (its error is put back for the caller), or 10s pass.
-func waitCreated(rt *runtime.Runtime, id string, exited chan error) {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			exited <- err
-			return
-		default:
-		}
-		if s, err := rt.State(id); err == nil && s.Status != "creating" {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+// executor is the executor on the container runtime.
+func (m *Manager) executor() (*executor.OCI, error) {
+	rt, err := m.runtime()
+	if err != nil {
+		return nil, err
 	}
+	return executor.New(rt), nil
 }
 
-// spec makes the runtime spec of a container whose rootfs is mounted:
+// process fills in the process of a container whose rootfs is mounted:
 // the user, working directory and program are looked up in it, with the
 // exit code docker gives when they are wrong.
-func (m *Manager) spec(r *Record, rootfs string) (*specs.Spec, int, error) {
+func (m *Manager) process(r *Record, rootfs string, p *executor.Process) (int, error) {
 	c := r.Config
 	u, err := resolveUser(rootfs, c.User)
 	if err != nil {
-		return nil, 125, err
+		return 125, err
 	}
 	cwd := c.WorkingDir
 	if cwd == "" {
@@ -288,10 +224,10 @@ func (m *Manager) spec(r *Record, rootfs string) (*specs.Spec, int, error) {
 	// docker makes a missing working directory.
 	if rel, err := resolveIn(rootfs, cwd, true, true); err == nil {
 		if err := os.MkdirAll(filepath.Join(rootfs, rel), 0o755); err != nil {
-			return nil, 125, err
+			return 125, err
 		}
 	} else {
-		return nil, 125, fmt.Errorf("working directory %s: %w", cwd, err)
+		return 125, fmt.Errorf("working directory %s: %w", cwd, err)
 	}
 	env := append([]string{}, c.Env...)
 	has := func(k string) bool {
@@ -313,31 +249,31 @@ func (m *Manager) spec(r *Record, rootfs string) (*specs.Spec, int, error) {
 	}
 	args := c.Args()
 	if _, code, err := lookPath(rootfs, args[0], cwd, env); err != nil {
-		return nil, code, err
-	}
-	dir := m.Dir(r.ID)
-	var mounts []specs.Mount
-	for _, f := range []string{"resolv.conf", "hostname", "hosts"} {
-		mounts = append(mounts, specs.Mount{Destination: "/etc/" + f, Type: "bind", Source: filepath.Join(dir, f), Options: []string{"rbind", "rprivate"}})
+		return code, err
 	}
 	for _, v := range c.Volumes {
 		if _, err := os.Stat(v.Source); errors.Is(err, os.ErrNotExist) {
 			// docker makes a missing host directory.
 			if err := os.MkdirAll(v.Source, 0o755); err != nil {
-				return nil, 125, err
+				return 125, err
 			}
 		}
+	}
+	*p = executor.Process{Args: args, Env: env, Cwd: path.Clean(cwd), UID: u.UID, GID: u.GID, Groups: u.Groups, Terminal: c.Tty}
+	return 0, nil
+}
+
+// volumeMounts are the runtime mounts of -v volumes.
+func volumeMounts(vols []Volume) []specs.Mount {
+	var mounts []specs.Mount
+	for _, v := range vols {
 		opts := []string{"rbind", "rprivate"}
 		if v.ReadOnly {
 			opts = append(opts, "ro")
 		}
 		mounts = append(mounts, specs.Mount{Destination: v.Target, Type: "bind", Source: v.Source, Options: opts})
 	}
-	return runtime.Spec(runtime.Options{
-		ID: r.ID, Rootfs: rootfs, Process: runtime.Process{Args: args, Env: env, Cwd: path.Clean(cwd),
-			UID: u.UID, GID: u.GID, Groups: u.Groups, Terminal: c.Tty},
-		Hostname: c.Hostname, Network: c.Network, Mounts: mounts,
-	}), 0, nil
+	return mounts
 }
 
 // Kill sends a signal to a running container's process.
@@ -418,7 +354,7 @@ func (m *Manager) Exec(r *Record, o ExecOptions, stdio Stdio) error {
 	if m.State(r.ID).Status != Running {
 		return fmt.Errorf("container %s is not running", r.ID[:12])
 	}
-	rt, err := m.runtime()
+	ex, err := m.executor()
 	if err != nil {
 		return err
 	}
@@ -446,7 +382,7 @@ func (m *Manager) Exec(r *Record, o ExecOptions, stdio Stdio) error {
 		return &ExitError{Code: code + 0, Err: err}
 	}
 	p := executor.Process{Args: o.Args, Env: env, Cwd: cwd, UID: u.UID, GID: u.GID, Groups: u.Groups, Terminal: o.Tty}
-	code, err := executor.New(rt).Exec(r.ID, m.Dir(r.ID), p, stdio)
+	code, err := ex.Exec(r.ID, m.Dir(r.ID), p, stdio)
 	if err != nil {
 		return err
 	}

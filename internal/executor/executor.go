@@ -106,7 +106,8 @@ func (e *OCI) Runtime() *runtime.Runtime { return e.rt }
 // Run implements Executor.
 func (e *OCI) Run(ctx context.Context, s Spec) (exit int, err error) {
 	rootfs := filepath.Join(s.Bundle, "rootfs")
-	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+	// Private: config.json holds the environment, secrets included.
+	if err := os.MkdirAll(rootfs, 0o700); err != nil {
 		return 0, err
 	}
 	// Not mounted twice (a run killed before it unmounted).
