@@ -3,6 +3,8 @@ package executor
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -27,6 +29,9 @@ type fixture struct {
 	e      *OCI
 	base   string // the busybox tree
 	bundle string
+	// id is the container's, unique: the runtimes name its cgroups
+	// after it, which all tests share.
+	id string
 }
 
 func newFixture(t *testing.T, rt string) *fixture {
@@ -46,7 +51,9 @@ func newFixture(t *testing.T, rt string) *fixture {
 	if _, err := layer.Apply(context.Background(), base, bytes.NewReader(testutil.BusyboxTar(t)), layer.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{e: New(r), base: base, bundle: filepath.Join(dir, "bundle")}
+	var id [8]byte
+	rand.Read(id[:])
+	f := &fixture{e: New(r), base: base, bundle: filepath.Join(dir, "bundle"), id: "strata-test-" + hex.EncodeToString(id[:])}
 	t.Cleanup(func() { f.checkClean(t) })
 	return f
 }
@@ -54,7 +61,7 @@ func newFixture(t *testing.T, rt string) *fixture {
 // spec runs args as root in / of the busybox tree, bind-mounted.
 func (f *fixture) spec(args ...string) Spec {
 	return Spec{
-		ID: "t-" + filepath.Base(filepath.Dir(f.base)), Bundle: f.bundle,
+		ID: f.id, Bundle: f.bundle,
 		Rootfs:  []snapshot.Mount{{Type: "bind", Source: f.base, Options: []string{"rbind"}}},
 		Process: Process{Args: args, Env: []string{"PATH=/bin:/sbin:/usr/bin:/usr/sbin"}, Cwd: "/"},
 		Network: "none",
@@ -113,10 +120,6 @@ func TestRunProcess(t *testing.T) {
 		wantErrOut string
 	}{
 		{name: "exit status", args: []string{"sh", "-c", "exit 3"}, wantCode: 3},
-		{name: "killed by a signal", args: []string{"sleep", "1000"}, wantCode: 128 + 9,
-			edit: func(s *Spec, f *fixture) {
-				s.Started = func() { f.e.rt.Kill(s.ID, "KILL") }
-			}},
 		{name: "stdout and stderr apart", args: []string{"sh", "-c", "echo out; echo err >&2"}, wantOut: "out\n", wantErrOut: "err\n"},
 		{name: "stdin", args: []string{"sh", "-c", "tr a-z A-Z"}, stdin: "hello\n", wantOut: "HELLO\n"},
 		{name: "environment", args: []string{"sh", "-c", "echo $FOO $BAR"}, wantOut: "1 two words\n",
@@ -338,12 +341,43 @@ func TestSignals(t *testing.T) {
 		sigs := make(chan os.Signal, 1)
 		s := f.spec("sh", "-c", "trap 'exit 7' TERM; echo ready; while true; do sleep 0.1; done")
 		s.Signals = sigs
-		s.Started = func() { sigs <- syscall.SIGTERM }
-		if code, _, errOut := f.run(t, s); code != 7 {
-			t.Errorf("exit %d, want 7 from the TERM trap: %s", code, errOut)
+		// Sent once the trap is set: a signal the shell (pid 1) has no
+		// handler for is ignored.
+		s.Stdio.Stdout = writerFunc(func(b []byte) (int, error) {
+			if strings.Contains(string(b), "ready") {
+				sigs <- syscall.SIGTERM
+			}
+			return len(b), nil
+		})
+		var stderr bytes.Buffer
+		s.Stdio.Stderr = &stderr
+		if code, err := f.e.Run(context.Background(), s); err != nil || code != 7 {
+			t.Errorf("exit %d, %v; want 7 from the TERM trap: %s", code, err, stderr.String())
 		}
 	})
 }
+
+// TestKilled: a process killed by a signal exits 128+n.
+func TestKilled(t *testing.T) {
+	forEachRuntime(t, func(t *testing.T, f *fixture) {
+		s := f.spec("sh", "-c", "echo running; sleep 1000")
+		// Killed once it runs: a kill while the runtime still sets the
+		// container up fails the runtime instead.
+		s.Stdio.Stdout = writerFunc(func(b []byte) (int, error) {
+			if strings.Contains(string(b), "running") {
+				go f.e.rt.Kill(s.ID, "KILL")
+			}
+			return len(b), nil
+		})
+		if code, err := f.e.Run(context.Background(), s); err != nil || code != 128+9 {
+			t.Errorf("exit %d, %v; want 137", code, err)
+		}
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (w writerFunc) Write(b []byte) (int, error) { return w(b) }
 
 // TestLeftoverState: a container state a crashed run left under the same
 // ID does not stop the next run.
