@@ -34,7 +34,7 @@ type analyzer struct {
 	seed   maphash.Seed
 	opts   Options
 	res    *Result
-	layers []Layer
+	layers []planLayer
 
 	// Of the layer being read (kept, reset, between layers).
 	entries chunks[entry]
@@ -78,7 +78,8 @@ const lazyMin = 1 << 20
 // maxLayers: layer numbers are uint16 in the per-path state.
 const maxLayers = math.MaxUint16
 
-// Analyze reads every layer of im once, in order, and returns the analysis.
+// analyzePlan reads every layer of im once, in order, and returns the
+// analysis.
 //
 // Per layer: the walk applies at once each file of a path absent below
 // (nothing of the layer can remove it: whiteouts and opaque markers apply
@@ -86,7 +87,7 @@ const maxLayers = math.MaxUint16
 // end its whiteouts and opaque markers remove what they hide, the kept files
 // are applied, the directories the layer implies are added, and dive's
 // per-path efficiency data is updated.
-func Analyze(im *Image, opts Options) (*Result, error) {
+func analyzePlan(im *plan, opts Options) (*Result, error) {
 	if len(im.Layers) > maxLayers {
 		return nil, fmt.Errorf("the image has %d layers: the analysis takes at most %d", len(im.Layers), maxLayers)
 	}
@@ -126,7 +127,7 @@ func Analyze(im *Image, opts Options) (*Result, error) {
 	return a.res, nil
 }
 
-func (a *analyzer) layer(k uint16, l Layer) error {
+func (a *analyzer) layer(k uint16, l planLayer) error {
 	rc, err := l.Open()
 	if err != nil {
 		return err

@@ -11,7 +11,7 @@ func TestFixtures(t *testing.T) {
 	for _, fx := range fixtures {
 		t.Run(fx.name, func(t *testing.T) {
 			_, im := fx.build(t)
-			r, err := Analyze(im, Options{UpTo: -1, KeepChanges: true})
+			r, err := analyzePlan(im, Options{UpTo: -1, KeepChanges: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,7 +21,7 @@ func BenchmarkAnalyzeArchive(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := AnalyzeSource(context.Background(), src, Options{UpTo: -1}); err != nil {
+		if _, err := Analyze(context.Background(), src, Options{UpTo: -1}); err != nil {
 			b.Fatal(err)
 		}
 		src.Close()

@@ -105,7 +105,7 @@ var fixtures = []fixture{
 }
 
 // build stores a fixture as an image of a fresh store.
-func (fx fixture) build(t testing.TB) (*store.Store, *Image) {
+func (fx fixture) build(t testing.TB) (*store.Store, *plan) {
 	t.Helper()
 	st, err := store.Open(t.TempDir())
 	if err != nil {
@@ -120,7 +120,7 @@ func (fx fixture) build(t testing.TB) (*store.Store, *Image) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im := plan(context.Background(), src)
+	im := planOf(context.Background(), src)
 	if dir := os.Getenv("STRATA_ANALYZE_EXPORT"); dir != "" {
 		exportDockerArchive(t, filepath.Join(dir, fx.name+".tar"), fx.name, tars)
 	}

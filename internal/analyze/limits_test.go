@@ -87,14 +87,14 @@ func TestBigSizes(t *testing.T) {
 	l1.file(t, "big", smaller, "")
 	l1.file(t, "small", 0, "abc")
 	l1.zeros(1024)
-	im := &Image{}
+	im := &plan{}
 	for _, v := range []*virtualTar{&l0, &l1} {
 		v := v
-		im.Layers = append(im.Layers, Layer{Digest: "sha256:0", Size: v.size, Open: func() (io.ReadCloser, error) {
+		im.Layers = append(im.Layers, planLayer{Digest: "sha256:0", Size: v.size, Open: func() (io.ReadCloser, error) {
 			return seekable{io.NewSectionReader(v, 0, v.size)}, nil
 		}})
 	}
-	r, err := Analyze(im, Options{UpTo: -1, KeepChanges: true})
+	r, err := analyzePlan(im, Options{UpTo: -1, KeepChanges: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,15 +121,15 @@ func TestBigSizes(t *testing.T) {
 }
 
 func TestTooManyLayers(t *testing.T) {
-	im := &Image{Layers: make([]Layer, maxLayers+1)}
-	if _, err := Analyze(im, Options{UpTo: -1}); err == nil || !strings.Contains(err.Error(), "65535") {
+	im := &plan{Layers: make([]planLayer, maxLayers+1)}
+	if _, err := analyzePlan(im, Options{UpTo: -1}); err == nil || !strings.Contains(err.Error(), "65535") {
 		t.Errorf("error %v, want one about the 65535 layers the analysis takes", err)
 	}
 }
 
 func TestLongPathElement(t *testing.T) {
-	im := &Image{Layers: []Layer{{Open: opener(testutil.Tar(t, testutil.Entry{Name: "d/" + x("n", 70000), Body: "x"}))}}}
-	if _, err := Analyze(im, Options{UpTo: -1}); err == nil || !strings.Contains(err.Error(), "path element of 70000 bytes") {
+	im := &plan{Layers: []planLayer{{Open: opener(testutil.Tar(t, testutil.Entry{Name: "d/" + x("n", 70000), Body: "x"}))}}}
+	if _, err := analyzePlan(im, Options{UpTo: -1}); err == nil || !strings.Contains(err.Error(), "path element of 70000 bytes") {
 		t.Errorf("error %v, want one about the long path element", err)
 	}
 }

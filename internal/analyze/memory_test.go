@@ -141,11 +141,11 @@ func (m *manyFiles) next() {
 // allocates in all (the nodes, the lookup table's generations, buffers: no
 // allocation per entry).
 func TestAnalyzeMemory(t *testing.T) {
-	im := &Image{Layers: []Layer{{Open: func() (io.ReadCloser, error) { return io.NopCloser(newManyFiles()), nil }}}}
+	im := &plan{Layers: []planLayer{{Open: func() (io.ReadCloser, error) { return io.NopCloser(newManyFiles()), nil }}}}
 	var before, after, final runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	r, err := Analyze(im, Options{UpTo: -1})
+	r, err := analyzePlan(im, Options{UpTo: -1})
 	runtime.ReadMemStats(&after)
 	runtime.GC()
 	runtime.ReadMemStats(&final)

@@ -17,11 +17,11 @@ import (
 // across and within layers: files (a few contents, some big enough to be
 // lazy), directories, links, whiteouts, opaque markers, repeated entries.
 // A third of the layers are gzipped (not seekable).
-func randomImage(t testing.TB, r *rand.Rand) *Image {
+func randomImage(t testing.TB, r *rand.Rand) *plan {
 	dirs := []string{"", "a/", "b/", "a/c/", "a/d/", "b/e/", "a/c/f/"}
 	names := []string{"x", "y", "z", "w", "c", "d", "e"}
 	bodies := []string{"", "1", "22", "333", "hello", "world", x("q", 700), x("r", 700)}
-	im := &Image{Name: "random"}
+	im := &plan{Name: "random"}
 	for range 1 + r.Intn(5) {
 		var es []testutil.Entry
 		for range r.Intn(14) {
@@ -48,7 +48,7 @@ func randomImage(t testing.TB, r *rand.Rand) *Image {
 			}
 		}
 		b := testutil.Tar(t, es...)
-		l := Layer{Digest: "sha256:0", Size: int64(len(b)), Open: opener(b)}
+		l := planLayer{Digest: "sha256:0", Size: int64(len(b)), Open: opener(b)}
 		if r.Intn(3) == 0 {
 			var gz bytes.Buffer
 			zw := gzip.NewWriter(&gz)
@@ -72,11 +72,11 @@ func TestRandomImages(t *testing.T) {
 	}
 	for seed := range n {
 		im := randomImage(t, rand.New(rand.NewSource(int64(seed))))
-		full, err := Analyze(im, Options{UpTo: -1, KeepChanges: true})
+		full, err := analyzePlan(im, Options{UpTo: -1, KeepChanges: true})
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
-		plain, err := Analyze(im, Options{UpTo: -1})
+		plain, err := analyzePlan(im, Options{UpTo: -1})
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
@@ -101,7 +101,7 @@ func TestRandomImages(t *testing.T) {
 		for k := range im.Layers {
 			var trees [2]strings.Builder
 			for j, keep := range []bool{false, true} {
-				r, err := Analyze(im, Options{UpTo: k, KeepChanges: keep})
+				r, err := analyzePlan(im, Options{UpTo: k, KeepChanges: keep})
 				if err != nil {
 					t.Fatalf("seed %d: %v", seed, err)
 				}

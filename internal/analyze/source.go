@@ -20,17 +20,26 @@ import (
 	"github.com/strata-dev/strata/internal/image"
 )
 
-// AnalyzeSource analyses an image from any source: the store, an archive,
-// an OCI layout or a registry (source.Open). The Source must stay open
-// while the analysis runs.
-func AnalyzeSource(ctx context.Context, src image.Source, opts Options) (*Result, error) {
-	return Analyze(plan(ctx, src), opts)
+// Analyze analyses an image from any source: the store, an archive, an OCI
+// layout or a registry (source.Open). The Source must stay open while the
+// analysis runs.
+func Analyze(ctx context.Context, src image.Source, opts Options) (*Result, error) {
+	return analyzePlan(planOf(ctx, src), opts)
 }
 
-// Layer is one layer as the analysis reads it. Open returns the layer blob
-// as stored (compressed or not); the analyzer detects the compression
+// plan is what the analysis reads: the name to report, the layers with how
+// to open each, and the history that names their instructions. planOf makes
+// it from an image.Source; tests make it from tars in memory.
+type plan struct {
+	Name    string
+	Layers  []planLayer
+	History []ocispec.History
+}
+
+// planLayer is one layer as the analysis reads it. Open returns the layer
+// blob as stored (compressed or not); the analyzer detects the compression
 // itself.
-type Layer struct {
+type planLayer struct {
 	Digest    digest.Digest
 	DiffID    digest.Digest
 	MediaType string
@@ -38,28 +47,19 @@ type Layer struct {
 	Open      func() (io.ReadCloser, error)
 }
 
-// Image is the analysis's reading plan: the name to report, the layers
-// with how to open each, and the history that names their instructions.
-// plan makes it from an image.Source; tests make it from tars in memory.
-type Image struct {
-	Name    string
-	Layers  []Layer
-	History []ocispec.History
-}
-
-// plan reads src's layers for the analysis. Analysis stores nothing, so
+// planOf reads src's layers for the analysis. Analysis stores nothing, so
 // it reads blobs unverified where the source allows (image.UnverifiedOpener):
 // no sha256 pass, and a seekable plain layer (an archive's, the store's)
 // lets Walk skip big files instead of reading them.
-func plan(ctx context.Context, src image.Source) *Image {
+func planOf(ctx context.Context, src image.Source) *plan {
 	open := src.OpenBlob
 	if uo, ok := src.(image.UnverifiedOpener); ok {
 		open = uo.OpenBlobUnverified
 	}
-	im := &Image{Name: src.Name(), History: src.Config().File.History}
+	im := &plan{Name: src.Name(), History: src.Config().File.History}
 	for _, l := range src.Layers() {
 		d := l.Digest
-		im.Layers = append(im.Layers, Layer{
+		im.Layers = append(im.Layers, planLayer{
 			Digest: l.Digest, DiffID: l.DiffID, MediaType: l.MediaType, Size: l.Size,
 			Open: func() (io.ReadCloser, error) { return open(ctx, d) },
 		})

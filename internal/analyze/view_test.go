@@ -18,7 +18,7 @@ func analyzed(t *testing.T, name string, opts Options) *Result {
 	for _, fx := range fixtures {
 		if fx.name == name {
 			_, im := fx.build(t)
-			r, err := Analyze(im, opts)
+			r, err := analyzePlan(im, opts)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -114,8 +114,8 @@ func FuzzWalk(fz *testing.F) {
 			return
 		}
 		// Two layers of the same stream: the second rewrites every path.
-		im := &Image{Layers: []Layer{{Open: opener(data)}, {Open: opener(data)}}}
-		r, err := Analyze(im, Options{UpTo: -1, KeepChanges: true})
+		im := &plan{Layers: []planLayer{{Open: opener(data)}, {Open: opener(data)}}}
+		r, err := analyzePlan(im, Options{UpTo: -1, KeepChanges: true})
 		if err != nil {
 			return
 		}

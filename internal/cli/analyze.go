@@ -73,7 +73,7 @@ or docker://NAME (also registry:NAME): an image in a registry, read without pull
 				}
 				opts.UpTo = n
 			}
-			res, err := analyze.AnalyzeSource(ctx, src, opts)
+			res, err := analyze.Analyze(ctx, src, opts)
 			if err != nil {
 				return err
 			}
