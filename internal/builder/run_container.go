@@ -89,26 +89,33 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 		return &ExitError{Code: code}
 	}
 	exclude = append(exclude, container.RuntimePaths...)
+	committed, err = b.writeRunLayer(sn, id, s, r, exclude)
+	return err
+}
+
+// writeRunLayer writes the layer of a RUN step from its snapshot's changes
+// (the driver's WriteDiff) and reports whether the snapshot was committed,
+// as the layer's own or as the next step's parent.
+func (b *builder) writeRunLayer(sn snapshot.Snapshotter, id string, s *stage, r *execRequest, exclude []string) (committed bool, err error) {
 	opts := layer.DiffOptions{Timestamp: b.o.Timestamp, Exclude: exclude}
 	fill := func(w io.Writer) error { return sn.WriteDiff(w, id, opts) }
 	if b.o.KeepRunLayers && b.o.Timestamp == nil {
 		if err := sn.RemoveStubs(id, exclude); err != nil {
-			return err
+			return false, err
 		}
 		l, kept, err := b.keepLayer(sn, id, s.state.layers, fill, exclude)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if l != nil {
-			committed = kept
 			r.kept(l)
-			return nil
+			return kept, nil
 		}
 		// Not kept (the chain's snapshot exists already): written as usual.
 	}
 	l, err := r.diff(fill)
 	if err != nil {
-		return err
+		return false, err
 	}
 	// The command's snapshot becomes the new layer's snapshot, as in
 	// BuildKit: the next step runs on it without unpacking the layer, and
@@ -119,14 +126,12 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 	// layer is unpacked instead.
 	if b.o.Timestamp == nil {
 		if err := sn.RemoveStubs(id, exclude); err != nil {
-			return err
+			return false, err
 		}
 		chain := chainID(append(append([]metadata.Layer{}, s.state.layers...), *l)).String()
-		if err := sn.Commit(chain, id); err == nil {
-			committed = true
-		}
+		return sn.Commit(chain, id) == nil, nil
 	}
-	return nil
+	return false, nil
 }
 
 // executor is the build's executor: the one it was given, else the OCI

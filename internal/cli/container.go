@@ -542,8 +542,15 @@ func (a *app) each(m *container.Manager, args []string, fn func(*container.Recor
 // argFor is what docker echoes for a container: the name or ID the user
 // gave.
 func argFor(args []string, r *container.Record) string {
+	// A name wins over an ID prefix, as in Manager.Get: "c1" may also be
+	// the first letters of another container's ID.
 	for _, a := range args {
-		if a == r.Name || strings.HasPrefix(r.ID, a) {
+		if strings.TrimPrefix(a, "/") == r.Name || a == r.ID {
+			return a
+		}
+	}
+	for _, a := range args {
+		if strings.HasPrefix(r.ID, a) {
 			return a
 		}
 	}
