@@ -19,6 +19,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/changes"
 	"github.com/strata-dev/strata/internal/executor"
+	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/snapshot"
 )
@@ -133,67 +134,19 @@ func newID() string {
 // its own read-write snapshot, its runtime files and its record. On
 // failure nothing of it is left.
 func (m *Manager) Create(o CreateOptions) (*Record, error) {
-	var vols []Volume
-	for _, spec := range o.Volumes {
-		v, err := ParseVolume(spec)
-		if err != nil {
+	var im *metadata.Image
+	cfg, err := containerConfig(o, func() (*image.ConfigFile, error) {
+		var err error
+		if im, err = m.St.Resolve(o.Image); err != nil {
 			return nil, err
 		}
-		vols = append(vols, v)
-	}
-	network := o.Network
-	switch network {
-	case "":
-		network = "host"
-	case "host", "none":
-	default:
-		return nil, usage("network %s not found (only host and none exist here)", network)
-	}
-	if o.Name != "" && !nameRE.MatchString(o.Name) {
-		return nil, usage("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
-	}
-	im, err := m.St.Resolve(o.Image)
+		icfg, _, err := m.St.Config(im)
+		return icfg, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	icfg, _, err := m.St.Config(im)
-	if err != nil {
-		return nil, err
-	}
-	ic := icfg.Config
-	cfg := Config{
-		Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, WorkingDir: ic.WorkingDir, User: ic.User,
-		Tty: o.Tty, OpenStdin: o.Stdin, Network: network, Volumes: vols, AutoRemove: o.AutoRemove,
-		StopSignal: ic.StopSignal,
-	}
-	if o.Entrypoint != nil {
-		cfg.Entrypoint, cfg.Cmd = nil, nil
-		if *o.Entrypoint != "" {
-			cfg.Entrypoint = []string{*o.Entrypoint}
-		}
-	}
-	if len(o.Args) > 0 {
-		cfg.Cmd = o.Args
-	}
-	if len(cfg.Args()) == 0 {
-		return nil, usage("no command specified")
-	}
-	if o.WorkingDir != "" {
-		if !path.IsAbs(o.WorkingDir) {
-			return nil, usage("the working directory '%s' is invalid: it needs to be an absolute path", o.WorkingDir)
-		}
-		cfg.WorkingDir = o.WorkingDir
-	}
-	if o.User != "" {
-		cfg.User = o.User
-	}
-	env := ic.Env
-	if len(env) == 0 {
-		env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-	}
-	if cfg.Env, err = ParseEnv(env, o.Env, o.EnvFiles); err != nil {
-		return nil, err
-	}
+	network := cfg.Network
 
 	r := &Record{
 		Images: []digest.Digest{im.ID}, ID: newID(), Name: strings.TrimPrefix(o.Name, "/"),
@@ -239,7 +192,80 @@ func (m *Manager) Create(o CreateOptions) (*Record, error) {
 	if err := m.writeFiles(r); err != nil {
 		return nil, err
 	}
-	err = m.St.Meta.Update(func(tx *metadata.Tx) error {
+	if err := m.addRecord(r, o.Name != ""); err != nil {
+		return nil, err
+	}
+	ok = true
+	return r, nil
+}
+
+// containerConfig is the container's config: the image's (read by
+// imageConfig once the options that need no image are checked), with the
+// options of create or run applied, checked as docker checks them.
+func containerConfig(o CreateOptions, imageConfig func() (*image.ConfigFile, error)) (Config, error) {
+	var vols []Volume
+	for _, spec := range o.Volumes {
+		v, err := ParseVolume(spec)
+		if err != nil {
+			return Config{}, err
+		}
+		vols = append(vols, v)
+	}
+	network := o.Network
+	switch network {
+	case "":
+		network = "host"
+	case "host", "none":
+	default:
+		return Config{}, usage("network %s not found (only host and none exist here)", network)
+	}
+	if o.Name != "" && !nameRE.MatchString(o.Name) {
+		return Config{}, usage("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
+	}
+	icfg, err := imageConfig()
+	if err != nil {
+		return Config{}, err
+	}
+	ic := icfg.Config
+	cfg := Config{
+		Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, WorkingDir: ic.WorkingDir, User: ic.User,
+		Tty: o.Tty, OpenStdin: o.Stdin, Network: network, Volumes: vols, AutoRemove: o.AutoRemove,
+		StopSignal: ic.StopSignal,
+	}
+	if o.Entrypoint != nil {
+		cfg.Entrypoint, cfg.Cmd = nil, nil
+		if *o.Entrypoint != "" {
+			cfg.Entrypoint = []string{*o.Entrypoint}
+		}
+	}
+	if len(o.Args) > 0 {
+		cfg.Cmd = o.Args
+	}
+	if len(cfg.Args()) == 0 {
+		return Config{}, usage("no command specified")
+	}
+	if o.WorkingDir != "" {
+		if !path.IsAbs(o.WorkingDir) {
+			return Config{}, usage("the working directory '%s' is invalid: it needs to be an absolute path", o.WorkingDir)
+		}
+		cfg.WorkingDir = o.WorkingDir
+	}
+	if o.User != "" {
+		cfg.User = o.User
+	}
+	env := ic.Env
+	if len(env) == 0 {
+		env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	}
+	cfg.Env, err = ParseEnv(env, o.Env, o.EnvFiles)
+	return cfg, err
+}
+
+// addRecord stores a new container's record, with a random name when it
+// has none; a name given by the user that another container has is a
+// conflict, a random one is drawn again.
+func (m *Manager) addRecord(r *Record, named bool) error {
+	return m.St.Meta.Update(func(tx *metadata.Tx) error {
 		if r.Name == "" {
 			r.Name = randomName()
 		}
@@ -258,18 +284,13 @@ func (m *Manager) Create(o CreateOptions) (*Record, error) {
 			if clash == "" {
 				break
 			}
-			if o.Name != "" {
+			if named {
 				return usage("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name", r.Name, clash)
 			}
 			r.Name = randomName()
 		}
 		return tx.Put(metadata.BucketContainers, r.ID, r)
 	})
-	if err != nil {
-		return nil, err
-	}
-	ok = true
-	return r, nil
 }
 
 // writeFiles makes the container's directory: the bundle with its
