@@ -92,6 +92,7 @@ func newImageCmd(a *app) *cobra.Command {
 		newInspectCmd(a),
 		newLoadCmd(a),
 		newImagePruneCmd(a),
+		newImageDiffCmd(a),
 		newImageSquashCmd(a),
 		newPullCmd(a),
 		newPushCmd(a),

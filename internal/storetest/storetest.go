@@ -56,6 +56,15 @@ func PlatformImage(t testing.TB, st *store.Store, name, platform string, layers 
 	}}, name, layers)
 }
 
+// ConfigImage is Image from scratch whose config fn changes first.
+func ConfigImage(t testing.TB, st *store.Store, name string, fn func(c *image.ConfigFile), layers ...[]byte) *metadata.Image {
+	t.Helper()
+	return addImage(t, st, store.NewImageOptions{Config: func(c *image.ConfigFile) error {
+		fn(c)
+		return nil
+	}}, name, layers)
+}
+
 // addImage stores layers and commits an image of them with o.
 func addImage(t testing.TB, st *store.Store, o store.NewImageOptions, name string, layers [][]byte) *metadata.Image {
 	t.Helper()
