@@ -93,6 +93,7 @@ func newImageCmd(a *app) *cobra.Command {
 		newLoadCmd(a),
 		newImagePruneCmd(a),
 		newImageDiffCmd(a),
+		newImageRebaseCmd(a),
 		newImageSquashCmd(a),
 		newPullCmd(a),
 		newPushCmd(a),

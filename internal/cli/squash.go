@@ -49,24 +49,15 @@ oci-archive:FILE, oci:DIR, docker://NAME).`,
 				if cmd.Flags().Changed("from") {
 					return errdefs.InvalidArgument(fmt.Errorf("--from and --since cannot be used together"))
 				}
-				if o.From, err = layersOf(ctx, since, opts, src, args[0]); err != nil {
+				if o.From, err = layersOf(ctx, since, opts, src); err != nil {
 					return err
 				}
 			}
-			for _, t := range tags {
-				r, err := image.ParseTagged(t)
-				if err != nil {
-					return err
-				}
-				o.Names = append(o.Names, r)
+			if o.Names, err = parseTags(tags); err != nil {
+				return err
 			}
-			if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
-				sec, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
-					return errdefs.InvalidArgument(fmt.Errorf("SOURCE_DATE_EPOCH=%q: not a number of seconds", v))
-				}
-				t := time.Unix(sec, 0).UTC()
-				o.Created = &t
+			if o.Created, err = sourceDateEpoch(); err != nil {
+				return err
 			}
 			st, err := a.store()
 			if err != nil {
@@ -91,20 +82,43 @@ oci-archive:FILE, oci:DIR, docker://NAME).`,
 
 // layersOf returns how many layers base has, after checking that they are
 // the bottom layers of src.
-func layersOf(ctx context.Context, base string, opts source.Options, src image.Source, name string) (int, error) {
+func layersOf(ctx context.Context, base string, opts source.Options, src image.Source) (int, error) {
 	b, err := source.Open(ctx, base, opts)
 	if err != nil {
 		return 0, err
 	}
 	defer b.Close()
-	bl, sl := b.Layers(), src.Layers()
-	if len(bl) > len(sl) {
-		return 0, errdefs.InvalidArgument(fmt.Errorf("%s is not built on %s: it has fewer layers", name, base))
+	n, err := rewrite.BaseLayers(src, b)
+	if err != nil {
+		return 0, errdefs.InvalidArgument(err)
 	}
-	for i, l := range bl {
-		if sl[i].DiffID != l.DiffID {
-			return 0, errdefs.InvalidArgument(fmt.Errorf("%s is not built on %s: layer %d differs", name, base, i))
+	return n, nil
+}
+
+// parseTags parses -t names.
+func parseTags(tags []string) ([]image.Reference, error) {
+	var out []image.Reference
+	for _, t := range tags {
+		r, err := image.ParseTagged(t)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, r)
 	}
-	return len(bl), nil
+	return out, nil
+}
+
+// sourceDateEpoch is the creation time $SOURCE_DATE_EPOCH asks for (nil:
+// unset), for reproducible images.
+func sourceDateEpoch() (*time.Time, error) {
+	v := os.Getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return nil, nil
+	}
+	sec, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("SOURCE_DATE_EPOCH=%q: not a number of seconds", v))
+	}
+	t := time.Unix(sec, 0).UTC()
+	return &t, nil
 }

@@ -191,15 +191,22 @@ func (s *Store) NewImage(o NewImageOptions) (*metadata.Image, error) {
 // PutImage writes cfg and an OCI manifest of it and layers (whose blobs and
 // records the store must have already), and adds the image (AddImage).
 func (s *Store) PutImage(cfg *image.ConfigFile, layers []ocispec.Descriptor, names []image.Reference) (*metadata.Image, error) {
+	return s.PutImageAnnotated(cfg, layers, names, nil)
+}
+
+// PutImageAnnotated is PutImage with annotations on the manifest (such as
+// org.opencontainers.image.base.name).
+func (s *Store) PutImageAnnotated(cfg *image.ConfigFile, layers []ocispec.Descriptor, names []image.Reference, annotations map[string]string) (*metadata.Image, error) {
 	cd, err := s.PutJSON(ocispec.MediaTypeImageConfig, cfg)
 	if err != nil {
 		return nil, err
 	}
 	md, err := s.PutJSON(ocispec.MediaTypeImageManifest, ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageManifest,
-		Config:    cd,
-		Layers:    layers,
+		Versioned:   specs.Versioned{SchemaVersion: 2},
+		MediaType:   ocispec.MediaTypeImageManifest,
+		Config:      cd,
+		Layers:      layers,
+		Annotations: annotations,
 	})
 	if err != nil {
 		return nil, err
