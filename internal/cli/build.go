@@ -47,6 +47,7 @@ type buildFlags struct {
 	runtime       string
 	cacheFrom     []string
 	cacheTo       []string
+	check         bool
 }
 
 func newBuildCmd(a *app) *cobra.Command {
@@ -82,6 +83,7 @@ func newBuildCmd(a *app) *cobra.Command {
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, `External cache source ("type=registry,ref=R", or R)`)
 	f.registry.addTLSVerify(fl)
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, `Cache export destination ("type=registry,ref=R[,mode=min|max]")`)
+	fl.BoolVar(&f.check, "check", false, "Check the Dockerfile with BuildKit's lint rules instead of building (exit 1 on warnings)")
 	return c
 }
 
@@ -254,9 +256,12 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 	p := progress.New(a.stderr, mode)
 	o.Progress = p
 	st, err := a.store()
-	if err != nil {
+	if err != nil || f.check {
 		p.Close()
-		return err
+		if err != nil {
+			return err
+		}
+		return buildCheck(ctx, st, o, a.stdout)
 	}
 	client := lazyRegistryClient(f.registry)
 	o.Puller = func(ctx context.Context, req builder.PullRequest) (*metadata.Image, error) {
@@ -293,6 +298,9 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 			}
 		}
 		return err
+	}
+	if !f.quiet {
+		buildWarnings(ctx, st, o, a.stderr)
 	}
 	if f.iidfile != "" {
 		if err := os.WriteFile(f.iidfile, []byte(res.ImageID.String()), 0o644); err != nil {
