@@ -5,15 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/strata-dev/strata/internal/archive"
 	"github.com/strata-dev/strata/internal/builder/conformance"
+	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/store"
@@ -89,42 +92,138 @@ func canRun() bool {
 	return false
 }
 
-// prepareCase copies a case to a temporary context and runs its setup.sh.
-func prepareCase(t *testing.T, name string) (string, map[string]string) {
+// confCase is one directory of testdata/conformance (see record.sh for
+// what each file means).
+type confCase struct {
+	name       string
+	dockerfile []byte
+	dir        string // the build context, made by setup.sh
+	args       map[string]string
+	target     string
+	baseImport []string // --change lines; nil: no imported base
+	want       []byte   // expected.json
+	wantErr    *expectedError
+}
+
+// expectedError is a case docker refused: strata must refuse it too,
+// naming the same Dockerfile line and saying match.
+type expectedError struct {
+	line  int
+	match string
+}
+
+// caseFiles are the harness's files, not part of a build context.
+var caseFiles = []string{"expected.json", "expected-error", "build-args", "target", "base-import", "notes", "setup.sh"}
+
+// loadCase copies a case to a temporary context, runs its setup.sh and
+// reads the harness's files.
+func loadCase(t *testing.T, name string) *confCase {
 	t.Helper()
 	src := filepath.Join("testdata", "conformance", name)
-	dst := filepath.Join(t.TempDir(), name)
-	if out, err := exec.Command("cp", "-a", src+"/.", dst+"/").CombinedOutput(); err != nil {
-		if err := os.MkdirAll(dst, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := exec.Command("cp", "-a", src+"/.", dst+"/").CombinedOutput(); err != nil {
-			t.Fatalf("copy case: %v: %s", err, out)
-		}
-		_ = out
+	c := &confCase{name: name, dir: filepath.Join(t.TempDir(), name), args: map[string]string{}}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	os.Remove(filepath.Join(dst, "expected.json"))
-	if _, err := os.Stat(filepath.Join(dst, "setup.sh")); err == nil {
+	if out, err := exec.Command("cp", "-a", src+"/.", c.dir+"/").CombinedOutput(); err != nil {
+		t.Fatalf("copy case: %v: %s", err, out)
+	}
+	var err error
+	if c.dockerfile, err = os.ReadFile(filepath.Join(src, "Dockerfile")); err != nil {
+		t.Fatal(err)
+	}
+	read := func(f string) (string, bool) {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		return string(b), err == nil
+	}
+	for _, l := range lines(read("build-args")) {
+		k, v, _ := strings.Cut(l, "=")
+		c.args[k] = v
+	}
+	if s, ok := read("target"); ok {
+		c.target = strings.TrimSpace(s)
+	}
+	if s, ok := read("base-import"); ok {
+		c.baseImport = append([]string{}, lines(s, true)...)
+	}
+	if s, ok := read("expected-error"); ok {
+		c.wantErr = parseExpectedError(t, s)
+	} else if s, ok := read("expected.json"); ok {
+		c.want = []byte(s)
+	} else {
+		t.Fatal("case has neither expected.json nor expected-error")
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, "setup.sh")); err == nil {
 		cmd := exec.Command("sh", "setup.sh")
-		cmd.Dir = dst
+		cmd.Dir = c.dir
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("setup.sh: %v: %s", err, out)
 		}
-		os.Remove(filepath.Join(dst, "setup.sh"))
 	}
-	args := map[string]string{}
-	if b, err := os.ReadFile(filepath.Join(dst, "build-args")); err == nil {
-		for _, l := range strings.Fields(string(b)) {
-			k, v, _ := strings.Cut(l, "=")
-			args[k] = v
+	for _, f := range caseFiles {
+		os.Remove(filepath.Join(c.dir, f))
+	}
+	return c
+}
+
+// lines are a file's non-empty lines.
+func lines(s string, ok bool) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); ok && l != "" {
+			out = append(out, l)
 		}
-		os.Remove(filepath.Join(dst, "build-args"))
 	}
-	return dst, args
+	return out
+}
+
+func parseExpectedError(t *testing.T, s string) *expectedError {
+	t.Helper()
+	e := &expectedError{}
+	for _, l := range lines(s, true) {
+		k, v, _ := strings.Cut(l, ": ")
+		switch k {
+		case "line":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("expected-error: line %q is not a number", v)
+			}
+			e.line = n
+		case "match":
+			e.match = v
+		}
+	}
+	if e.line == 0 || e.match == "" {
+		t.Fatal("expected-error needs a line and a match")
+	}
+	return e
+}
+
+// importBase makes conformance-base:imported from busybox's root
+// filesystem with no config, as `docker import` does.
+func importBase(t *testing.T, st *store.Store, changes []string) {
+	t.Helper()
+	bb, err := st.Resolve("localhost:5000/busybox:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := st.OpenBlob(bb.Layers[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ref, err := image.ParseReference("conformance-base:imported")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Import(f, store.ImportOptions{Changes: changes, Names: []image.Reference{ref}}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestConformance builds every case of testdata/conformance and compares
-// the result with what docker built (expected.json, see record.sh).
+// the result with what docker built (expected.json, see record.sh), or,
+// for a case docker refused, checks that strata refuses it at the same
+// line (expected-error).
 func TestConformance(t *testing.T) {
 	cases, err := filepath.Glob("testdata/conformance/*/Dockerfile")
 	if err != nil || len(cases) == 0 {
@@ -137,27 +236,26 @@ func TestConformance(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			text, err := os.ReadFile(df)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !run && bytes.Contains(text, []byte("\nRUN ")) {
+			c := loadCase(t, name)
+			if !run && bytes.Contains(c.dockerfile, []byte("\nRUN ")) {
 				t.Skip("RUN needs root, overlay and runc or crun")
-			}
-			want, err := os.ReadFile(filepath.Join(filepath.Dir(df), "expected.json"))
-			if err != nil {
-				t.Fatal(err)
 			}
 			st, err := store.Open(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
 			base := loadBusybox(t, st)
-			dir, args := prepareCase(t, name)
+			if c.baseImport != nil {
+				importBase(t, st, c.baseImport)
+			}
 			res, err := Build(context.Background(), st, Options{
-				ContextDir: dir, Dockerfile: text, DockerfilePath: filepath.Join(dir, "Dockerfile"),
-				BuildArgs: args, Compression: layer.Gzip, KeepRunLayers: true,
+				ContextDir: c.dir, Dockerfile: c.dockerfile, DockerfilePath: filepath.Join(c.dir, "Dockerfile"),
+				BuildArgs: c.args, Target: c.target, Compression: layer.Gzip, KeepRunLayers: true,
 			})
+			if c.wantErr != nil {
+				checkRefused(t, err, c.wantErr)
+				return
+			}
 			if err != nil {
 				t.Fatalf("build: %v", err)
 			}
@@ -169,7 +267,7 @@ func TestConformance(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.Contains(lastFrom(string(text)), "scratch") {
+			if strings.Contains(builtFrom(string(c.dockerfile), c.target), "scratch") {
 				base = conformance.NewFS()
 			}
 			cfg, err := conformance.ConfigFields(raw)
@@ -180,19 +278,42 @@ func TestConformance(t *testing.T) {
 				t.Errorf("fsck: %v %v", err, rep.Problems)
 			}
 			got, _ := json.MarshalIndent(conformance.Result{Layers: len(im.Layers), Config: cfg, Files: fs.Diff(base)}, "", "  ")
-			if strings.TrimSpace(string(got)) != strings.TrimSpace(string(want)) {
-				t.Errorf("differs from docker's result:\n%s", lineDiff(string(want), string(got)))
+			if strings.TrimSpace(string(got)) != strings.TrimSpace(string(c.want)) {
+				t.Errorf("differs from docker's result:\n%s", lineDiff(string(c.want), string(got)))
 			}
 		})
 	}
 }
 
-func lastFrom(df string) string {
+// checkRefused checks a build docker refused: strata's error names the
+// same Dockerfile line and says what docker's says.
+func checkRefused(t *testing.T, err error, want *expectedError) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("built; docker refuses at line %d: %s", want.line, want.match)
+	}
+	msg := err.Error()
+	if at := fmt.Sprintf("Dockerfile:%d:", want.line); !strings.Contains(msg, at) {
+		t.Errorf("error %q does not name %s", msg, at)
+	}
+	if !strings.Contains(strings.ToLower(msg), strings.ToLower(want.match)) {
+		t.Errorf("error %q does not say %q", msg, want.match)
+	}
+}
+
+// builtFrom is the FROM line of the stage built: the target's, or the
+// last.
+func builtFrom(df, target string) string {
 	last := ""
 	for _, l := range strings.Split(df, "\n") {
-		if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(l)), "FROM ") {
-			last = l
+		f := strings.Fields(strings.ToLower(l))
+		if len(f) == 0 || f[0] != "from" {
+			continue
 		}
+		if target != "" && len(f) >= 4 && f[len(f)-2] == "as" && f[len(f)-1] == strings.ToLower(target) {
+			return l
+		}
+		last = l
 	}
 	return last
 }

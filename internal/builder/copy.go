@@ -52,12 +52,11 @@ func (s *stage) copy(ctx context.Context, c *instructions.CopyCommand) error {
 	if err := c.SourcesAndDest.ExpandRaw(s.expander()); err != nil {
 		return s.lineErr(c, err)
 	}
-	from, err := s.expander()(c.From)
-	if err != nil {
+	if err := checkFromUnexpanded(c.From); err != nil {
 		return s.lineErr(c, err)
 	}
 	return s.copyStep(ctx, c, copySpec{
-		from: from, sources: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath,
+		from: c.From, sources: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath,
 		chown: c.Chown, chmod: c.Chmod, parents: c.Parents, link: c.Link, excludes: c.ExcludePatterns,
 	})
 }
@@ -74,6 +73,19 @@ func (s *stage) add(ctx context.Context, c *instructions.AddCommand) error {
 		chown: c.Chown, chmod: c.Chmod, link: c.Link, excludes: c.ExcludePatterns,
 		checksum: c.Checksum, unpack: c.Unpack, keepGit: c.KeepGitDir,
 	})
+}
+
+// checkFromUnexpanded refuses variables in COPY --from, as BuildKit does:
+// the stage graph is known before any stage's ARGs have values.
+func checkFromUnexpanded(from string) error {
+	res, err := shell.NewLex(parser.DefaultEscapeToken).ProcessWordWithMatches(from, mapEnv{})
+	if err != nil {
+		return err
+	}
+	if res.Result != from {
+		return fmt.Errorf("variable expansion is not supported for --from %q, define a new stage with FROM using ARG from global scope as a workaround", from)
+	}
+	return nil
 }
 
 // srcItem is one source a COPY names, after wildcards.

@@ -131,7 +131,7 @@ func (s *stage) deps() []*stage {
 	for _, c := range s.def.Commands {
 		switch c := c.(type) {
 		case *instructions.CopyCommand:
-			add(expand(c.From))
+			add(c.From) // never expanded (checkFromUnexpanded)
 		case *instructions.RunCommand:
 			for _, m := range instructions.GetMounts(c) {
 				add(expand(m.From))

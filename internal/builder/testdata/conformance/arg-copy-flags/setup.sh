@@ -1,0 +1,1 @@
+echo a > a.txt; mkdir dir; echo b > dir/b
