@@ -135,6 +135,7 @@ type builder struct {
 	stages []*stage
 	meta   map[string]string // global (meta) args in scope, with values
 	multi  bool              // the Dockerfile has several stages
+	escape rune              // the escape directive's character (\\ or `)
 	// target is the platform built for; explicit when --platform named
 	// it (then the image states it whatever its base said).
 	target   image.Platform
@@ -247,8 +248,9 @@ func (b *builder) dockerfileName() string {
 	return filepath.Base(b.o.DockerfilePath)
 }
 
-// Parse parses a Dockerfile into its stages and global ARGs.
-func Parse(name string, text []byte) ([]instructions.Stage, []instructions.ArgCommand, *parser.Node, error) {
+// Parse parses a Dockerfile into its stages and global ARGs; the parser's
+// result holds the AST and the escape character its directive chose.
+func Parse(name string, text []byte) ([]instructions.Stage, []instructions.ArgCommand, *parser.Result, error) {
 	res, err := parser.Parse(bytes.NewReader(text))
 	if err != nil {
 		return nil, nil, nil, parseError(name, err)
@@ -260,7 +262,7 @@ func Parse(name string, text []byte) ([]instructions.Stage, []instructions.ArgCo
 	if len(stages) == 0 {
 		return nil, nil, nil, &ParseError{File: name, Err: errors.New("the Dockerfile has no FROM instruction")}
 	}
-	return stages, metaArgs, res.AST, nil
+	return stages, metaArgs, res, nil
 }
 
 // parseError turns buildkit's errors, which carry the location as data,
@@ -285,12 +287,13 @@ func parseError(name string, err error) error {
 
 func (b *builder) run(ctx context.Context) (*Result, error) {
 	name := b.dockerfileName()
-	stages, metaArgs, _, err := Parse(name, b.o.Dockerfile)
+	stages, metaArgs, res, err := Parse(name, b.o.Dockerfile)
 	if err != nil {
 		return nil, err
 	}
 	b.multi = len(stages) > 1
-	lex := shell.NewLex(parser.DefaultEscapeToken)
+	b.escape = res.EscapeToken
+	lex := b.lex()
 	if err := b.globalArgs(name, metaArgs, lex); err != nil {
 		return nil, err
 	}
@@ -331,6 +334,14 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	return &Result{ImageID: im.ID, Cached: b.cached, Built: b.built}, nil
+}
+
+// lex expands variables as the Dockerfile's escape directive says.
+func (b *builder) lex() *shell.Lex {
+	if b.escape == 0 {
+		return shell.NewLex(parser.DefaultEscapeToken)
+	}
+	return shell.NewLex(b.escape)
 }
 
 // globalArgs sets b.meta: the platform args BuildKit predefines, then the

@@ -37,7 +37,7 @@ type copySpec struct {
 }
 
 func (s *stage) expander() func(string) (string, error) {
-	lex := shell.NewLex(parser.DefaultEscapeToken)
+	lex := s.b.lex()
 	env := s.env()
 	return func(w string) (string, error) {
 		v, _, err := lex.ProcessWord(w, env)
@@ -130,7 +130,10 @@ func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpe
 	if err != nil {
 		return fail(err)
 	}
-	dest, destDir := s.copyDest(sp, items, wild)
+	dest, destDir, err := s.copyDest(c.Name(), sp, items, wild)
+	if err != nil {
+		return fail(err)
+	}
 
 	// The key: the instruction, the args it mentions, and the checksum of
 	// exactly the files it reads.
@@ -256,11 +259,15 @@ func (s *stage) copySources(ctx context.Context, sp copySpec) (items []srcItem, 
 }
 
 // copyDest is the step's absolute, clean destination (a relative one is
-// under the working directory) and whether it names a directory: written
-// so, or the step copies several sources there.
-func (s *stage) copyDest(sp copySpec, items []srcItem, wild bool) (dest string, destDir bool) {
-	destDir = strings.HasSuffix(sp.dest, "/") || strings.HasSuffix(sp.dest, "/.") || sp.dest == "." ||
-		len(sp.sources)+len(sp.contents) > 1 || (wild && len(items) > 1)
+// under the working directory) and whether it names a directory (written
+// so). Several sources need a directory written so: "COPY a b /dest" is
+// refused, as the classic builder does (BuildKit made /dest a directory;
+// see testdata/conformance/multisrc-dest-no-slash/notes).
+func (s *stage) copyDest(instr string, sp copySpec, items []srcItem, wild bool) (dest string, destDir bool, err error) {
+	destDir = strings.HasSuffix(sp.dest, "/") || strings.HasSuffix(sp.dest, "/.") || sp.dest == "."
+	if !destDir && (len(sp.sources)+len(sp.contents) > 1 || (wild && len(items) > 1)) {
+		return "", false, fmt.Errorf("when using %s with more than one source file, the destination must be a directory and end with a /", strings.ToUpper(instr))
+	}
 	dest = sp.dest
 	if !path.IsAbs(dest) {
 		wd := s.state.cfg.Config.WorkingDir
@@ -269,7 +276,7 @@ func (s *stage) copyDest(sp copySpec, items []srcItem, wild bool) (dest string, 
 		}
 		dest = path.Join(wd, dest)
 	}
-	return path.Clean(dest), destDir
+	return path.Clean(dest), destDir, nil
 }
 
 // copyOwnerMode reads --chown (names resolved in the stage's files at dir)

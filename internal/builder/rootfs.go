@@ -193,6 +193,40 @@ func resolveOwner(dir, spec string, primaryGroup bool) (owner, error) {
 	return o, nil
 }
 
+// supplementaryGroups are the groups /etc/group lists a USER as a member
+// of, which RUN's process gets besides its primary group (as runc's
+// GetExecUser gives BuildKit): only for a user written without a group,
+// found in /etc/passwd by name or uid.
+func supplementaryGroups(dir, spec string) ([]uint32, error) {
+	if strings.Contains(spec, ":") {
+		return nil, nil
+	}
+	name := spec
+	if uid, err := strconv.Atoi(spec); err == nil {
+		e, ok, err := lookupColonByID(dir, "/etc/passwd", uid)
+		if err != nil || !ok {
+			return nil, err
+		}
+		name = e[0]
+	}
+	var out []uint32
+	err := readColon(dir, "/etc/group", func(f []string) bool {
+		if len(f) < 4 {
+			return false
+		}
+		for _, m := range strings.Split(f[3], ",") {
+			if strings.TrimSpace(m) == name {
+				if gid, err := strconv.ParseUint(f[2], 10, 32); err == nil {
+					out = append(out, uint32(gid))
+				}
+				break
+			}
+		}
+		return false
+	})
+	return out, err
+}
+
 func lookupColon(dir, file, name string) ([]string, bool, error) {
 	var out []string
 	err := readColon(dir, file, func(f []string) bool {

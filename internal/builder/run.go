@@ -11,6 +11,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/strata-dev/strata/internal/builder/cache"
+	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/metadata"
 )
 
@@ -38,7 +39,9 @@ type ExitError struct {
 
 func (e *ExitError) Error() string { return fmt.Sprintf("exit code: %d", e.Code) }
 
-const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+// defaultPath is what PATH is when an image has none (BuildKit and
+// docker run add it).
+const defaultPath = "PATH=" + container.DefaultPath
 
 func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 	st := s.state

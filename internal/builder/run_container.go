@@ -73,7 +73,11 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 				return nil
 			}
 			o, err := resolveOwner(rootfs, r.user, true)
+			if err != nil {
+				return err
+			}
 			p.UID, p.GID = uint32(o.uid), uint32(o.gid)
+			p.Groups, err = supplementaryGroups(rootfs, r.user)
 			return err
 		},
 		// /etc/hosts, /etc/hostname and /etc/resolv.conf as docker's

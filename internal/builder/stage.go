@@ -54,9 +54,12 @@ type state struct {
 	noCache bool
 	args    map[string]string // ARGs declared in the stage, with values
 	argSeen map[string]bool
-	fs      *rootfs // the stage's files, made on first need
-	step    int     // displayed step number
-	steps   int     // displayed step count
+	// cmdSet: this stage set CMD, so ENTRYPOINT keeps it (it resets only
+	// a CMD that came from the base).
+	cmdSet bool
+	fs     *rootfs // the stage's files, made on first need
+	step   int     // displayed step number
+	steps  int     // displayed step count
 	// recs are the records of the layers made or found by the steps so
 	// far (those of a FROM stage included): what --cache-to exports.
 	recs []*cache.Record
@@ -87,6 +90,7 @@ func (s *state) clone() *state {
 	n.fs = nil
 	n.args = map[string]string{}
 	n.argSeen = map[string]bool{}
+	n.cmdSet = false
 	n.cfg = cloneConfig(s.cfg)
 	return &n
 }
@@ -120,7 +124,7 @@ func (s *stage) deps() []*stage {
 		}
 	}
 	add(s.baseName)
-	lex := shell.NewLex(parser.DefaultEscapeToken)
+	lex := s.b.lex()
 	expand := func(w string) string {
 		v, _, err := lex.ProcessWord(w, mapEnv(s.b.meta))
 		if err != nil {
@@ -215,7 +219,7 @@ func (s *stage) from(ctx context.Context, steps int, noCache bool) error {
 		fromErr := func(err error) error {
 			return &ParseError{File: b.dockerfileName(), Line: line(s.def.Location), Err: fmt.Errorf("FROM --platform=%s: %w", s.def.Platform, err)}
 		}
-		p, _, err := shell.NewLex(parser.DefaultEscapeToken).ProcessWord(s.def.Platform, mapEnv(b.meta))
+		p, _, err := b.lex().ProcessWord(s.def.Platform, mapEnv(b.meta))
 		if err != nil {
 			return fromErr(err)
 		}
@@ -256,6 +260,11 @@ func (s *stage) from(ctx context.Context, steps int, noCache bool) error {
 				return err
 			}
 			st.cfg = cloneConfig(*cfg)
+			// BuildKit makes sure PATH is set: a base without one (docker
+			// import's) gets the default, after its other variables.
+			if _, ok := changes.EnvGet(st.cfg.Config.Env, "PATH"); !ok {
+				st.cfg.Config.Env = append(st.cfg.Config.Env, defaultPath)
+			}
 			st.layers = append([]metadata.Layer{}, im.Layers...)
 			if cfg.Created != nil {
 				st.created = cfg.Created.UTC()
@@ -404,7 +413,7 @@ func (s *stage) usedArgs(text string) map[string]string {
 // dispatch runs one instruction.
 func (s *stage) dispatch(ctx context.Context, c instructions.Command) error {
 	st := s.state
-	lex := shell.NewLex(parser.DefaultEscapeToken)
+	lex := s.b.lex()
 	switch c := c.(type) {
 	case *instructions.ArgCommand:
 		for _, kv := range c.Args {
@@ -456,34 +465,23 @@ func (s *stage) dispatch(ctx context.Context, c instructions.Command) error {
 }
 
 // applyConfig applies a config instruction, its variables expanded from
-// the stage's ARGs and ENV: changes.Instruction expands from the config's
-// Env, so the ARGs are put in front of it (ENV wins, as later entries do)
-// for the call and taken out after.
+// the stage's ARGs and ENV (s.env).
 func (s *stage) applyConfig(c instructions.Command, lex *shell.Lex) error {
-	cc := &s.state.cfg.Config
-	var pre []string
-	for _, k := range mapEnv(s.state.args).Keys() {
-		pre = append(pre, k+"="+s.state.args[k])
-	}
-	env := append(append([]string{}, pre...), cc.Env...)
-	orig := cc.Env
-	cc.Env = env
-	err := changes.Instruction(cc, c, lex)
-	after := cc.Env
-	cc.Env = orig
-	if err != nil {
+	st := s.state
+	cmd := st.cfg.Config.Cmd
+	if err := changes.InstructionVars(&st.cfg.Config, c, lex, s.env()); err != nil {
 		return err
 	}
-	// What ENV set over an ARG's slot becomes a real variable, at the end
-	// (a variable new to the Env is appended, as docker does).
-	real := after[len(pre):]
-	for i, kv := range after[:len(pre)] {
-		if kv != pre[i] {
-			k, v, _ := strings.Cut(kv, "=")
-			real = changes.SetEnv(real, k, v)
+	switch c.(type) {
+	case *instructions.CmdCommand:
+		st.cmdSet = true
+	case *instructions.EntrypointCommand:
+		// changes resets Cmd, as docker does for a CMD of the base
+		// image; one this stage set stays, as in BuildKit.
+		if st.cmdSet {
+			st.cfg.Config.Cmd = cmd
 		}
 	}
-	cc.Env = real
 	return nil
 }
 

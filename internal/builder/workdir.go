@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/strata-dev/strata/internal/builder/buildctx"
 	"github.com/strata-dev/strata/internal/builder/cache"
@@ -18,7 +16,7 @@ import (
 // WORKDIR / makes no layer.
 func (s *stage) workdir(ctx context.Context, c *instructions.WorkdirCommand) error {
 	st := s.state
-	if err := s.applyConfig(c, shell.NewLex(parser.DefaultEscapeToken)); err != nil {
+	if err := s.applyConfig(c, s.b.lex()); err != nil {
 		return s.lineErr(c, err)
 	}
 	wd := st.cfg.Config.WorkingDir

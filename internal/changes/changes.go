@@ -67,6 +67,9 @@ func (e envList) Keys() []string {
 	return out
 }
 
+// EnvGet looks key up in an Env list (the last entry wins).
+func EnvGet(env []string, key string) (string, bool) { return envList(env).Get(key) }
+
 // SetEnv sets key=value in an Env list, replacing an earlier value in place
 // as docker does.
 func SetEnv(env []string, key, value string) []string {
@@ -83,8 +86,16 @@ func SetEnv(env []string, key, value string) []string {
 // variables from cfg's Env with lex. It returns an error for an instruction
 // that is not a config change.
 func Instruction(cfg *image.ContainerConfig, inst any, lex *shell.Lex) error {
+	return InstructionVars(cfg, inst, lex, envList(cfg.Env))
+}
+
+// InstructionVars is Instruction with variables expanded from vars (a
+// build stage's ARGs and ENV) instead of cfg's Env. Every word is expanded
+// from the variables as they were before the instruction, as docker does
+// (ENV a=1 b=$a gives b the earlier a).
+func InstructionVars(cfg *image.ContainerConfig, inst any, lex *shell.Lex, vars shell.EnvGetter) error {
 	expand := func(word string) (string, error) {
-		s, _, err := lex.ProcessWord(word, envList(cfg.Env))
+		s, _, err := lex.ProcessWord(word, vars)
 		return s, err
 	}
 	if ex, ok := inst.(instructions.SupportsSingleWordExpansion); ok {
@@ -133,11 +144,14 @@ func Instruction(cfg *image.ContainerConfig, inst any, lex *shell.Lex) error {
 			if err != nil {
 				return err
 			}
-			for _, port := range strings.Fields(p) {
-				if !strings.Contains(port, "/") {
-					port += "/tcp"
+			for _, spec := range strings.Fields(p) {
+				ports, err := ExposedPorts(spec)
+				if err != nil {
+					return err
 				}
-				cfg.ExposedPorts[strings.ToLower(port)] = struct{}{}
+				for _, port := range ports {
+					cfg.ExposedPorts[port] = struct{}{}
+				}
 			}
 		}
 	case *instructions.UserCommand:

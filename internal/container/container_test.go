@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/container/containertest"
+	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/runtime"
@@ -171,6 +173,41 @@ func TestRun(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestRunDefaultPath: an image with no PATH in its Env (an imported one,
+// with or without other variables) runs with docker's default PATH first
+// in the process's environment; the container's config keeps the image's
+// Env as it is.
+func TestRunDefaultPath(t *testing.T) {
+	e := newEnv(t, "overlay")
+	for _, c := range []struct {
+		name, want string
+		env        []string
+	}{
+		{name: "noenv", env: nil, want: "PATH=" + DefaultPath + "\n"},
+		{name: "otherenv", env: []string{"FOO=bar"}, want: "PATH=" + DefaultPath + "\nFOO=bar\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			containertest.AddImage(t, e.st, nil, c.name, func(o *store.NewImageOptions) {
+				o.Config = func(cf *image.ConfigFile) error { cf.Config.Env = c.env; return nil }
+			}, testutil.BusyboxTar(t))
+			r, err := e.m.Create(CreateOptions{Image: c.name, Args: []string{"sh", "-c", "env | grep -E '^(PATH|FOO)=' "}, AutoRemove: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(r.Config.Env, c.env) {
+				t.Errorf("config Env %q, want the image's %q", r.Config.Env, c.env)
+			}
+			var out bytes.Buffer
+			if err := e.m.Start(r, Stdio{Stdout: &out, Stderr: &out}); err != nil {
+				t.Fatalf("%v: %s", err, out.String())
+			}
+			if out.String() != c.want {
+				t.Errorf("got %q, want %q", out.String(), c.want)
+			}
+		})
+	}
+}
 
 func TestVolumes(t *testing.T) {
 	e := newEnv(t, "overlay")

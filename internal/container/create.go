@@ -253,11 +253,9 @@ func containerConfig(o CreateOptions, imageConfig func() (*image.ConfigFile, err
 	if o.User != "" {
 		cfg.User = o.User
 	}
-	env := ic.Env
-	if len(env) == 0 {
-		env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-	}
-	cfg.Env, err = ParseEnv(env, o.Env, o.EnvFiles)
+	// The config keeps the image's Env as it is (a missing PATH is the
+	// process's default, added at start, as docker does).
+	cfg.Env, err = ParseEnv(ic.Env, o.Env, o.EnvFiles)
 	return cfg, err
 }
 

@@ -11,6 +11,10 @@ import (
 	"github.com/strata-dev/strata/internal/rootpath"
 )
 
+// DefaultPath is PATH in a process whose image sets none, as docker and
+// BuildKit make it.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // resolveIn returns the path (relative to root, "." for root itself) that
 // p names inside the container filesystem at root, as the container would
 // see it (see package rootpath), so the result never leads out of root.
@@ -53,7 +57,7 @@ func lookPath(root, name, cwd string, env []string) (string, int, error) {
 		}
 		return name, 0, nil
 	}
-	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	pathEnv := DefaultPath
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			pathEnv = v

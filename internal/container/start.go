@@ -241,6 +241,12 @@ func (m *Manager) process(r *Record, rootfs string, p *executor.Process) (int, e
 	if !has("HOSTNAME") {
 		env = append([]string{"HOSTNAME=" + c.Hostname}, env...)
 	}
+	// docker's process environment starts with the default PATH whenever
+	// the config has none (an imported image's, or one with other
+	// variables only).
+	if !has("PATH") {
+		env = append([]string{"PATH=" + DefaultPath}, env...)
+	}
 	if c.Tty && !has("TERM") {
 		env = append(env, "TERM=xterm")
 	}
