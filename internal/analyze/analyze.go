@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"sort"
+
+	"github.com/strata-dev/strata/internal/layer"
 )
 
 // entry is a layer's tar entry kept until the layer's end: whiteouts and
@@ -148,9 +150,21 @@ func (a *analyzer) layer(k uint16, l planLayer) error {
 	a.entries.reset()
 	a.order.reset()
 	lr := &a.res.Layers[k]
+	// The entry rules of the store, with this layer's files known from
+	// the tree: a file this layer wrote is marked explicit.
+	check := layer.NewEntryCheckerWith(func(target string) bool {
+		i, ok := t.find(target)
+		return ok && t.node(i).has(fExplicit) && t.node(i).typ != tar.TypeDir
+	})
 	n, err := Walk(rc, a.seed, lazyMin, func(e *Entry) error {
 		lr.Size += e.Size
 		lr.Entries++
+		if lr.Problem == "" {
+			if err := check.CheckEntry(e.RawName, e.Type, e.Linkname); err != nil {
+				lr.Problem = err.Error()
+				a.res.Problems = append(a.res.Problems, fmt.Sprintf("layer %d (%s): %v", k, lr.Digest, err))
+			}
+		}
 		i, err := t.lookup(e.Target)
 		if err != nil {
 			return err

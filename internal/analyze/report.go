@@ -62,6 +62,12 @@ func WriteText(w io.Writer, r *Result, limit int) error {
 			count(l.Added), count(l.Modified), count(l.Removed), humanize.Bytes(uint64(l.WastedBytes)), instr)
 	}
 	tw.Flush()
+	if len(r.Problems) > 0 {
+		fmt.Fprintf(w, "\nProblems: %d layers hold entries the store refuses\n", len(r.Problems))
+		for _, p := range r.Problems {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
 
 	fmt.Fprintf(w, "\nImage size:          %s (%d bytes)\n", humanize.Bytes(uint64(r.SizeBytes)), r.SizeBytes)
 	fmt.Fprintf(w, "Efficiency:          %.4f %%\n", r.Efficiency*100)

@@ -78,6 +78,9 @@ type LayerResult struct {
 	// removed: they ship but are never seen.
 	WastedBytes int64    `json:"wastedBytes"`
 	Changes     []Change `json:"changes,omitempty"`
+	// Problem is the first entry that the store's entry rules refuse
+	// (layer.EntryChecker): such a layer is refused when it enters.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Inefficiency is a path dive reports: found in several layers (or
@@ -151,6 +154,9 @@ type Result struct {
 	MetadataOnlyLayers []int        `json:"metadataOnlyLayers"`
 	Duplicates         []Duplicate  `json:"duplicates"`
 	DuplicateBytes     int64        `json:"duplicateBytes"`
+
+	// Problems: one line per layer with an entry the store refuses.
+	Problems []string `json:"problems,omitempty"`
 
 	// CI is the verdict of --ci.
 	CI *CIReport `json:"ci,omitempty"`

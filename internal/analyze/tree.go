@@ -200,6 +200,35 @@ func (t *tree) lookup(p string) (uint32, error) {
 	return i, nil
 }
 
+// find finds the node of a cleaned path without creating it.
+func (t *tree) find(p string) (uint32, bool) {
+	i := uint32(0)
+	for p != "" {
+		var seg string
+		if j := strings.IndexByte(p, '/'); j >= 0 {
+			seg, p = p[:j], p[j+1:]
+		} else {
+			seg, p = p, ""
+		}
+		h := hash(i, maphash.String(t.seed, seg))
+		tag := tagOf(h)
+		mask := uint64(len(t.tags) - 1)
+		found := false
+		for s := h & mask; t.tags[s] != 0; s = (s + 1) & mask {
+			if c := t.slots[s]; t.tags[s] == tag {
+				if n := t.node(c); n.parent == i && string(t.nameOf(n)) == seg {
+					i, found = c, true
+					break
+				}
+			}
+		}
+		if !found {
+			return 0, false
+		}
+	}
+	return i, true
+}
+
 // child finds (creating) the child of parent named name.
 func (t *tree) child(parent uint32, name string) (uint32, error) {
 	hn := maphash.String(t.seed, name)

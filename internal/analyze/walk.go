@@ -34,6 +34,7 @@ const (
 // an opaque marker Target is the directory.
 type Entry struct {
 	Name     string
+	RawName  string // as in the tar, for layer.EntryChecker
 	Target   string
 	Kind     int
 	Type     byte
@@ -125,7 +126,7 @@ func entryOf(e *Entry, seed maphash.Seed, rawName string, typ byte, size, mode i
 		return false // the root itself ("./")
 	}
 	*e = Entry{
-		Name: name, Target: name, Type: typ, Size: size, Mode: mode,
+		Name: name, RawName: rawName, Target: name, Type: typ, Size: size, Mode: mode,
 		UID: uid, GID: gid, ModTime: mtime, Linkname: linkname,
 	}
 	dir, base := path.Split(name)

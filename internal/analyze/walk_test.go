@@ -72,7 +72,7 @@ func TestWalk(t *testing.T) {
 // kept copies an entry and its strings, which Walk reuses for the next one.
 func kept(e *Entry) Entry {
 	c := *e
-	c.Name, c.Target, c.Linkname = strings.Clone(c.Name), strings.Clone(c.Target), strings.Clone(c.Linkname)
+	c.Name, c.RawName, c.Target, c.Linkname = strings.Clone(c.Name), strings.Clone(c.RawName), strings.Clone(c.Target), strings.Clone(c.Linkname)
 	return c
 }
 

@@ -77,8 +77,14 @@ type loader struct {
 // says what the images are: every layer's diffID is checked against its
 // config, and only when every image of the archive is valid are they
 // committed, one store.AddImage each. A failed load leaves no image and no
-// name (only unreferenced blobs, which GC collects).
+// name; the blobs of an archive refused for a bad layer are removed
+// (store.DiscardRefused), those of other failures are left for GC.
 func Load(st *store.Store, r io.Reader) (*LoadResult, error) {
+	res, err := load(st, r)
+	return res, st.DiscardRefused(err)
+}
+
+func load(st *store.Store, r io.Reader) (*LoadResult, error) {
 	lk, err := st.Writing()
 	if err != nil {
 		return nil, err
@@ -320,7 +326,7 @@ func (l *loader) assemble() error {
 			}
 			res := e.res
 			if res.layerErr != nil {
-				return fmt.Errorf("invalid layer %d (%s): %v", i, rl.path, res.layerErr)
+				return fmt.Errorf("layer %d (%s, %s): %w", i, res.digest, rl.path, res.layerErr)
 			}
 			if res.diffID != rl.diffID {
 				return fmt.Errorf("invalid image %s: layer %d (%s) unpacks to %s, the config says %s", raw.configDigest, i, rl.path, res.diffID, rl.diffID)

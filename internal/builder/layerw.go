@@ -18,6 +18,7 @@ import (
 // uses both cores; uncompressed, the digest is the diffID and is hashed
 // once. Nothing is visible until the blob is committed and recorded.
 func (b *builder) writeLayer(fill func(w io.Writer) error) (*metadata.Layer, error) {
+	fill = checked(fill)
 	w, err := b.st.NewBlobWriter()
 	if err != nil {
 		return nil, err
@@ -76,6 +77,20 @@ func (b *builder) writeLayer(fill func(w io.Writer) error) (*metadata.Layer, err
 	return &rec, nil
 }
 
+// checked makes the tar that fill writes pass the rules every layer
+// entering the store passes (layer.CheckWriter): a file named ".wh." in
+// a build context or written by RUN would be a whiteout of its directory.
+func checked(fill func(io.Writer) error) func(io.Writer) error {
+	return func(w io.Writer) error {
+		cw := layer.NewCheckWriter(w)
+		err := fill(cw)
+		if cerr := cw.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+}
+
 // level is the compression level: gzip defaults to the fastest (klauspost's
 // level 1 runs at about 1 GB/s and stores incompressible blocks as they
 // are), zstd to its default.
@@ -98,6 +113,7 @@ func (b *builder) level() int {
 // made by an unpack or another build): the caller writes the blob the
 // usual way from the snapshot, which is still there.
 func (b *builder) keepLayer(sn snapshot.Snapshotter, id string, below []metadata.Layer, fill func(io.Writer) error, exclude []string) (*metadata.Layer, bool, error) {
+	fill = checked(fill)
 	// The disk flush that Commit needs runs while the tar is hashed.
 	dir, err := sn.Dir(id)
 	if err != nil {

@@ -72,14 +72,10 @@ func (m *Manager) Commit(r *Record, o CommitOptions) (*metadata.Image, error) {
 	go func() {
 		pw.CloseWithError(m.SN.WriteDiff(pw, r.Snapshot, opts))
 	}()
-	blob, err := layer.Ingest(m.St.Content, pr, "", -1)
+	rec, err := m.St.WriteLayer(pr, "", -1, "")
 	pr.CloseWithError(err)
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
-	}
-	rec, err := m.St.IngestLayer(blob, store.LayerMediaType(blob.Compression))
-	if err != nil {
-		return nil, err
 	}
 	c := r.Config
 	createdBy := strings.Join(c.Args(), " ")

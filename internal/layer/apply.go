@@ -42,7 +42,7 @@ type ApplyOptions struct {
 // returns the number of bytes of file content written.
 //
 // Nothing outside root is ever written, whatever the tar holds: absolute
-// names are taken as relative to root, names with ".." are refused, the
+// names are taken as relative to root, entries that EntryChecker refuses are refused, the
 // symlinks met on the way to an entry are resolved as if root were "/" (as
 // containerd and docker do), and the entry itself is never followed but
 // replaced. Whiteouts delete from root (or are stored in overlay form, see
@@ -55,7 +55,7 @@ func Apply(ctx context.Context, root string, r io.Reader, opts ApplyOptions) (in
 		return 0, err
 	}
 	defer rt.Close()
-	a := &applier{ctx: ctx, root: rt, opts: opts, inLayer: map[string]bool{}, dirs: map[string]*dirMeta{}}
+	a := &applier{ctx: ctx, root: rt, opts: opts, inLayer: map[string]bool{}, dirs: map[string]*dirMeta{}, check: NewEntryChecker()}
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -67,6 +67,11 @@ func Apply(ctx context.Context, root string, r io.Reader, opts ApplyOptions) (in
 		}
 		if err != nil {
 			return a.written, fmt.Errorf("invalid layer tar: %w", err)
+		}
+		// The rules every stored layer passed (a layer stored before
+		// they existed meets them here).
+		if err := a.check.Check(hdr); err != nil {
+			return a.written, fmt.Errorf("invalid layer: %w", err)
 		}
 		if err := a.entry(hdr, tr); err != nil {
 			return a.written, fmt.Errorf("apply layer: %s: %w", hdr.Name, err)
@@ -86,6 +91,7 @@ type applier struct {
 	dirs    map[string]*dirMeta // metadata applied once every entry is in
 	order   []string            // keys of dirs, in the order met
 	buf     []byte              // for copySparse
+	check   *EntryChecker
 }
 
 // copySparse copies a file's content from r to the new file f and
@@ -129,19 +135,6 @@ type dirMeta struct {
 	atime, mtime time.Time
 }
 
-// cleanName turns a tar entry name into a clean root-relative path, "."
-// for the root itself.
-func cleanName(name string) (string, error) {
-	if err := CheckName(name); err != nil {
-		return "", err
-	}
-	p := path.Clean("/" + name)
-	if p == "/" {
-		return ".", nil
-	}
-	return p[1:], nil
-}
-
 // splitParent splits a clean relative path into its parent and base.
 func splitParent(p string) (string, string) {
 	dir, base := path.Split(p)
@@ -157,7 +150,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	case tar.TypeXGlobalHeader:
 		return nil
 	}
-	name, err := cleanName(hdr.Name)
+	name, err := cleanPath(hdr.Name)
 	if err != nil {
 		return err
 	}
@@ -316,7 +309,7 @@ func (a *applier) symlink(e at, hdr *tar.Header) error {
 // component is not followed (a hard link to a symlink links the symlink).
 // The shared inode keeps the metadata it has.
 func (a *applier) hardlink(e at, hdr *tar.Header) error {
-	target, err := cleanName(hdr.Linkname)
+	target, err := cleanPath(hdr.Linkname)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -86,68 +85,44 @@ func Ingest(cs *content.Store, r io.Reader, expected digest.Digest, size int64) 
 
 // Check reads a (possibly compressed) layer stream to its end and returns
 // its diffID, uncompressed size and compression. It fails on a stream that
-// is not a well-formed tar or names a path outside the root.
+// is not a well-formed tar or holds an entry the rules of EntryChecker
+// refuse.
 func Check(r io.Reader) (Blob, error) {
 	dr, c, err := Decompress(r)
 	if err != nil {
-		return Blob{}, fmt.Errorf("invalid layer: %w", err)
+		return Blob{}, fmt.Errorf("%w: %w", ErrInvalidLayer, err)
 	}
 	defer dr.Close()
 	h := digest.SHA256.Digester()
 	cr := &countingReader{r: io.TeeReader(dr, h.Hash())}
-	tr := tar.NewReader(cr)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return Blob{}, fmt.Errorf("invalid layer tar: %v", err)
-		}
-		if err := CheckName(hdr.Name); err != nil {
-			return Blob{}, err
-		}
-		if hdr.Typeflag == tar.TypeLink {
-			if err := CheckName(hdr.Linkname); err != nil {
-				return Blob{}, err
-			}
-		}
-		if _, err := io.Copy(io.Discard, tr); err != nil {
-			return Blob{}, fmt.Errorf("invalid layer tar: %s: %v", hdr.Name, err)
-		}
-	}
-	// The diffID covers the whole stream, padding after the end marker too.
-	if _, err := io.Copy(io.Discard, cr); err != nil {
-		return Blob{}, fmt.Errorf("invalid layer: %v", err)
+	if err := CheckTar(cr); err != nil {
+		return Blob{}, err
 	}
 	return Blob{DiffID: h.Digest(), UncompressedSize: cr.n, Compression: c}, nil
 }
 
 // CheckTar reads an uncompressed layer to its end (padding included),
-// checking that it is a well-formed tar whose paths stay inside its root.
+// checking that it is a well-formed tar whose entries pass EntryChecker.
 // Unlike Check it does not hash: for a plain tar the caller's blob digest
 // is the diffID.
 func CheckTar(r io.Reader) error {
 	tr := tar.NewReader(r)
+	ec := NewEntryChecker()
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("invalid layer tar: %v", err)
+			return fmt.Errorf("%w tar: %v", ErrInvalidLayer, err)
 		}
-		if err := CheckName(hdr.Name); err != nil {
-			return err
-		}
-		if hdr.Typeflag == tar.TypeLink {
-			if err := CheckName(hdr.Linkname); err != nil {
-				return err
-			}
+		if err := ec.Check(hdr); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidLayer, err)
 		}
 	}
+	// The diffID covers the whole stream, padding after the end marker too.
 	if _, err := io.Copy(io.Discard, r); err != nil {
-		return fmt.Errorf("invalid layer: %v", err)
+		return fmt.Errorf("%w: %v", ErrInvalidLayer, err)
 	}
 	return nil
 }
@@ -155,13 +130,8 @@ func CheckTar(r io.Reader) error {
 // CheckName refuses a tar entry name that would leave the root it is
 // extracted into.
 func CheckName(name string) error {
-	if strings.Contains(name, "\x00") {
-		return fmt.Errorf("invalid layer: entry name %q contains a NUL byte", name)
-	}
-	for _, part := range strings.Split(name, "/") {
-		if part == ".." {
-			return fmt.Errorf("invalid layer: entry %q leaves the root", name)
-		}
+	if _, err := cleanPath(name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidLayer, &EntryError{Entry: name, Reason: err.Error()})
 	}
 	return nil
 }

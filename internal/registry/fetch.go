@@ -82,6 +82,7 @@ func (c *Client) puller(ctx context.Context) (*remote.Puller, error) {
 type Blob struct {
 	Desc  ocispec.Descriptor
 	Layer bool
+	Name  string // how errors name it; default "layer|blob SHORT-DIGEST"
 }
 
 // FetchResult says what FetchBlobs did with each blob.
@@ -175,6 +176,9 @@ func (c *Client) fetchOne(ctx context.Context, st *store.Store, repo name.Reposi
 	what := "blob " + id
 	if b.Layer {
 		what = "layer " + id
+	}
+	if b.Name != "" {
+		what = b.Name
 	}
 	p, err := c.puller(ctx)
 	if err != nil {

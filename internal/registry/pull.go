@@ -76,6 +76,11 @@ func (e *PlatformError) Error() string {
 
 // PullWith is Pull with options.
 func (c *Client) PullWith(ctx context.Context, st *store.Store, s string, o PullOptions) (*PullResult, error) {
+	res, err := c.pullWith(ctx, st, s, o)
+	return res, st.DiscardRefused(err)
+}
+
+func (c *Client) pullWith(ctx context.Context, st *store.Store, s string, o PullOptions) (*PullResult, error) {
 	r, err := c.resolve(ctx, s, o.Platform)
 	if err != nil {
 		return nil, err
@@ -94,8 +99,8 @@ func (c *Client) PullWith(ctx context.Context, st *store.Store, s string, o Pull
 	}
 	ref, iref, top, doc, m, mt := r.ref, r.iref, r.top, r.doc, r.m, r.mt
 	blobs := []Blob{{Desc: m.Config}}
-	for _, l := range m.Layers {
-		blobs = append(blobs, Blob{Desc: l, Layer: true})
+	for i, l := range m.Layers {
+		blobs = append(blobs, Blob{Desc: l, Layer: true, Name: fmt.Sprintf("layer %d (%s)", i, l.Digest)})
 	}
 
 	lock, err := st.Writing()

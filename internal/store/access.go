@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 
 	"github.com/opencontainers/go-digest"
@@ -30,6 +31,20 @@ func (s *Store) WriteLayer(r io.Reader, want digest.Digest, size int64, mediaTyp
 		mediaType = LayerMediaType(b.Compression)
 	}
 	return s.IngestLayer(b, mediaType)
+}
+
+// DiscardRefused is what an operation calls with its error once it has
+// released its lock: when the error refuses an image for its layers'
+// content (layer.ErrInvalidLayer), the blobs the operation stored of it
+// before the bad layer came (a load stores each blob as it streams by, a
+// pull fetches layers in parallel) are removed at once, unless another
+// operation is writing, when the next collection removes them. Other
+// failures keep them: a retried pull reuses what it already has.
+func (s *Store) DiscardRefused(err error) error {
+	if errors.Is(err, layer.ErrInvalidLayer) {
+		s.GC(false)
+	}
+	return err
 }
 
 // PutBlob stores a blob that is not a layer (a config, a manifest), checked

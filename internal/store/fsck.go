@@ -8,6 +8,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
 )
 
@@ -27,9 +28,23 @@ func (s *Store) Fsck() (FsckReport, error) {
 	var r FsckReport
 	bad := func(format string, a ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, a...)) }
 	present := map[digest.Digest]bool{}
-	err := s.Content.Walk(func(d digest.Digest, size int64) error {
+	layers, err := s.LayerRecords()
+	if err != nil {
+		return r, err
+	}
+	// A layer blob is checked against the entry rules of every entering
+	// layer in the pass that verifies its digest; what they refuse is
+	// reported for each image that has the layer.
+	refused := map[digest.Digest]error{}
+	err = s.Content.Walk(func(d digest.Digest, size int64) error {
 		r.Blobs++
-		if err := s.Content.Verify(d); err != nil {
+		var err error
+		if _, isLayer := layers[d]; isLayer {
+			err, refused[d] = s.verifyLayer(d)
+		} else {
+			err = s.Content.Verify(d)
+		}
+		if err != nil {
 			bad("%v", err)
 			return nil
 		}
@@ -49,7 +64,12 @@ func (s *Store) Fsck() (FsckReport, error) {
 			continue // a file too (loaded or pulled since): checked above
 		}
 		r.Blobs++
-		if err := s.writeSnapBlob(io.Discard, d, sb); err != nil {
+		cw := layer.NewCheckWriter(io.Discard)
+		err := s.writeSnapBlob(cw, d, sb)
+		if cerr := cw.Close(); err == nil {
+			refused[d] = cerr
+		}
+		if err != nil {
 			bad("%v", err)
 			continue
 		}
@@ -66,7 +86,7 @@ func (s *Store) Fsck() (FsckReport, error) {
 		for _, im := range all {
 			r.Images++
 			ids[im.ID] = true
-			s.fsckImage(im, present, bad)
+			s.fsckImage(im, present, refused, bad)
 		}
 		err = tx.ForEach(metadata.BucketNames, func(name string, raw []byte) error {
 			r.Names++
@@ -113,12 +133,17 @@ func (s *Store) Fsck() (FsckReport, error) {
 	return r, err
 }
 
-func (s *Store) fsckImage(im *metadata.Image, present map[digest.Digest]bool, bad func(string, ...any)) {
+func (s *Store) fsckImage(im *metadata.Image, present map[digest.Digest]bool, refused map[digest.Digest]error, bad func(string, ...any)) {
 	name := short(im.ID)
 	for _, b := range im.Blobs() {
 		if !present[b] {
 			bad("image %s: blob %s is missing or damaged", name, b)
 			return
+		}
+	}
+	for i, l := range im.Layers {
+		if err := refused[l.Digest]; err != nil {
+			bad("image %s: layer %d (%s): %v", name, i, l.Digest, err)
 		}
 	}
 	mb, err := s.Content.ReadAll(im.Manifest.Digest, image.MaxManifestSize)
@@ -148,4 +173,24 @@ func (s *Store) fsckImage(im *metadata.Image, present map[digest.Digest]bool, ba
 			bad("image %s: layer %d disagrees between manifest, config and record", name, i)
 		}
 	}
+}
+
+// verifyLayer reads layer blob d once, checking its digest (damage) and
+// its entries (a layer that should not have entered) separately.
+func (s *Store) verifyLayer(d digest.Digest) (damage, refused error) {
+	f, err := s.Content.Open(d)
+	if err != nil {
+		return err, nil
+	}
+	defer f.Close()
+	v := d.Verifier()
+	_, refused = layer.Check(io.TeeReader(f, v))
+	// Check stops at a refused entry: the rest still counts for the digest.
+	if _, err := io.Copy(v, f); err != nil {
+		return err, nil
+	}
+	if !v.Verified() {
+		return fmt.Errorf("blob %s is damaged: its content does not match its digest", d), nil
+	}
+	return nil, refused
 }

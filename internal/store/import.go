@@ -46,13 +46,9 @@ func (s *Store) Import(src io.Reader, o ImportOptions) (*metadata.Image, error) 
 		defer dr.Close()
 		r = dr
 	}
-	blob, err := layer.Ingest(s.Content, r, "", -1)
+	rec, err := s.WriteLayer(r, "", -1, "")
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
-	}
-	rec, err := s.IngestLayer(blob, LayerMediaType(blob.Compression))
-	if err != nil {
-		return nil, err
 	}
 	comment := "Imported from -"
 	if o.Message != "" {

@@ -65,6 +65,26 @@ func ConfigImage(t testing.TB, st *store.Store, name string, fn func(c *image.Co
 	}}, name, layers)
 }
 
+// UncheckedImage is Image from scratch with layers stored as plain blobs,
+// past the entry checks of every entering layer: an image stored before
+// those checks existed, for analyze and fsck to report.
+func UncheckedImage(t testing.TB, st *store.Store, name string, layers ...[]byte) *metadata.Image {
+	t.Helper()
+	var o store.NewImageOptions
+	for i, l := range layers {
+		d, n, err := st.PutBlob(bytes.NewReader(l), "", -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := metadata.Layer{Digest: d, DiffID: d, Size: n, UncompressedSize: n, MediaType: ocispec.MediaTypeImageLayer}
+		if err := st.PutLayerRecord(rec); err != nil {
+			t.Fatal(err)
+		}
+		o.Steps = append(o.Steps, store.NewLayer{Blob: &rec, History: ocispec.History{CreatedBy: "layer " + string(rune('0'+i))}})
+	}
+	return addImage(t, st, o, name, nil)
+}
+
 // addImage stores layers and commits an image of them with o.
 func addImage(t testing.TB, st *store.Store, o store.NewImageOptions, name string, layers [][]byte) *metadata.Image {
 	t.Helper()
