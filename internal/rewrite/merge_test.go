@@ -171,9 +171,9 @@ func TestMerge(t *testing.T) {
 			wantNames: []string{"x"},
 		},
 		{
-			name:      "hard link to a file of a lower layer of the range",
-			rng:       [][]ent{{file("a", "content")}, {hardlink("b", "a")}},
-			wantNames: []string{"a", "b"},
+			name:      "hard link to a file of the same layer",
+			rng:       [][]ent{{file("a", "content"), hardlink("b", "a")}, {file("c", "c")}},
+			wantNames: []string{"a", "b", "c"},
 		},
 		{
 			name:      "symlinks are entries like any other",
@@ -221,7 +221,7 @@ func TestMergeRefusesWhatItCannotKeep(t *testing.T) {
 		rng  [][]ent
 		want error
 	}{
-		{"hard link whose target a later layer replaces", [][]ent{{file("a", "old")}, {hardlink("b", "a")}, {file("a", "new")}}, errLinkTarget},
+		{"hard link whose target a later layer replaces", [][]ent{{file("a", "old"), hardlink("b", "a")}, {file("a", "new")}}, errLinkTarget},
 		{"hard link whose target a later layer deletes", [][]ent{{file("a", "old"), hardlink("b", "a")}, {whiteout(".", "a")}}, errLinkTarget},
 		{"bare whiteout", [][]ent{{file("d/.wh.", "")}}, nil},
 	}
@@ -352,8 +352,13 @@ func randomStack(t testing.TB, r *rand.Rand) [][]byte {
 						delete(kinds, q)
 					}
 				}
-			case 6: // a hard link to an existing file
-				fs := of(tar.TypeReg)
+			case 6: // a hard link to a file of this layer (the only target docker and strata take)
+				var fs []string
+				for _, f := range of(tar.TypeReg) {
+					if touched[f] {
+						fs = append(fs, f)
+					}
+				}
 				if len(fs) == 0 {
 					continue
 				}
