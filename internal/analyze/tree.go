@@ -184,24 +184,17 @@ func tagOf(h uint64) uint8 { return max(uint8(h>>56), 1) }
 
 // lookup finds (creating) the node of a cleaned path; "" is the root.
 func (t *tree) lookup(p string) (uint32, error) {
-	i := uint32(0)
-	for p != "" {
-		var seg string
-		if j := strings.IndexByte(p, '/'); j >= 0 {
-			seg, p = p[:j], p[j+1:]
-		} else {
-			seg, p = p, ""
-		}
-		var err error
-		if i, err = t.child(i, seg); err != nil {
-			return 0, err
-		}
-	}
-	return i, nil
+	i, _, err := t.walk(p, true)
+	return i, err
 }
 
 // find finds the node of a cleaned path without creating it.
 func (t *tree) find(p string) (uint32, bool) {
+	i, ok, _ := t.walk(p, false)
+	return i, ok
+}
+
+func (t *tree) walk(p string, create bool) (uint32, bool, error) {
 	i := uint32(0)
 	for p != "" {
 		var seg string
@@ -210,27 +203,17 @@ func (t *tree) find(p string) (uint32, bool) {
 		} else {
 			seg, p = p, ""
 		}
-		h := hash(i, maphash.String(t.seed, seg))
-		tag := tagOf(h)
-		mask := uint64(len(t.tags) - 1)
-		found := false
-		for s := h & mask; t.tags[s] != 0; s = (s + 1) & mask {
-			if c := t.slots[s]; t.tags[s] == tag {
-				if n := t.node(c); n.parent == i && string(t.nameOf(n)) == seg {
-					i, found = c, true
-					break
-				}
-			}
-		}
-		if !found {
-			return 0, false
+		var ok bool
+		var err error
+		if i, ok, err = t.child(i, seg, create); err != nil || !ok {
+			return 0, false, err
 		}
 	}
-	return i, true
+	return i, true, nil
 }
 
-// child finds (creating) the child of parent named name.
-func (t *tree) child(parent uint32, name string) (uint32, error) {
+// child finds (creating, if create) the child of parent named name.
+func (t *tree) child(parent uint32, name string, create bool) (uint32, bool, error) {
 	hn := maphash.String(t.seed, name)
 	h := hash(parent, hn)
 	tag := tagOf(h)
@@ -238,11 +221,15 @@ func (t *tree) child(parent uint32, name string) (uint32, error) {
 	for s := h & mask; ; s = (s + 1) & mask {
 		switch t.tags[s] {
 		case 0:
-			return t.add(parent, name, hn, h, s)
+			if !create {
+				return 0, false, nil
+			}
+			i, err := t.add(parent, name, hn, h, s)
+			return i, err == nil, err
 		case tag:
 			c := t.slots[s]
 			if n := t.node(c); n.parent == parent && string(t.nameOf(n)) == name {
-				return c, nil
+				return c, true, nil
 			}
 		}
 	}

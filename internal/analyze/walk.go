@@ -187,19 +187,7 @@ func walkTar(tr *tar.Reader, cr *countReader, seed maphash.Seed, buf []byte, fn 
 // cleanName makes a tar name a rooted-relative path as dive sees it:
 // "./a//b/" -> "a/b", "/" and "./" -> "".
 func cleanName(n string) string {
-	for len(n) > 1 && n[len(n)-1] == '/' {
-		n = n[:len(n)-1]
-	}
-	// Leading "/" and "./", common in layers, are dropped without a copy.
-	for {
-		if strings.HasPrefix(n, "/") {
-			n = n[1:]
-		} else if strings.HasPrefix(n, "./") {
-			n = n[2:]
-		} else {
-			break
-		}
-	}
+	n = layer.TrimName(n)
 	if n == "." {
 		return ""
 	}

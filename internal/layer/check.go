@@ -182,15 +182,9 @@ func hashPath(p string) uint64 {
 	return h
 }
 
-// cleanPath turns a tar name into a clean root-relative path, "." for the
-// root itself, refusing one that leaves the root. The common names
-// ("etc/", "./etc/passwd", "/usr/bin/x") are cut, not copied: this runs
-// for every entry of every layer.
-func cleanPath(name string) (string, error) {
-	if strings.IndexByte(name, 0) >= 0 {
-		return "", fmt.Errorf("the name contains a NUL byte")
-	}
-	n := name
+// TrimName cuts the leading "/" and "./" and the trailing "/" of a tar
+// name, without a copy ("./etc/" -> "etc", "/" -> "").
+func TrimName(n string) string {
 	for {
 		if strings.HasPrefix(n, "/") {
 			n = n[1:]
@@ -203,6 +197,18 @@ func cleanPath(name string) (string, error) {
 	for strings.HasSuffix(n, "/") {
 		n = n[:len(n)-1]
 	}
+	return n
+}
+
+// cleanPath turns a tar name into a clean root-relative path, "." for the
+// root itself, refusing one that leaves the root. The common names
+// ("etc/", "./etc/passwd", "/usr/bin/x") are cut, not copied: this runs
+// for every entry of every layer.
+func cleanPath(name string) (string, error) {
+	if strings.IndexByte(name, 0) >= 0 {
+		return "", fmt.Errorf("the name contains a NUL byte")
+	}
+	n := TrimName(name)
 	clean := true
 	for rest := n; rest != ""; {
 		seg := rest
