@@ -358,11 +358,11 @@ func (b *builder) globalArgs(name string, metaArgs []instructions.ArgCommand, le
 				}
 				v, ok = w, true
 			}
+			// Without a value, a global ARG changes nothing (a
+			// predefined one keeps its value), as in current BuildKit.
 			if ok {
 				b.meta[kv.Key] = v
 				b.usedArgs[kv.Key] = true
-			} else if _, pre := b.meta[kv.Key]; !pre {
-				b.meta[kv.Key] = ""
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/strata-dev/strata/internal/builder/cache"
+	"github.com/strata-dev/strata/internal/changes"
 	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/metadata"
 )
@@ -62,23 +63,14 @@ func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 		}
 		args = append(append([]string{}, sh...), script)
 	}
-	env := append([]string{}, st.cfg.Config.Env...)
-	has := map[string]bool{}
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		has[k] = true
-	}
-	var argEnv []string
-	for _, kv := range sortedArgs(st.args) {
-		k, _, _ := strings.Cut(kv, "=")
-		if !has[k] {
-			argEnv = append(argEnv, kv)
-		}
-	}
-	env = append(env, argEnv...)
-	if !has["PATH"] {
+	env := append([]string{}, st.env...)
+	if _, ok := changes.EnvGet(env, "PATH"); !ok {
 		env = append(env, defaultPath)
 	}
+	// The proxy build args reach RUN's environment undeclared (in both
+	// spellings), and are no input of the cache key, as in BuildKit.
+	env = append(env, proxyEnv(s.b.o.BuildArgs)...)
+	argEnv := sortedArgs(st.args)
 	network := s.b.o.Network
 	if n := instructions.GetNetwork(c); n != "" && n != "default" {
 		network = n
@@ -100,7 +92,7 @@ func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 	sort.Strings(mountKey)
 	inst := fmt.Sprintf("RUN %q user=%s wd=%s network=%s mounts=%s", args, st.cfg.Config.User, st.cfg.Config.WorkingDir, network, strings.Join(mountKey, ","))
 	// Every ARG in scope is in the command's environment: all are inputs.
-	k := cache.Key{Parent: st.key, Platform: s.platform.String(), Instruction: inst, Args: st.args}
+	k := cache.Key{Parent: st.key, Platform: s.platform.String(), Instruction: inst, Args: st.keyArgs()}
 	if len(k.Args) == 0 {
 		k.Args = nil
 	}
@@ -162,3 +154,26 @@ func (e *RunError) Error() string {
 }
 
 type layerResult struct{ l *metadata.Layer }
+
+// proxyNames are the build args BuildKit passes to RUN as proxy settings,
+// whatever their case.
+var proxyNames = []string{"HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"}
+
+// proxyEnv is RUN's proxy environment from the build args: each one given
+// as NAME=v and name=v (of two spellings given, the later in sorted order
+// wins, as in BuildKit).
+func proxyEnv(buildArgs map[string]string) []string {
+	var out []string
+	for _, n := range proxyNames {
+		v := ""
+		for _, k := range mapEnv(buildArgs).Keys() {
+			if strings.EqualFold(k, n) {
+				v = buildArgs[k]
+			}
+		}
+		if v != "" {
+			out = append(out, n+"="+v, strings.ToLower(n)+"="+v)
+		}
+	}
+	return out
+}

@@ -54,6 +54,14 @@ type state struct {
 	noCache bool
 	args    map[string]string // ARGs declared in the stage, with values
 	argSeen map[string]bool
+	// inherited are the ARG values of the stages this one is FROM: still
+	// in env, so inputs of its steps.
+	inherited map[string]string
+	// env is what BuildKit's LLB state holds: the base's Env, then each
+	// ENV and each ARG with a value (an ARG overrides an ENV of the same
+	// name here, not in the image's config). Variables expand from it and
+	// it is RUN's environment; a stage FROM this one starts with it.
+	env []string
 	// cmdSet: this stage set CMD, so ENTRYPOINT keeps it (it resets only
 	// a CMD that came from the base).
 	cmdSet bool
@@ -88,8 +96,10 @@ func (s *state) clone() *state {
 	n.recs = append([]*cache.Record{}, s.recs...)
 	n.chain = nil
 	n.fs = nil
+	n.inherited = s.keyArgs()
 	n.args = map[string]string{}
 	n.argSeen = map[string]bool{}
+	n.env = append([]string{}, s.env...)
 	n.cmdSet = false
 	n.cfg = cloneConfig(s.cfg)
 	return &n
@@ -276,6 +286,9 @@ func (s *stage) from(ctx context.Context, steps int, noCache bool) error {
 		st.key = kd
 		b.record(&cache.Record{Key: base, Created: st.created}, true)
 	}
+	if d == nil {
+		st.env = append([]string{}, st.cfg.Config.Env...)
+	}
 	st.noCache = noCache
 	if b.o.Timestamp != nil {
 		st.created = *b.o.Timestamp
@@ -378,19 +391,26 @@ func (b *builder) record(r *cache.Record, onlyNew bool) {
 	b.newRecs = append(b.newRecs, r)
 }
 
-// env is what variables in an instruction expand from: the stage's ARGs
-// (and the global ones it declared), overridden by its ENV.
+// env is what variables in an instruction expand from (state.env).
 func (s *stage) env() mapEnv {
 	m := mapEnv{}
-	for k, v := range s.state.args {
-		m[k] = v
-	}
-	for _, kv := range s.state.cfg.Config.Env {
+	for _, kv := range s.state.env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			m[k] = v
 		}
 	}
 	return m
+}
+
+// keyArgs are the ARG values in the stage's env: its own and those of
+// the stages it is FROM.
+func (s *state) keyArgs() map[string]string {
+	out := maps.Clone(s.inherited)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, s.args)
+	return out
 }
 
 // usedArgs lists the ARGs in scope whose name the text mentions: the
@@ -399,7 +419,7 @@ func (s *stage) env() mapEnv {
 // mentioned); missing one would be a wrong hit.
 func (s *stage) usedArgs(text string) map[string]string {
 	var out map[string]string
-	for k, v := range s.state.args {
+	for k, v := range s.state.keyArgs() {
 		if strings.Contains(text, "$"+k) || strings.Contains(text, "${"+k) {
 			if out == nil {
 				out = map[string]string{}
@@ -429,12 +449,13 @@ func (s *stage) dispatch(ctx context.Context, c instructions.Command) error {
 				v, ok = s.b.meta[kv.Key]
 			}
 			if !ok {
-				// Declared without a value: expands to nothing and,
-				// as in BuildKit, is not in RUN's environment.
-				delete(st.args, kv.Key)
+				// Declared without a value: as in BuildKit, nothing
+				// changes (unset, it expands to nothing and is not in
+				// RUN's environment).
 				continue
 			}
 			st.args[kv.Key] = v
+			st.env = changes.SetEnv(st.env, kv.Key, v)
 			s.b.mu.Lock()
 			s.b.usedArgs[kv.Key] = true
 			s.b.mu.Unlock()
@@ -472,7 +493,12 @@ func (s *stage) applyConfig(c instructions.Command, lex *shell.Lex) error {
 	if err := changes.InstructionVars(&st.cfg.Config, c, lex, s.env()); err != nil {
 		return err
 	}
-	switch c.(type) {
+	switch c := c.(type) {
+	case *instructions.EnvCommand:
+		// Expand replaced the values with their expansions.
+		for _, kv := range c.Env {
+			st.env = changes.SetEnv(st.env, kv.Key, kv.Value)
+		}
 	case *instructions.CmdCommand:
 		st.cmdSet = true
 	case *instructions.EntrypointCommand:
