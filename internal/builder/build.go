@@ -99,6 +99,9 @@ type Options struct {
 	// (mode=max), not only the target image's layers (mode=min).
 	CacheExport    CacheExport
 	CacheExportAll bool
+	// Output, when set, receives the image instead of the store
+	// (--output): nothing is stored or named.
+	Output Output
 }
 
 // PullRequest is a base image a build needs from a registry.
@@ -119,6 +122,9 @@ type PullRequest struct {
 // Result is what a build made.
 type Result struct {
 	ImageID digest.Digest
+	// Manifest is the image manifest's digest, ManifestSize its size.
+	Manifest     digest.Digest
+	ManifestSize int64
 	// Cached and Built count the steps that hit and missed the cache.
 	Cached, Built int
 }
@@ -333,7 +339,7 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	if err := b.exportCache(ctx, target); err != nil {
 		return nil, err
 	}
-	return &Result{ImageID: im.ID, Cached: b.cached, Built: b.built}, nil
+	return &Result{ImageID: im.ID, Manifest: im.Manifest.Digest, ManifestSize: im.Manifest.Size, Cached: b.cached, Built: b.built}, nil
 }
 
 // lex expands variables as the Dockerfile's escape directive says.
@@ -520,6 +526,9 @@ func (b *builder) commit(ctx context.Context, s *stage) (*metadata.Image, error)
 	cfg.RootFS = ocispec.RootFS{Type: "layers"}
 	for _, l := range st.layers {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
+	}
+	if b.o.Output != nil {
+		return b.export(ctx, v, &cfg, st.layers)
 	}
 	// A rebuild from the cache makes the same config: if that image is
 	// in the store and every tag points at it already, nothing is written

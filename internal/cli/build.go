@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/builder"
+	"github.com/strata-dev/strata/internal/builder/output"
 	"github.com/strata-dev/strata/internal/builder/progress"
 	"github.com/strata-dev/strata/internal/builder/remotecache"
 	"github.com/strata-dev/strata/internal/image"
@@ -48,6 +49,8 @@ type buildFlags struct {
 	cacheFrom     []string
 	cacheTo       []string
 	check         bool
+	outputs       []string
+	metadataFile  string
 }
 
 func newBuildCmd(a *app) *cobra.Command {
@@ -83,6 +86,8 @@ func newBuildCmd(a *app) *cobra.Command {
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, `External cache source ("type=registry,ref=R", or R)`)
 	f.registry.addTLSVerify(fl)
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, `Cache export destination ("type=registry,ref=R[,mode=min|max]")`)
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, `Output destination instead of the store ("type=local,dest=DIR", "type=tar|oci|docker,dest=FILE", DIR; dest=- is stdout)`)
+	fl.StringVar(&f.metadataFile, "metadata-file", "", "Write build result metadata to a file (JSON)")
 	fl.BoolVar(&f.check, "check", false, "Check the Dockerfile with BuildKit's lint rules instead of building (exit 1 on warnings)")
 	return c
 }
@@ -245,6 +250,10 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 	if err != nil {
 		return err
 	}
+	out, err := a.buildOutput(f.outputs, &o)
+	if err != nil {
+		return err
+	}
 	// Progress goes to stderr; the image ID alone to stdout.
 	mode, err := progress.ParseMode(f.progress, isTerminal(a.stderr))
 	if err != nil {
@@ -307,7 +316,14 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 			return err
 		}
 	}
-	a.println(res.ImageID.String())
+	if f.metadataFile != "" {
+		if err := writeBuildMetadata(f.metadataFile, res, o, out); err != nil {
+			return err
+		}
+	}
+	if out == nil || out.Dest != output.Stdout { // stdout holds the output then
+		a.println(res.ImageID.String())
+	}
 	return nil
 }
 

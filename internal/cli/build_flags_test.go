@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,5 +67,99 @@ func TestBuildCheck(t *testing.T) {
 	_, errOut, _ = strata(t, root, "", "build", "--progress", "plain", clean)
 	if strings.Contains(errOut, "warning") {
 		t.Errorf("a clean Dockerfile's build printed warnings:\n%s", errOut)
+	}
+}
+
+// TestBuildOutput: each --output type gets the image and the store does
+// not; the archives load as the very image a stored build makes, and
+// --metadata-file names its config and manifest digests as buildx does.
+func TestBuildOutput(t *testing.T) {
+	root := t.TempDir()
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM scratch\nCOPY a /etc/a\nCOPY b /b\nCMD [\"/b\"]\n",
+		"a":          "a\n",
+		"b":          "b\n",
+	})
+	meta := filepath.Join(t.TempDir(), "meta.json")
+	id := strings.TrimSpace(mustRun(t, root, "build", "-q", "--timestamp", "0", "-t", "stored:1", "--metadata-file", meta, ctx))
+	im, err := openStore(t, root).Resolve("stored:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md map[string]any
+	if b, err := os.ReadFile(meta); err != nil || json.Unmarshal(b, &md) != nil {
+		t.Fatalf("metadata file: %v %s", err, b)
+	}
+	if md["containerimage.config.digest"] != id || md["containerimage.digest"] != im.Manifest.Digest.String() ||
+		md["image.name"] != "docker.io/library/stored:1" {
+		t.Errorf("metadata %v, want config %s manifest %s", md, id, im.Manifest.Digest)
+	}
+	if d, _ := md["containerimage.descriptor"].(map[string]any); d["digest"] != im.Manifest.Digest.String() || d["size"] != float64(im.Manifest.Size) {
+		t.Errorf("metadata descriptor %v", md["containerimage.descriptor"])
+	}
+
+	// A second store, so that "nothing stored" is seen.
+	out := t.TempDir()
+	other := t.TempDir()
+	build := func(args ...string) string {
+		t.Helper()
+		return mustRun(t, other, append(append([]string{"build", "-q", "--timestamp", "0"}, args...), ctx)...)
+	}
+	build("-o", filepath.Join(out, "short"))
+	build("--output", "type=local,dest="+filepath.Join(out, "local"))
+	for _, d := range []string{"short", "local"} {
+		if b, err := os.ReadFile(filepath.Join(out, d, "etc", "a")); err != nil || string(b) != "a\n" {
+			t.Errorf("%s: etc/a %q %v", d, b, err)
+		}
+	}
+	tarOut := build("-o", "-")
+	names := tarNames(t, []byte(tarOut))
+	if strings.Join(names, " ") != "etc/ etc/a b" {
+		t.Errorf("-o - wrote %v", names)
+	}
+	build("-o", "type=tar,dest="+filepath.Join(out, "fs.tar"))
+	if b, _ := os.ReadFile(filepath.Join(out, "fs.tar")); !bytes.Equal(b, []byte(tarOut)) {
+		t.Error("type=tar,dest=FILE differs from -o -")
+	}
+	build("-t", "app:2", "--metadata-file", meta, "-o", "type=docker,dest="+filepath.Join(out, "docker.tar"))
+	build("-t", "app:2", "-o", "type=oci,dest="+filepath.Join(out, "oci.tar"))
+	if got := mustRun(t, other, "images", "-q"); got != "" {
+		t.Errorf("--output stored images:\n%s", got)
+	}
+	if b, _ := os.ReadFile(meta); !strings.Contains(string(b), id) || !strings.Contains(string(b), `"image.name": "docker.io/library/app:2"`) {
+		t.Errorf("metadata of a docker output: %s", b)
+	}
+	// The docker archive loads as the stored build's image, named by -t.
+	loaded := t.TempDir()
+	mustRun(t, loaded, "load", "-q", "-i", filepath.Join(out, "docker.tar"))
+	if got, err := openStore(t, loaded).Resolve("app:2"); err != nil || got.ID.String() != id {
+		t.Errorf("loaded docker output: %v %v, want %s", got, err, id)
+	}
+	loadedOCI := t.TempDir()
+	mustRun(t, loadedOCI, "load", "-q", "-i", filepath.Join(out, "oci.tar"))
+	if got, err := openStore(t, loadedOCI).Resolve("app:2"); err != nil || got.ID.String() != id {
+		t.Errorf("loaded oci output: %v %v, want %s", got, err, id)
+	}
+
+	// Bad input: one line, nothing built.
+	_, errOut, code := strata(t, other, "", "build", "-o", "type=registry,dest=x", ctx)
+	if code != 1 || !strings.Contains(errOut, `type "registry" is not supported`) {
+		t.Errorf("type=registry: exit %d %s", code, errOut)
+	}
+}
+
+func tarNames(t *testing.T, b []byte) []string {
+	t.Helper()
+	var names []string
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
 	}
 }

@@ -52,7 +52,7 @@ func Squash(ctx context.Context, st *store.Store, src image.Source, o SquashOpti
 	defer lk.Unlock()
 	below, rng := layers[:o.From], layers[o.From:]
 	open := func(l image.Layer) OpenFunc {
-		return func() (io.ReadCloser, error) { return openTar(ctx, src, l) }
+		return func() (io.ReadCloser, error) { return OpenTar(ctx, src, l) }
 	}
 	var belowTree *Tree
 	if len(below) > 0 {
@@ -116,8 +116,8 @@ func squashHistory(h []ocispec.History, from int, squash ocispec.History) []ocis
 	return append(out, squash)
 }
 
-// openTar opens a layer of src as its uncompressed tar.
-func openTar(ctx context.Context, src image.Source, l image.Layer) (io.ReadCloser, error) {
+// OpenTar opens a layer of src as its uncompressed tar.
+func OpenTar(ctx context.Context, src image.Source, l image.Layer) (io.ReadCloser, error) {
 	rc, err := src.OpenBlob(ctx, l.Digest)
 	if err != nil {
 		return nil, err
