@@ -153,18 +153,28 @@ func Import(ctx context.Context, cl *registry.Client, st *store.Store, ref strin
 	if err != nil {
 		return nil, err
 	}
+	recs, err := records(raw, m.Layers)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", ref, err)
+	}
+	return &Remote{cl: cl, st: st, ref: nr, recs: recs}, nil
+}
+
+// records reads a cache config (bytes from a registry) into the records
+// it can use with the manifest's layers.
+func records(raw []byte, layers []ocispec.Descriptor) (map[string]*cache.Record, error) {
 	var cfg Config
 	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return nil, fmt.Errorf("%s: cache config: %v", ref, err)
+		return nil, fmt.Errorf("cache config: %v", err)
 	}
 	if cfg.Version != 1 {
-		return nil, fmt.Errorf("%s: cache config version %d is not supported", ref, cfg.Version)
+		return nil, fmt.Errorf("cache config version %d is not supported", cfg.Version)
 	}
 	inManifest := map[digest.Digest]ocispec.Descriptor{}
-	for _, l := range m.Layers {
+	for _, l := range layers {
 		inManifest[l.Digest] = l
 	}
-	r := &Remote{cl: cl, st: st, ref: nr, recs: map[string]*cache.Record{}}
+	recs := map[string]*cache.Record{}
 	for _, e := range cfg.Records {
 		// A record whose key does not hash to its name, or whose layer
 		// the manifest does not list, is ignored: a miss, not a wrong hit.
@@ -176,9 +186,9 @@ func Import(ctx context.Context, cl *registry.Client, st *store.Store, ref strin
 			continue
 		}
 		l := e.Layer
-		r.recs[e.KeyDigest] = &cache.Record{Key: e.Key, Layer: &l, Created: e.Created, Comment: e.Comment}
+		recs[e.KeyDigest] = &cache.Record{Key: e.Key, Layer: &l, Created: e.Created, Comment: e.Comment}
 	}
-	return r, nil
+	return recs, nil
 }
 
 // Len is the number of usable records.
