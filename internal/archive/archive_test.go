@@ -505,19 +505,9 @@ func TestPodman(t *testing.T) {
 }
 
 func FuzzLoad(f *testing.F) {
-	st := newStore(f)
-	im := twoLayers(f, st, layer.Gzip, "strata-test/fuzz:1")
-	for _, fm := range []archive.Format{archive.OCIArchive, archive.DockerArchive} {
-		var b bytes.Buffer
-		if err := archive.Save(context.Background(), &b, []archive.SaveImage{{Source: storetest.Source(f, st, im), Names: refs(f, "strata-test/fuzz:1")}}, fm); err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b.Bytes())
+	for _, b := range archiveSeeds(f) {
+		f.Add(b)
 	}
-	legacy, _ := archivetest.LegacyArchive(f, []archivetest.LegacyImage{{RepoTags: []string{"x:1"}, Layers: [][]byte{testutil.Tar(f, testutil.Entry{Name: "a", Body: "a"})}}})
-	f.Add(legacy)
-	f.Add([]byte{})
-	f.Add([]byte("\x1f\x8b garbage"))
 	target := newStore(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res, err := archive.Load(target, bytes.NewReader(data))
