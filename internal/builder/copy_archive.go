@@ -2,12 +2,16 @@ package builder
 
 import (
 	"archive/tar"
+	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/ulikunitz/xz"
 
 	"github.com/strata-dev/strata/internal/layer"
 )
@@ -19,8 +23,9 @@ type archiveEntry struct {
 	open func() (io.ReadCloser, error)
 }
 
-// readArchive lists a local tar (plain, gzip, bzip2 or xz... as layer
-// reads them) that ADD extracts; nil if the file is not an archive. The
+// readArchive lists a local tar (plain, gzip, bzip2, xz or zstd, known by
+// their magic numbers, not the file's name) that ADD extracts; nil if the
+// file is not an archive. The
 // contents are read again from the file when written, so a big archive is
 // not held in memory.
 func readArchive(file string) ([]*archiveEntry, error) {
@@ -29,7 +34,7 @@ func readArchive(file string) ([]*archiveEntry, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r, _, err := layer.Decompress(f)
+	r, err := decompress(f)
 	if err != nil {
 		return nil, nil
 	}
@@ -72,7 +77,7 @@ func archiveMember(file string, n int) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, _, err := layer.Decompress(f)
+	r, err := decompress(f)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -100,4 +105,26 @@ func (m multiCloser) Close() error {
 		c.Close()
 	}
 	return nil
+}
+
+// xzMagic starts an xz stream. Layers are never xz, so internal/layer
+// does not read it; docker's ADD does.
+var xzMagic = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+
+// decompress reads an archive in whichever compression ADD extracts.
+func decompress(r io.Reader) (io.ReadCloser, error) {
+	br := bufio.NewReader(r)
+	head, err := br.Peek(len(xzMagic))
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	if bytes.Equal(head, xzMagic) {
+		xr, err := xz.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("xz: %w", err)
+		}
+		return io.NopCloser(xr), nil
+	}
+	rc, _, err := layer.Decompress(br)
+	return rc, err
 }

@@ -2,13 +2,17 @@ package builder
 
 import (
 	"archive/tar"
+	"errors"
+	"fmt"
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/strata-dev/strata/internal/builder/buildctx"
 	"github.com/strata-dev/strata/internal/builder/dockerignore"
+	"github.com/strata-dev/strata/internal/rootpath"
 )
 
 // plan lists the layer's entries: every source at its place under dest,
@@ -22,7 +26,7 @@ func (s *stage) plan(dir string, items []srcItem, dest string, destDir bool, sp 
 		var err error
 		switch {
 		case src.data != nil:
-			p.addData(src)
+			err = p.addData(src)
 		case src.e.IsDir():
 			err = p.addDir(src)
 		default:
@@ -74,17 +78,22 @@ func (p *copyPlan) fromEntry(name string, e *buildctx.Entry, keep bool) tarItem 
 }
 
 // addData adds a heredoc's content.
-func (p *copyPlan) addData(src srcItem) {
+func (p *copyPlan) addData(src srcItem) error {
 	name := p.dest
 	if p.destDir {
 		name = path.Join(p.dest, src.name)
 	}
-	it := tarItem{name: p.res.resolve(name), data: src.data, mode: 0o644, mtime: p.now}
+	name, err := p.res.dest(name)
+	if err != nil {
+		return err
+	}
+	it := tarItem{name: name, data: src.data, mode: 0o644, mtime: p.now}
 	if p.chmod != nil {
 		it.mode = *p.chmod
 	}
 	p.owned(&it, nil, false)
 	p.out = append(p.out, it)
+	return nil
 }
 
 // addDir adds a directory source's tree (not the directory itself).
@@ -96,14 +105,23 @@ func (p *copyPlan) addDir(src srcItem) error {
 	if p.sp.parents {
 		base = path.Join(p.dest, src.rel)
 	}
-	baseR := p.res.resolveAll(base)
+	baseR, err := p.res.dest(base)
+	if err != nil {
+		return err
+	}
 	return src.fs.Walk(src.e, p.excl, func(e *buildctx.Entry, sub string) error {
 		name := path.Join(baseR, sub)
 		if sub == "" {
 			// The destination directory is not the source's:
 			// an existing one is kept, a new one is made like
-			// the missing parents (0755, --chown's owner).
-			return nil
+			// the missing parents (0755, --chown's owner), even
+			// when the source is empty.
+			return p.destDirectory(baseR)
+		}
+		if old := p.res.lstat(name); e.IsDir() && old != nil && !old.IsDir() {
+			// BuildKit merges directories but refuses to
+			// replace a file or a symlink with one.
+			return fmt.Errorf("cannot copy to non-directory: %s", name)
 		}
 		it := p.fromEntry(name, e, src.owner)
 		if e.IsRegular() && e.Stat.Nlink > 1 {
@@ -132,14 +150,23 @@ func (p *copyPlan) addFile(src srcItem) error {
 	if p.sp.parents {
 		name = path.Join(p.dest, src.rel)
 	}
-	name = p.res.resolve(name)
+	name, err := p.res.dest(name)
+	if err != nil {
+		return err
+	}
 	if p.sp.add && src.url == "" && (p.sp.unpack == nil || *p.sp.unpack) {
 		arch, err := readArchive(src.e.Abs)
 		if err != nil {
 			return err
 		}
 		if arch != nil {
-			d := p.res.resolveAll(p.dest)
+			d, err := p.res.dest(p.dest)
+			if err != nil {
+				return err
+			}
+			if err := p.destDirectory(d); err != nil {
+				return err
+			}
 			for _, a := range arch {
 				it := tarItem{name: path.Join(d, a.name), arch: a, mode: a.hdr.Mode & 0o7777, uid: a.hdr.Uid, gid: a.hdr.Gid, mtime: a.hdr.ModTime}
 				if a.hdr.Typeflag == tar.TypeLink {
@@ -162,6 +189,21 @@ func (p *copyPlan) addFile(src srcItem) error {
 		it.mtime = time.Unix(src.e.Stat.Mtim.Unix())
 	}
 	p.out = append(p.out, it)
+	return nil
+}
+
+// destDirectory adds the directory a directory source is copied into
+// (resolved) when the stage lacks it.
+func (p *copyPlan) destDirectory(dir string) error {
+	old := p.res.lstat(dir)
+	switch {
+	case old == nil:
+		d := tarItem{name: dir, isDir: true, mode: 0o755, mtime: p.now}
+		p.owned(&d, nil, false)
+		p.out = append(p.out, d)
+	case !old.IsDir():
+		return fmt.Errorf("cannot copy to non-directory: %s", dir)
+	}
 	return nil
 }
 
@@ -242,41 +284,57 @@ func fixLinks(items []tarItem) {
 	}
 }
 
-// resolver resolves destination paths against the stage's files.
+// resolver resolves destination paths in the stage's files as the copy
+// in BuildKit does: every symlink is followed, the last one too (a
+// dangling one names what the copy creates), with the files' root as "/",
+// so that a destination never leads out of them.
 type resolver struct {
 	fs    *buildctx.FS
-	cache map[string]string
+	cache map[string]resolved
 }
 
-func newResolver(fs *buildctx.FS) *resolver { return &resolver{fs: fs, cache: map[string]string{}} }
+type resolved struct {
+	path string
+	err  error
+}
 
-// resolveAll follows every symlink of p, the last one too.
-func (r *resolver) resolveAll(p string) string {
+func newResolver(fs *buildctx.FS) *resolver { return &resolver{fs: fs, cache: map[string]resolved{}} }
+
+// dest resolves p ("/"-rooted, clean or not); a component that is not a
+// directory is an error.
+func (r *resolver) dest(p string) (string, error) {
+	p = path.Clean("/" + p)
 	if v, ok := r.cache[p]; ok {
-		return v
+		return v.path, v.err
 	}
-	e, err := r.fs.Stat(p)
-	v := "/" + strings.TrimPrefix(p, "/")
-	if err == nil {
-		v = "/" + e.Rel
-	} else {
-		// Missing: resolve the parent, keep the name.
-		parent := path.Dir(path.Clean("/" + p))
-		if parent != "/" && parent != p {
-			v = path.Join(r.resolveAll(parent), path.Base(p))
+	rel, err := rootpath.Resolve(rootpath.Dir(r.fs.Root), p, rootpath.Options{FollowLast: true, MissingOK: true})
+	v := resolved{path: path.Clean("/" + rel)}
+	if err != nil {
+		v = resolved{err: fmt.Errorf("destination %s: %w", p, err)}
+		if errors.Is(err, syscall.ENOTDIR) {
+			v.err = fmt.Errorf("destination %s: a parent is not a directory", p)
 		}
 	}
 	r.cache[p] = v
+	return v.path, v.err
+}
+
+// resolveAll is dest, with p itself when it cannot be resolved.
+func (r *resolver) resolveAll(p string) string {
+	v, err := r.dest(p)
+	if err != nil {
+		return path.Clean("/" + p)
+	}
 	return v
 }
 
-// resolve follows the symlinks of p's parents; p itself is replaced.
-func (r *resolver) resolve(p string) string {
-	p = path.Clean("/" + p)
-	if p == "/" {
-		return p
+// lstat describes a resolved path of the stage's files, nil if missing.
+func (r *resolver) lstat(resolved string) *buildctx.Entry {
+	e, err := r.fs.Lstat(resolved)
+	if err != nil {
+		return nil
 	}
-	return path.Join(r.resolveAll(path.Dir(p)), path.Base(p))
+	return e
 }
 
 func (r *resolver) isDir(p string) bool {
