@@ -66,6 +66,9 @@ type Options struct {
 	Platform string
 	// Secrets maps a secret ID to the file that holds it.
 	Secrets map[string]string
+	// SSH maps an agent ID (RUN --mount=type=ssh,id=) to the agent socket
+	// forwarded to it (--ssh; see ParseSSH).
+	SSH map[string]string
 	// Timestamp, when set, is every time the build writes (history,
 	// created, file times clamped), for reproducible images.
 	Timestamp   *time.Time

@@ -58,6 +58,11 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 	if err != nil {
 		return err
 	}
+	agents, agentPaths, authSock, err := s.sshMounts(r.mounts)
+	if err != nil {
+		return err
+	}
+	specMounts, exclude = append(specMounts, agents...), append(exclude, agentPaths...)
 	ex, err := b.executor()
 	if err != nil {
 		return err
@@ -67,7 +72,7 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 		// The snapshot is synced once, when it is committed, rather than
 		// also when it is unmounted.
 		Volatile: true,
-		Process:  executor.Process{Args: r.args, Env: r.env, Cwd: r.cwd},
+		Process:  executor.Process{Args: r.args, Env: withAuthSock(r.env, authSock), Cwd: r.cwd},
 		Prepare: func(rootfs string, p *executor.Process) error {
 			if r.user == "" {
 				return nil
@@ -247,6 +252,8 @@ func (s *stage) runMounts(ctx context.Context, dir string, ms []*instructions.Mo
 				opts = append(opts, fmt.Sprintf("size=%d", m.SizeLimit))
 			}
 			out = append(out, specs.Mount{Destination: target, Type: "tmpfs", Source: "tmpfs", Options: opts})
+		case instructions.MountTypeSSH:
+			continue // sshMounts
 		default:
 			return nil, nil, cleanup, fmt.Errorf("RUN --mount=type=%s is not supported", m.Type)
 		}

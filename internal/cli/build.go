@@ -49,6 +49,7 @@ type buildFlags struct {
 	cacheFrom     []string
 	cacheTo       []string
 	check         bool
+	ssh           []string
 	outputs       []string
 	metadataFile  string
 }
@@ -88,6 +89,7 @@ func newBuildCmd(a *app) *cobra.Command {
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, `Cache export destination ("type=registry,ref=R[,mode=min|max]")`)
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, `Output destination instead of the store ("type=local,dest=DIR", "type=tar|oci|docker,dest=FILE", DIR; dest=- is stdout)`)
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "Write build result metadata to a file (JSON)")
+	fl.StringArrayVar(&f.ssh, "ssh", nil, `SSH agent socket to forward to RUN --mount=type=ssh ("default" = $SSH_AUTH_SOCK, or ID=SOCKET)`)
 	fl.BoolVar(&f.check, "check", false, "Check the Dockerfile with BuildKit's lint rules instead of building (exit 1 on warnings)")
 	return c
 }
@@ -221,6 +223,9 @@ func (a *app) buildOptions(f buildFlags, ctxArg string) (builder.Options, error)
 			src = "env:" + id
 		}
 		o.Secrets[id] = src
+	}
+	if o.SSH, err = builder.ParseSSH(f.ssh, os.Getenv); err != nil {
+		return o, err
 	}
 	ts := f.timestamp
 	if ts == "" {

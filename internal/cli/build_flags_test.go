@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-dev/strata/internal/testutil"
 )
@@ -161,5 +163,124 @@ func tarNames(t *testing.T, b []byte) []string {
 			t.Fatal(err)
 		}
 		names = append(names, h.Name)
+	}
+}
+
+// TestBuildSSH: --ssh forwards a real ssh-agent to RUN --mount=type=ssh
+// where BuildKit puts it (/run/buildkit/ssh_agent.0, or the target), with
+// SSH_AUTH_SOCK set; the agent answers with the key added to it; nothing of
+// the mount reaches the image. As in BuildKit, an ssh mount is optional
+// unless required=true: a required agent that was not given fails the build
+// on the RUN's line; an optional one leaves SSH_AUTH_SOCK unset.
+func TestBuildSSH(t *testing.T) {
+	needRun(t)
+	for _, tool := range []string{"ssh-agent", "ssh-add", "ssh-keygen"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is missing (Debian package openssh-client)", tool)
+		}
+	}
+	tmp := t.TempDir()
+	sock := filepath.Join(tmp, "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	for i := 0; i < 500; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	key := filepath.Join(tmp, "key")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	add := exec.Command("ssh-add", key)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v %s", err, out)
+	}
+
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM localhost:5000/busybox:latest\n" +
+			"COPY agentcheck /agentcheck\n" +
+			"RUN --mount=type=ssh /agentcheck > /out-default\n" +
+			"RUN --mount=type=ssh,id=other,target=/tmp/agent.sock /agentcheck > /out-other\n",
+		// BuildKit's ssh mounts are optional unless required=true.
+		"optional.Dockerfile": "FROM localhost:5000/busybox:latest\n" +
+			"RUN --mount=type=ssh test -z \"$SSH_AUTH_SOCK\" && touch /no-agent\n",
+		"required.Dockerfile": "FROM localhost:5000/busybox:latest\n" +
+			"RUN --mount=type=ssh,required=true true\n",
+	})
+	gobuild := exec.Command("go", "build", "-o", filepath.Join(ctx, "agentcheck"), "./testdata/agentcheck")
+	gobuild.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := gobuild.CombinedOutput(); err != nil {
+		t.Fatalf("building the agent check: %v %s", err, out)
+	}
+	root := t.TempDir()
+	mustRun(t, root, "load", "-q", "-i", filepath.Join("..", "builder", "testdata", "conformance", "busybox.tar.gz"))
+
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	fs := mustRun(t, root, "build", "-q", "--ssh", "default", "--ssh", "other="+sock, "-o", "-", ctx)
+	files := tarFiles(t, []byte(fs))
+	want := map[string]string{
+		"out-default": "agent at /run/buildkit/ssh_agent.0 holds 1 identities\n",
+		"out-other":   "agent at /tmp/agent.sock holds 1 identities\n",
+	}
+	for name, body := range want {
+		if files[name] != body {
+			t.Errorf("%s = %q, want %q", name, files[name], body)
+		}
+	}
+	for name := range files {
+		if strings.HasPrefix(name, "run/buildkit") || name == "tmp/agent.sock" {
+			t.Errorf("the ssh mount %s reached the image", name)
+		}
+	}
+
+	t.Setenv("SSH_AUTH_SOCK", "")
+	_, errOut, code := strata(t, root, "", "build", "-f", filepath.Join(ctx, "required.Dockerfile"), ctx)
+	if code != 1 || !strings.Contains(errOut, `required.Dockerfile:2: RUN --mount=type=ssh,required=true true: no SSH key "default" forwarded from the client (give --ssh default)`) {
+		t.Errorf("a required agent without --ssh: exit %d\n%s", code, errOut)
+	}
+	_, errOut, code = strata(t, root, "", "build", "--ssh", "default", ctx)
+	if code != 1 || !strings.Contains(errOut, "SSH_AUTH_SOCK is not set") {
+		t.Errorf("--ssh default without an agent: exit %d\n%s", code, errOut)
+	}
+	fs = mustRun(t, root, "build", "-q", "-f", filepath.Join(ctx, "optional.Dockerfile"), "-o", "-", ctx)
+	if _, ok := tarFiles(t, []byte(fs))["no-agent"]; !ok {
+		t.Error("an optional ssh mount without --ssh: the RUN saw an agent or did not run")
+	}
+}
+
+// needRun skips a test whose build has RUN steps where they cannot run.
+func needRun(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("RUN needs root")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		if _, err := exec.LookPath("crun"); err != nil {
+			t.Skip("RUN needs runc or crun")
+		}
+	}
+}
+
+// tarFiles maps the regular files of a tar to their contents.
+func tarFiles(t *testing.T, b []byte) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(tr)
+		out[h.Name] = string(body)
 	}
 }
