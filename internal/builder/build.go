@@ -262,16 +262,61 @@ func (b *builder) dockerfileName() string {
 func Parse(name string, text []byte) ([]instructions.Stage, []instructions.ArgCommand, *parser.Result, error) {
 	res, err := parser.Parse(bytes.NewReader(text))
 	if err != nil {
-		return nil, nil, nil, parseError(name, err)
+		pe := parseError(name, err).(*ParseError)
+		if pe.Line == 0 {
+			pe.Line = failingLine(text, err)
+		}
+		return nil, nil, nil, pe
 	}
 	stages, metaArgs, err := instructions.Parse(res.AST, nil)
 	if err != nil {
-		return nil, nil, nil, parseError(name, err)
+		return nil, nil, nil, instructionError(name, res.AST, err)
 	}
 	if len(stages) == 0 {
 		return nil, nil, nil, &ParseError{File: name, Err: errors.New("the Dockerfile has no FROM instruction")}
 	}
 	return stages, metaArgs, res, nil
+}
+
+// failingLine finds the line of a parser error that carries none (ENV or
+// LABEL without "=" value): the fewest first lines of the Dockerfile that
+// fail the same way end there. 0 when no prefix does.
+func failingLine(text []byte, err error) int {
+	lines := bytes.SplitAfter(text, []byte("\n"))
+	n := 0
+	for i, l := range lines {
+		n += len(l)
+		if _, e := parser.Parse(bytes.NewReader(text[:n])); e != nil && e.Error() == err.Error() {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// instructionError names the line of an instruction buildkit's
+// instructions.Parse refused: some of its errors carry no location, so
+// the instruction is found again, parsing one node at a time (the first
+// that fails, or, for an instruction before any FROM, the first that is
+// not an ARG).
+func instructionError(name string, ast *parser.Node, err error) error {
+	pe, ok := parseError(name, err).(*ParseError)
+	if !ok || pe.Line > 0 {
+		return pe
+	}
+	seenFrom := false
+	for _, n := range ast.Children {
+		cmd := strings.ToLower(n.Value)
+		if _, e := instructions.ParseInstruction(n); e != nil {
+			pe.Line = n.StartLine
+			return pe
+		}
+		if !seenFrom && cmd != "arg" && cmd != "from" {
+			pe.Line = n.StartLine
+			return pe
+		}
+		seenFrom = seenFrom || cmd == "from"
+	}
+	return pe
 }
 
 // parseError turns buildkit's errors, which carry the location as data,

@@ -87,7 +87,9 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		name, dockerfile, want string
 	}{
 		{"unknown instruction", "FROM scratch\nFROBNICATE x\n", "Dockerfile:2:"},
-		{"no from", "COPY a b\n", "Dockerfile: no build stage"},
+		{"no from", "ARG A\nCOPY a b\n", "Dockerfile:2: no build stage"},
+		{"env with one word", "FROM scratch\nLABEL a=b\nENV ALONE\nLABEL c=d\n", "Dockerfile:3: ENV must have two arguments"},
+		{"label with a bare word", "FROM scratch\nLABEL a=1 # x\n", "Dockerfile:2:"},
 		{"bad flag", "FROM scratch\nCOPY --nope=1 a b\n", "Dockerfile:2:"},
 		{"empty", "", "Dockerfile"},
 		{"env without value", "FROM scratch\n\nENV\n", "Dockerfile:3:"},

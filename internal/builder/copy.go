@@ -55,6 +55,9 @@ func (s *stage) copy(ctx context.Context, c *instructions.CopyCommand) error {
 	if err := checkFromUnexpanded(c.From); err != nil {
 		return s.lineErr(c, err)
 	}
+	if err := s.checkFromStage(c.From); err != nil {
+		return s.lineErr(c, err)
+	}
 	return s.copyStep(ctx, c, copySpec{
 		from: c.From, sources: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath,
 		chown: c.Chown, chmod: c.Chmod, parents: c.Parents, link: c.Link, excludes: c.ExcludePatterns,
@@ -86,6 +89,24 @@ func checkFromUnexpanded(from string) error {
 		return fmt.Errorf("variable expansion is not supported for --from %q, define a new stage with FROM using ARG from global scope as a workaround", from)
 	}
 	return nil
+}
+
+// checkFromStage refuses a COPY --from naming this stage or a later one
+// (by name or index), as BuildKit does, rather than taking it for an
+// image.
+func (s *stage) checkFromStage(from string) error {
+	if from == "" {
+		return nil
+	}
+	d := s.b.stageByName(from, len(s.b.stages))
+	switch {
+	case d == nil || d.idx < s.idx:
+		return nil
+	case d.idx == s.idx:
+		return fmt.Errorf("circular dependency detected on stage: %s", from)
+	default:
+		return fmt.Errorf("cannot copy from stage %q, it needs to be defined before current stage %q", from, stageDisplay(s))
+	}
 }
 
 // srcItem is one source a COPY names, after wildcards.

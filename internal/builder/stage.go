@@ -184,7 +184,11 @@ func (s *stage) build(ctx context.Context) error {
 		}
 	}
 	if err := s.from(ctx, steps, noCache); err != nil {
-		return err
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			return err
+		}
+		return &ParseError{File: b.dockerfileName(), Line: line(s.def.Location), Err: err}
 	}
 	// ONBUILD triggers of the base run first, then are cleared.
 	if triggers := s.state.cfg.Config.OnBuild; len(triggers) > 0 {

@@ -38,7 +38,9 @@ func (s *stage) workdir(ctx context.Context, c *instructions.WorkdirCommand) err
 	}
 	o := owner{}
 	if u := st.cfg.Config.User; u != "" {
-		if o, err = resolveOwner(dir, u, true); err != nil {
+		// As a --chown: a uid alone is also the gid (RUN's process
+		// gets group 0 instead).
+		if o, err = resolveOwner(dir, u, false); err != nil {
 			return fail(err)
 		}
 	}

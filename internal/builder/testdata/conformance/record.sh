@@ -23,7 +23,9 @@
 #                   also say; kept when re-recording, so it can be edited
 #                   to the words both agree on) and "docker: MESSAGE".
 #                   Where docker's message names no line (a stage name
-#                   it cannot parse), the line is written by hand and kept.
+#                   it cannot parse), the line is written by hand and kept;
+#                   "line: none" for what concerns no line (an empty
+#                   Dockerfile, an unknown --target).
 set -eu
 cd "$(dirname "$0")"
 repo=$(cd ../../../.. && pwd)
@@ -67,7 +69,7 @@ for c in $cases; do
   match=""; hand_line=""
   if [ -f "$c/expected-error" ]; then
     match=$(sed -n 's/^match: //p' "$c/expected-error" | head -1)
-    hand_line=$(sed -n 's/^line: \([0-9]*\)$/\1/p' "$c/expected-error")
+    hand_line=$(sed -n 's/^line: \([0-9][0-9]*\|none\)$/\1/p' "$c/expected-error")
   fi
   rm -f "$c/expected.json" "$c/expected-error"
   if ! $DOCKER build -q --no-cache "$@" -t "strata-conformance-$c" "$ctx" > "$work/out" 2>&1; then
@@ -80,7 +82,7 @@ for c in $cases; do
       step=$(sed -n 's/^ > \[[^]]*\] \(.*\):$/\1/p' "$work/out" | tail -1)
       [ -n "$step" ] && line=$(grep -n -F -x "$step" "$c/Dockerfile" | head -1 | cut -d: -f1)
     fi
-    [ -z "$match" ] && match=$(echo "$msg" | sed 's/.*line [0-9]*: //')
+    [ -z "$match" ] && match=$(echo "$msg" | sed 's/.*line [0-9]*: //; s/^failed to solve with frontend dockerfile.v0: failed to create LLB definition: //')
     line=${line:-$hand_line}
     { echo "line: ${line:-?}"; echo "match: $match"; echo "docker: $msg"; } > "$c/expected-error"
     echo "   refused at line ${line:-? (edit expected-error)}: $msg"
