@@ -69,6 +69,8 @@ type Options struct {
 	// SSH maps an agent ID (RUN --mount=type=ssh,id=) to the agent socket
 	// forwarded to it (--ssh; see ParseSSH).
 	SSH map[string]string
+	// Contexts are the --build-context names (lower-cased; ParseContexts).
+	Contexts map[string]NamedContext
 	// Timestamp, when set, is every time the build writes (history,
 	// created, file times clamped), for reproducible images.
 	Timestamp   *time.Time

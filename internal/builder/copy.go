@@ -330,6 +330,9 @@ func (s *stage) fromFS(ctx context.Context, from string) (string, error) {
 		defer d.fsMu.Unlock()
 		return d.files(ctx)
 	}
+	if nc, ok := s.b.namedContext(from); ok && nc.Dir != "" { // --build-context
+		return nc.Dir, nil
+	}
 	im, _, err := s.b.baseImage(ctx, from, s.b.target, "[internal] load "+from)
 	if err != nil {
 		return "", err

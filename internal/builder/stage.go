@@ -310,6 +310,12 @@ func stageDisplay(d *stage) string {
 // baseImage finds a base image for platform in the store, pulling it when
 // missing or there only for another platform (or always with --pull).
 func (b *builder) baseImage(ctx context.Context, name string, platform image.Platform, label string) (*metadata.Image, string, error) {
+	if nc, ok := b.namedContext(name); ok { // --build-context
+		if nc.Dir != "" {
+			return b.dirBase(name, nc.Dir, platform, label)
+		}
+		name = nc.Image
+	}
 	ref, err := image.ParseReference(name)
 	if err != nil {
 		return nil, "", fmt.Errorf("invalid base image %q: %w", name, err)

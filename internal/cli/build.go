@@ -50,6 +50,7 @@ type buildFlags struct {
 	cacheTo       []string
 	check         bool
 	ssh           []string
+	contexts      []string
 	outputs       []string
 	metadataFile  string
 }
@@ -90,6 +91,7 @@ func newBuildCmd(a *app) *cobra.Command {
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, `Output destination instead of the store ("type=local,dest=DIR", "type=tar|oci|docker,dest=FILE", DIR; dest=- is stdout)`)
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "Write build result metadata to a file (JSON)")
 	fl.StringArrayVar(&f.ssh, "ssh", nil, `SSH agent socket to forward to RUN --mount=type=ssh ("default" = $SSH_AUTH_SOCK, or ID=SOCKET)`)
+	fl.StringArrayVar(&f.contexts, "build-context", nil, `Additional build context for FROM and COPY --from ("NAME=DIR" or "NAME=docker-image://REF")`)
 	fl.BoolVar(&f.check, "check", false, "Check the Dockerfile with BuildKit's lint rules instead of building (exit 1 on warnings)")
 	return c
 }
@@ -225,6 +227,9 @@ func (a *app) buildOptions(f buildFlags, ctxArg string) (builder.Options, error)
 		o.Secrets[id] = src
 	}
 	if o.SSH, err = builder.ParseSSH(f.ssh, os.Getenv); err != nil {
+		return o, err
+	}
+	if o.Contexts, err = builder.ParseContexts(f.contexts); err != nil {
 		return o, err
 	}
 	ts := f.timestamp

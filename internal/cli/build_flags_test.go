@@ -284,3 +284,67 @@ func tarFiles(t *testing.T, b []byte) map[string]string {
 		out[h.Name] = string(body)
 	}
 }
+
+// TestBuildContext: --build-context NAME=DIR replaces `FROM NAME` (the
+// directory is the stage's root filesystem) and `COPY --from=NAME`;
+// NAME=docker-image://REF replaces the image NAME, as in BuildKit.
+func TestBuildContext(t *testing.T) {
+	root := t.TempDir()
+	imgCtx := buildContext(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY a /etc/a\n", "a": "from the image\n"})
+	mustRun(t, root, "build", "-q", "-t", "stored:1", imgCtx)
+	base := buildContext(t, map[string]string{"b.txt": "base\n"})
+	extra := buildContext(t, map[string]string{"e.txt": "extra\n"})
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM base\nCOPY --from=extra /e.txt /from-extra\nCOPY --from=img /etc/a /from-img\nFROM img AS second\nCOPY --from=0 /b.txt /b.txt\n",
+	})
+	build := func(args ...string) (string, string, int) {
+		return strata(t, root, "", append(append([]string{"build", "-q", "--timestamp", "0",
+			"--build-context", "base=" + base, "--build-context", "Extra=" + extra,
+			"--build-context", "img=docker-image://stored:1"}, args...), ctx)...)
+	}
+	out, errOut, code := build("--target", "0", "-o", "-")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	files := tarFiles(t, []byte(out))
+	for name, body := range map[string]string{"b.txt": "base\n", "from-extra": "extra\n", "from-img": "from the image\n"} {
+		if files[name] != body {
+			t.Errorf("%s = %q, want %q (files %v)", name, files[name], body, files)
+		}
+	}
+	// FROM img is the image stored:1; the stage from a directory has
+	// BuildKit's config for a stage without image.
+	id1, errOut, code := build("-t", "second:1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	cfg := mustRun(t, root, "image", "inspect", "-f", "{{json .Config.Env}} {{.Config.WorkingDir}} {{len .RootFS.Layers}}", "second:1")
+	if strings.TrimSpace(cfg) != `["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] / 2` {
+		t.Errorf("second stage config: %s", cfg)
+	}
+	first, _, _ := build("--target", "0")
+	again, _, _ := build("--target", "0")
+	if first != again {
+		t.Errorf("rebuild gave %s then %s", first, again)
+	}
+	// The directory's content is an input: a change is a new image.
+	os.WriteFile(filepath.Join(base, "b.txt"), []byte("changed\n"), 0o644)
+	if changed, _, _ := build("--target", "0"); changed == first {
+		t.Error("changing the FROM context's files did not change the image")
+	}
+	if id2, _, _ := build("-t", "second:1"); id2 == id1 {
+		t.Error("changing the context of a stage copied from did not change the image")
+	}
+
+	for _, bad := range []struct{ arg, want string }{
+		{"x=https://example.com/ctx.git", "https sources are not supported"},
+		{"x=" + filepath.Join(base, "missing"), "no such file"},
+		{"x=" + filepath.Join(base, "b.txt"), "is not a directory"},
+		{"noequals", "want NAME=DIR"},
+	} {
+		_, errOut, code := strata(t, root, "", "build", "--build-context", bad.arg, ctx)
+		if code != 1 || !strings.Contains(errOut, bad.want) {
+			t.Errorf("--build-context %s: exit %d %s", bad.arg, code, errOut)
+		}
+	}
+}

@@ -58,6 +58,9 @@ func Parse(s string) (Spec, error) {
 		return Spec{}, fmt.Errorf("invalid --output %q: %v", s, err)
 	}
 	if len(fields) == 1 && !strings.Contains(fields[0], "=") {
+		if fields[0] == "" {
+			return Spec{}, fmt.Errorf("invalid --output %q: empty path", s)
+		}
 		if fields[0] == Stdout {
 			return Spec{Type: Tar, Dest: Stdout}, nil
 		}
