@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -167,8 +168,19 @@ func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpe
 			files[it.git.gitKeyName()] = it.git.commit
 		}
 	}
-	k := cache.Key{Parent: st.key, Platform: s.platform.String(), Instruction: text + " -> " + dest, Args: s.usedArgs(text), Sources: sum, Files: cache.Summarise(files)}
-	ls := &layerStep{key: k, display: text, createdBy: historyText(c, text), v: v}
+	// COPY --link makes its layer on an empty root, as BuildKit does
+	// (not with --chmod, which BuildKit copies the usual way): the key has
+	// no parent, so a changed base finds the same layer again.
+	link := sp.link && sp.chmod == ""
+	if link && chownByName(sp.chown) {
+		return fail(fmt.Errorf("--chown=%s: user and group names can't be resolved when used with --link, use numeric uid[:gid] instead", sp.chown))
+	}
+	parent := st.key
+	if link {
+		parent = ""
+	}
+	k := cache.Key{Parent: parent, Platform: s.platform.String(), Instruction: text + " -> " + dest, Args: s.usedArgs(text), Sources: sum, Files: cache.Summarise(files)}
+	ls := &layerStep{key: k, display: text, createdBy: historyText(c, text), v: v, link: link}
 	if hit, err := s.lookup(ls); err != nil || hit {
 		return err
 	}
@@ -181,9 +193,12 @@ func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpe
 			items[i] = fetched
 		}
 	}
-	dir, err := s.files(ctx)
+	dir, err := s.copyRoot(ctx, link)
 	if err != nil {
 		return fail(err)
+	}
+	if link {
+		defer os.Remove(dir)
 	}
 	chown, chmod, err := copyOwnerMode(dir, sp)
 	if err != nil {
@@ -199,6 +214,32 @@ func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpe
 	}
 	s.finish(ls, l)
 	return nil
+}
+
+// copyRoot is the directory a COPY resolves its destination and --chown
+// names in: the stage's files, or for --link a new empty one (removed by
+// the caller).
+func (s *stage) copyRoot(ctx context.Context, link bool) (string, error) {
+	if link {
+		return os.MkdirTemp(s.b.tmp, "link-")
+	}
+	return s.files(ctx)
+}
+
+// chownByName reports whether a --chown value names a user or a group
+// rather than giving numbers.
+func chownByName(chown string) bool {
+	if chown == "" {
+		return false
+	}
+	u, g, hasGroup := strings.Cut(chown, ":")
+	if _, err := strconv.Atoi(u); err != nil {
+		return true
+	}
+	if _, err := strconv.Atoi(g); hasGroup && err != nil {
+		return true
+	}
+	return false
 }
 
 // copySources lists what a COPY or ADD reads: git repositories and URLs

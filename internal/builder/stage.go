@@ -572,6 +572,10 @@ type layerStep struct {
 	display   string // the progress line
 	createdBy string
 	v         *progress.Vertex
+	// link: the layer does not depend on the stage's files (COPY
+	// --link); its key has no parent, and the stage's chain goes on
+	// from a key of the parent and the layer together.
+	link bool
 }
 
 // lookup checks the cache for the step; on a hit it applies the record
@@ -579,7 +583,9 @@ type layerStep struct {
 func (s *stage) lookup(ls *layerStep) (bool, error) {
 	st, b := s.state, s.b
 	kd := ls.key.Digest()
-	if !st.noCache && !st.missed {
+	// A linked layer is looked up even after a miss: what changed below
+	// it does not change it.
+	if !st.noCache && (!st.missed || ls.link) {
 		rec, err := b.cache.GetUsable(kd)
 		if err != nil {
 			return false, err
@@ -658,6 +664,13 @@ func (s *stage) addLayer(ls *layerStep, l metadata.Layer, created time.Time) {
 	st.history = append(st.history, ocispec.History{Created: &c, CreatedBy: ls.createdBy, Comment: "buildkit.dockerfile.v0"})
 	kd := ls.key.Digest()
 	st.chain = append(st.chain, link{key: ls.key, kd: kd, label: ls.display})
+	if ls.link {
+		// The next step depends on the parent and this layer.
+		k := cache.Key{Parent: st.key, Instruction: "LINK " + ls.display, Sources: kd}
+		s.b.record(&cache.Record{Key: k, Created: created}, true)
+		kd = k.Digest()
+		st.chain = append(st.chain, link{key: k, kd: kd, label: "LINK " + ls.display})
+	}
 	st.key = kd
 	st.recs = append(st.recs, &cache.Record{Key: ls.key, Layer: &l, Created: created, Comment: ls.createdBy})
 }
