@@ -290,7 +290,7 @@ func tarFiles(t *testing.T, b []byte) map[string]string {
 // NAME=docker-image://REF replaces the image NAME, as in BuildKit.
 func TestBuildContext(t *testing.T) {
 	root := t.TempDir()
-	imgCtx := buildContext(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY a /etc/a\n", "a": "from the image\n"})
+	imgCtx := buildContext(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY a /etc/a\nENV FROM_IMG=1\n", "a": "from the image\n"})
 	mustRun(t, root, "build", "-q", "-t", "stored:1", imgCtx)
 	base := buildContext(t, map[string]string{"b.txt": "base\n"})
 	extra := buildContext(t, map[string]string{"e.txt": "extra\n"})
@@ -312,15 +312,20 @@ func TestBuildContext(t *testing.T) {
 			t.Errorf("%s = %q, want %q (files %v)", name, files[name], body, files)
 		}
 	}
-	// FROM img is the image stored:1; the stage from a directory has
-	// BuildKit's config for a stage without image.
+	// FROM img is the image stored:1 (its ENV, its layer below the COPY);
+	// the stage from a directory has BuildKit's config for a stage
+	// without image and the directory as its one layer.
 	id1, errOut, code := build("-t", "second:1")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
-	cfg := mustRun(t, root, "image", "inspect", "-f", "{{json .Config.Env}} {{.Config.WorkingDir}} {{len .RootFS.Layers}}", "second:1")
-	if strings.TrimSpace(cfg) != `["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] / 2` {
+	const format = "{{json .Config.Env}} {{.Config.WorkingDir}} {{len .RootFS.Layers}}"
+	if cfg := mustRun(t, root, "image", "inspect", "-f", format, "second:1"); strings.TrimSpace(cfg) != `["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","FROM_IMG=1"] / 2` {
 		t.Errorf("second stage config: %s", cfg)
+	}
+	build("--target", "0", "-t", "first:1")
+	if cfg := mustRun(t, root, "image", "inspect", "-f", format, "first:1"); strings.TrimSpace(cfg) != `["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] / 3` {
+		t.Errorf("first stage config: %s", cfg)
 	}
 	first, _, _ := build("--target", "0")
 	again, _, _ := build("--target", "0")
@@ -334,6 +339,16 @@ func TestBuildContext(t *testing.T) {
 	}
 	if id2, _, _ := build("-t", "second:1"); id2 == id1 {
 		t.Error("changing the context of a stage copied from did not change the image")
+	}
+
+	// --check reads the config of the image a context names: stored:1
+	// sets FROM_IMG (without the context, "img" is unknown: UndefinedVar).
+	chk := buildContext(t, map[string]string{"Dockerfile": "FROM img\nENV A=$FROM_IMG\n"})
+	if out, _, code := strata(t, root, "", "build", "--check", "--build-context", "img=docker-image://stored:1", chk); code != 0 {
+		t.Errorf("--check with a context image that sets FROM_IMG: exit %d\n%s", code, out)
+	}
+	if _, _, code := strata(t, root, "", "build", "--check", chk); code != 1 {
+		t.Errorf("--check without the context: exit %d, want 1 (UndefinedVar)", code)
 	}
 
 	for _, bad := range []struct{ arg, want string }{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/strata-dev/strata/internal/builder"
 	"github.com/strata-dev/strata/internal/builder/lint"
@@ -15,7 +16,7 @@ import (
 // lintBuild runs BuildKit's Dockerfile rules on the build's Dockerfile,
 // with base image configs from the store (nothing is pulled).
 func lintBuild(ctx context.Context, st *store.Store, o builder.Options, allStages bool) (*lint.Result, error) {
-	lo := lint.Options{Filename: "Dockerfile", BuildArgs: o.BuildArgs, BaseConfig: storeConfig(st)}
+	lo := lint.Options{Filename: "Dockerfile", BuildArgs: o.BuildArgs, BaseConfig: storeConfig(st, o.Contexts)}
 	if o.DockerfilePath != "" {
 		lo.Filename = filepath.Base(o.DockerfilePath) // as buildx names it
 	}
@@ -33,9 +34,15 @@ func lintBuild(ctx context.Context, st *store.Store, o builder.Options, allStage
 }
 
 // storeConfig reads a base image's config from the store, when it has
-// the image for the platform.
-func storeConfig(st *store.Store) func(ref string, p image.Platform) []byte {
+// the image for the platform (the image a --build-context names for it).
+func storeConfig(st *store.Store, contexts map[string]builder.NamedContext) func(ref string, p image.Platform) []byte {
 	return func(ref string, p image.Platform) []byte {
+		// BuildKit asks for the normalized name (docker.io/library/NAME:latest).
+		for name, nc := range contexts {
+			if r, err := image.ParseReference(name); err == nil && nc.Image != "" && (name == strings.ToLower(ref) || r.String() == ref) {
+				ref = nc.Image
+			}
+		}
 		src, err := st.Source(ref)
 		if err != nil {
 			return nil
