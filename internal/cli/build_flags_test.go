@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"archive/tar"
 	"bytes"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,7 +113,10 @@ func TestBuildOutput(t *testing.T) {
 		}
 	}
 	tarOut := build("-o", "-")
-	names := tarNames(t, []byte(tarOut))
+	var names []string
+	for _, e := range entries(t, []byte(tarOut)) {
+		names = append(names, e.Name)
+	}
 	if strings.Join(names, " ") != "etc/ etc/a b" {
 		t.Errorf("-o - wrote %v", names)
 	}
@@ -147,22 +148,6 @@ func TestBuildOutput(t *testing.T) {
 	_, errOut, code := strata(t, other, "", "build", "-o", "type=registry,dest=x", ctx)
 	if code != 1 || !strings.Contains(errOut, `type "registry" is not supported`) {
 		t.Errorf("type=registry: exit %d %s", code, errOut)
-	}
-}
-
-func tarNames(t *testing.T, b []byte) []string {
-	t.Helper()
-	var names []string
-	tr := tar.NewReader(bytes.NewReader(b))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return names
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, h.Name)
 	}
 }
 
@@ -267,24 +252,6 @@ func needRun(t *testing.T) {
 	}
 }
 
-// tarFiles maps the regular files of a tar to their contents.
-func tarFiles(t *testing.T, b []byte) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	tr := tar.NewReader(bytes.NewReader(b))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(tr)
-		out[h.Name] = string(body)
-	}
-}
-
 // TestBuildContext: --build-context NAME=DIR replaces `FROM NAME` (the
 // directory is the stage's root filesystem) and `COPY --from=NAME`;
 // NAME=docker-image://REF replaces the image NAME, as in BuildKit.
@@ -362,4 +329,14 @@ func TestBuildContext(t *testing.T) {
 			t.Errorf("--build-context %s: exit %d %s", bad.arg, code, errOut)
 		}
 	}
+}
+
+// tarFiles maps the entries of a tar (entries) to their contents.
+func tarFiles(t *testing.T, b []byte) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, e := range entries(t, b) {
+		out[e.Name] = e.Body
+	}
+	return out
 }
