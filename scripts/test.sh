@@ -4,7 +4,7 @@
 # a short run of every fuzz target. Run as root (overlay mounts, runc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh git busybox-static zstd bzip2 skopeo umoci runc crun docker-registry podman chromium openssh-client
+scripts/deps.sh git busybox-static zstd bzip2 skopeo umoci runc crun tini docker-registry podman chromium openssh-client
 export PATH=$PATH:/usr/local/go/bin
 go version
 go mod download

@@ -36,6 +36,7 @@ import (
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/sandbox"
 	"github.com/strata-dev/strata/internal/snapshot"
 	"github.com/strata-dev/strata/internal/store"
 )
@@ -61,6 +62,11 @@ type Options struct {
 	Pull bool
 	// Network of RUN steps: "host" (default) or "none".
 	Network string
+	// Sandbox confines RUN steps: its zero value is docker's defaults
+	// (capabilities, seccomp profile, masked paths), as BuildKit's RUN
+	// has them; the cli sets ExtraHosts, Ulimits and ShmSize (--add-host,
+	// --ulimit, --shm-size), which are part of each RUN's cache key.
+	Sandbox sandbox.Options
 	// Platform is the target platform, OS/ARCH[/VARIANT] ("" = this
 	// machine's). Given, it is also the image's, as BuildKit writes it.
 	Platform string

@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -91,6 +92,11 @@ func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 	}
 	sort.Strings(mountKey)
 	inst := fmt.Sprintf("RUN %q user=%s wd=%s network=%s mounts=%s", args, st.cfg.Config.User, st.cfg.Config.WorkingDir, network, strings.Join(mountKey, ","))
+	// --add-host, --ulimit and --shm-size change what a RUN sees, as
+	// BuildKit's ExecOp keys them; a build without them keeps its keys.
+	if sb, _ := json.Marshal(s.b.o.Sandbox); string(sb) != "{}" {
+		inst += " sandbox=" + string(sb)
+	}
 	// Every ARG in scope is in the command's environment: all are inputs.
 	k := cache.Key{Parent: st.key, Platform: s.platform.String(), Instruction: inst, Args: st.keyArgs()}
 	if len(k.Args) == 0 {

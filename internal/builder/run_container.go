@@ -90,6 +90,7 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 		Etc:     executor.BuildEtc,
 		Mounts:  specMounts,
 		Network: r.network,
+		Sandbox: s.b.o.Sandbox,
 		Stdio:   executor.Stdio{Stdout: r.stdout, Stderr: r.stdout},
 	})
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/registry"
+	"github.com/strata-dev/strata/internal/sandbox"
 	"github.com/strata-dev/strata/internal/store"
 )
 
@@ -53,6 +54,7 @@ type buildFlags struct {
 	contexts      []string
 	outputs       []string
 	metadataFile  string
+	sandbox       sandbox.Flags // --add-host, --ulimit, --shm-size
 }
 
 func newBuildCmd(a *app) *cobra.Command {
@@ -93,6 +95,7 @@ func newBuildCmd(a *app) *cobra.Command {
 	fl.StringArrayVar(&f.ssh, "ssh", nil, `SSH agent socket to forward to RUN --mount=type=ssh ("default" = $SSH_AUTH_SOCK, or ID=SOCKET)`)
 	fl.StringArrayVar(&f.contexts, "build-context", nil, `Additional build context for FROM and COPY --from ("NAME=DIR" or "NAME=docker-image://REF")`)
 	fl.BoolVar(&f.check, "check", false, "Check the Dockerfile with BuildKit's lint rules instead of building (exit 1 on warnings)")
+	addBuildSandboxFlags(fl, &f.sandbox)
 	return c
 }
 
@@ -139,7 +142,11 @@ func newBuilderCmd(a *app) *cobra.Command {
 func (a *app) buildOptions(f buildFlags, ctxArg string) (builder.Options, error) {
 	o := builder.Options{Target: f.target, NoCache: f.noCache, NoCacheFilter: f.noCacheFilter, Pull: f.pull,
 		Network: f.network, Platform: f.platform, ExplainCache: f.explain, Level: f.level, Runtime: f.runtime}
-	var err error
+	sb, err := sandbox.Parse(f.sandbox)
+	if err != nil {
+		return o, err
+	}
+	o.Sandbox = sb
 	// Unless told how to compress, a RUN layer stays in its snapshot (the
 	// store writes its tar when it is read) rather than being written a
 	// second time as a gzip blob; pushed, it is gzip like every layer.

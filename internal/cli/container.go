@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/strata-dev/strata/internal/container"
+	"github.com/strata-dev/strata/internal/sandbox"
 )
 
 // containerFlags select the storage driver and the OCI runtime; every
@@ -40,6 +41,7 @@ func (a *app) containers(f *containerFlags) (*container.Manager, error) {
 type createFlags struct {
 	o          container.CreateOptions
 	entrypoint string
+	sandbox    sandbox.Flags
 }
 
 func (c *createFlags) add(fs *pflag.FlagSet) {
@@ -57,15 +59,18 @@ func (c *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringVarP(&c.o.Hostname, "hostname", "h", "", "Container host name")
 	fs.Bool("help", false, "Print usage") // -h is --hostname, as in docker
 	fs.BoolVar(&c.o.AutoRemove, "rm", false, "Automatically remove the container when it exits")
+	addSandboxFlags(fs, &c.sandbox)
 }
 
-func (c *createFlags) options(cmd *cobra.Command, args []string) container.CreateOptions {
+func (c *createFlags) options(cmd *cobra.Command, args []string) (container.CreateOptions, error) {
 	o := c.o
 	o.Image, o.Args = args[0], args[1:]
 	if cmd.Flags().Changed("entrypoint") {
 		o.Entrypoint = &c.entrypoint
 	}
-	return o
+	var err error
+	o.Sandbox, err = sandbox.Parse(c.sandbox)
+	return o, err
 }
 
 // selfExe is the strata binary a detached container's monitor runs.
@@ -637,7 +642,11 @@ func (a *app) create(f *containerFlags, cf *createFlags, cmd *cobra.Command, arg
 	if err != nil {
 		return nil, nil, runError(err)
 	}
-	r, err := m.Create(cf.options(cmd, args))
+	o, err := cf.options(cmd, args)
+	if err != nil {
+		return nil, nil, runError(err)
+	}
+	r, err := m.Create(o)
 	if err != nil {
 		return nil, nil, runError(err)
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/strata-dev/strata/internal/flock"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/runtime"
+	"github.com/strata-dev/strata/internal/sandbox"
 	"github.com/strata-dev/strata/internal/snapshot"
 	"github.com/strata-dev/strata/internal/store"
 )
@@ -65,6 +66,10 @@ type Config struct {
 	Volumes    []Volume `json:"volumes,omitempty"`
 	AutoRemove bool     `json:"autoRemove,omitempty"`
 	StopSignal string   `json:"stopSignal,omitempty"`
+	// Sandbox is how the container is confined and limited (caps,
+	// seccomp, --read-only, --memory, --mount...): zero is docker's
+	// defaults, which records made before it existed get.
+	Sandbox sandbox.Options `json:"sandbox"`
 }
 
 // Args is the command a container runs: entrypoint then cmd.

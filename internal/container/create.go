@@ -21,6 +21,7 @@ import (
 	"github.com/strata-dev/strata/internal/executor"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/sandbox"
 	"github.com/strata-dev/strata/internal/snapshot"
 )
 
@@ -40,6 +41,9 @@ type CreateOptions struct {
 	Stdin      bool
 	AutoRemove bool
 	Volumes    []string // -v HOST:CTR[:ro|rw]
+	// Sandbox is the confinement and limits (sandbox.Parse of the
+	// security and resource flags).
+	Sandbox sandbox.Options
 }
 
 // UsageError is bad input on the command line, found before anything is
@@ -211,6 +215,13 @@ func containerConfig(o CreateOptions, imageConfig func() (*image.ConfigFile, err
 		}
 		vols = append(vols, v)
 	}
+	targets := o.Sandbox.Targets()
+	for _, v := range vols {
+		targets = append(targets, v.Target)
+	}
+	if err := sandbox.CheckDuplicateTargets(targets); err != nil {
+		return Config{}, &UsageError{err}
+	}
 	network := o.Network
 	switch network {
 	case "":
@@ -230,7 +241,7 @@ func containerConfig(o CreateOptions, imageConfig func() (*image.ConfigFile, err
 	cfg := Config{
 		Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, WorkingDir: ic.WorkingDir, User: ic.User,
 		Tty: o.Tty, OpenStdin: o.Stdin, Network: network, Volumes: vols, AutoRemove: o.AutoRemove,
-		StopSignal: ic.StopSignal,
+		StopSignal: ic.StopSignal, Sandbox: o.Sandbox,
 	}
 	if o.Entrypoint != nil {
 		cfg.Entrypoint, cfg.Cmd = nil, nil
@@ -298,7 +309,7 @@ func (m *Manager) writeFiles(r *Record) error {
 	if err := os.MkdirAll(m.Rootfs(r.ID), 0o700); err != nil {
 		return err
 	}
-	if err := executor.WriteContainerEtc(m.Dir(r.ID), r.Config.Hostname, r.Config.Network); err != nil {
+	if err := executor.WriteContainerEtc(m.Dir(r.ID), r.Config.Hostname, r.Config.Network, r.Config.Sandbox.HostsEntries()); err != nil {
 		return err
 	}
 	return m.setState(r.ID, State{Status: Created})

@@ -38,7 +38,7 @@ func (r *Record) excluded() []string {
 	for _, v := range r.Config.Volumes {
 		out = append(out, v.Target)
 	}
-	return out
+	return append(out, r.Config.Sandbox.Targets()...)
 }
 
 // Start runs the container in this process: its output goes to stdio, the
@@ -162,7 +162,7 @@ func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, er
 	spec := executor.Spec{
 		ID: r.ID, Bundle: m.bundle(r.ID), Rootfs: mounts, Mounts: volumeMounts(r.Config.Volumes),
 		Hostname: r.Config.Hostname, Network: r.Config.Network, Etc: executor.ContainerEtc, EtcDir: m.Dir(r.ID),
-		Stdio: stdio, Signals: sigs,
+		Sandbox: r.Config.Sandbox, Stdio: stdio, Signals: sigs,
 		Prepare: func(rootfs string, p *executor.Process) error {
 			if code, err := m.process(r, rootfs, p); err != nil {
 				state := m.State(r.ID)
@@ -388,7 +388,7 @@ func (m *Manager) Exec(r *Record, o ExecOptions, stdio Stdio) error {
 		return &ExitError{Code: code + 0, Err: err}
 	}
 	p := executor.Process{Args: o.Args, Env: env, Cwd: cwd, UID: u.UID, GID: u.GID, Groups: u.Groups, Terminal: o.Tty}
-	code, err := ex.Exec(r.ID, m.Dir(r.ID), p, stdio)
+	code, err := ex.Exec(r.ID, m.bundle(r.ID), p, stdio)
 	if err != nil {
 		return err
 	}

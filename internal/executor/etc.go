@@ -43,7 +43,7 @@ func etcMounts(s Spec) ([]specs.Mount, []string, error) {
 			resolv = string(b)
 		}
 		content := map[string]string{
-			"hosts":       "127.0.0.1\tlocalhost " + h + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+			"hosts":       "127.0.0.1\tlocalhost " + h + "\n::1\tlocalhost ip6-localhost ip6-loopback\n" + s.Sandbox.HostsEntries(),
 			"hostname":    h + "\n",
 			"resolv.conf": resolv,
 		}
@@ -71,16 +71,21 @@ func hostname(s Spec) string {
 
 // WriteContainerEtc writes a container's /etc files in dir as docker
 // makes them when it creates a container: with the host's network, the
-// host's /etc/hosts; without, localhost and the container's hostname. The
-// host's resolv.conf either way.
-func WriteContainerEtc(dir, hostname, network string) error {
+// host's /etc/hosts; without, localhost and the container's hostname;
+// extra entries (--add-host, as sandbox.Options.HostsEntries writes them)
+// before the hostname's. The host's resolv.conf either way.
+func WriteContainerEtc(dir, hostname, network, extraHosts string) error {
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
 	if network == "host" {
 		if b, err := os.ReadFile("/etc/hosts"); err == nil {
 			hosts = string(b)
+			if len(b) > 0 && b[len(b)-1] != '\n' {
+				hosts += "\n"
+			}
 		}
+		hosts += extraHosts
 	} else {
-		hosts += "127.0.1.1\t" + hostname + "\n"
+		hosts += extraHosts + "127.0.1.1\t" + hostname + "\n"
 	}
 	resolv := ""
 	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {

@@ -26,6 +26,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/strata-dev/strata/internal/runtime"
+	"github.com/strata-dev/strata/internal/sandbox"
 	"github.com/strata-dev/strata/internal/snapshot"
 )
 
@@ -71,6 +72,10 @@ type Spec struct {
 	// Mounts are added after the standard ones and the /etc files:
 	// volumes, RUN --mount.
 	Mounts []specs.Mount
+	// Sandbox is the container's confinement and limits: its zero value
+	// is docker's defaults (capabilities, seccomp profile, masked paths),
+	// which a build's RUN has too. Its ExtraHosts go into /etc/hosts.
+	Sandbox sandbox.Options
 	// Hostname is the container's (with BuildEtc, "" is BuildHostname).
 	Hostname string
 	// Network is "host" (the host's network) or "none" (a namespace of
@@ -141,10 +146,14 @@ func (e *OCI) Run(ctx context.Context, s Spec) (exit int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	spec := runtime.Spec(runtime.Options{
+	spec, err := runtime.Spec(runtime.Options{
 		ID: s.ID, Rootfs: rootfs, Process: p,
 		Hostname: hostname(s), Network: s.Network, Mounts: append(etc, s.Mounts...),
+		Sandbox: s.Sandbox,
 	})
+	if err != nil {
+		return 0, err
+	}
 	written = append(written, filepath.Join(s.Bundle, "config.json"))
 	if err := runtime.WriteBundle(s.Bundle, spec); err != nil {
 		return 0, err
@@ -202,8 +211,11 @@ func (e *OCI) kill(id string, exited <-chan error) {
 	}
 }
 
-// waitCreated polls the runtime until it has container id, the runtime
-// exits (its result is put back for the caller), or 10s pass.
+// waitCreated polls the runtime until it has started container id's
+// process, the runtime exits (its result is put back for the caller), or
+// 10s pass. Not merely created: a kill between create and start (while
+// the runtime loads the seccomp filter) fails the runtime with status 1
+// rather than killing the process.
 func (e *OCI) waitCreated(id string, exited chan error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -213,7 +225,7 @@ func (e *OCI) waitCreated(id string, exited chan error) {
 			return
 		default:
 		}
-		if st, err := e.rt.State(id); err == nil && st.Status != "creating" {
+		if st, err := e.rt.State(id); err == nil && st.Status != "creating" && st.Status != "created" {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -231,11 +243,11 @@ func (e *OCI) deleteLeftover(id string) error {
 	return e.rt.Delete(id, true)
 }
 
-// Exec runs p in the running container id, in the foreground, with the
-// capabilities of the container's own process; dir takes the process
-// file the runtime reads (removed after). It returns p's exit status.
-func (e *OCI) Exec(id, dir string, p Process, stdio Stdio) (int, error) {
-	cmd, file, err := e.rt.Exec(id, dir, p)
+// Exec runs p in the running container id, whose bundle is bundle, in
+// the foreground, confined as the container's own process is (its
+// capabilities, seccomp, rlimits). It returns p's exit status.
+func (e *OCI) Exec(id, bundle string, p Process, stdio Stdio) (int, error) {
+	cmd, file, err := e.rt.Exec(id, bundle, p)
 	if err != nil {
 		return 0, err
 	}

@@ -193,7 +193,7 @@ func TestEtcFiles(t *testing.T) {
 			name: "container without network",
 			spec: func(s *Spec, etcDir string) {
 				s.Etc, s.EtcDir, s.Hostname = ContainerEtc, etcDir, "abc123"
-				if err := WriteContainerEtc(etcDir, "abc123", "none"); err != nil {
+				if err := WriteContainerEtc(etcDir, "abc123", "none", ""); err != nil {
 					panic(err)
 				}
 			},
@@ -385,7 +385,10 @@ func TestLeftoverState(t *testing.T) {
 	forEachRuntime(t, func(t *testing.T, f *fixture) {
 		s := f.spec("true")
 		// Leave a created (never started) container of that ID.
-		spec := runtime.Spec(runtime.Options{ID: s.ID, Rootfs: f.base, Process: runtime.Process{Args: []string{"/bin/true"}, Cwd: "/"}, Network: "none"})
+		spec, err := runtime.Spec(runtime.Options{ID: s.ID, Rootfs: f.base, Process: runtime.Process{Args: []string{"/bin/true"}, Cwd: "/"}, Network: "none"})
+		if err != nil {
+			t.Fatal(err)
+		}
 		left := filepath.Join(t.TempDir(), "left")
 		os.Mkdir(left, 0o755)
 		if err := runtime.WriteBundle(left, spec); err != nil {

@@ -11,6 +11,7 @@ import (
 	goruntime "runtime"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -94,8 +95,8 @@ func (r *Runtime) globalFlags(cgroupsWritable bool) []string {
 		// (docker without --cgroupns=private, CI sandboxes) runc cannot
 		// make a cgroup and refuses to start. Its rootless cgroup mode
 		// (crun: no cgroup manager) runs the container without one,
-		// which is what such a host allows; nothing else changes, as
-		// strata sets no resource limits.
+		// which is what such a host allows; Spec refuses a container
+		// that asks for limits there.
 		if r.isCrun() {
 			global = append(global, "--cgroup-manager=disabled")
 		} else {
@@ -232,16 +233,25 @@ func (r *Runtime) State(id string) (*State, error) {
 }
 
 // Exec returns the command that runs o in the running container id, in
-// the foreground, with the capabilities Spec gives the container's own
-// process. The process file it reads is written in dir: the caller
-// removes it (processFile) once the command has run.
-func (r *Runtime) Exec(id, dir string, o Process) (cmd *exec.Cmd, processFile string, err error) {
-	p := process(o)
-	raw, err := json.Marshal(p)
+// the foreground, as docker execs: the container's own process (read from
+// config.json in its bundle: capabilities, seccomp's no-new-privileges,
+// rlimits) with o's program, environment, user, directory and terminal.
+// The process file it reads is written in the bundle: the caller removes
+// it (processFile) once the command has run.
+func (r *Runtime) Exec(id, bundle string, o Process) (cmd *exec.Cmd, processFile string, err error) {
+	raw, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
+		return nil, "", fmt.Errorf("the container's config: %w", err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(raw, &s); err != nil || s.Process == nil {
+		return nil, "", fmt.Errorf("the container's config %s is damaged: %v", filepath.Join(bundle, "config.json"), err)
+	}
+	p := execProcess(s.Process, o)
+	if raw, err = json.Marshal(p); err != nil {
 		return nil, "", err
 	}
-	f, err := os.CreateTemp(dir, "exec-*.json")
+	f, err := os.CreateTemp(bundle, "exec-*.json")
 	if err != nil {
 		return nil, "", err
 	}
@@ -255,6 +265,16 @@ func (r *Runtime) Exec(id, dir string, o Process) (cmd *exec.Cmd, processFile st
 		args = append(args, "--tty")
 	}
 	return r.Command(append(args, id)...), f.Name(), nil
+}
+
+// execProcess is the process of an exec in a container whose own process
+// is base.
+func execProcess(base *specs.Process, o Process) *specs.Process {
+	p := *base
+	own := process(o)
+	p.Terminal, p.Args, p.Env, p.Cwd, p.User = own.Terminal, own.Args, own.Env, own.Cwd, own.User
+	p.ConsoleSize = nil
+	return &p
 }
 
 func (r *Runtime) quiet(args ...string) error {
@@ -277,4 +297,12 @@ func runErr(err error) error {
 		return errors.New(strings.TrimSpace(string(ee.Stderr)))
 	}
 	return err
+}
+
+// swapAccounted reports whether the cgroup v1 memory controller at root
+// limits swap (the kernel's swap accounting): the runtimes fail to set a
+// swap limit where it does not. On cgroup v2 no swap limit is set.
+func swapAccounted(root string) bool {
+	_, err := os.Stat(filepath.Join(root, "memory", "memory.memsw.limit_in_bytes"))
+	return err == nil
 }

@@ -10,8 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	units "github.com/docker/go-units"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/internal/sandbox"
 )
 
 func TestSpec(t *testing.T) {
@@ -36,7 +39,10 @@ func TestSpec(t *testing.T) {
 		}, true, false, "bind", "/strata/c5"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := spec(c.o, c.cgroups)
+			s, err := spec(c.o, c.cgroups)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if s.Version != SpecVersion || s.Root.Path != c.o.Rootfs || s.Hostname != c.o.Hostname {
 				t.Errorf("version %s root %v hostname %q", s.Version, s.Root, s.Hostname)
 			}
@@ -94,7 +100,10 @@ func TestSpec(t *testing.T) {
 func TestWriteBundle(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := spec(Options{ID: "x", Rootfs: filepath.Join(dir, "rootfs"), Process: Process{Args: []string{"true"}}}, true)
+	s, err := spec(Options{ID: "x", Rootfs: filepath.Join(dir, "rootfs"), Process: Process{Args: []string{"true"}}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := WriteBundle(dir, s); err != nil {
 		t.Fatal(err)
 	}
@@ -247,19 +256,30 @@ func TestFind(t *testing.T) {
 }
 
 // TestExecProcessFile: the process file exec reads is the container
-// process's, with its capabilities, and --tty goes with a terminal.
+// process's (capabilities, no-new-privileges, rlimits, read from the
+// bundle's config.json) with the exec's program, user and terminal, and
+// --tty goes with a terminal.
 func TestExecProcessFile(t *testing.T) {
 	t.Parallel()
 	for _, tty := range []bool{false, true} {
-		dir := t.TempDir()
-		r := &Runtime{Path: "/usr/sbin/runc", Root: "/state"}
-		o := Process{Args: []string{"ls", "/"}, Env: []string{"A=1"}, Cwd: "/tmp", UID: 1, GID: 2, Groups: []uint32{3}, Terminal: tty}
-		cmd, file, err := r.Exec("ctr", dir, o)
+		bundle := t.TempDir()
+		ctr, err := spec(Options{ID: "ctr", Process: Process{Args: []string{"sleep", "9"}, Cwd: "/"}, Sandbox: sandbox.Options{
+			CapDrop: []string{"CAP_CHOWN"}, NoNewPrivileges: true, Ulimits: []*units.Ulimit{{Name: "nofile", Soft: 10, Hard: 20}},
+		}}, true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if filepath.Dir(file) != dir {
-			t.Errorf("process file %s is not in %s", file, dir)
+		if err := WriteBundle(bundle, ctr); err != nil {
+			t.Fatal(err)
+		}
+		r := &Runtime{Path: "/usr/sbin/runc", Root: "/state"}
+		o := Process{Args: []string{"ls", "/"}, Env: []string{"A=1"}, Cwd: "/tmp", UID: 1, GID: 2, Groups: []uint32{3}, Terminal: tty}
+		cmd, file, err := r.Exec("ctr", bundle, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Dir(file) != bundle {
+			t.Errorf("process file %s is not in %s", file, bundle)
 		}
 		args := strings.Join(cmd.Args[1:], " ")
 		want := "--root /state"
@@ -281,9 +301,18 @@ func TestExecProcessFile(t *testing.T) {
 		if err := json.Unmarshal(raw, &p); err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(&p, process(o)) {
-			t.Errorf("process file %+v, want %+v", p, process(o))
+		wantP := *ctr.Process
+		wantP.Terminal, wantP.Args, wantP.Env, wantP.Cwd = tty, o.Args, o.Env, o.Cwd
+		wantP.User = specs.User{UID: 1, GID: 2, AdditionalGids: []uint32{3}}
+		if !reflect.DeepEqual(&p, &wantP) {
+			t.Errorf("process file %+v, want %+v", p, wantP)
 		}
+		if !p.NoNewPrivileges || slices.Contains(p.Capabilities.Bounding, "CAP_CHOWN") || len(p.Rlimits) != 1 {
+			t.Errorf("the exec does not have the container's confinement: %+v", p)
+		}
+	}
+	if _, _, err := (&Runtime{Path: "runc"}).Exec("ctr", t.TempDir(), Process{Args: []string{"true"}}); err == nil {
+		t.Errorf("exec without the container's config: no error")
 	}
 }
 

@@ -6,10 +6,13 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/strata-dev/strata/internal/sandbox"
 )
 
 // Process is the program a container runs and how.
@@ -34,6 +37,9 @@ type Options struct {
 	// Mounts are added after the standard ones: /etc/hosts and friends,
 	// volumes.
 	Mounts []specs.Mount
+	// Sandbox is the container's confinement and limits (the zero value
+	// is docker's defaults).
+	Sandbox sandbox.Options
 }
 
 // SpecVersion is the runtime-spec version of the configs written: that of
@@ -41,37 +47,29 @@ type Options struct {
 // refuses a version newer than it knows (Debian 12's crun 1.8 knows 1.1).
 const SpecVersion = "1.0.2"
 
-// defaultCaps is docker's default capability set.
-var defaultCaps = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-}
-
 // Spec returns the runtime-spec config of a container as docker sets one
 // up: namespaces mount, pid, ipc, uts and (unless host) network; /proc,
 // /dev (tmpfs, with pts, shm and mqueue), /sys read-only and the cgroup
-// tree; docker's masked and read-only paths and default capabilities.
-func Spec(o Options) *specs.Spec {
+// tree; then o.Sandbox's confinement (docker's defaults when zero:
+// capabilities, seccomp, masked and read-only paths). Cgroup limits on a
+// host where cgroups cannot be made are an error: the runtimes would run
+// the container without them.
+func Spec(o Options) (*specs.Spec, error) {
 	return spec(o, cgroupsWritable(cgroupRoot))
 }
 
-// process is the runtime's process of o, with docker's capabilities.
+// process is the runtime's process of o, before the sandbox's settings.
 func process(o Process) *specs.Process {
-	caps := append([]string{}, defaultCaps...)
 	return &specs.Process{
 		Terminal: o.Terminal,
 		Args:     o.Args,
 		Env:      o.Env,
 		Cwd:      o.Cwd,
 		User:     specs.User{UID: o.UID, GID: o.GID, AdditionalGids: o.Groups},
-		Capabilities: &specs.LinuxCapabilities{
-			Bounding: caps, Effective: caps, Permitted: caps,
-		},
 	}
 }
 
-func spec(o Options, cgroupsWritable bool) *specs.Spec {
+func spec(o Options, cgroupsWritable bool) (*specs.Spec, error) {
 	s := &specs.Spec{
 		Version:  SpecVersion,
 		Hostname: o.Hostname,
@@ -94,14 +92,6 @@ func spec(o Options, cgroupsWritable bool) *specs.Spec {
 			// to a deny-all list.
 			Resources:   &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
 			CgroupsPath: "/strata/" + o.ID,
-			MaskedPaths: []string{
-				"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-				"/sys/firmware", "/sys/devices/virtual/powercap",
-			},
-			ReadonlyPaths: []string{
-				"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-			},
 		},
 	}
 	if o.Network != "host" {
@@ -112,12 +102,23 @@ func spec(o Options, cgroupsWritable bool) *specs.Spec {
 		s.Mounts[3] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 	}
 	s.Mounts = append(s.Mounts, o.Mounts...)
+	if err := o.Sandbox.Apply(s); err != nil {
+		return nil, err
+	}
 	if !cgroupsWritable {
+		if o.Sandbox.HasLimits() {
+			return nil, errors.New("--memory, --cpus and --pids-limit need cgroups, and this host's cannot be written (" + cgroupRoot + " is read-only)")
+		}
 		// runc's rootless cgroup mode (see Runtime.Command) ignores
 		// cgroup errors only when no cgroup path was asked for.
 		s.Linux.CgroupsPath = ""
 	}
-	return s
+	if m := s.Linux.Resources.Memory; m != nil && m.Limit != nil && swapAccounted(cgroupRoot) {
+		// docker's default: as much swap again as memory.
+		swap := 2 * *m.Limit
+		m.Swap = &swap
+	}
+	return s, nil
 }
 
 // WriteBundle writes config.json into the bundle directory.
