@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -24,18 +25,22 @@ import (
 // registryFlags are shared by the commands that talk to registries.
 type registryFlags struct {
 	tlsVerify     bool
+	certDir       string
 	maxConcurrent int
+	timeout       time.Duration
 }
 
-// addTLSVerify adds --tls-verify alone (build and analyze move no blobs
-// the user would tune the concurrency of).
+// addTLSVerify adds --tls-verify and --cert-dir alone (build and analyze
+// move no blobs the user would tune the concurrency of).
 func (f *registryFlags) addTLSVerify(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.tlsVerify, "tls-verify", true, "Require HTTPS and verify certificates (plain HTTP is used for localhost and insecure-registries)")
+	fs.StringVar(&f.certDir, "cert-dir", "", "Registry CAs and client certificates, in DIR/HOST:PORT/{ca.crt,client.cert,client.key} (default $STRATA_CERTS_DIR or /etc/docker/certs.d)")
 }
 
 func (f *registryFlags) add(c *cobra.Command) {
 	f.addTLSVerify(c.Flags())
 	c.Flags().IntVar(&f.maxConcurrent, "max-concurrent", 3, "Number of blobs transferred at once")
+	c.Flags().DurationVar(&f.timeout, "timeout", 0, "Fail when the registry makes no progress for this long (default $STRATA_REGISTRY_TIMEOUT or 2m)")
 }
 
 // newRegistryClient is the one place the cli makes a registry client (pull,
@@ -47,6 +52,8 @@ func (f *registryFlags) add(c *cobra.Command) {
 func newRegistryClient(f registryFlags, p registry.Progress) (*registry.Client, error) {
 	return registry.New(registry.Options{
 		TLSVerify:     f.tlsVerify,
+		CertsDir:      f.certDir,
+		Timeout:       f.timeout,
 		MaxConcurrent: f.maxConcurrent,
 		Progress:      p,
 		UserAgent:     "strata/" + Version,
@@ -322,7 +329,7 @@ func newLoginCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().BoolVar(&f.tlsVerify, "tls-verify", true, "Require HTTPS and verify certificates")
+	f.addTLSVerify(c.Flags())
 	c.Flags().StringVarP(&user, "username", "u", "", "Username")
 	c.Flags().StringVarP(&password, "password", "p", "", "Password")
 	c.Flags().BoolVar(&passwordStdin, "password-stdin", false, "Take the password from stdin")

@@ -25,7 +25,6 @@ package registry
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +32,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -60,8 +60,15 @@ type Options struct {
 	// UserAgent is sent to registries.
 	UserAgent string
 	// Transport is the base HTTP transport (tests put a proxy in front); nil
-	// means a clone of remote.DefaultTransport.
+	// means a clone of remote.DefaultTransport with the TLS settings of
+	// CertsDir.
 	Transport http.RoundTripper
+	// CertsDir holds per-registry CAs and client certificates in docker's
+	// layout (see certsTransport); "" means DefaultCertsDir().
+	CertsDir string
+	// Timeout is how long a registry may make no progress before a request
+	// fails; 0 means DefaultTimeout().
+	Timeout time.Duration
 }
 
 // DefaultConfigFiles are where the insecure-registries list is read: docker's
@@ -101,6 +108,12 @@ func New(o Options) (*Client, error) {
 	if o.ConfigFiles == nil {
 		o.ConfigFiles = DefaultConfigFiles()
 	}
+	if o.CertsDir == "" {
+		o.CertsDir = DefaultCertsDir()
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout()
+	}
 	c := &Client{opts: o, insecure: append([]string{}, o.Insecure...)}
 	for _, f := range o.ConfigFiles {
 		l, err := readInsecure(f)
@@ -115,12 +128,18 @@ func New(o Options) (*Client, error) {
 		// Registries on this machine answer fast; the default's idle pool of
 		// 2 per host would reopen connections between parallel blobs.
 		t.MaxIdleConnsPerHost = 16
-		if !o.TLSVerify {
-			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for it
+		if t.TLSHandshakeTimeout > o.Timeout {
+			t.TLSHandshakeTimeout = o.Timeout
 		}
-		base = t
+		base = newCertsTransport(o.CertsDir, o.TLSVerify, t)
 	}
-	c.mounts = &mountWatcher{next: &schemeGuard{next: base, plain: c.plainHTTP}, mounted: map[string]bool{}}
+	// From the bottom: TLS per registry, plain HTTP only where allowed, no
+	// request without progress for longer than Timeout, cut blob downloads
+	// resumed, mounts noted.
+	var tr http.RoundTripper = &schemeGuard{next: base, plain: c.plainHTTP}
+	tr = &watchdog{next: tr, after: o.Timeout}
+	tr = &resumer{next: tr}
+	c.mounts = &mountWatcher{next: tr, mounted: map[string]bool{}}
 	c.tr = c.mounts
 	return c, nil
 }

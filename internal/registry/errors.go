@@ -55,7 +55,7 @@ func Explain(err error, what string) error {
 	var rh tls.RecordHeaderError
 	switch {
 	case errors.As(err, &ua), errors.As(err, &hn), errors.As(err, &ci):
-		return fmt.Errorf("%s: TLS certificate not accepted (%v); use --tls-verify=false or list the registry in insecure-registries", what, firstLine(err))
+		return fmt.Errorf("%s: TLS certificate not accepted (%v); trust its CA in %s/HOST:PORT/ca.crt (or --cert-dir) or use --tls-verify=false", what, firstLine(err), DefaultCertsDir())
 	case errors.As(err, &rh), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return fmt.Errorf("%s: the registry does not speak TLS; list it in insecure-registries (/etc/docker/daemon.json or /etc/strata/config.json) to use plain HTTP", what)
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -66,6 +66,10 @@ func Explain(err error, what string) error {
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		return fmt.Errorf("%s: cannot reach the registry: unknown host %s", what, dnsErr.Name)
+	}
+	var se *stallError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s: the registry did not answer for %s (--timeout or STRATA_REGISTRY_TIMEOUT sets how long to wait)", what, se.after)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

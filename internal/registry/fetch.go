@@ -220,17 +220,20 @@ func (c *Client) fetchOne(ctx context.Context, st *store.Store, repo name.Reposi
 }
 
 // explainStream makes the errors of a blob stream readable: a cut
-// connection, or bytes that do not match their digest.
+// connection, a registry that stopped answering, or bytes that do not match
+// their digest. Errors of the store (a full disk) stay as they are.
 func explainStream(err error) error {
+	var se *stallError
+	var te interface{ Temporary() bool }
 	switch {
+	case errors.As(err, &se):
+		return Explain(err, "download")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("the connection was cut before the blob was complete (%v)", err)
 	case strings.Contains(err.Error(), "error verifying"):
 		// go-containerregistry's verifying reader saw it first.
 		return fmt.Errorf("digest mismatch: %v", err)
-	}
-	var te interface{ Temporary() bool }
-	if errors.As(err, &te) {
+	case errors.As(err, &te) && te.Temporary():
 		return Explain(err, "download")
 	}
 	return err

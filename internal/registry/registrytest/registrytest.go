@@ -35,6 +35,12 @@ type Registry struct {
 // Options for Start.
 type Options struct {
 	User, Password string // basic auth (htpasswd) when User is set
+	// TLS, when set, makes the registry speak HTTPS with a server
+	// certificate for 127.0.0.1 signed by this CA.
+	TLS *CA
+	// ClientCA, with TLS, makes the registry require client certificates
+	// signed by it.
+	ClientCA *CA
 }
 
 // FreePort returns a port nothing listens on (for a moment).
@@ -67,6 +73,16 @@ func Start(t testing.TB, o Options) *Registry {
 		}
 		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: strata-test\n    path: %s\n", htp)
 	}
+	tlsCfg := ""
+	if o.TLS != nil {
+		cert, key := o.TLS.Issue(t, dir, "server", ".crt", "127.0.0.1", "localhost")
+		tlsCfg = fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", cert, key)
+		if o.ClientCA != nil {
+			ca := filepath.Join(dir, "client-ca.crt")
+			o.ClientCA.WriteCA(t, ca)
+			tlsCfg += fmt.Sprintf("    clientcas:\n      - %s\n", ca)
+		}
+	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		host := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
@@ -82,7 +98,7 @@ storage:
     enabled: true
 http:
   addr: %s
-%s`, filepath.Join(dir, "data"), host, auth)
+%s%s`, filepath.Join(dir, "data"), host, tlsCfg, auth)
 		cfgPath := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
@@ -105,7 +121,7 @@ http:
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait(); logf.Close() }()
-		if lastErr = waitUp(host, exited); lastErr == nil {
+		if lastErr = waitUp(host, o.TLS != nil, exited); lastErr == nil {
 			t.Cleanup(func() {
 				cmd.Process.Kill()
 				<-exited
@@ -120,7 +136,9 @@ http:
 	return nil
 }
 
-func waitUp(host string, exited chan error) error {
+// waitUp waits for the registry to answer (with TLS, to accept
+// connections: it may want a client certificate before it answers).
+func waitUp(host string, tls bool, exited chan error) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -129,8 +147,12 @@ func waitUp(host string, exited chan error) error {
 			return fmt.Errorf("registry exited: %v", err)
 		default:
 		}
-		resp, err := http.Get("http://" + host + "/v2/")
-		if err == nil {
+		if tls {
+			if c, err := net.Dial("tcp", host); err == nil {
+				c.Close()
+				return nil
+			}
+		} else if resp, err := http.Get("http://" + host + "/v2/"); err == nil {
 			resp.Body.Close()
 			return nil
 		}
@@ -156,6 +178,7 @@ type Proxy struct {
 // Request is one request that went through the proxy.
 type Request struct {
 	Method, Path string
+	Range        string // the Range header, if any
 	Status       int
 	Sent         int64 // request body bytes (uploads)
 	Received     int64 // response body bytes (downloads)
@@ -169,7 +192,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ErrorLog = nil
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &Request{Method: r.Method, Path: r.URL.Path}
+		rec := &Request{Method: r.Method, Path: r.URL.Path, Range: r.Header.Get("Range")}
 		if r.Body != nil {
 			r.Body = &countReader{rc: r.Body, n: &rec.Sent}
 		}
