@@ -65,7 +65,7 @@ func TestCompare(t *testing.T) {
 					testutil.Entry{Name: "mode", Body: "m", Mode: 0o600, UID: 7}, // mode and owner only
 					testutil.Symlink("lnk", "etc/keep"),
 					testutil.File("added", "12345"),
-					testutil.Hardlink("etc/keep2", "etc/keep"), // holds what etc/keep holds
+					testutil.Hardlink("etc/keep2", "added"), // holds what added holds (a link targets its own layer)
 				)}
 			},
 			files: []string{"A /added", "A /etc/keep2", "C /etc/motd content", "C /lnk link", "C /mode mode,owner",
