@@ -242,6 +242,9 @@ func TestConformance(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
+			// Cases are independent (a store each); a RUN step mostly
+			// waits for its container, so they overlap well.
+			t.Parallel()
 			c := loadCase(t, name)
 			if !run && bytes.Contains(c.dockerfile, []byte("\nRUN ")) {
 				t.Skip("RUN needs root, overlay and runc or crun")

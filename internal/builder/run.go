@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/strata-dev/strata/internal/builder/cache"
 	"github.com/strata-dev/strata/internal/changes"
@@ -58,11 +59,7 @@ func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 		if len(sh) == 0 {
 			sh = []string{"/bin/sh", "-c"}
 		}
-		script := strings.Join(c.CmdLine, " ")
-		if len(c.Files) == 1 && strings.HasPrefix(strings.TrimSpace(script), "<<") {
-			script = c.Files[0].Data
-		}
-		args = append(append([]string{}, sh...), script)
+		args = append(append([]string{}, sh...), runScript(c))
 	}
 	env := append([]string{}, st.env...)
 	if _, ok := changes.EnvGet(env, "PATH"); !ok {
@@ -160,6 +157,30 @@ func (e *RunError) Error() string {
 }
 
 type layerResult struct{ l *metadata.Layer }
+
+// runScript is what RUN's shell runs, heredocs as BuildKit treats them:
+// "RUN <<EOF" alone runs the document's text (its leading tabs removed
+// for <<-EOF); a command with heredocs ("RUN cat <<EOF > f") is given to
+// the shell whole, documents included.
+func runScript(c *instructions.RunCommand) string {
+	script := strings.Join(c.CmdLine, " ")
+	if len(c.Files) == 0 || len(c.CmdLine) != 1 {
+		return script
+	}
+	if parser.MustParseHeredoc(c.CmdLine[0]) != nil {
+		data := c.Files[0].Data
+		if c.Files[0].Chomp {
+			data = parser.ChompHeredocContent(data)
+		}
+		return data
+	}
+	var b strings.Builder
+	b.WriteString(c.CmdLine[0])
+	for _, f := range c.Files {
+		b.WriteString("\n" + f.Data + f.Name)
+	}
+	return b.String()
+}
 
 // proxyNames are the build args BuildKit passes to RUN as proxy settings,
 // whatever their case.
