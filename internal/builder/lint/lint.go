@@ -147,7 +147,8 @@ func (r *Result) PrintSummary(w io.Writer) {
 	if len(r.Warnings) == 1 {
 		noun = "warning"
 	}
-	fmt.Fprintf(w, " %d %s found:\n", len(r.Warnings), noun)
+	// buildx's text, less its "(use docker --debug to expand)".
+	fmt.Fprintf(w, "\n %d %s found:\n", len(r.Warnings), noun)
 	for _, x := range r.Warnings {
 		fmt.Fprintln(w, " - "+x.Short())
 	}
