@@ -242,9 +242,14 @@ func (l *loader) ingest(src io.Reader, name string, expected digest.Digest, head
 		io.Copy(io.Discard, pr)
 		done <- c
 	}()
-	n, copyErr := io.CopyBuffer(io.MultiWriter(w, pw), src, l.buf)
+	sw := &storeWriter{w: w}
+	n, copyErr := io.CopyBuffer(io.MultiWriter(sw, pw), src, l.buf)
 	pw.CloseWithError(copyErr)
 	c := <-done
+	if sw.err != nil {
+		// The store failed (a full disk), not the archive.
+		return nil, fmt.Errorf("storing %s: %w", name, sw.err)
+	}
 	if copyErr != nil {
 		return nil, fmt.Errorf("invalid archive: truncated or corrupt tar: %s: %v", name, copyErr)
 	}
@@ -403,4 +408,19 @@ func (l *loader) assemble() error {
 		l.result.Images = append(l.result.Images, Loaded{ID: im.ID, Names: refs})
 	}
 	return nil
+}
+
+// storeWriter keeps the store's write error apart from the archive's read
+// errors, which io.Copy would return alike.
+type storeWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *storeWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return n, err
 }

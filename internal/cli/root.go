@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -96,7 +97,7 @@ func (a *app) execute(args []string) int {
 	stderr := a.stderr
 	root := newRoot(a)
 	root.SetArgs(args)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return 0
 	}
@@ -105,8 +106,21 @@ func (a *app) execute(args []string) int {
 	if errors.As(err, &ee) && ee.Err == nil {
 		return code // the status says it all (a container's own exit)
 	}
-	fmt.Fprintln(stderr, "Error: "+oneLine(err.Error()))
+	fmt.Fprintln(stderr, "Error: "+noSpaceNamed(cmd, err, oneLine(err.Error())))
 	return code
+}
+
+// noSpaceNamed makes a full disk's message say which command it stopped:
+// "no space left on device" comes from deep inside (a blob's temp file, a
+// snapshot), where the operation is not known.
+func noSpaceNamed(cmd *cobra.Command, err error, msg string) string {
+	if cmd == nil || !errors.Is(err, syscall.ENOSPC) && !strings.Contains(msg, syscall.ENOSPC.Error()) {
+		return msg
+	}
+	if name := cmd.Name(); !strings.HasPrefix(msg, name+":") {
+		return name + ": " + msg
+	}
+	return msg
 }
 
 // oneLine keeps an error message on one line, as the contract with users
