@@ -2,12 +2,10 @@ package builder
 
 import (
 	"archive/tar"
-	"errors"
 	"fmt"
 	"path"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/strata-dev/strata/internal/builder/buildctx"
@@ -310,10 +308,8 @@ func (r *resolver) dest(p string) (string, error) {
 	rel, err := rootpath.Resolve(rootpath.Dir(r.fs.Root), p, rootpath.Options{FollowLast: true, MissingOK: true})
 	v := resolved{path: path.Clean("/" + rel)}
 	if err != nil {
+		// rootpath names the component that is not a directory.
 		v = resolved{err: fmt.Errorf("destination %s: %w", p, err)}
-		if errors.Is(err, syscall.ENOTDIR) {
-			v.err = fmt.Errorf("destination %s: a parent is not a directory", p)
-		}
 	}
 	r.cache[p] = v
 	return v.path, v.err

@@ -1,0 +1,1 @@
+mkdir -p t/d; printf 'x\n' > t/d/f; ln -s /etc/passwd t/d/abs; ln -s ../../../.. t/d/up; ln t/d/f t/d/hard; chmod 4755 t/d/f; mkfifo t/d/fifo; tar --numeric-owner --owner=12 --group=34 --mtime=@1000000 -C t -cf special.tar d; rm -rf t

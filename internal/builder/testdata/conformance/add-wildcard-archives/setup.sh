@@ -1,0 +1,1 @@
+mkdir -p t/top; printf 'one\n' > t/top/one; tar --numeric-owner --owner=0 --group=0 --mtime=@1000000 -C t -cf a.tar top; gzip -n -c a.tar > a.tar.gz; bzip2 -c a.tar > a.tbz; xz -c a.tar > a.txz; rm -rf t

@@ -1,0 +1,1 @@
+mkdir -p etc; printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\nsvc:x:33:33::/:/bin/false\n' > etc/passwd; printf 'root:x:0:\ngrp:x:1001:\nsvc:x:33:\nstaff:x:50:app\n' > etc/group; printf 'a\n' > a.txt; mkdir -p dir/sub; printf 'x\n' > dir/sub/x

@@ -1,0 +1,1 @@
+printf 'a\n' > a.txt; mkdir -p dir/sub; printf 'x\n' > dir/sub/x

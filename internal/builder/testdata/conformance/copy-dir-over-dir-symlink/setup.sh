@@ -1,0 +1,2 @@
+mkdir -p dir/d
+printf 'x\n' > dir/d/x

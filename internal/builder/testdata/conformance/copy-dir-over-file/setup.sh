@@ -1,0 +1,1 @@
+mkdir -p dir; printf 'x\n' > dir/x

@@ -1,0 +1,1 @@
+mkdir -p files/d1 files/d2; printf 'a\n' > files/r; printf 'b\n' > files/x; printf 'c\n' > files/ro; printf 'd\n' > files/p; chmod 755 files/x; chmod 444 files/ro; chmod 600 files/p; chmod 711 files/d1; chmod 500 files/d2; printf 'e\n' > files/suid; chmod 4755 files/suid

@@ -1,0 +1,1 @@
+printf 'a\n' > a.txt; mkdir -p dir/e; printf 'x\n' > dir/x

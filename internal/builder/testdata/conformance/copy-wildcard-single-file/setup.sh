@@ -1,0 +1,1 @@
+mkdir files; printf 'o\n' > files/only.txt

@@ -1,0 +1,1 @@
+printf 'a\n' > a.txt; mkdir -p dir; printf 'x\n' > dir/x

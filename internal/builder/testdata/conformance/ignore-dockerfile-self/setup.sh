@@ -1,0 +1,1 @@
+printf 'v\n' > f; printf 'Dockerfile\n.dockerignore\n' > .dockerignore

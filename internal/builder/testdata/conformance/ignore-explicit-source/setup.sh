@@ -1,0 +1,1 @@
+printf 's\n' > secret.txt; printf 'secret.txt\n' > .dockerignore
