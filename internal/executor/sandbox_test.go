@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/strata-dev/strata/internal/sandbox"
@@ -116,4 +117,26 @@ func hostCapEff(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return regexp.MustCompile(`CapBnd:\s+([0-9a-f]+)`).FindStringSubmatch(string(b))[1]
+}
+
+// TestContainerEtcExtraHosts: --add-host entries follow docker's
+// defaults (or the host's file, with the host's network), before the
+// container's own name.
+func TestContainerEtcExtraHosts(t *testing.T) {
+	extra := sandbox.Options{ExtraHosts: []string{"db:10.0.0.1", "v6:::1"}}.HostsEntries()
+	hostFile, _ := os.ReadFile("/etc/hosts")
+	for _, network := range []string{"none", "host"} {
+		dir := t.TempDir()
+		if err := WriteContainerEtc(dir, "abc", network, extra); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "hosts"))
+		want := regexp.MustCompile(`\nff02::2\tip6-allrouters\n10\.0\.0\.1\tdb\n::1\tv6\n127\.0\.1\.1\tabc\n$`)
+		if network == "host" {
+			want = regexp.MustCompile("^" + regexp.QuoteMeta(strings.TrimSuffix(string(hostFile), "\n")) + "\n10\\.0\\.0\\.1\tdb\n::1\tv6\n$")
+		}
+		if !want.Match(b) {
+			t.Errorf("network %s: hosts\n%s", network, b)
+		}
+	}
 }
