@@ -35,10 +35,11 @@ type certsTransport struct {
 
 	mu     sync.Mutex
 	byHost map[string]*http.Transport
+	failed map[string]error // the last certificate refusal per host
 }
 
 func newCertsTransport(dir string, verify bool, base *http.Transport) *certsTransport {
-	ct := &certsTransport{dir: dir, verify: verify, base: base, byHost: map[string]*http.Transport{}}
+	ct := &certsTransport{dir: dir, verify: verify, base: base, byHost: map[string]*http.Transport{}, failed: map[string]error{}}
 	if !verify {
 		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for it
 	}
@@ -53,7 +54,25 @@ func (c *certsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.RoundTrip(req)
+	resp, err := t.RoundTrip(req)
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	if errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || err != nil && strings.Contains(err.Error(), "tls: ") {
+		c.mu.Lock()
+		c.failed[req.URL.Host] = err
+		c.mu.Unlock()
+	}
+	return resp, err
+}
+
+// tlsFailure is the TLS failure (a certificate refused, a handshake failed) of host's last HTTPS request, if
+// any: a loopback registry is also tried in plain HTTP, and when it speaks
+// only TLS that answer (400) must not hide why HTTPS failed.
+func (c *certsTransport) tlsFailure(host string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed[host]
 }
 
 // CloseIdleConnections lets http.Client.CloseIdleConnections reach every

@@ -136,7 +136,11 @@ func New(o Options) (*Client, error) {
 	// From the bottom: TLS per registry, plain HTTP only where allowed, no
 	// request without progress for longer than Timeout, cut blob downloads
 	// resumed, mounts noted.
-	var tr http.RoundTripper = &schemeGuard{next: base, plain: c.plainHTTP}
+	guard := &schemeGuard{next: base, plain: c.plainHTTP}
+	if ct, ok := base.(*certsTransport); ok {
+		guard.tlsFailure = ct.tlsFailure
+	}
+	var tr http.RoundTripper = guard
 	tr = &watchdog{next: tr, after: o.Timeout}
 	tr = &resumer{next: tr}
 	c.mounts = &mountWatcher{next: tr, mounted: map[string]bool{}}
@@ -191,8 +195,9 @@ func (c *Client) plainHTTP(hostport string) bool {
 // not allow: go-containerregistry also speaks plain HTTP to private
 // (RFC 1918) addresses, which docker does not.
 type schemeGuard struct {
-	next  http.RoundTripper
-	plain func(hostport string) bool
+	next       http.RoundTripper
+	plain      func(hostport string) bool
+	tlsFailure func(hostport string) error // nil: not known
 }
 
 func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -201,7 +206,16 @@ func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 		r2.URL.Scheme = "https"
 		return g.next.RoundTrip(r2)
 	}
-	return g.next.RoundTrip(req)
+	resp, err := g.next.RoundTrip(req)
+	if err == nil && req.URL.Scheme == "http" && resp.StatusCode == http.StatusBadRequest && g.tlsFailure != nil {
+		// A TLS-only registry answers plain HTTP with 400: the reason to
+		// give is why HTTPS was refused.
+		if terr := g.tlsFailure(req.URL.Host); terr != nil {
+			resp.Body.Close()
+			return nil, terr
+		}
+	}
+	return resp, err
 }
 
 // Ref turns a user's image name into the registry's: docker's defaults
