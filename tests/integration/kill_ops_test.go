@@ -68,7 +68,9 @@ func TestKillOperations(t *testing.T) {
 	ops := []killOp{
 		{name: "build", args: func(int) []string { return []string{"build", "-q", "--no-cache", "-t", "victim:build", ctx} }},
 		{name: "pull", args: func(int) []string { return []string{"pull", "-q", pulled} }, reset: []string{"rmi", pulled}},
-		{name: "push", args: func(i int) []string { return []string{"push", "-q", "multi:1", fmt.Sprintf("%s/kill/pushed%d:1", reg.Host, i)} }},
+		{name: "push", args: func(i int) []string {
+			return []string{"push", "-q", "multi:1", fmt.Sprintf("%s/kill/pushed%d:1", reg.Host, i)}
+		}},
 		{name: "commit", args: func(int) []string { return []string{"commit", "c1", "victim:commit"} }},
 		{name: "save", args: func(int) []string { return []string{"save", "-o", out, "multi:1"} }},
 		{name: "squash", args: func(int) []string { return []string{"image", "squash", "-t", "victim:squash", "multi:1"} }},
