@@ -1,9 +1,13 @@
 package builder
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -46,5 +50,41 @@ func FuzzResolveOwner(f *testing.F) {
 		os.WriteFile(filepath.Join(dir, "etc/group"), []byte(group), 0o644)
 		resolveOwner(dir, spec, false)
 		resolveOwner(dir, spec, true)
+	})
+}
+
+// FuzzReadArchive: any file ADD is given (a tar in any compression, a
+// broken one, or not an archive) is listed as entries with names inside
+// the destination, or copied as a file, or refused; never a panic.
+func FuzzReadArchive(f *testing.F) {
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	for _, name := range []string{"./", "top/", "top/f", "../up", "/abs"} {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+		tw.Write([]byte("x"))
+	}
+	tw.Close()
+	f.Add(tb.Bytes())
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(tb.Bytes())
+	zw.Close()
+	f.Add(gz.Bytes())
+	f.Add(append(append([]byte{}, xzMagic...), "junk"...))
+	f.Add([]byte("\x1f\x8bjunk"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file := filepath.Join(t.TempDir(), "a")
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := readArchive(file)
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			if e.name == "" || e.name == ".." || strings.HasPrefix(e.name, "../") || strings.HasPrefix(e.name, "/") {
+				t.Fatalf("entry name %q leaves the destination", e.name)
+			}
+		}
 	})
 }
