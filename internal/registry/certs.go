@@ -55,10 +55,7 @@ func (c *certsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp, err := t.RoundTrip(req)
-	var ua x509.UnknownAuthorityError
-	var hn x509.HostnameError
-	var ci x509.CertificateInvalidError
-	if errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || err != nil && strings.Contains(err.Error(), "tls: ") {
+	if err != nil && (isCertError(err) || strings.Contains(err.Error(), "tls: ")) {
 		c.mu.Lock()
 		c.failed[req.URL.Host] = err
 		c.mu.Unlock()
@@ -66,9 +63,10 @@ func (c *certsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// tlsFailure is the TLS failure (a certificate refused, a handshake failed) of host's last HTTPS request, if
-// any: a loopback registry is also tried in plain HTTP, and when it speaks
-// only TLS that answer (400) must not hide why HTTPS failed.
+// tlsFailure is the TLS failure (a certificate refused, a handshake
+// failed) of host's last HTTPS request, if any: a loopback registry is also
+// tried in plain HTTP, and when it speaks only TLS that answer (400) must
+// not hide why HTTPS failed.
 func (c *certsTransport) tlsFailure(host string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

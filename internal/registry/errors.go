@@ -49,12 +49,9 @@ func Explain(err error, what string) error {
 		}
 		return fmt.Errorf("%s: registry answered %d %s", what, te.StatusCode, http.StatusText(te.StatusCode))
 	}
-	var ua x509.UnknownAuthorityError
-	var hn x509.HostnameError
-	var ci x509.CertificateInvalidError
 	var rh tls.RecordHeaderError
 	switch {
-	case errors.As(err, &ua), errors.As(err, &hn), errors.As(err, &ci):
+	case isCertError(err):
 		return fmt.Errorf("%s: TLS certificate not accepted (%v); trust its CA in %s/HOST:PORT/ca.crt (or --cert-dir) or use --tls-verify=false", what, firstLine(err), DefaultCertsDir())
 	case errors.As(err, &rh), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return fmt.Errorf("%s: the registry does not speak TLS; list it in insecure-registries (/etc/docker/daemon.json or /etc/strata/config.json) to use plain HTTP", what)
@@ -76,6 +73,14 @@ func Explain(err error, what string) error {
 		return fmt.Errorf("%s: the registry did not answer in time", what)
 	}
 	return fmt.Errorf("%s: %s", what, firstLine(err))
+}
+
+// isCertError is a server certificate that was not accepted.
+func isCertError(err error) bool {
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci)
 }
 
 func firstLine(err error) string {
