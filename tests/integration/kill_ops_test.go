@@ -16,7 +16,7 @@ import (
 )
 
 // faultRounds is the number of kill -9 rounds per operation:
-// $STRATA_FAULT_ROUNDS, else 4 (what `go test ./...` can afford; the
+// $STRATA_FAULT_ROUNDS, else 8 (what `go test ./...` can afford; the
 // issue's 100 is STRATA_FAULT_ROUNDS=100).
 func faultRounds(t *testing.T) int {
 	if s := os.Getenv("STRATA_FAULT_ROUNDS"); s != "" {
@@ -26,7 +26,7 @@ func faultRounds(t *testing.T) int {
 		}
 		return n
 	}
-	return 4
+	return 8
 }
 
 // killOp is one command killed at random moments; reset, when set, undoes
