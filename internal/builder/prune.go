@@ -1,7 +1,10 @@
 package builder
 
 import (
+	"io/fs"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -17,6 +20,8 @@ type PruneOptions struct {
 	// KeepStorage keeps the most recently used records whose layers
 	// together take at most this many bytes (0: no bound).
 	KeepStorage int64
+	// Until keeps the records used at or after it (zero: no bound).
+	Until time.Time
 }
 
 // PruneResult is what Prune removed.
@@ -34,7 +39,7 @@ func Prune(st *store.Store, o PruneOptions) (PruneResult, error) {
 		return PruneResult{}, err
 	}
 	c := &cache.Cache{DB: st.Meta}
-	res, err := c.Prune(cache.PruneOptions{All: o.All, KeepStorage: o.KeepStorage, InUse: func(d digest.Digest) bool { return used[d] }})
+	res, err := c.Prune(cache.PruneOptions{All: o.All, KeepStorage: o.KeepStorage, Until: o.Until, InUse: func(d digest.Digest) bool { return used[d] }})
 	if err != nil {
 		return PruneResult{}, err
 	}
@@ -42,10 +47,22 @@ func Prune(st *store.Store, o PruneOptions) (PruneResult, error) {
 	if err != nil {
 		return PruneResult{}, err
 	}
-	if o.All {
-		// The kept ADD URL downloads are build cache too.
-		if err := os.RemoveAll(st.Path(store.URLCache)); err != nil {
+	if o.All && o.Until.IsZero() {
+		// The kept ADD URL downloads, RUN --mount=type=cache directories
+		// and context checksums are build cache too. They have no use
+		// time, so --filter until keeps them. The lock waits for running
+		// builds, which use them.
+		lock, err := st.Exclusive()
+		if err != nil {
 			return PruneResult{}, err
+		}
+		defer lock.Unlock()
+		for _, l := range []store.Location{store.URLCache, store.BuildCache, store.BuildContexts} {
+			n, err := removeCounted(st.Path(l))
+			if err != nil {
+				return PruneResult{}, err
+			}
+			gc.Bytes += n
 		}
 	}
 	return PruneResult{Records: res.Records, Bytes: gc.Bytes}, nil
@@ -98,4 +115,18 @@ func imageLayers(st *store.Store) (map[digest.Digest]bool, error) {
 		}
 	}
 	return used, nil
+}
+
+// removeCounted removes dir and returns the bytes its files held.
+func removeCounted(dir string) (int64, error) {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n, os.RemoveAll(dir)
 }

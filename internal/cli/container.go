@@ -499,23 +499,15 @@ func newContainerPruneCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rs, err := m.List()
+			ids, freed, err := m.Prune(time.Time{})
+			a.println("Deleted Containers:")
+			for _, id := range ids {
+				a.println(id)
+			}
+			a.println()
 			if err != nil {
 				return err
 			}
-			var freed int64
-			a.println("Deleted Containers:")
-			for _, r := range rs {
-				if m.State(r.ID).Status == container.Running {
-					continue
-				}
-				freed += m.LayerSize(r)
-				if err := m.Remove(r, false); err != nil {
-					return err
-				}
-				a.println(r.ID)
-			}
-			a.println()
 			a.println("Total reclaimed space: " + humanSize(freed))
 			return nil
 		},

@@ -89,7 +89,7 @@ func newImagePruneCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := st.Prune(all)
+			res, err := st.Prune(store.PruneOptions{All: all})
 			if err != nil {
 				return err
 			}

@@ -27,7 +27,7 @@ func newSystemCmd(a *app) *cobra.Command {
 		},
 	}
 	df.Flags().BoolVarP(&verbose, "verbose", "v", false, "Show detailed information on space usage")
-	sys.AddCommand(df)
+	sys.AddCommand(df, newSystemPruneCmd(a))
 	return sys
 }
 
@@ -92,7 +92,28 @@ func (a *app) diskUsage(st *store.Store, verbose bool) error {
 	if !verbose {
 		return nil
 	}
-	return a.imagesSpaceUsage(st, du)
+	if err := a.imagesSpaceUsage(st, du); err != nil {
+		return err
+	}
+	return a.storeSpaceUsage(st)
+}
+
+// storeSpaceUsage is df -v's account of every byte under the store root,
+// by what strata keeps there; its total is what du -sb says of the root.
+func (a *app) storeSpaceUsage(st *store.Store) error {
+	u, err := st.SpaceUsage()
+	if err != nil {
+		return err
+	}
+	a.println("\nStore space usage (every byte under the root, as du -sb counts it):")
+	a.println()
+	tw := tabwriter.NewWriter(a.stdout, 10, 1, 3, ' ', 0)
+	fmt.Fprintln(tw, "LOCATION\tSIZE")
+	for _, l := range u.ByLocation {
+		fmt.Fprintf(tw, "%s\t%s\n", l.Location, humanSize(l.Bytes))
+	}
+	fmt.Fprintf(tw, "total\t%s (%d bytes)\n", humanSize(u.Total), u.Total)
+	return tw.Flush()
 }
 
 // imagesSpaceUsage is df -v's table of images.

@@ -23,5 +23,9 @@ const (
 	PushedGzip    Location = "registry/gzip"      // uncompressed layer diffID -> the gzip blob push sent
 )
 
+// Locations are all the Locations, in the order df lists them.
+var Locations = []Location{Blobs, Snapshots, MetaDB, LockFile, Containers, RuntimeState, BuildTmp,
+	BuildCache, BuildContexts, URLCache, ManifestLists, PushedGzip}
+
 // Path returns the absolute path of l in the store.
 func (s *Store) Path(l Location) string { return filepath.Join(s.Root, string(l)) }

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -173,7 +174,17 @@ type PruneResult struct {
 
 // Prune removes dangling images (no name), or with all every image no
 // container uses, then collects garbage.
-func (s *Store) Prune(all bool) (PruneResult, error) {
+// PruneOptions say which unused images Prune removes.
+type PruneOptions struct {
+	// All removes every image no container uses; otherwise only
+	// dangling (unnamed) ones go.
+	All bool
+	// Until keeps the images created at or after it (zero: no bound),
+	// as docker's --filter until=.
+	Until time.Time
+}
+
+func (s *Store) Prune(o PruneOptions) (PruneResult, error) {
 	var res PruneResult
 	imgs, err := s.Images()
 	if err != nil {
@@ -184,7 +195,7 @@ func (s *Store) Prune(all bool) (PruneResult, error) {
 		return res, err
 	}
 	for _, im := range imgs {
-		if len(nm[im.ID]) > 0 && !all {
+		if len(nm[im.ID]) > 0 && !o.All || !o.Until.IsZero() && !im.Created.Before(o.Until) {
 			continue
 		}
 		var inUse bool

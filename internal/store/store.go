@@ -78,6 +78,12 @@ func (s *Store) Writing() (*Lock, error) { return s.lock(unix.LOCK_SH) }
 // exclusive takes the garbage collector's lock; it waits for writers.
 func (s *Store) exclusive() (*Lock, error) { return s.lock(unix.LOCK_EX) }
 
+// Exclusive is the garbage collector's lock for collectors outside the
+// store (the container manager's orphans): while it is held no writer
+// (build, create, commit, pull) runs, so nothing half-made is taken for
+// debris.
+func (s *Store) Exclusive() (*Lock, error) { return s.exclusive() }
+
 // tryExclusive takes the garbage collector's lock if no writer runs.
 func (s *Store) tryExclusive() (*Lock, bool, error) {
 	l, err := s.lock(unix.LOCK_EX | unix.LOCK_NB)

@@ -211,7 +211,7 @@ func TestPrune(t *testing.T) {
 	st := open(t)
 	storetest.Image(t, st, nil, "keep", base(t))
 	dangling := storetest.Image(t, st, nil, "", testutil.Tar(t, testutil.Entry{Name: "d", Body: "dangling"}))
-	res, err := st.Prune(false)
+	res, err := st.Prune(store.PruneOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestPrune(t *testing.T) {
 	if _, err := st.Resolve("keep"); err != nil {
 		t.Fatal(err)
 	}
-	res, err = st.Prune(true)
+	res, err = st.Prune(store.PruneOptions{All: true})
 	if err != nil || len(res.Removals) != 1 {
 		t.Fatalf("prune -a: %+v %v", res, err)
 	}

@@ -219,6 +219,9 @@ type PruneOptions struct {
 	KeepStorage int64
 	// InUse reports whether an image uses a layer blob.
 	InUse func(digest.Digest) bool
+	// Until keeps the records used at or after it (zero: no bound), as
+	// docker's --filter until=.
+	Until time.Time
 }
 
 // PruneResult says what was removed.
@@ -256,6 +259,10 @@ func (c *Cache) Prune(o PruneOptions) (PruneResult, error) {
 		sort.Slice(all, func(i, j int) bool { return all[i].r.LastUsed.After(all[j].r.LastUsed) })
 		var kept int64
 		for _, e := range all {
+			if !o.Until.IsZero() && !e.r.LastUsed.Before(o.Until) {
+				kept += e.r.Size()
+				continue
+			}
 			remove := o.All
 			if !remove && o.KeepStorage > 0 {
 				remove = kept+e.r.Size() > o.KeepStorage
