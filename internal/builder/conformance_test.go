@@ -13,9 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-dev/strata/internal/archive"
 	"github.com/strata-dev/strata/internal/builder/conformance"
+	"github.com/strata-dev/strata/internal/builder/output"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -101,6 +103,8 @@ type confCase struct {
 	args       map[string]string
 	target     string
 	baseImport []string // --change lines; nil: no imported base
+	ssh        bool     // --ssh default, with an ssh-agent of its own
+	output     string   // "tar": -o type=tar, nothing stored
 	want       []byte   // expected.json
 	wantErr    *expectedError
 }
@@ -115,7 +119,7 @@ type expectedError struct {
 }
 
 // caseFiles are the harness's files, not part of a build context.
-var caseFiles = []string{"expected.json", "expected-error", "build-args", "target", "base-import", "notes", "setup.sh"}
+var caseFiles = []string{"expected.json", "expected-error", "build-args", "target", "base-import", "ssh", "output", "notes", "setup.sh"}
 
 // loadCase copies a case to a temporary context, runs its setup.sh and
 // reads the harness's files.
@@ -146,6 +150,12 @@ func loadCase(t *testing.T, name string) *confCase {
 	}
 	if s, ok := read("base-import"); ok {
 		c.baseImport = append([]string{}, lines(s, true)...)
+	}
+	_, c.ssh = read("ssh")
+	if s, ok := read("output"); ok {
+		if c.output = strings.TrimSpace(s); c.output != "tar" {
+			t.Fatalf("output %q: only tar is compared", c.output)
+		}
 	}
 	if s, ok := read("expected-error"); ok {
 		c.wantErr = parseExpectedError(t, s)
@@ -257,16 +267,28 @@ func TestConformance(t *testing.T) {
 			if c.baseImport != nil {
 				importBase(t, st, c.baseImport)
 			}
-			res, err := Build(context.Background(), st, Options{
+			o := Options{
 				ContextDir: c.dir, Dockerfile: c.dockerfile, DockerfilePath: filepath.Join(c.dir, "Dockerfile"),
 				BuildArgs: c.args, Target: c.target, Compression: layer.Gzip, KeepRunLayers: true,
-			})
+			}
+			if c.ssh {
+				o.SSH = map[string]string{DefaultSSH: startAgent(t)}
+			}
+			var rootfs bytes.Buffer
+			if c.output != "" {
+				o.Output = func(ctx context.Context, src image.Source) error { return output.WriteRootfs(ctx, &rootfs, src) }
+			}
+			res, err := Build(context.Background(), st, o)
 			if c.wantErr != nil {
 				checkRefused(t, err, c.wantErr)
 				return
 			}
 			if err != nil {
 				t.Fatalf("build: %v", err)
+			}
+			if c.output != "" {
+				checkOutput(t, st, &rootfs, c.want)
+				return
 			}
 			im, err := st.Image(res.ImageID)
 			if err != nil {
@@ -292,6 +314,42 @@ func TestConformance(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkOutput compares a build's -o type=tar with docker's, and checks
+// that nothing was stored.
+func checkOutput(t *testing.T, st *store.Store, rootfs io.Reader, want []byte) {
+	t.Helper()
+	fs := conformance.NewFS()
+	if err := fs.Apply(rootfs); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.MarshalIndent(conformance.Result{Files: fs.Diff(conformance.NewFS())}, "", "  ")
+	if strings.TrimSpace(string(got)) != strings.TrimSpace(string(want)) {
+		t.Errorf("differs from docker's -o type=tar:\n%s", lineDiff(string(want), string(got)))
+	}
+	if ims, err := st.Images(); err != nil || len(ims) != 1 {
+		t.Errorf("stored images: %d %v, want the base only", len(ims), err)
+	}
+}
+
+// startAgent runs an ssh-agent of the test's own and returns its socket.
+func startAgent(t *testing.T) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	cmd := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("ssh-agent (Debian's openssh-client): %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			return sock
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("ssh-agent made no socket")
+	return ""
 }
 
 // checkRefused checks a build docker refused: strata's error names the

@@ -110,10 +110,13 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 func (b *builder) writeRunLayer(sn snapshot.Snapshotter, id string, s *stage, r *execRequest, exclude []string) (committed bool, err error) {
 	opts := layer.DiffOptions{Timestamp: b.o.Timestamp, Exclude: exclude}
 	fill := func(w io.Writer) error { return sn.WriteDiff(w, id, opts) }
+	// The mount points the runtime made, and the directories made for
+	// them, are taken out first: the directories are not excluded
+	// (the command may have written into them), only removed when empty.
+	if err := sn.RemoveStubs(id, exclude); err != nil {
+		return false, err
+	}
 	if b.o.KeepRunLayers && b.o.Timestamp == nil {
-		if err := sn.RemoveStubs(id, exclude); err != nil {
-			return false, err
-		}
 		l, kept, err := b.keepLayer(sn, id, s.state.layers, fill, exclude)
 		if err != nil {
 			return false, err
@@ -131,14 +134,10 @@ func (b *builder) writeRunLayer(sn snapshot.Snapshotter, id string, s *stage, r 
 	// The command's snapshot becomes the new layer's snapshot, as in
 	// BuildKit: the next step runs on it without unpacking the layer, and
 	// nothing is deleted (removing a snapshot of 100,000 files costs more
-	// than writing their layer). The mount points the runtime made are
-	// taken out first, so that it holds exactly what the layer holds;
-	// with --timestamp the layer's times differ from the files', so the
-	// layer is unpacked instead.
+	// than writing their layer); without its stubs it holds exactly what
+	// the layer holds. With --timestamp the layer's times differ from the
+	// files', so the layer is unpacked instead.
 	if b.o.Timestamp == nil {
-		if err := sn.RemoveStubs(id, exclude); err != nil {
-			return false, err
-		}
 		chain := chainID(append(append([]metadata.Layer{}, s.state.layers...), *l)).String()
 		return sn.Commit(chain, id) == nil, nil
 	}

@@ -57,8 +57,8 @@ const sshDir = "/run/buildkit"
 // (the first one's, unless its environment has one). A required mount
 // (the default) of an agent the build was not given fails as BuildKit
 // fails it; an optional one is left out.
-// exclude lists what the layer must not have: the targets, and sshDir
-// when a socket was put there.
+// exclude lists the mount targets (the directories made for them go as
+// stubs do, see snapshot's RemoveStubs).
 func (s *stage) sshMounts(ms []*instructions.Mount) (mounts []specs.Mount, exclude []string, authSock string, err error) {
 	n := 0
 	for _, m := range ms {
@@ -79,6 +79,11 @@ func (s *stage) sshMounts(ms []*instructions.Mount) (mounts []specs.Mount, exclu
 		if id == "" {
 			id = DefaultSSH
 		}
+		// SSH_AUTH_SOCK names the first ssh mount's target even when it is
+		// an optional one left out, as BuildKit sets it (seen with docker).
+		if authSock == "" {
+			authSock = target
+		}
 		sock, ok := s.b.o.SSH[id]
 		if !ok {
 			if m.Required {
@@ -86,14 +91,8 @@ func (s *stage) sshMounts(ms []*instructions.Mount) (mounts []specs.Mount, exclu
 			}
 			continue
 		}
-		if authSock == "" {
-			authSock = target
-		}
 		mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: sock, Options: []string{"rbind"}})
 		exclude = append(exclude, target)
-		if m.Target == "" && len(exclude) == 1 {
-			exclude = append(exclude, sshDir)
-		}
 	}
 	return mounts, exclude, authSock, nil
 }

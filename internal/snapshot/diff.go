@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"syscall"
 
@@ -167,6 +168,10 @@ func (v *VFS) RemoveStubs(key string, paths []string) error {
 
 // removeStubs deletes from the snapshot dir upper each of paths that no
 // layer below shows: what a runtime or a build created to mount over.
+// The directories made to hold them go too, as current BuildKit's mount
+// stub cleaner does (docker 20.10 left /run/buildkit behind a RUN
+// --mount=type=ssh): each parent that no layer below shows and that is
+// empty now, up to the first one that is kept.
 func removeStubs(upper string, lowers []string, paths []string) error {
 	for _, p := range paths {
 		if inLowers(lowers, p) {
@@ -174,6 +179,12 @@ func removeStubs(upper string, lowers []string, paths []string) error {
 		}
 		if err := os.RemoveAll(filepath.Join(upper, p)); err != nil {
 			return err
+		}
+		for dir := path.Dir(path.Clean("/" + p)); dir != "/" && !inLowers(lowers, dir); dir = path.Dir(dir) {
+			// Fails on a directory the command put files in: kept.
+			if os.Remove(filepath.Join(upper, dir)) != nil {
+				break
+			}
 		}
 	}
 	return nil

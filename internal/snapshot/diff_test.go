@@ -188,8 +188,12 @@ func testRemoveStubs(t *testing.T, sn Snapshotter) {
 	// Mount points a runtime makes, over a file the parent has
 	// (etc/keep), one it never had (proc/) and one it deleted (etc/gone).
 	prepareChanged(t, sn, "work", whiteoutLayers,
-		[]change{mkdir("proc"), put("etc/gone", ""), put("etc/keep", ""), put("work/out", "o")})
-	if err := sn.RemoveStubs("work", []string{"/proc", "/etc/gone", "/etc/keep", "/absent"}); err != nil {
+		[]change{mkdir("proc"), put("etc/gone", ""), put("etc/keep", ""), put("work/out", "o"),
+			// and the directories made for them: run/ and run/buildkit/
+			// only held the stub; mnt/ also holds what the command wrote.
+			mkdir("run"), mkdir("run/buildkit"), put("run/buildkit/ssh_agent.0", ""),
+			mkdir("mnt"), mkdir("mnt/in"), mkdir("mnt/in/a"), put("mnt/out", "o")})
+	if err := sn.RemoveStubs("work", []string{"/proc", "/etc/gone", "/etc/keep", "/absent", "/run/buildkit/ssh_agent.0", "/mnt/in/a"}); err != nil {
 		t.Fatal(err)
 	}
 	cs, err := sn.Changes("work", layer.DiffOptions{})
@@ -200,7 +204,7 @@ func testRemoveStubs(t *testing.T, sn Snapshotter) {
 	for _, c := range cs {
 		got = append(got, c.String())
 	}
-	want := []string{"C /etc", "C /etc/keep", "A /work", "A /work/out"}
+	want := []string{"C /etc", "C /etc/keep", "A /mnt", "A /mnt/out", "A /work", "A /work/out"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("changes after RemoveStubs = %q, want %q", got, want)
 	}

@@ -66,3 +66,15 @@ func readMember(file, name string, fn func(io.Reader) error) error {
 		}
 	}
 }
+
+// FromRootfsTar reads a root filesystem written as one tar (docker build
+// -o type=tar).
+func FromRootfsTar(file string) (*FS, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fs := NewFS()
+	return fs, fs.Apply(f)
+}

@@ -12,6 +12,10 @@
 #   base-import  the case builds FROM conformance-base:imported, busybox's
 #                root filesystem imported with no config (docker import);
 #                each line of the file is a --change instruction
+#   ssh          the build gets --ssh default, with a fresh ssh-agent
+#                (RUN --mount=type=ssh)
+#   output       "tar": the build is written with -o type=tar (nothing
+#                stored) and the expectation lists that tar's files
 #   notes        free text: where docker 20.10 and current BuildKit differ
 #                and which the case follows. A line "record: by hand" means
 #                the expectation was written by hand (current BuildKit's
@@ -56,7 +60,7 @@ for c in $cases; do
   fi
   echo "== $c"
   ctx="$work/$c"; mkdir -p "$ctx"; cp -a "$c/." "$ctx/"
-  (cd "$ctx" && rm -f expected.json expected-error notes build-args target base-import &&
+  (cd "$ctx" && rm -f expected.json expected-error notes build-args target base-import ssh output &&
     if [ -f setup.sh ]; then sh setup.sh && rm setup.sh; fi)
   set --
   if [ -f "$c/build-args" ]; then
@@ -72,7 +76,15 @@ for c in $cases; do
     hand_line=$(sed -n 's/^line: \([0-9][0-9]*\|none\)$/\1/p' "$c/expected-error")
   fi
   rm -f "$c/expected.json" "$c/expected-error"
-  if ! $DOCKER build -q --no-cache "$@" -t "strata-conformance-$c" "$ctx" > "$work/out" 2>&1; then
+  agent=""
+  if [ -f "$c/ssh" ]; then
+    eval "$(ssh-agent -s)" >/dev/null; agent=$SSH_AGENT_PID
+    set -- "$@" --ssh default
+  fi
+  dest="-t strata-conformance-$c"
+  if [ -f "$c/output" ]; then dest="-o type=$(cat "$c/output"),dest=$work/$c.out.tar"; fi
+  # shellcheck disable=SC2086 # dest is two words or one
+  if ! $DOCKER build -q --no-cache "$@" $dest "$ctx" > "$work/out" 2>&1; then
     # The message is docker's last line; the line it names is either in
     # the message ("line N") or the failing step's instruction, found in
     # the Dockerfile.
@@ -86,6 +98,8 @@ for c in $cases; do
     line=${line:-$hand_line}
     { echo "line: ${line:-?}"; echo "match: $match"; echo "docker: $msg"; } > "$c/expected-error"
     echo "   refused at line ${line:-? (edit expected-error)}: $msg"
+  elif [ -f "$c/output" ]; then
+    "$work/listing" -rootfs "$work/$c.out.tar" > "$c/expected.json"
   else
     $DOCKER save "strata-conformance-$c" > "$work/$c.tar"
     # Differences are listed against busybox, unless the stage built
@@ -97,5 +111,6 @@ for c in $cases; do
     "$work/listing" "$work/$c.tar" $base > "$c/expected.json"
     $DOCKER rmi -f "strata-conformance-$c" >/dev/null
   fi
+  if [ -n "$agent" ]; then kill "$agent"; unset SSH_AUTH_SOCK SSH_AGENT_PID; fi
   if [ -f "$c/base-import" ]; then $DOCKER rmi -f conformance-base:imported >/dev/null; fi
 done
