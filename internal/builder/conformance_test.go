@@ -21,6 +21,7 @@ import (
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/sandbox"
 	"github.com/strata-dev/strata/internal/store"
 )
 
@@ -102,10 +103,11 @@ type confCase struct {
 	dir        string // the build context, made by setup.sh
 	args       map[string]string
 	target     string
-	baseImport []string // --change lines; nil: no imported base
-	ssh        bool     // --ssh default, with an ssh-agent of its own
-	output     string   // "tar": -o type=tar, nothing stored
-	want       []byte   // expected.json
+	baseImport []string        // --change lines; nil: no imported base
+	ssh        bool            // --ssh default, with an ssh-agent of its own
+	sandbox    sandbox.Options // from flags: --add-host, --ulimit, --shm-size
+	output     string          // "tar": -o type=tar, nothing stored
+	want       []byte          // expected.json
 	wantErr    *expectedError
 }
 
@@ -119,7 +121,7 @@ type expectedError struct {
 }
 
 // caseFiles are the harness's files, not part of a build context.
-var caseFiles = []string{"expected.json", "expected-error", "build-args", "target", "base-import", "ssh", "output", "notes", "setup.sh"}
+var caseFiles = []string{"expected.json", "expected-error", "build-args", "target", "base-import", "ssh", "output", "flags", "notes", "setup.sh"}
 
 // loadCase copies a case to a temporary context, runs its setup.sh and
 // reads the harness's files.
@@ -152,6 +154,23 @@ func loadCase(t *testing.T, name string) *confCase {
 		c.baseImport = append([]string{}, lines(s, true)...)
 	}
 	_, c.ssh = read("ssh")
+	var f sandbox.Flags
+	for _, l := range lines(read("flags")) {
+		flag, v, _ := strings.Cut(l, " ")
+		switch flag {
+		case "--add-host":
+			f.AddHost = append(f.AddHost, v)
+		case "--ulimit":
+			f.Ulimit = append(f.Ulimit, v)
+		case "--shm-size":
+			f.ShmSize = v
+		default:
+			t.Fatalf("flags: %q is not a sandbox flag of build", flag)
+		}
+	}
+	if c.sandbox, err = sandbox.Parse(f); err != nil {
+		t.Fatal(err)
+	}
 	if s, ok := read("output"); ok {
 		if c.output = strings.TrimSpace(s); c.output != "tar" {
 			t.Fatalf("output %q: only tar is compared", c.output)
@@ -270,6 +289,7 @@ func TestConformance(t *testing.T) {
 			o := Options{
 				ContextDir: c.dir, Dockerfile: c.dockerfile, DockerfilePath: filepath.Join(c.dir, "Dockerfile"),
 				BuildArgs: c.args, Target: c.target, Compression: layer.Gzip, KeepRunLayers: true,
+				Sandbox: c.sandbox,
 			}
 			if c.ssh {
 				o.SSH = map[string]string{DefaultSSH: startAgent(t)}

@@ -12,6 +12,8 @@
 #   base-import  the case builds FROM conformance-base:imported, busybox's
 #                root filesystem imported with no config (docker import);
 #                each line of the file is a --change instruction
+#   flags        the build's sandbox flags, one "--flag value" a line
+#                (--add-host, --ulimit, --shm-size)
 #   ssh          the build gets --ssh default, with a fresh ssh-agent
 #                (RUN --mount=type=ssh)
 #   output       "tar": the build is written with -o type=tar (nothing
@@ -60,11 +62,14 @@ for c in $cases; do
   fi
   echo "== $c"
   ctx="$work/$c"; mkdir -p "$ctx"; cp -a "$c/." "$ctx/"
-  (cd "$ctx" && rm -f expected.json expected-error notes build-args target base-import ssh output &&
+  (cd "$ctx" && rm -f expected.json expected-error notes build-args target base-import ssh output flags &&
     if [ -f setup.sh ]; then sh setup.sh && rm setup.sh; fi)
   set --
   if [ -f "$c/build-args" ]; then
     while IFS= read -r a; do [ -n "$a" ] && set -- "$@" --build-arg "$a"; done < "$c/build-args"
+  fi
+  if [ -f "$c/flags" ]; then
+    while read -r f v; do [ -n "$f" ] && set -- "$@" "$f" "$v"; done < "$c/flags"
   fi
   if [ -f "$c/target" ]; then set -- "$@" --target "$(cat "$c/target")"; fi
   if [ -f "$c/base-import" ]; then import_base "$c/base-import"; fi
