@@ -323,7 +323,8 @@ func (s *stage) copySources(ctx context.Context, sp copySpec) (items []srcItem, 
 // copyDest is the step's absolute, clean destination (a relative one is
 // under the working directory) and whether it names a directory (written
 // so). Several sources need a directory written so: "COPY a b /dest" is
-// refused, as the classic builder does (BuildKit made /dest a directory;
+// refused, as the classic builder does (BuildKit writes /dest as the last
+// source, moby/buildkit#1853;
 // see testdata/conformance/multisrc-dest-no-slash/notes).
 func (s *stage) copyDest(instr string, sp copySpec, items []srcItem, wild bool) (dest string, destDir bool, err error) {
 	destDir = strings.HasSuffix(sp.dest, "/") || strings.HasSuffix(sp.dest, "/.") || sp.dest == "."
