@@ -113,6 +113,9 @@ type Options struct {
 	// Output, when set, receives the image instead of the store
 	// (--output): nothing is stored or named.
 	Output Output
+	// Squash merges layers of the target image into one once it is built
+	// (--squash, --squash-all); every step is cached as in any build.
+	Squash Squash
 }
 
 // PullRequest is a base image a build needs from a registry.
@@ -583,8 +586,17 @@ func (b *builder) commit(ctx context.Context, s *stage) (*metadata.Image, error)
 	for _, l := range st.layers {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
 	}
+	layers := st.layers
+	if b.o.Squash != NoSquash {
+		sq, sqLayers, err := b.squash(ctx, v, &cfg, layers, st.baseLayers, created)
+		if err != nil {
+			v.Error(err)
+			return nil, err
+		}
+		cfg, layers = *sq, sqLayers
+	}
 	if b.o.Output != nil {
-		return b.export(ctx, v, &cfg, st.layers)
+		return b.export(ctx, v, &cfg, layers)
 	}
 	// A rebuild from the cache makes the same config: if that image is
 	// in the store and every tag points at it already, nothing is written
@@ -595,8 +607,8 @@ func (b *builder) commit(ctx context.Context, s *stage) (*metadata.Image, error)
 		return im, nil
 	}
 	var steps []store.NewLayer
-	for i := range st.layers {
-		l := st.layers[i]
+	for i := range layers {
+		l := layers[i]
 		steps = append(steps, store.NewLayer{Blob: &l})
 	}
 	im, err := b.st.NewImage(store.NewImageOptions{

@@ -71,6 +71,9 @@ type state struct {
 	// recs are the records of the layers made or found by the steps so
 	// far (those of a FROM stage included): what --cache-to exports.
 	recs []*cache.Record
+	// baseLayers is how many of layers the stage's FROM gave (its base
+	// image's or stage's): those --squash keeps as they are.
+	baseLayers int
 }
 
 // link is one key of a stage's chain.
@@ -293,6 +296,7 @@ func (s *stage) from(ctx context.Context, steps int, noCache bool) error {
 	if d == nil {
 		st.env = append([]string{}, st.cfg.Config.Env...)
 	}
+	st.baseLayers = len(st.layers)
 	st.noCache = noCache
 	if b.o.Timestamp != nil {
 		st.created = *b.o.Timestamp

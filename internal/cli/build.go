@@ -18,6 +18,7 @@ import (
 	"github.com/strata-dev/strata/internal/builder/output"
 	"github.com/strata-dev/strata/internal/builder/progress"
 	"github.com/strata-dev/strata/internal/builder/remotecache"
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -54,6 +55,8 @@ type buildFlags struct {
 	contexts      []string
 	outputs       []string
 	metadataFile  string
+	squash        bool
+	squashAll     bool
 	sandbox       sandbox.Flags // --add-host, --ulimit, --shm-size
 }
 
@@ -94,6 +97,8 @@ func newBuildCmd(a *app) *cobra.Command {
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "Write build result metadata to a file (JSON)")
 	fl.StringArrayVar(&f.ssh, "ssh", nil, `SSH agent socket to forward to RUN --mount=type=ssh ("default" = $SSH_AUTH_SOCK, or ID=SOCKET)`)
 	fl.StringArrayVar(&f.contexts, "build-context", nil, `Additional build context for FROM and COPY --from ("NAME=DIR" or "NAME=docker-image://REF")`)
+	fl.BoolVar(&f.squash, "squash", false, "Squash the layers the final stage adds to its base into one (the build cache keeps every step)")
+	fl.BoolVar(&f.squashAll, "squash-all", false, "Squash all of the image's layers, its base's too, into one")
 	fl.BoolVar(&f.check, "check", false, "Check the Dockerfile with BuildKit's lint rules instead of building (exit 1 on warnings)")
 	addBuildSandboxFlags(fl, &f.sandbox)
 	return c
@@ -147,6 +152,9 @@ func (a *app) buildOptions(f buildFlags, ctxArg string) (builder.Options, error)
 		return o, err
 	}
 	o.Sandbox = sb
+	if o.Squash, err = squashMode(f.squash, f.squashAll); err != nil {
+		return o, err
+	}
 	// Unless told how to compress, a RUN layer stays in its snapshot (the
 	// store writes its tar when it is read) rather than being written a
 	// second time as a gzip blob; pushed, it is gzip like every layer.
@@ -255,6 +263,19 @@ func (a *app) buildOptions(f buildFlags, ctxArg string) (builder.Options, error)
 		o.Timestamp = &t
 	}
 	return o, nil
+}
+
+// squashMode is what --squash and --squash-all ask for.
+func squashMode(squash, all bool) (builder.Squash, error) {
+	switch {
+	case squash && all:
+		return builder.NoSquash, errdefs.InvalidArgument(errors.New("--squash and --squash-all cannot be used together"))
+	case squash:
+		return builder.SquashNew, nil
+	case all:
+		return builder.SquashAll, nil
+	}
+	return builder.NoSquash, nil
 }
 
 func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {

@@ -27,6 +27,8 @@ type SquashOptions struct {
 	// Created is the new image's creation time (default: now), for
 	// reproducible results (SOURCE_DATE_EPOCH).
 	Created *time.Time
+	// CreatedBy is the squash entry's created_by (default: SquashedBy).
+	CreatedBy string
 }
 
 // SquashedBy is the created_by of the history entry a squash adds.
@@ -38,33 +40,52 @@ const SquashedBy = "strata image squash"
 // source, those of the range marked empty_layer, plus one for the squash.
 // src may be any source: layers it has that the store lacks are stored.
 func Squash(ctx context.Context, st *store.Store, src image.Source, o SquashOptions) (*metadata.Image, error) {
-	layers := src.Layers()
-	if len(layers) == 0 {
-		return nil, errors.New("the image has no layers to squash")
-	}
-	if o.From < 0 || o.From >= len(layers) {
-		return nil, fmt.Errorf("--from %d: the image has layers 0 to %d", o.From, len(layers)-1)
-	}
 	lk, err := st.Writing()
 	if err != nil {
 		return nil, err
 	}
 	defer lk.Unlock()
+	cfg, layers, err := SquashLayers(ctx, st, src, o)
+	if err != nil {
+		return nil, err
+	}
+	var descs []ocispec.Descriptor
+	for _, l := range layers {
+		descs = append(descs, ocispec.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size})
+	}
+	return st.PutImage(cfg, descs, o.Names)
+}
+
+// SquashLayers is Squash without adding the image (o.Names unused): it
+// stores the merged layer (and the layers below the range the store
+// lacks) and returns the new image's config and layers, for a caller that
+// adds the image itself or writes it elsewhere (build --squash). Nothing
+// refers to the merged layer yet: the caller holds st.Writing() until
+// something does, so that no collection removes it.
+func SquashLayers(ctx context.Context, st *store.Store, src image.Source, o SquashOptions) (*image.ConfigFile, []metadata.Layer, error) {
+	layers := src.Layers()
+	if len(layers) == 0 {
+		return nil, nil, errors.New("the image has no layers to squash")
+	}
+	if o.From < 0 || o.From >= len(layers) {
+		return nil, nil, fmt.Errorf("--from %d: the image has layers 0 to %d", o.From, len(layers)-1)
+	}
 	below, rng := layers[:o.From], layers[o.From:]
 	open := func(l image.Layer) OpenFunc {
 		return func() (io.ReadCloser, error) { return OpenTar(ctx, src, l) }
 	}
 	var belowTree *Tree
+	var err error
 	if len(below) > 0 {
 		var fns []OpenFunc
 		for _, l := range below {
 			if err := storeLayer(ctx, st, src, l); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			fns = append(fns, open(l))
 		}
 		if belowTree, err = Visible(fns); err != nil {
-			return nil, fmt.Errorf("layers below the range: %w", err)
+			return nil, nil, fmt.Errorf("layers below the range: %w", err)
 		}
 	}
 	var fns []OpenFunc
@@ -76,26 +97,39 @@ func Squash(ctx context.Context, st *store.Store, src image.Source, o SquashOpti
 	merged, err := st.WriteLayer(pr, "", -1, "")
 	pr.CloseWithError(err)
 	if err != nil {
-		return nil, fmt.Errorf("squash: %w", err)
+		return nil, nil, fmt.Errorf("squash: %w", err)
 	}
+	cfg, out := Squashed(src, o, merged)
+	return cfg, out, nil
+}
+
+// Squashed is the image a squash of src makes once its merged layer is
+// known: src's config with the squash's history and times, src's layers
+// below o.From and then merged. A caller that kept the merged layer of an
+// earlier squash of the same layers (build --squash's cache) gets the
+// same image without merging again.
+func Squashed(src image.Source, o SquashOptions, merged metadata.Layer) (*image.ConfigFile, []metadata.Layer) {
 	cfg := *src.Config().File
 	created := time.Now().UTC()
 	if o.Created != nil {
 		created = o.Created.UTC()
 	}
+	by := o.CreatedBy
+	if by == "" {
+		by = SquashedBy
+	}
 	cfg.Created = &created
 	cfg.History = squashHistory(cfg.History, o.From, ocispec.History{
-		Created: &created, CreatedBy: SquashedBy, Comment: o.Message,
+		Created: &created, CreatedBy: by, Comment: o.Message,
 	})
 	cfg.RootFS.DiffIDs = nil
-	var descs []ocispec.Descriptor
-	for _, l := range below {
+	var out []metadata.Layer
+	for _, l := range src.Layers()[:o.From] {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
-		descs = append(descs, ocispec.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size})
+		out = append(out, metadata.Layer{Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, UncompressedSize: l.UncompressedSize, MediaType: l.MediaType})
 	}
 	cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, merged.DiffID)
-	descs = append(descs, ocispec.Descriptor{MediaType: merged.MediaType, Digest: merged.Digest, Size: merged.Size})
-	return st.PutImage(&cfg, descs, o.Names)
+	return &cfg, append(out, merged)
 }
 
 // squashHistory marks the entries of the layers from index from up as
