@@ -71,8 +71,10 @@ type state struct {
 	// recs are the records of the layers made or found by the steps so
 	// far (those of a FROM stage included): what --cache-to exports.
 	recs []*cache.Record
-	// baseLayers is how many of layers the stage's FROM gave (its base
-	// image's or stage's): those --squash keeps as they are.
+	// baseLayers is how many of layers came from the base image (or
+	// scratch) this stage's chain of FROMs starts at: those --squash keeps
+	// as they are. A stage FROM another stage inherits it, so the layers
+	// that stage made are squashed too: no other image shares them.
 	baseLayers int
 }
 
@@ -295,8 +297,8 @@ func (s *stage) from(ctx context.Context, steps int, noCache bool) error {
 	}
 	if d == nil {
 		st.env = append([]string{}, st.cfg.Config.Env...)
+		st.baseLayers = len(st.layers)
 	}
-	st.baseLayers = len(st.layers)
 	st.noCache = noCache
 	if b.o.Timestamp != nil {
 		st.created = *b.o.Timestamp

@@ -97,7 +97,7 @@ func newBuildCmd(a *app) *cobra.Command {
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "Write build result metadata to a file (JSON)")
 	fl.StringArrayVar(&f.ssh, "ssh", nil, `SSH agent socket to forward to RUN --mount=type=ssh ("default" = $SSH_AUTH_SOCK, or ID=SOCKET)`)
 	fl.StringArrayVar(&f.contexts, "build-context", nil, `Additional build context for FROM and COPY --from ("NAME=DIR" or "NAME=docker-image://REF")`)
-	fl.BoolVar(&f.squash, "squash", false, "Squash the layers the final stage adds to its base into one (the build cache keeps every step)")
+	fl.BoolVar(&f.squash, "squash", false, "Squash the layers the final stage adds to its base image into one (the build cache keeps every step)")
 	fl.BoolVar(&f.squashAll, "squash-all", false, "Squash all of the image's layers, its base's too, into one")
 	fl.BoolVar(&f.check, "check", false, "Check the Dockerfile with BuildKit's lint rules instead of building (exit 1 on warnings)")
 	addBuildSandboxFlags(fl, &f.sandbox)

@@ -203,7 +203,7 @@ func holds(t *testing.T, src image.Source, l image.Layer, mark string) string {
 }
 
 // TestBuildSquashOutputsAndScratch: --squash from scratch merges every
-// layer; --output writes the squashed image (the same ID as the stored
+// layer, and a final stage FROM a stage keeps only the first base image's; --output writes the squashed image (the same ID as the stored
 // one, nothing stored); --squash with --squash-all is refused in one line.
 func TestBuildSquashOutputsAndScratch(t *testing.T) {
 	root := t.TempDir()
@@ -219,6 +219,31 @@ func TestBuildSquashOutputsAndScratch(t *testing.T) {
 	all := strings.TrimSpace(mustRun(t, root, "build", "-q", "--timestamp", "0", "--squash-all", ctx))
 	if all == id {
 		t.Error("--squash-all from scratch gave the --squash image: their history entries differ")
+	}
+
+	// A final stage FROM another stage: the layers that stage made are
+	// squashed too, down to the image the chain of FROMs starts at.
+	multi := buildContext(t, map[string]string{
+		"Dockerfile": "FROM scratch:sq AS mid\nCOPY a /mid-a\nFROM mid\nCOPY b /final-b\n",
+		"a":          "a\n",
+		"b":          "b\n",
+	})
+	mustRun(t, root, "build", "-q", "--squash", "-t", "multi:sq", multi)
+	st := openStore(t, root)
+	baseImg, err := st.Resolve("scratch:sq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := st.Resolve("multi:sq"); err != nil || len(m.Layers) != 2 || m.Layers[0].Digest != baseImg.Layers[0].Digest {
+		t.Errorf("--squash of a stage FROM a stage: %v %v, want scratch:sq's layer and one more", m, err)
+	}
+
+	// A final stage that adds no layer: nothing to merge, the base's layer
+	// is the image's.
+	envOnly := buildContext(t, map[string]string{"Dockerfile": "FROM scratch:sq\nENV X=1\n"})
+	mustRun(t, root, "build", "-q", "--squash", "-t", "env:sq", envOnly)
+	if e, err := st.Resolve("env:sq"); err != nil || len(e.Layers) != 1 || e.Layers[0].Digest != baseImg.Layers[0].Digest {
+		t.Errorf("--squash of a stage without layers: %v %v, want scratch:sq's one layer", e, err)
 	}
 
 	other := t.TempDir()
