@@ -25,6 +25,7 @@ func isTerminal(v any) bool {
 
 func newSaveCmd(a *app) *cobra.Command {
 	var output, format string
+	var cf compressionFlags
 	c := &cobra.Command{
 		Use:   "save [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Save one or more images to a tar archive (streamed to STDOUT by default)",
@@ -33,6 +34,15 @@ func newSaveCmd(a *app) *cobra.Command {
 			f, err := archive.ParseFormat(format)
 			if err != nil {
 				return err
+			}
+			conv, err := cf.conversion()
+			if err != nil {
+				return err
+			}
+			if conv != nil && f != archive.OCIArchive {
+				// docker load (20.10) reads no zstd layer; a docker-archive
+				// holds uncompressed tars, as docker save writes them.
+				return errors.New("--compression-format needs --format oci-archive (a docker-archive holds uncompressed layers, as docker save writes them)")
 			}
 			if output == "" && isTerminal(a.stdout) {
 				return errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
@@ -59,6 +69,11 @@ func newSaveCmd(a *app) *cobra.Command {
 						return err
 					}
 					defer src.Close()
+					if conv != nil {
+						if src, err = st.Recompress(cmd.Context(), src, *conv); err != nil {
+							return err
+						}
+					}
 					i = len(imgs)
 					pos[im.ID.String()] = i
 					imgs = append(imgs, archive.SaveImage{Source: src})
@@ -95,6 +110,7 @@ func newSaveCmd(a *app) *cobra.Command {
 	}
 	c.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
 	c.Flags().StringVar(&format, "format", "docker-archive", "Archive format: docker-archive or oci-archive")
+	cf.add(c.Flags(), "written (oci-archive)")
 	return c
 }
 

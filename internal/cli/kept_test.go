@@ -80,6 +80,21 @@ func TestKeptRunLayerLeavesTheMachine(t *testing.T) {
 		t.Errorf("second push sent layers again:\n%s", out)
 	}
 
+	// push --compression-format zstd converts it from its snapshot;
+	// pulled, it is the same layer, zstd-compressed.
+	zdest := reg.Host + "/kept/app:zstd"
+	mustRun(t, root, "push", "--compression-format", "zstd", "app:1", zdest)
+	zdst := t.TempDir()
+	mustRun(t, zdst, "pull", zdest)
+	zpulled, err := openStore(t, zdst).Resolve(zdest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if zl := zpulled.Layers[len(zpulled.Layers)-1]; zpulled.ID != im.ID || zl.MediaType != ocispec.MediaTypeImageLayerZstd || zl.DiffID != top.DiffID {
+		t.Errorf("pulled %s with top layer %s %s, want %s, zstd, %s", zpulled.ID, zl.MediaType, zl.DiffID, im.ID, top.DiffID)
+	}
+	fsckClean(t, root)
+
 	// save and load into another store: the same image.
 	tarPath := filepath.Join(t.TempDir(), "app.tar")
 	mustRun(t, root, "save", "-o", tarPath, "app:1")

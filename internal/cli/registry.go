@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/registry"
 )
 
@@ -200,6 +201,7 @@ func newPullCmd(a *app) *cobra.Command {
 
 func newPushCmd(a *app) *cobra.Command {
 	var f registryFlags
+	var cf compressionFlags
 	var quiet bool
 	c := &cobra.Command{
 		Use:   "push [OPTIONS] IMAGE [DESTINATION]",
@@ -208,6 +210,10 @@ func newPushCmd(a *app) *cobra.Command {
 			"layers the registry has are not sent, uncompressed layers are sent gzip-compressed.",
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			conv, err := cf.conversion()
+			if err != nil {
+				return err
+			}
 			st, err := a.store()
 			if err != nil {
 				return err
@@ -243,6 +249,14 @@ func newPushCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer src.Close()
+			if conv != nil {
+				// gzip: uncompressed layers go the way they always go.
+				conv.LeaveUncompressed = conv.To == layer.Gzip
+				if src, err = st.Recompress(ctx, src, *conv); err != nil {
+					done()
+					return err
+				}
+			}
 			res, err := cl.Push(ctx, st, src, dest)
 			done()
 			if err != nil {
@@ -257,6 +271,7 @@ func newPushCmd(a *app) *cobra.Command {
 		},
 	}
 	f.add(c)
+	cf.add(c.Flags(), "sent")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
 	return c
 }

@@ -175,3 +175,49 @@ func ManifestOf(c Config, layers []Layer) (Manifest, error) {
 	}
 	return Manifest{Raw: raw, Digest: digest.FromBytes(raw), MediaType: m.MediaType, Manifest: &m}, nil
 }
+
+// WithLayers is manifest m listing layers instead of its own (the same
+// number, the same diffIDs: push and save --compression-format). A
+// descriptor whose blob did not change keeps its annotations and URLs.
+// With oci, a Docker schema 2 manifest becomes an OCI one (its config
+// bytes, and so the image ID, unchanged), as a zstd layer needs.
+func WithLayers(m Manifest, layers []Layer, oci bool) (Manifest, error) {
+	if len(layers) != len(m.Layers) {
+		return Manifest{}, fmt.Errorf("the manifest has %d layers, not %d", len(m.Layers), len(layers))
+	}
+	out := *m.Manifest
+	out.Layers = make([]ocispec.Descriptor, len(layers))
+	for i, l := range layers {
+		d := ocispec.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size}
+		if old := m.Layers[i]; old.Digest == l.Digest {
+			d.Annotations, d.URLs = old.Annotations, old.URLs
+		}
+		out.Layers[i] = d
+	}
+	if oci && out.MediaType != ocispec.MediaTypeImageManifest {
+		out.MediaType = ocispec.MediaTypeImageManifest
+		out.Config.MediaType = ocispec.MediaTypeImageConfig
+	}
+	raw, err := json.Marshal(out)
+	if err != nil {
+		return Manifest{}, err
+	}
+	return Manifest{Raw: raw, Digest: digest.FromBytes(raw), MediaType: out.MediaType, Manifest: &out}, nil
+}
+
+// OCILayerMediaType is the OCI counterpart of a Docker layer media type
+// (mt itself for an OCI one).
+func OCILayerMediaType(mt string) string {
+	switch mt {
+	case MediaTypeDockerLayer:
+		return ocispec.MediaTypeImageLayer
+	case MediaTypeDockerLayerGzip:
+		return ocispec.MediaTypeImageLayerGzip
+	case MediaTypeDockerLayerZstd:
+		return ocispec.MediaTypeImageLayerZstd
+	case MediaTypeDockerForeignLayer:
+		//lint:ignore SA1019 the OCI name of docker's foreign layers
+		return ocispec.MediaTypeImageLayerNonDistributableGzip
+	}
+	return mt
+}

@@ -8,9 +8,11 @@ import (
 	"compress/bzip2"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 )
 
 // Compression is how a layer blob is compressed.
@@ -115,6 +117,37 @@ func NewWriter(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
 		return zstd.NewWriter(w, zstd.WithEncoderLevel(lvl))
 	}
 	return nil, fmt.Errorf("cannot write %s", c)
+}
+
+// NewParallelWriter is NewWriter on every core, for converting a whole
+// layer at once (push, save): gzip in independent 256 KiB blocks (pgzip,
+// whose bytes depend on the level and block size, not on the number of
+// cores), zstd with one encoder per core.
+func NewParallelWriter(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
+	if c != Gzip {
+		return NewWriter(w, c, level)
+	}
+	if level == 0 {
+		level = pgzip.DefaultCompression
+	}
+	zw, err := pgzip.NewWriterLevel(w, level)
+	if err == nil {
+		err = zw.SetConcurrency(256<<10, runtime.GOMAXPROCS(0))
+	}
+	return zw, err
+}
+
+// CheckLevel checks a --compression-level for compression c: gzip takes
+// 1 to 9, zstd 1 to 22 (what gzip(1) and zstd(1) take); 0 is the default.
+func CheckLevel(c Compression, level int) error {
+	max := map[Compression]int{Gzip: 9, Zstd: 22}[c]
+	if level == 0 || (level >= 1 && level <= max) {
+		return nil
+	}
+	if max == 0 {
+		return fmt.Errorf("a compression level needs gzip or zstd, not %s", c)
+	}
+	return fmt.Errorf("invalid compression level %d for %s (want 1 to %d)", level, c, max)
 }
 
 type nopWriteCloser struct{ io.Writer }

@@ -30,9 +30,10 @@ const (
 	BucketLeases     = "leases"     // lease ID -> lease record
 	BucketSettings   = "settings"   // store-wide settings (storage driver...)
 	BucketSnapBlobs  = "snapblobs"  // blob digest -> SnapBlob (a layer kept as its snapshot)
+	BucketConverted  = "converted"  // ConvertedKey(diffID, compression) -> Converted
 )
 
-var allBuckets = []string{BucketImages, BucketNames, BucketLayers, BucketContainers, BucketCache, BucketLeases, BucketSettings, BucketSnapBlobs}
+var allBuckets = []string{BucketImages, BucketNames, BucketLayers, BucketContainers, BucketCache, BucketLeases, BucketSettings, BucketSnapBlobs, BucketConverted}
 
 // DB is a metadata database file.
 type DB struct {

@@ -44,6 +44,23 @@ type SnapBlob struct {
 	Exclude []string `json:"exclude,omitempty"`
 }
 
+// Converted is a layer blob made from another blob of the same layer in
+// another compression (push and save --compression-format): the blob has
+// its own Layer record; this one says which blob is the layer DiffID in
+// Compression, so the next push or save of it compresses nothing. The
+// blob lives while some live blob has the same diffID (see store.GC).
+type Converted struct {
+	DiffID      digest.Digest `json:"diffID"`
+	Compression string        `json:"compression"` // "gzip", "zstd"
+	Digest      digest.Digest `json:"digest"`      // the converted blob
+}
+
+// ConvertedKey is the key of the Converted record of layer diffID in a
+// compression.
+func ConvertedKey(diffID digest.Digest, compression string) string {
+	return diffID.String() + " " + compression
+}
+
 // Size is the unpacked size of an image: what docker's SIZE column shows.
 func (im *Image) Size() int64 {
 	var n int64

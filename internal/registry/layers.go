@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -18,6 +17,8 @@ import (
 	"github.com/klauspost/pgzip"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/strata-dev/strata/internal/layer"
 )
 
 // storeBlob is a stored blob as go-containerregistry's v1.Layer: it is sent
@@ -123,10 +124,7 @@ func (g *gzipBlob) Compressed() (io.ReadCloser, error) {
 	go func() {
 		defer f.Close()
 		bw := bufio.NewWriterSize(pw, 64<<10)
-		zw, err := pgzip.NewWriterLevel(bw, pgzip.BestSpeed)
-		if err == nil {
-			err = zw.SetConcurrency(256<<10, runtime.GOMAXPROCS(0))
-		}
+		zw, err := layer.NewParallelWriter(bw, layer.Gzip, pgzip.BestSpeed)
 		if err == nil {
 			src := &counter{r: f, p: g.progress, id: short(g.src.Digest), action: "Pushing", total: g.src.Size}
 			_, err = io.Copy(zw, src)

@@ -117,6 +117,17 @@ func (s *Store) Fsck() (FsckReport, error) {
 				return err
 			}
 		}
+		// A conversion names a blob of its layer: a converted blob that is
+		// missing, or unpacks to another layer, would be sent for it.
+		err = forEachConverted(tx, func(key string, c metadata.Converted) error {
+			if l, ok := layers[c.Digest]; !present[c.Digest] || !ok || l.DiffID != c.DiffID {
+				bad("converted layer %s: blob %s is missing or not that layer", key, c.Digest)
+			}
+			return nil
+		})
+		if err != nil {
+			bad("%v", err)
+		}
 		live, err = marked(tx)
 		return err
 	})

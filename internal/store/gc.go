@@ -51,7 +51,44 @@ func marked(tx *metadata.Tx) (map[digest.Digest]bool, error) {
 		}
 		return nil
 	})
-	return live, err
+	if err != nil {
+		return nil, err
+	}
+	return live, markConverted(tx, live)
+}
+
+// markConverted adds to live the converted blobs (metadata.Converted) of
+// the layers that a live blob holds: a conversion is kept while some
+// image, container or cache record has its layer in any compression, so
+// the next push of it compresses nothing, and goes with the last of them.
+func markConverted(tx *metadata.Tx, live map[digest.Digest]bool) error {
+	liveDiffIDs := map[digest.Digest]bool{}
+	err := tx.ForEach(metadata.BucketLayers, func(key string, raw []byte) error {
+		var l metadata.Layer
+		if live[digest.Digest(key)] && json.Unmarshal(raw, &l) == nil {
+			liveDiffIDs[l.DiffID] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return forEachConverted(tx, func(_ string, c metadata.Converted) error {
+		if liveDiffIDs[c.DiffID] {
+			live[c.Digest] = true
+		}
+		return nil
+	})
+}
+
+func forEachConverted(tx *metadata.Tx, fn func(key string, c metadata.Converted) error) error {
+	return tx.ForEach(metadata.BucketConverted, func(key string, raw []byte) error {
+		var c metadata.Converted
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return fmt.Errorf("metadata %s/%s is damaged: %w", metadata.BucketConverted, key, err)
+		}
+		return fn(key, c)
+	})
 }
 
 // forEachRoot calls fn with every record of the root buckets.
@@ -106,7 +143,7 @@ func (s *Store) GC(wait bool) (GCStats, error) {
 		if live, err = marked(tx); err != nil {
 			return err
 		}
-		var dead []string
+		var dead, deadConverted []string
 		err = tx.ForEach(metadata.BucketLayers, func(key string, _ []byte) error {
 			if !live[digest.Digest(key)] {
 				dead = append(dead, key)
@@ -116,8 +153,23 @@ func (s *Store) GC(wait bool) (GCStats, error) {
 		if err != nil {
 			return err
 		}
+		// A conversion whose blob goes loses its record with it.
+		err = forEachConverted(tx, func(key string, c metadata.Converted) error {
+			if !live[c.Digest] {
+				deadConverted = append(deadConverted, key)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		for _, k := range dead {
 			if err := tx.Delete(metadata.BucketLayers, k); err != nil {
+				return err
+			}
+		}
+		for _, k := range deadConverted {
+			if err := tx.Delete(metadata.BucketConverted, k); err != nil {
 				return err
 			}
 		}

@@ -90,6 +90,9 @@ func (ss *storeSource) Close() error {
 // Record returns the store's record of src when src is an image of a
 // store (push records the digest it pushed in it).
 func Record(src image.Source) (*metadata.Image, bool) {
+	if cs, ok := src.(*convertedSource); ok {
+		src = cs.Source
+	}
 	ss, ok := src.(*storeSource)
 	if !ok {
 		return nil, false
