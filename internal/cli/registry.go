@@ -207,7 +207,9 @@ func newPushCmd(a *app) *cobra.Command {
 		Use:   "push [OPTIONS] IMAGE [DESTINATION]",
 		Short: "Upload an image to a registry",
 		Long: "Upload an image to a registry. DESTINATION (default: IMAGE's own name) is where it goes; " +
-			"layers the registry has are not sent, uncompressed layers are sent gzip-compressed.",
+			"layers the registry has are not sent, uncompressed layers are sent gzip-compressed. " +
+			"--compression-format zstd (or gzip) sends every layer so, converting a layer stored otherwise once " +
+			"and keeping the result for the next push; a zstd image goes with an OCI manifest, as podman's does.",
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			conv, err := cf.conversion()
@@ -252,6 +254,11 @@ func newPushCmd(a *app) *cobra.Command {
 			if conv != nil {
 				// gzip: uncompressed layers go the way they always go.
 				conv.LeaveUncompressed = conv.To == layer.Gzip
+				if !quiet {
+					conv.Converting = func(l image.Layer) {
+						fmt.Fprintf(a.stdout, "%s: Converting to %s\n", shortID(l.Digest.String()), conv.To)
+					}
+				}
 				if src, err = st.Recompress(ctx, src, *conv); err != nil {
 					done()
 					return err

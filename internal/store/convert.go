@@ -24,6 +24,9 @@ type Conversion struct {
 	// those gzip-compressed on its own (and remembers what it sent), so
 	// a push --compression-format gzip sends the same blobs as a push.
 	LeaveUncompressed bool
+	// Converting, when set, is told of each layer before it is
+	// compressed (not of those an earlier conversion already made).
+	Converting func(image.Layer)
 }
 
 // Recompress returns src with its layers in compression o.To, for push and
@@ -88,6 +91,9 @@ func (s *Store) convertLayer(open func() (io.ReadCloser, error), l image.Layer, 
 		}
 	} else if err != nil && !errdefs.IsNotFound(err) {
 		return metadata.Layer{}, err
+	}
+	if o.Converting != nil {
+		o.Converting(l)
 	}
 	// The writing lock keeps a collection from removing the new blob
 	// before its records name it.

@@ -30,14 +30,17 @@ func faultRounds(t *testing.T) int {
 }
 
 // killOp is one command killed at random moments; reset, when set, undoes
-// what a finished run did, so that the next round has work to do again.
+// what a finished run did, so that the next round has work to do again;
+// prepare, when set, runs before each round.
 type killOp struct {
-	name  string
-	args  func(round int) []string
-	reset []string
+	name           string
+	args           func(round int) []string
+	prepare, reset []string
 }
 
-// TestKillOperations kills build, pull, push, commit, save, squash, and two
+// TestKillOperations kills build, pull, push, commit, save, squash, a layer
+// conversion (save --compression-format zstd of an image imported each
+// round, whose conversions its rmi takes away), and two
 // of them at once on one store, with SIGKILL at random moments spread over
 // each one's measured duration. After every round: fsck passes and the
 // images made before are there (fsck re-hashes their blobs); at the end
@@ -63,6 +66,7 @@ func TestKillOperations(t *testing.T) {
 	must(t, src, "push", "-q", "remote:1", reg.Host+"/kill/remote:1")
 	pulled := reg.Host + "/kill/remote:1"
 	out := filepath.Join(t.TempDir(), "saved.tar")
+	convRootfs := rootfsTar(t, 8, 1<<20, 12)
 	keepers := []string{"base:1", "multi:1"}
 
 	ops := []killOp{
@@ -74,9 +78,15 @@ func TestKillOperations(t *testing.T) {
 		{name: "commit", args: func(int) []string { return []string{"commit", "c1", "victim:commit"} }},
 		{name: "save", args: func(int) []string { return []string{"save", "-o", out, "multi:1"} }},
 		{name: "squash", args: func(int) []string { return []string{"image", "squash", "-t", "victim:squash", "multi:1"} }},
+		{name: "convert", args: func(int) []string {
+			return []string{"save", "--compression-format", "zstd", "--format", "oci-archive", "-o", out + ".zst", "conv:1"}
+		}, prepare: []string{"import", convRootfs, "conv:1"}, reset: []string{"rmi", "conv:1"}},
 	}
 	durations := map[string]time.Duration{}
 	for _, op := range ops {
+		if op.prepare != nil {
+			must(t, root, op.prepare...)
+		}
 		start := time.Now()
 		must(t, root, op.args(-1)...)
 		durations[op.name] = time.Since(start)
@@ -106,6 +116,11 @@ func TestKillOperations(t *testing.T) {
 				var cmds []*exec.Cmd
 				var names []string
 				longest := time.Duration(0)
+				for _, g := range group {
+					if g.prepare != nil {
+						must(t, root, g.prepare...)
+					}
+				}
 				for _, g := range group {
 					args := g.args(i)
 					names = append(names, strings.Join(args, " "))
