@@ -89,6 +89,11 @@ func TestCompressionFormat(t *testing.T) {
 	if out := mustRun(t, root, "push", "--compression-format", "zstd", "app:1", proxy.Host+"/cz/app:again"); strings.Contains(out, ": Pushed") || strings.Contains(out, "Converting") || proxy.Uploaded() > 16<<10 {
 		t.Errorf("second push sent %d bytes:\n%s", proxy.Uploaded(), out)
 	}
+	// To another repository of the registry: mounted, not sent.
+	proxy.Reset()
+	if out := mustRun(t, root, "push", "--compression-format", "zstd", "app:1", proxy.Host+"/cz/other:1"); strings.Count(out, "Mounted from cz/app") != 3 || proxy.Uploaded() > 16<<10 {
+		t.Errorf("push to another repository sent %d bytes:\n%s", proxy.Uploaded(), out)
+	}
 	fsckClean(t, root)
 
 	if _, err := exec.LookPath("podman"); err == nil {

@@ -303,13 +303,23 @@ func (c *Client) mountSources(st *store.Store, to name.Repository) map[digest.Di
 	if err != nil {
 		return out
 	}
+	// A push --compression-format sent converted blobs, which the image
+	// record does not list.
+	converted, err := st.ConvertedBlobs()
+	if err != nil {
+		return out
+	}
 	for _, im := range imgs {
 		for _, rd := range im.RepoDigests {
 			nr, _, err := c.Ref(rd)
 			if err != nil || nr.Context().RegistryStr() != to.RegistryStr() || nr.Context().String() == to.String() {
 				continue
 			}
-			for _, b := range im.Blobs()[1:] {
+			blobs := im.Blobs()[1:]
+			for _, l := range im.Layers {
+				blobs = append(blobs, converted[l.DiffID]...)
+			}
+			for _, b := range blobs {
 				if _, ok := out[b]; !ok {
 					out[b] = nr
 				}

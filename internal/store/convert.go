@@ -152,6 +152,19 @@ func (s *Store) convertLayer(open func() (io.ReadCloser, error), l image.Layer, 
 	})
 }
 
+// ConvertedBlobs lists the converted blobs of each layer, by diffID: push
+// asks a registry to mount them from a repository it pushed them to.
+func (s *Store) ConvertedBlobs() (map[digest.Digest][]digest.Digest, error) {
+	out := map[digest.Digest][]digest.Digest{}
+	err := s.Meta.View(func(tx *metadata.Tx) error {
+		return forEachConverted(tx, func(_ string, c metadata.Converted) error {
+			out[c.DiffID] = append(out[c.DiffID], c.Digest)
+			return nil
+		})
+	})
+	return out, err
+}
+
 // mediaTypeCompression is the compression a layer media type names.
 func mediaTypeCompression(mt string) layer.Compression {
 	switch {
