@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -209,7 +210,7 @@ func (cs *convertedSource) Layers() []image.Layer    { return cs.layers }
 // OpenBlob reads a blob checked against d (see image.Source).
 func (cs *convertedSource) OpenBlob(ctx context.Context, d digest.Digest) (io.ReadCloser, error) {
 	if d == cs.manifest.Digest {
-		return io.NopCloser(strings.NewReader(string(cs.manifest.Raw))), nil
+		return io.NopCloser(bytes.NewReader(cs.manifest.Raw)), nil
 	}
 	size, ok := cs.blobs[d]
 	if !ok {
