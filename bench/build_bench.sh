@@ -39,13 +39,9 @@ $S pull -q localhost:5000/busybox:latest > /dev/null
 $DOCKER pull -q localhost:5000/busybox:latest > /dev/null
 timeout 300 $BUILDAH pull -q localhost:5000/busybox:latest > /dev/null
 
+. bench/lib.sh
 rss() { # name, command...: strata's peak RSS of one run
-	local name=$1
-	shift
-	/usr/bin/time -v "$@" > /dev/null 2> "$O/time.txt" || true
-	local kb
-	kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$O/time.txt")
-	echo "peak RSS of strata ($name): $((kb / 1024)) MiB" | tee -a "$summary"
+	echo "peak RSS of strata ($1): $(peak_rss_mib "${@:2}") MiB" | tee -a "$summary"
 }
 
 hf() { # case name, runs, hyperfine args...

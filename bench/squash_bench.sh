@@ -33,14 +33,7 @@ ggcr=$(go list -m -f '{{.Version}}' github.com/google/go-containerregistry)
 summary="$OUT/summary.md"
 : > "$summary"
 
-rss() { # name, command...: peak RSS of one run
-	local name=$1
-	shift
-	/usr/bin/time -v "$@" > /dev/null 2> "$O/time.txt" || true
-	local kb
-	kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$O/time.txt")
-	echo "| $name | $((kb / 1024)) MiB |" >> "$summary"
-}
+. bench/lib.sh
 
 for img in "${IMAGES[@]}"; do
 	tag=strata-squash-bench/$img:latest

@@ -1,9 +1,7 @@
 package builder
 
 import (
-	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -119,14 +117,6 @@ func imageLayers(st *store.Store) (map[digest.Digest]bool, error) {
 
 // removeCounted removes dir and returns the bytes its files held.
 func removeCounted(dir string) (int64, error) {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			}
-		}
-		return nil
-	})
+	n := store.FileBytes(dir)
 	return n, os.RemoveAll(dir)
 }

@@ -500,11 +500,7 @@ func newContainerPruneCmd(a *app) *cobra.Command {
 				return err
 			}
 			ids, freed, err := m.Prune(time.Time{})
-			a.println("Deleted Containers:")
-			for _, id := range ids {
-				a.println(id)
-			}
-			a.println()
+			a.printPrunedContainers(ids)
 			if err != nil {
 				return err
 			}

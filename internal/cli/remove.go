@@ -93,13 +93,7 @@ func newImagePruneCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(res.Removals) > 0 {
-				a.println("Deleted Images:")
-				for _, rm := range res.Removals {
-					a.printRemoval(rm, "untagged: ", "deleted: ")
-				}
-				a.println()
-			}
+			a.printPrunedImages(res.Removals)
 			a.println("Total reclaimed space: " + humanSize(res.GC.Bytes))
 			return nil
 		},
@@ -107,6 +101,28 @@ func newImagePruneCmd(a *app) *cobra.Command {
 	c.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
 	c.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	return c
+}
+
+// printPrunedImages lists what a prune removed, as docker does (nothing
+// when it removed nothing).
+func (a *app) printPrunedImages(rms []store.Removal) {
+	if len(rms) == 0 {
+		return
+	}
+	a.println("Deleted Images:")
+	for _, rm := range rms {
+		a.printRemoval(rm, "untagged: ", "deleted: ")
+	}
+	a.println()
+}
+
+// printPrunedContainers lists the containers a prune removed.
+func (a *app) printPrunedContainers(ids []string) {
+	a.println("Deleted Containers:")
+	for _, id := range ids {
+		a.println(id)
+	}
+	a.println()
 }
 
 func (a *app) printRemoval(rm store.Removal, untagged, deleted string) {

@@ -52,11 +52,7 @@ mounts), so --volumes is accepted and has nothing to remove.
 			}
 			ids, _, err := m.Prune(until)
 			if len(ids) > 0 {
-				a.println("Deleted Containers:")
-				for _, id := range ids {
-					a.println(id)
-				}
-				a.println()
+				a.printPrunedContainers(ids)
 			}
 			if err != nil {
 				return err
@@ -65,13 +61,7 @@ mounts), so --volumes is accepted and has nothing to remove.
 			if err != nil {
 				return err
 			}
-			if len(res.Removals) > 0 {
-				a.println("Deleted Images:")
-				for _, rm := range res.Removals {
-					a.printRemoval(rm, "untagged: ", "deleted: ")
-				}
-				a.println()
-			}
+			a.printPrunedImages(res.Removals)
 			cache, err := builder.Prune(st, builder.PruneOptions{All: all, Until: until})
 			if err != nil {
 				return err

@@ -23,6 +23,7 @@ import (
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/sandbox"
 	"github.com/strata-dev/strata/internal/snapshot"
+	"github.com/strata-dev/strata/internal/store"
 )
 
 // CreateOptions are the options of create and run.
@@ -355,14 +356,5 @@ func (m *Manager) LayerSize(r *Record) int64 {
 	if err != nil {
 		return 0
 	}
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
+	return store.FileBytes(dir)
 }

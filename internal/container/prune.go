@@ -57,11 +57,12 @@ func (m *Manager) RemoveOrphans() ([]string, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return removed, err
 	}
+	rt, rtErr := m.runtime()
 	for _, e := range ents {
 		if known[e.Name()] || !e.IsDir() {
 			continue
 		}
-		if rt, err := m.runtime(); err == nil {
+		if rtErr == nil {
 			rt.Delete(e.Name(), true)
 		}
 		if err := os.RemoveAll(filepath.Join(stateDir, e.Name())); err != nil {

@@ -29,6 +29,21 @@ type LocationUsage struct {
 // Other is the LocationUsage of what is under no Location.
 const Other Location = "other"
 
+// FileBytes is the apparent size of the regular files under dir (0 for
+// what cannot be read): what removing dir gives back, as prune reports it.
+func FileBytes(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
 // SpaceUsage walks the root. It takes no lock: the figures are a
 // snapshot that concurrent writers may change as it walks.
 func (s *Store) SpaceUsage() (SpaceUsage, error) {
