@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-
 	"github.com/strata-dev/strata/internal/builder/cache"
 	"github.com/strata-dev/strata/internal/builder/progress"
 	"github.com/strata-dev/strata/internal/image"
@@ -53,11 +51,7 @@ func (b *builder) squash(ctx context.Context, v *progress.Vertex, cfg *image.Con
 	if err != nil {
 		return nil, nil, err
 	}
-	var diffIDs []digest.Digest
-	for _, l := range layers {
-		diffIDs = append(diffIDs, l.DiffID)
-	}
-	k := cache.Key{Instruction: fmt.Sprintf("SQUASH layers %d to %d", o.From, len(layers)-1), Sources: image.ChainID(diffIDs).String()}
+	k := cache.Key{Instruction: fmt.Sprintf("SQUASH layers %d to %d", o.From, len(layers)-1), Sources: chainID(layers).String()}
 	kd := k.Digest()
 	what := fmt.Sprintf("squashing layers %d to %d into one", o.From, len(layers)-1)
 	if !b.o.NoCache {
