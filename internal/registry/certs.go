@@ -33,13 +33,14 @@ type certsTransport struct {
 	verify bool
 	base   *http.Transport
 
-	mu     sync.Mutex
-	byHost map[string]*http.Transport
-	failed map[string]error // the last certificate refusal per host
+	mu        sync.Mutex
+	byHost    map[string]*http.Transport
+	failed    map[string]error // the last certificate refusal per host
+	certAsked map[string]bool  // the host asked for a client certificate strata had not
 }
 
 func newCertsTransport(dir string, verify bool, base *http.Transport) *certsTransport {
-	ct := &certsTransport{dir: dir, verify: verify, base: base, byHost: map[string]*http.Transport{}, failed: map[string]error{}}
+	ct := &certsTransport{dir: dir, verify: verify, base: base, byHost: map[string]*http.Transport{}, failed: map[string]error{}, certAsked: map[string]bool{}}
 	if !verify {
 		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for it
 	}
@@ -55,10 +56,22 @@ func (c *certsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp, err := t.RoundTrip(req)
-	if err != nil && (isCertError(err) || strings.Contains(err.Error(), "tls: ")) {
-		c.mu.Lock()
-		c.failed[req.URL.Host] = err
-		c.mu.Unlock()
+	if err == nil {
+		return resp, nil
+	}
+	host := req.URL.Host
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.certAsked[host]:
+		// With TLS 1.3 the server refuses a missing client certificate
+		// after the handshake: its alert ("remote error: tls: certificate
+		// required") or, when its close overtakes the alert, a reset or
+		// an EOF. Either way the reason is known, from the handshake.
+		err = fmt.Errorf("the registry asks for a client certificate and %s has none it accepts (NAME.cert with NAME.key): %w", filepath.Join(c.dir, host), err)
+		c.failed[host] = err
+	case isCertError(err) || strings.Contains(err.Error(), "tls: "):
+		c.failed[host] = err
 	}
 	return resp, err
 }
@@ -94,11 +107,29 @@ func (c *certsTransport) forHost(hostport string) (*http.Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := c.base
-	if cfg != nil {
-		t = c.base.Clone()
-		t.TLSClientConfig = cfg
+	if cfg == nil {
+		if cfg = c.base.TLSClientConfig.Clone(); cfg == nil {
+			cfg = &tls.Config{}
+		}
 	}
+	// The client certificate is chosen as crypto/tls chooses it (the
+	// first the server's request accepts); a request none answers is
+	// noted, so that the failure that follows can say why.
+	certs := cfg.Certificates
+	cfg.Certificates = nil
+	cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		for i := range certs {
+			if cri.SupportsCertificate(&certs[i]) == nil {
+				return &certs[i], nil
+			}
+		}
+		c.mu.Lock()
+		c.certAsked[hostport] = true
+		c.mu.Unlock()
+		return &tls.Certificate{}, nil
+	}
+	t := c.base.Clone()
+	t.TLSClientConfig = cfg
 	c.byHost[hostport] = t
 	return t, nil
 }

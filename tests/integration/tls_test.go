@@ -45,7 +45,7 @@ func TestTLSRegistry(t *testing.T) {
 	if _, errOut, code := strata(t, root, "push", "-q", "base:1", mtls.Host+"/tls/base:1"); code == 0 {
 		t.Fatal("a push without a client certificate succeeded")
 	} else {
-		oneErrorLine(t, "no client certificate", errOut, "remote error: tls:")
+		oneErrorLine(t, "no client certificate", errOut, "asks for a client certificate")
 	}
 	clientCA.Issue(t, filepath.Join(certs, mtls.Host), "client", ".cert")
 	must(t, root, "push", "-q", "base:1", mtls.Host+"/tls/base:1")
