@@ -67,6 +67,9 @@ func TestGolden(t *testing.T) {
 		{"images-template", []string{"images", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"}},
 		{"images-table-template", []string{"images", "--format", "table {{.ID}}\t{{.Repository}}"}},
 		{"images-json", []string{"images", "--format", "json"}},
+		// docker images --format 'table {{.Repository}}\t{{.Tag}}': the
+		// backslash-t as typed in single quotes is a tab.
+		{"images-table-escaped-tab", []string{"images", "--format", `table {{.Repository}}\t{{.Tag}}`}},
 		{"history", []string{"history", "example.com:5000/team/app:v1"}},
 		{"history-notrunc-raw", []string{"history", "--no-trunc", "-H=false", "busybox"}},
 		{"image-diff", []string{"image", "diff", "busybox", "example.com:5000/team/app:v1"}},

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/strata-dev/strata/internal/container"
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/sandbox"
 )
 
@@ -42,6 +43,7 @@ type createFlags struct {
 	o          container.CreateOptions
 	entrypoint string
 	sandbox    sandbox.Flags
+	pull       string
 }
 
 func (c *createFlags) add(fs *pflag.FlagSet) {
@@ -59,6 +61,7 @@ func (c *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringVarP(&c.o.Hostname, "hostname", "h", "", "Container host name")
 	fs.Bool("help", false, "Print usage") // -h is --hostname, as in docker
 	fs.BoolVar(&c.o.AutoRemove, "rm", false, "Automatically remove the container when it exits")
+	fs.StringVar(&c.pull, "pull", pullMissing, `Pull image before creating ("always"|"missing"|"never")`)
 	addSandboxFlags(fs, &c.sandbox)
 }
 
@@ -108,7 +111,7 @@ func newRunCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, r, err := a.create(&f, &cf, cmd, args)
 			if err != nil {
-				return err
+				return runError(err)
 			}
 			if detach {
 				err = a.startDetached(m, &f, r)
@@ -265,6 +268,7 @@ func newRmCmd(a *app) *cobra.Command {
 	c := perContainerCmd(a, "rm", "Remove one or more containers", func(m *container.Manager, r *container.Record) error {
 		return m.Remove(r, force)
 	})
+	c.Annotations = map[string]string{missingOKFlag: "force"}
 	c.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
 	return c
 }
@@ -610,6 +614,9 @@ func perContainerCmd(a *app, name, short string, do func(*container.Manager, *co
 			if err != nil {
 				return err
 			}
+			if flag := cmd.Annotations[missingOKFlag]; flag != "" && cmd.Flags().Lookup(flag).Value.String() == "true" {
+				args = a.dropMissing(m, args)
+			}
 			return a.each(m, args, func(r *container.Record) error {
 				if err := do(m, r); err != nil {
 					return err
@@ -623,20 +630,48 @@ func perContainerCmd(a *app, name, short string, do func(*container.Manager, *co
 	return c
 }
 
-// create makes the container run and create start from; docker's exit
-// status for what goes wrong before the container runs is 125.
+// missingOKFlag annotates a perContainerCmd with the flag that makes a
+// container that does not exist no failure (rm -f, as docker's: the error
+// is printed, the status stays 0).
+const missingOKFlag = "missing-ok-flag"
+
+// dropMissing prints docker's error for each container of args that does
+// not exist and returns the others.
+func (a *app) dropMissing(m *container.Manager, args []string) []string {
+	var out []string
+	for _, ref := range args {
+		if _, err := m.Get(ref); errdefs.IsNotFound(err) {
+			fmt.Fprintln(a.stderr, "Error: "+err.Error())
+			continue
+		}
+		out = append(out, ref)
+	}
+	return out
+}
+
+// create makes the container run and create start from, pulling its
+// image first as --pull says. Its errors are create's (docker's status 1,
+// a bad --pull 125); run gives them status 125 (runError).
 func (a *app) create(f *containerFlags, cf *createFlags, cmd *cobra.Command, args []string) (*container.Manager, *container.Record, error) {
+	if err := checkPullPolicy(cf.pull); err != nil {
+		return nil, nil, errdefs.Exit(exitRunFailure, err)
+	}
 	m, err := a.containers(f)
 	if err != nil {
-		return nil, nil, runError(err)
+		return nil, nil, err
 	}
 	o, err := cf.options(cmd, args)
 	if err != nil {
-		return nil, nil, runError(err)
+		return nil, nil, err
+	}
+	ctx, cancel := interruptible(cmd.Context())
+	defer cancel()
+	if err := a.ensureImage(ctx, m.St, o.Image, cf.pull); err != nil {
+		return nil, nil, err
 	}
 	r, err := m.Create(o)
 	if err != nil {
-		return nil, nil, runError(err)
+		return nil, nil, err
 	}
 	return m, r, nil
 }

@@ -110,7 +110,7 @@ func TestContainerLifecycleCLI(t *testing.T) {
 		{[]string{"run", "--rm", "withf:1"}, `^hi\n$`, ``, 0},
 		{[]string{"run", "--rm", "busybox", "nosuch"}, ``, `^Error: exec: "nosuch": executable file not found in \$PATH\n$`, 127},
 		{[]string{"run", "--rm", "-v", "x", "busybox", "true"}, ``, `^Error: invalid volume specification`, 125},
-		{[]string{"run", "--rm", "nosuch", "true"}, ``, `^Error: No such image: nosuch\n$`, 125},
+		{[]string{"run", "--pull", "never", "--rm", "nosuch", "true"}, ``, `^Error: No such image: nosuch\n$`, 125},
 		{[]string{"start", "nosuch"}, ``, `No such container: nosuch`, 1},
 		{[]string{"rm", "c1", "c2"}, `^c1\nc2\n$`, ``, 0},
 		{[]string{"ps", "-aq"}, `^$`, ``, 0},

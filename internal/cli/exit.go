@@ -9,8 +9,11 @@ import (
 // Exit statuses, as docker's cli gives them.
 const (
 	// exitFailure is any error of strata's own, whatever its kind (docker
-	// exits 1 for "No such image" as for a conflict or a bad flag).
+	// exits 1 for "No such image" as for a conflict or a wrong number of
+	// arguments).
 	exitFailure = 1
+	// exitUsage is an unknown flag or a flag's bad value, for any command.
+	exitUsage = 125
 	// exitRunFailure is run, create, start or exec failing around the
 	// container rather than in it (docker's 125: bad input, unknown
 	// image); a container's own status, and 126/127 for a program that

@@ -52,8 +52,13 @@ type table struct {
 	headers map[string]string // field name -> column header
 }
 
+// escapes are the two escapes docker's list formats read in a template
+// (`table {{.A}}\t{{.B}}` as typed in single quotes); inspect's -f does
+// not read them, as in docker.
+var escapes = strings.NewReplacer(`\t`, "\t", `\n`, "\n")
+
 func (t table) print(w io.Writer, rows []any) error {
-	f := t.format
+	f := escapes.Replace(t.format)
 	switch {
 	case f == "":
 		f = t.columns

@@ -21,6 +21,7 @@ import (
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/registry"
+	"github.com/strata-dev/strata/internal/store"
 )
 
 // registryFlags are shared by the commands that talk to registries.
@@ -77,19 +78,25 @@ func lazyRegistryClient(f registryFlags) func() (*registry.Client, error) {
 // registryClient makes a registry client whose progress goes to stdout:
 // bars on a terminal, one line per change otherwise, nothing when quiet.
 func (a *app) registryClient(f registryFlags, quiet bool) (*registry.Client, func(), error) {
+	return registryClientTo(f, quiet, a.stdout)
+}
+
+// registryClientTo is registryClient with the progress on w (run's pull
+// shows it on stderr, as docker's does).
+func registryClientTo(f registryFlags, quiet bool, w io.Writer) (*registry.Client, func(), error) {
 	var p registry.Progress
 	done := func() {}
 	switch {
 	case quiet:
-	case regTerminal(a.stdout):
-		width, _, err := term.GetSize(int(a.stdout.(*os.File).Fd()))
+	case regTerminal(w):
+		width, _, err := term.GetSize(int(w.(*os.File).Fd()))
 		if err != nil {
 			width = 80
 		}
-		b := registry.Bars(a.stdout, width)
+		b := registry.Bars(w, width)
 		p, done = b, b.Close
 	default:
-		p = registry.Lines(a.stdout)
+		p = registry.Lines(w)
 	}
 	c, err := newRegistryClient(f, p)
 	return c, done, err
@@ -161,31 +168,10 @@ func newPullCmd(a *app) *cobra.Command {
 				fmt.Fprintln(a.stdout, "Using default tag: latest")
 			}
 			for _, s := range refs {
-				r, err := image.ParseReference(s)
-				if err != nil {
-					return err
-				}
-				if !quiet {
-					what := r.Tag()
-					if r.IsDigest() {
-						what = r.Digest()
-					}
-					fmt.Fprintf(a.stdout, "%s: Pulling from %s\n", what, r.Path())
-				}
-				res, err := cl.Pull(ctx, st, s, plat)
+				res, err := pullOne(ctx, cl, st, s, plat, a.stdout, quiet)
 				done()
 				if err != nil {
 					return err
-				}
-				if quiet {
-					a.println(res.Ref.String())
-					continue
-				}
-				fmt.Fprintf(a.stdout, "Digest: %s\n", res.Digest)
-				if res.UpToDate {
-					fmt.Fprintf(a.stdout, "Status: Image is up to date for %s\n", res.Ref.Familiar())
-				} else {
-					fmt.Fprintf(a.stdout, "Status: Downloaded newer image for %s\n", res.Ref.Familiar())
 				}
 				a.println(res.Ref.String())
 			}
@@ -197,6 +183,33 @@ func newPullCmd(a *app) *cobra.Command {
 	c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "Download all tagged images in the repository")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
 	return c
+}
+
+// pullOne pulls one reference and prints what docker's pull prints on w
+// before the name it pulled (nothing when quiet).
+func pullOne(ctx context.Context, cl *registry.Client, st *store.Store, s string, plat image.Platform, w io.Writer, quiet bool) (*registry.PullResult, error) {
+	r, err := image.ParseReference(s)
+	if err != nil {
+		return nil, err
+	}
+	if !quiet {
+		what := r.Tag()
+		if r.IsDigest() {
+			what = r.Digest()
+		}
+		fmt.Fprintf(w, "%s: Pulling from %s\n", what, r.Path())
+	}
+	res, err := cl.Pull(ctx, st, s, plat)
+	if err != nil || quiet {
+		return res, err
+	}
+	fmt.Fprintf(w, "Digest: %s\n", res.Digest)
+	status := "Downloaded newer image for"
+	if res.UpToDate {
+		status = "Image is up to date for"
+	}
+	fmt.Fprintf(w, "Status: %s %s\n", status, res.Ref.Familiar())
+	return res, nil
 }
 
 func newPushCmd(a *app) *cobra.Command {

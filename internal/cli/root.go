@@ -77,6 +77,8 @@ func newRoot(a *app) *cobra.Command {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.CompletionOptions.DisableDefaultCmd = true
+	// A bad flag is docker's status 125, whichever command it was given to.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return errdefs.Exit(exitUsage, err) })
 	for _, c := range commands(a) {
 		root.AddCommand(c)
 	}

@@ -47,7 +47,7 @@ func TestRunSandboxFlags(t *testing.T) {
 		{[]string{"run", "--rm", "--mount", "type=volume,src=v,dst=/v", "busybox", "true"}, `^$`, `^Error: invalid argument .* named volumes are not supported`, 125},
 		{[]string{"run", "--rm", "--ulimit", "nofile=2:1", "busybox", "true"}, `^$`, `^Error: invalid argument "nofile=2:1" for "--ulimit" flag: ulimit soft limit must be less than or equal to hard limit`, 125},
 		{[]string{"run", "--rm", "--security-opt", "seccomp=/no/such.json", "busybox", "true"}, `^$`, `^Error: opening seccomp profile \(/no/such.json\) failed`, 125},
-		{[]string{"create", "--tmpfs", "/b", "-v", bind + ":/b", "busybox", "true"}, `^$`, `^Error: Duplicate mount point: /b\n$`, 125},
+		{[]string{"create", "--tmpfs", "/b", "-v", bind + ":/b", "busybox", "true"}, `^$`, `^Error: Duplicate mount point: /b\n$`, 1}, // docker create: 1, docker run: 125
 		{[]string{"ps", "-aq"}, `^$`, ``, 0},
 	} {
 		out, errOut, code := sh(t, root, s.args...)
