@@ -20,6 +20,7 @@ var ciConfigFiles = []string{".strata-ci.yaml", ".dive-ci"}
 func newAnalyzeCmd(a *app) *cobra.Command {
 	var (
 		format, ciConfig, tree, htmlFile string
+		platform                         string
 		ci, interactive, files           bool
 		layerN, limit                    int
 		rules                            = analyze.DefaultRules()
@@ -57,7 +58,15 @@ or docker://NAME (also registry:NAME): an image in a registry, read without pull
 				}
 			}
 			ctx := context.Background()
-			src, err := source.Open(ctx, args[0], a.sourceOptions(reg))
+			so := a.sourceOptions(reg)
+			if platform != "" {
+				p, err := image.ParsePlatform(platform)
+				if err != nil {
+					return err
+				}
+				so.Platform, so.StorePlatform = p, &p
+			}
+			src, err := source.Open(ctx, args[0], so)
 			if err != nil {
 				return err
 			}
@@ -120,6 +129,7 @@ or docker://NAME (also registry:NAME): an image in a registry, read without pull
 	f := c.Flags()
 	reg.addTLSVerify(f)
 	f.StringVar(&format, "format", "text", "output format: text or json (all lists, unabridged)")
+	f.StringVar(&platform, "platform", "", "analyse this platform's image of a multi-platform image (OS/ARCH[/VARIANT]; default: this machine's)")
 	f.BoolVar(&files, "files", false, "with --format json, list every path each layer changed")
 	f.IntVar(&limit, "limit", 20, "longest list printed in text output (0: all)")
 	f.BoolVar(&ci, "ci", false, "check the image against CI rules; exit 1 when one fails")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/sandbox"
 )
 
@@ -42,6 +43,7 @@ func (a *app) containers(f *containerFlags) (*container.Manager, error) {
 type createFlags struct {
 	o          container.CreateOptions
 	entrypoint string
+	platform   string
 	sandbox    sandbox.Flags
 	pull       string
 }
@@ -56,6 +58,7 @@ func (c *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringVarP(&c.o.WorkingDir, "workdir", "w", "", "Working directory inside the container")
 	fs.StringVarP(&c.o.User, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringVar(&c.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
+	fs.StringVar(&c.platform, "platform", "", "Run this platform's image of a multi-platform image (OS/ARCH[/VARIANT]; default: this machine's)")
 	fs.StringVar(&c.o.Network, "network", "", "Connect a container to a network: host (default) or none")
 	fs.StringArrayVarP(&c.o.Volumes, "volume", "v", nil, "Bind mount a volume (HOST-PATH:CONTAINER-PATH[:ro])")
 	fs.StringVarP(&c.o.Hostname, "hostname", "h", "", "Container host name")
@@ -70,6 +73,13 @@ func (c *createFlags) options(cmd *cobra.Command, args []string) (container.Crea
 	o.Image, o.Args = args[0], args[1:]
 	if cmd.Flags().Changed("entrypoint") {
 		o.Entrypoint = &c.entrypoint
+	}
+	if c.platform != "" {
+		p, err := image.ParsePlatform(c.platform)
+		if err != nil {
+			return o, &container.UsageError{Err: err}
+		}
+		o.Platform = &p
 	}
 	var err error
 	o.Sandbox, err = sandbox.Parse(c.sandbox)

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"fmt"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/store"
 )
 
 // imageRow is one line of `images`, with docker's field names so that
@@ -25,16 +28,17 @@ type imageRow struct {
 	Tag          string
 	UniqueSize   string
 	VirtualSize  string
+	Platform     string `json:",omitempty"` // a multi-platform image's entry (images -a)
 }
 
 var imageHeaders = map[string]string{
 	"Containers": "CONTAINERS", "CreatedAt": "CREATED AT", "CreatedSince": "CREATED", "Digest": "DIGEST",
 	"ID": "IMAGE ID", "Repository": "REPOSITORY", "SharedSize": "SHARED SIZE", "Size": "SIZE", "Tag": "TAG",
-	"UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE",
+	"UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE", "Platform": "PLATFORM",
 }
 
 func newImagesCmd(a *app) *cobra.Command {
-	var all, quiet, digests, noTrunc bool
+	var all, quiet, digests, noTrunc, tree bool
 	var format string
 	c := &cobra.Command{
 		Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
@@ -57,7 +61,18 @@ func newImagesCmd(a *app) *cobra.Command {
 			if len(args) == 1 {
 				filter = args[0]
 			}
-			rows := imageRows(imgs, names, all, noTrunc, filter, a.now())
+			ixs, err := st.Indexes()
+			if err != nil {
+				return err
+			}
+			held, err := st.IndexedImages()
+			if err != nil {
+				return err
+			}
+			if tree {
+				return printImageTree(a, indexRows(ixs, imgs, names, noTrunc, filter, a.now(), true), imageRows(imgs, names, held, all, noTrunc, filter, a.now()))
+			}
+			rows := append(indexRows(ixs, imgs, names, noTrunc, filter, a.now(), all), imageRows(imgs, names, held, all, noTrunc, filter, a.now())...)
 			if quiet {
 				for _, r := range rows {
 					a.println(r.(imageRow).ID)
@@ -68,11 +83,15 @@ func newImagesCmd(a *app) *cobra.Command {
 			if digests {
 				cols = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 			}
+			if all && len(ixs) > 0 {
+				cols += "\t{{.Platform}}"
+			}
 			return table{format: format, columns: cols, headers: imageHeaders}.print(a.stdout, rows)
 		},
 	}
 	f := c.Flags()
-	f.BoolVarP(&all, "all", "a", false, "Show all images (default hides intermediate images)")
+	f.BoolVarP(&all, "all", "a", false, "Show all images (default hides intermediate images), and one line per platform of a multi-platform image")
+	f.BoolVar(&tree, "tree", false, "List multi-platform images as a tree of their platforms")
 	f.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
 	f.BoolVar(&digests, "digests", false, "Show digests")
 	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
@@ -80,7 +99,9 @@ func newImagesCmd(a *app) *cobra.Command {
 	return c
 }
 
-func imageRows(imgs []*metadata.Image, names map[digest.Digest][]string, all, noTrunc bool, filter string, now time.Time) []any {
+// imageRows are the rows of the images that are not entries of a
+// multi-platform image (held), unless they have names of their own.
+func imageRows(imgs []*metadata.Image, names map[digest.Digest][]string, held map[digest.Digest]bool, all, noTrunc bool, filter string, now time.Time) []any {
 	parents := map[digest.Digest]bool{}
 	for _, im := range imgs {
 		if im.Parent != "" {
@@ -90,6 +111,9 @@ func imageRows(imgs []*metadata.Image, names map[digest.Digest][]string, all, no
 	var rows []any
 	for _, im := range imgs {
 		mine := names[im.ID]
+		if held[im.ID] && len(mine) == 0 {
+			continue // listed under its multi-platform image
+		}
 		if !all && len(mine) == 0 && len(im.RepoDigests) == 0 && parents[im.ID] {
 			continue // an intermediate image of a build
 		}
@@ -162,4 +186,100 @@ func matchRepo(filter, repo, tag string) bool {
 		return false
 	}
 	return !hasTag || ft == tag
+}
+
+// indexRows are the rows of multi-platform images: one per name (an
+// unnamed one as <none>), its ID the index digest, its size that of every
+// layer of its platforms once, created when its newest platform was; with
+// entries, a row per platform follows each (its own ID, size and created).
+func indexRows(ixs []*metadata.Index, imgs []*metadata.Image, names map[digest.Digest][]string, noTrunc bool, filter string, now time.Time, entries bool) []any {
+	byID := map[digest.Digest]*metadata.Image{}
+	for _, im := range imgs {
+		byID[im.ID] = im
+	}
+	id := func(d digest.Digest) string {
+		if noTrunc {
+			return d.String()
+		}
+		return shortID(d.String())
+	}
+	var rows []any
+	for _, ix := range ixs {
+		var created time.Time
+		var size int64
+		seen := map[digest.Digest]bool{}
+		for _, e := range ix.Entries {
+			im := byID[e.Image]
+			if im == nil {
+				continue
+			}
+			if im.Created.After(created) {
+				created = im.Created
+			}
+			for _, l := range im.Layers {
+				if !seen[l.DiffID] {
+					seen[l.DiffID] = true
+					size += l.UncompressedSize
+				}
+			}
+		}
+		row := imageRow{
+			ID: id(ix.Digest), CreatedAt: created.Local().Format("2006-01-02 15:04:05 -0700 MST"), CreatedSince: since(created, now),
+			Size: humanSize(size), VirtualSize: humanSize(size), SharedSize: "N/A", UniqueSize: "N/A", Containers: "N/A",
+			Repository: "<none>", Tag: "<none>", Digest: ix.Digest.String(),
+		}
+		mine := names[ix.Digest]
+		if len(mine) == 0 {
+			mine = []string{""}
+		}
+		for _, n := range mine {
+			r := row
+			if ref, err := image.ParseReference(n); err == nil {
+				r.Repository, r.Tag = ref.FamiliarRepository(), ref.Tag()
+			}
+			if filter != "" && !matchRepo(filter, r.Repository, r.Tag) {
+				continue
+			}
+			rows = append(rows, r)
+			if !entries {
+				continue
+			}
+			for _, e := range ix.Entries {
+				im := byID[e.Image]
+				if im == nil {
+					continue
+				}
+				er := r
+				er.ID, er.Digest, er.Platform = id(im.ID), e.Manifest.String(), store.EntryPlatform(e).String()
+				er.CreatedAt, er.CreatedSince = im.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), since(im.Created, now)
+				er.Size, er.VirtualSize = humanSize(im.Size()), humanSize(im.Size())
+				rows = append(rows, er)
+			}
+		}
+	}
+	return rows
+}
+
+// printImageTree is `images --tree`: each image on a line, a
+// multi-platform image's platforms under it.
+func printImageTree(a *app, indexRows, imageRows []any) error {
+	tw := tabwriter.NewWriter(a.stdout, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tID\tCREATED\tSIZE")
+	for i, row := range indexRows {
+		r := row.(imageRow)
+		if r.Platform == "" {
+			fmt.Fprintf(tw, "%s:%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
+			continue
+		}
+		branch := "├─ "
+		if i+1 == len(indexRows) || indexRows[i+1].(imageRow).Platform == "" {
+			branch = "└─ "
+		}
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", branch, r.Platform, r.ID, r.CreatedSince, r.Size)
+	}
+	for _, row := range imageRows {
+		r := row.(imageRow)
+		fmt.Fprintf(tw, "%s:%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
+	}
+	return tw.Flush()
 }

@@ -79,7 +79,7 @@ type inspectManifestSource struct {
 }
 
 func newInspectCmd(a *app) *cobra.Command {
-	var format string
+	var format, platform string
 	c := &cobra.Command{
 		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Display detailed information on one or more images",
@@ -95,8 +95,26 @@ func newInspectCmd(a *app) *cobra.Command {
 			}
 			var out []any
 			var firstErr error
+			var want *image.Platform
+			if platform != "" {
+				p, err := image.ParsePlatform(platform)
+				if err != nil {
+					return err
+				}
+				want = &p
+			}
 			for _, ref := range args {
-				im, err := st.Resolve(ref)
+				if want == nil {
+					if ix, err := st.Index(ref); err == nil {
+						ii, err := inspectIndex(st, ix, names[ix.Digest])
+						if err != nil {
+							return err
+						}
+						out = append(out, ii)
+						continue
+					}
+				}
+				im, err := resolveFor(st, ref, want)
 				if err != nil {
 					if firstErr == nil {
 						firstErr = err
@@ -116,7 +134,54 @@ func newInspectCmd(a *app) *cobra.Command {
 		},
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
+	c.Flags().StringVar(&platform, "platform", "", "Inspect this platform's image of a multi-platform image (OS/ARCH[/VARIANT])")
 	return c
+}
+
+// resolveFor is the image ref names for platform p (nil: the image or this
+// machine's entry of a multi-platform image, as Resolve gives it).
+func resolveFor(st *store.Store, ref string, p *image.Platform) (*metadata.Image, error) {
+	if p == nil {
+		return st.Resolve(ref)
+	}
+	return st.ResolvePlatform(ref, *p)
+}
+
+// indexInspect is what inspect shows of a multi-platform image: the index
+// and, per platform, its manifest and the image ID (which `inspect
+// --platform` shows in full).
+type indexInspect struct {
+	ID          string              `json:"Id"`
+	RepoTags    []string            `json:"RepoTags"`
+	RepoDigests []string            `json:"RepoDigests"`
+	MediaType   string              `json:"MediaType"`
+	Size        int64               `json:"Size"`
+	Manifests   []indexInspectEntry `json:"Manifests"`
+}
+
+type indexInspectEntry struct {
+	Platform  string `json:"Platform"`
+	Digest    string `json:"Digest"`
+	ImageID   string `json:"ImageId"`
+	ImageSize int64  `json:"ImageSize"`
+}
+
+func inspectIndex(st *store.Store, ix *metadata.Index, names []string) (*indexInspect, error) {
+	ii := &indexInspect{ID: ix.Digest.String(), RepoTags: []string{}, RepoDigests: []string{}, MediaType: ix.MediaType, Size: ix.Size}
+	for _, n := range names {
+		ii.RepoTags = append(ii.RepoTags, familiarName(n))
+	}
+	for _, rd := range ix.RepoDigests {
+		ii.RepoDigests = append(ii.RepoDigests, familiarName(rd))
+	}
+	for _, e := range ix.Entries {
+		im, err := st.Image(e.Image)
+		if err != nil {
+			return nil, err
+		}
+		ii.Manifests = append(ii.Manifests, indexInspectEntry{Platform: store.EntryPlatform(e).String(), Digest: e.Manifest.String(), ImageID: im.ID.String(), ImageSize: im.Size()})
+	}
+	return ii, nil
 }
 
 // printInspect prints a JSON array (docker's indented style) or, with a

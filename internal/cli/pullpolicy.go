@@ -49,7 +49,7 @@ func (a *app) ensureImage(ctx context.Context, st *store.Store, ref, policy stri
 	if err != nil {
 		return err
 	}
-	_, err = pullOne(ctx, cl, st, ref, image.HostPlatform(), a.stderr, false)
+	_, err = pullOne(ctx, cl, st, ref, pullWhat{platform: image.HostPlatform()}, a.stderr, false)
 	done()
 	return err
 }

@@ -127,7 +127,7 @@ func interruptible(parent context.Context) (context.Context, context.CancelFunc)
 func newPullCmd(a *app) *cobra.Command {
 	var f registryFlags
 	var platform string
-	var allTags, quiet bool
+	var allTags, allPlatforms, quiet bool
 	c := &cobra.Command{
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
 		Short: "Download an image from a registry",
@@ -168,7 +168,7 @@ func newPullCmd(a *app) *cobra.Command {
 				fmt.Fprintln(a.stdout, "Using default tag: latest")
 			}
 			for _, s := range refs {
-				res, err := pullOne(ctx, cl, st, s, plat, a.stdout, quiet)
+				res, err := pullOne(ctx, cl, st, s, pullWhat{platform: plat, all: allPlatforms}, a.stdout, quiet)
 				done()
 				if err != nil {
 					return err
@@ -181,13 +181,21 @@ func newPullCmd(a *app) *cobra.Command {
 	f.add(c)
 	c.Flags().StringVar(&platform, "platform", "", "Pick this platform from a multi-platform image (OS/ARCH[/VARIANT]; default: this machine's)")
 	c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "Download all tagged images in the repository")
+	c.Flags().BoolVar(&allPlatforms, "all-platforms", false, "Download every platform of a multi-platform image and keep its index")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
 	return c
 }
 
 // pullOne pulls one reference and prints what docker's pull prints on w
 // before the name it pulled (nothing when quiet).
-func pullOne(ctx context.Context, cl *registry.Client, st *store.Store, s string, plat image.Platform, w io.Writer, quiet bool) (*registry.PullResult, error) {
+// pullWhat is which platforms a pull keeps: one, or (all) every one of
+// a multi-platform image, with its index.
+type pullWhat struct {
+	platform image.Platform
+	all      bool
+}
+
+func pullOne(ctx context.Context, cl *registry.Client, st *store.Store, s string, what pullWhat, w io.Writer, quiet bool) (*registry.PullResult, error) {
 	r, err := image.ParseReference(s)
 	if err != nil {
 		return nil, err
@@ -199,9 +207,24 @@ func pullOne(ctx context.Context, cl *registry.Client, st *store.Store, s string
 		}
 		fmt.Fprintf(w, "%s: Pulling from %s\n", what, r.Path())
 	}
-	res, err := cl.Pull(ctx, st, s, plat)
-	if err != nil || quiet {
-		return res, err
+	var res *registry.PullResult
+	if what.all {
+		ir, err := cl.PullAllPlatforms(ctx, st, s)
+		if err != nil {
+			return nil, err
+		}
+		if ir != nil {
+			res = &registry.PullResult{Ref: ir.Ref, Digest: ir.Digest, UpToDate: ir.UpToDate}
+		}
+	}
+	if res == nil {
+		var err error
+		if res, err = cl.Pull(ctx, st, s, what.platform); err != nil {
+			return nil, err
+		}
+	}
+	if quiet {
+		return res, nil
 	}
 	fmt.Fprintf(w, "Digest: %s\n", res.Digest)
 	status := "Downloaded newer image for"

@@ -25,6 +25,9 @@ func newTagCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if ix, err := st.Index(args[0]); err == nil {
+				return st.Tag(ix.Digest, dst) // the name stands for every platform
+			}
 			im, err := st.Resolve(args[0])
 			if err != nil {
 				return err

@@ -130,7 +130,7 @@ func (a *app) imagesSpaceUsage(st *store.Store, du *store.DiskUsage) error {
 	a.println()
 	tw := tabwriter.NewWriter(a.stdout, 10, 1, 3, ' ', 0)
 	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS")
-	for _, row := range imageRows(imgs, names, true, false, "", a.now()) {
+	for _, row := range imageRows(imgs, names, nil, true, false, "", a.now()) {
 		r := row.(imageRow)
 		var u store.ImageUsage
 		for _, im := range imgs {

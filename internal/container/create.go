@@ -45,6 +45,9 @@ type CreateOptions struct {
 	// Sandbox is the confinement and limits (sandbox.Parse of the
 	// security and resource flags).
 	Sandbox sandbox.Options
+	// Platform picks the image of a multi-platform image (--platform; nil:
+	// this machine's).
+	Platform *image.Platform
 }
 
 // UsageError is bad input on the command line, found before anything is
@@ -142,7 +145,12 @@ func (m *Manager) Create(o CreateOptions) (*Record, error) {
 	var im *metadata.Image
 	cfg, err := containerConfig(o, func() (*image.ConfigFile, error) {
 		var err error
-		if im, err = m.St.Resolve(o.Image); err != nil {
+		if o.Platform != nil {
+			im, err = m.St.ResolvePlatform(o.Image, *o.Platform)
+		} else {
+			im, err = m.St.Resolve(o.Image)
+		}
+		if err != nil {
 			return nil, err
 		}
 		icfg, _, err := m.St.Config(im)

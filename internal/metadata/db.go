@@ -23,7 +23,7 @@ import (
 // Bucket names. Each holds JSON values under string keys.
 const (
 	BucketImages     = "images"     // image ID -> Image
-	BucketNames      = "names"      // normalized reference -> image ID
+	BucketNames      = "names"      // normalized reference -> image ID, or index digest
 	BucketLayers     = "layers"     // blob digest -> Layer
 	BucketContainers = "containers" // container ID -> container record
 	BucketCache      = "cache"      // build cache key -> cache record
@@ -31,9 +31,10 @@ const (
 	BucketSettings   = "settings"   // store-wide settings (storage driver...)
 	BucketSnapBlobs  = "snapblobs"  // blob digest -> SnapBlob (a layer kept as its snapshot)
 	BucketConverted  = "converted"  // ConvertedKey(diffID, compression) -> Converted
+	BucketIndexes    = "indexes"    // index blob digest -> Index (a multi-platform image)
 )
 
-var allBuckets = []string{BucketImages, BucketNames, BucketLayers, BucketContainers, BucketCache, BucketLeases, BucketSettings, BucketSnapBlobs, BucketConverted}
+var allBuckets = []string{BucketImages, BucketNames, BucketLayers, BucketContainers, BucketCache, BucketLeases, BucketSettings, BucketSnapBlobs, BucketConverted, BucketIndexes}
 
 // DB is a metadata database file.
 type DB struct {

@@ -100,3 +100,33 @@ type Roots struct {
 	// snapshot).
 	Snapshot string `json:"snapshot,omitempty"`
 }
+
+// Index is the record of a stored multi-platform image: an index (OCI
+// image index or Docker manifest list) blob whose entries are images of
+// the store. A name may point at it (the names bucket holds its digest
+// instead of an image ID); its entries are image records of their own,
+// usually without names, that live while the index does.
+type Index struct {
+	Digest      digest.Digest `json:"digest"` // the index blob
+	MediaType   string        `json:"mediaType"`
+	Size        int64         `json:"size"`
+	Entries     []IndexEntry  `json:"entries"`
+	RepoDigests []string      `json:"repoDigests,omitempty"`
+	Added       time.Time     `json:"added"`
+}
+
+// IndexEntry is one platform's image of an Index.
+type IndexEntry struct {
+	Platform ocispec.Platform `json:"platform"`
+	Manifest digest.Digest    `json:"manifest"`
+	Image    digest.Digest    `json:"image"` // the image record (config digest)
+}
+
+// Images lists the image IDs of the index's entries.
+func (ix *Index) Images() []digest.Digest {
+	out := make([]digest.Digest, len(ix.Entries))
+	for i, e := range ix.Entries {
+		out[i] = e.Image
+	}
+	return out
+}

@@ -98,10 +98,7 @@ func (c *Client) pullWith(ctx context.Context, st *store.Store, s string, o Pull
 		}
 	}
 	ref, iref, top, doc, m, mt := r.ref, r.iref, r.top, r.doc, r.m, r.mt
-	blobs := []Blob{{Desc: m.Config}}
-	for i, l := range m.Layers {
-		blobs = append(blobs, Blob{Desc: l, Layer: true, Name: fmt.Sprintf("layer %d (%s)", i, l.Digest)})
-	}
+	blobs := imageBlobs(m)
 
 	lock, err := st.Writing()
 	if err != nil {
@@ -248,17 +245,121 @@ func (c *Client) resolve(ctx context.Context, s string, platform image.Platform)
 			return nil, fmt.Errorf("%s: nested indexes are not supported", iref.Familiar())
 		}
 	}
+	m, mt, err := imageManifest(iref, doc)
+	if err != nil {
+		return nil, err
+	}
+	return &resolved{ref: ref, iref: iref, top: top, doc: doc, m: m, mt: mt}, nil
+}
+
+// imageManifest parses an image manifest of iref, refusing one whose
+// layers are not image layers or whose config is too large.
+func imageManifest(iref image.Reference, doc *Document) (*ocispec.Manifest, string, error) {
 	m, mt, err := image.ParseManifest(doc.Raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", iref.Familiar(), err)
+		return nil, "", fmt.Errorf("%s: %v", iref.Familiar(), err)
 	}
 	for i, l := range m.Layers {
 		if !image.IsLayer(l.MediaType) {
-			return nil, fmt.Errorf("%s: layer %d has media type %q, which is not an image layer (is this an artifact rather than an image?)", iref.Familiar(), i, l.MediaType)
+			return nil, "", fmt.Errorf("%s: layer %d has media type %q, which is not an image layer (is this an artifact rather than an image?)", iref.Familiar(), i, l.MediaType)
 		}
 	}
 	if m.Config.Size > image.MaxManifestSize {
-		return nil, fmt.Errorf("%s: image config of %d bytes is too large", iref.Familiar(), m.Config.Size)
+		return nil, "", fmt.Errorf("%s: image config of %d bytes is too large", iref.Familiar(), m.Config.Size)
 	}
-	return &resolved{ref: ref, iref: iref, top: top, doc: doc, m: m, mt: mt}, nil
+	return m, mt, nil
+}
+
+// imageBlobs are the blobs of an image manifest to fetch: config, layers.
+func imageBlobs(m *ocispec.Manifest) []Blob {
+	blobs := []Blob{{Desc: m.Config}}
+	for i, l := range m.Layers {
+		blobs = append(blobs, Blob{Desc: l, Layer: true, Name: fmt.Sprintf("layer %d (%s)", i, l.Digest)})
+	}
+	return blobs
+}
+
+// PullIndexResult is what a pull of every platform did.
+type PullIndexResult struct {
+	Index    *metadata.Index
+	Ref      image.Reference
+	Digest   digest.Digest
+	Fetched  int
+	Bytes    int64
+	UpToDate bool
+}
+
+// PullAllPlatforms fetches every platform's image of the index s names and
+// stores the index under the name (a name that is one image gets that
+// image, as Pull). Each platform's image is added as it completes, without
+// a name; the index and its name appear only once all of them are in.
+func (c *Client) PullAllPlatforms(ctx context.Context, st *store.Store, s string) (*PullIndexResult, error) {
+	res, err := c.pullAllPlatforms(ctx, st, s)
+	return res, st.DiscardRefused(err)
+}
+
+func (c *Client) pullAllPlatforms(ctx context.Context, st *store.Store, s string) (*PullIndexResult, error) {
+	ref, iref, err := c.Ref(s)
+	if err != nil {
+		return nil, err
+	}
+	top, err := c.GetManifest(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if !image.IsIndex(top.MediaType) {
+		return nil, nil
+	}
+	idx, _, err := image.ParseIndex(top.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", iref.Familiar(), err)
+	}
+	lock, err := st.Writing()
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	var before digest.Digest
+	if ix, err := st.Index(iref.String()); err == nil {
+		before = ix.Digest
+	}
+	out := &PullIndexResult{Ref: iref, Digest: top.Digest}
+	for _, d := range idx.Manifests {
+		if !image.IsManifest(d.MediaType) || d.Platform == nil || d.Platform.OS == "unknown" {
+			continue // an attestation or a nested index: kept in the index blob only
+		}
+		doc, err := c.GetManifest(ctx, ref.Context().Digest(d.Digest.String()))
+		if err != nil {
+			return nil, err
+		}
+		m, mt, err := imageManifest(iref, doc)
+		if err != nil {
+			return nil, err
+		}
+		fr, err := c.FetchBlobs(ctx, st, ref.Context(), imageBlobs(m))
+		if err != nil {
+			return nil, err
+		}
+		out.Fetched += len(fr.Fetched)
+		out.Bytes += fr.Bytes
+		if _, err := st.PutBytes(mt, doc.Raw); err != nil {
+			return nil, err
+		}
+		if _, err := st.AddImage(doc.Digest, nil, nil); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := st.PutBytes(top.MediaType, top.Raw); err != nil {
+		return nil, err
+	}
+	var names []image.Reference
+	if !iref.IsDigest() {
+		names = append(names, iref)
+	}
+	out.Index, err = st.AddIndex(top.Digest, names, []string{iref.Repository() + "@" + top.Digest.String()})
+	if err != nil {
+		return nil, err
+	}
+	out.UpToDate = before == top.Digest && out.Fetched == 0
+	return out, nil
 }

@@ -39,6 +39,10 @@ type Options struct {
 	Registry func() (*registry.Client, error)
 	// Platform picks the manifest of an index in a registry.
 	Platform image.Platform
+	// StorePlatform, when set, picks the image of a multi-platform image
+	// of the store (and refuses a stored image of another platform);
+	// otherwise a stored name means this machine's image.
+	StorePlatform *image.Platform
 }
 
 // archivePrefixes are the transports whose rest is a path.
@@ -83,6 +87,13 @@ func Open(ctx context.Context, ref string, o Options) (image.Source, error) {
 	st, err := o.Store()
 	if err != nil {
 		return nil, err
+	}
+	if o.StorePlatform != nil {
+		im, err := st.ResolvePlatform(ref, *o.StorePlatform)
+		if err != nil {
+			return nil, err
+		}
+		return st.ImageSource(im, ref)
 	}
 	return st.Source(ref)
 }

@@ -88,6 +88,22 @@ func (s *Store) Fsck() (FsckReport, error) {
 			ids[im.ID] = true
 			s.fsckImage(im, present, refused, bad)
 		}
+		ixs, err := indexes(tx)
+		if err != nil {
+			bad("%v", err)
+		}
+		for _, ix := range ixs {
+			r.Images++
+			ids[ix.Digest] = true
+			if !present[ix.Digest] {
+				bad("multi-platform image %s: its index blob is missing", ix.Digest)
+			}
+			for _, e := range ix.Entries {
+				if !ids[e.Image] {
+					bad("multi-platform image %s: its %s image %s is missing", ix.Digest, platformOf(e.Platform), e.Image)
+				}
+			}
+		}
 		err = tx.ForEach(metadata.BucketNames, func(name string, raw []byte) error {
 			r.Names++
 			var id digest.Digest

@@ -38,6 +38,13 @@ func marked(tx *metadata.Tx) (map[digest.Digest]bool, error) {
 			live[b] = true
 		}
 	}
+	ixs, err := indexes(tx)
+	if err != nil {
+		return nil, err
+	}
+	for _, ix := range ixs {
+		live[ix.Digest] = true
+	}
 	err = forEachRoot(tx, func(r metadata.Roots) error {
 		for _, b := range r.Blobs {
 			live[b] = true

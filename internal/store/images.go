@@ -90,7 +90,24 @@ func (s *Store) Resolve(ref string) (*metadata.Image, error) {
 	return out, err
 }
 
+// resolve finds an image by name or ID; a name (or ID) of a multi-platform
+// image means its entry for this machine's platform.
 func resolve(tx *metadata.Tx, s string) (*metadata.Image, error) {
+	im, err := resolveImage(tx, s)
+	if err == nil || !errors.Is(err, ErrNoSuchImage) {
+		return im, err
+	}
+	ix, ierr := resolveIndex(tx, s)
+	if ierr != nil {
+		if errdefs.IsNotFound(ierr) {
+			return nil, err
+		}
+		return nil, ierr
+	}
+	return entryFor(tx, ix, s, image.HostPlatform())
+}
+
+func resolveImage(tx *metadata.Tx, s string) (*metadata.Image, error) {
 	notFound := fmt.Errorf("%w: %s", ErrNoSuchImage, s)
 	if r, err := image.ParseReference(s); err == nil {
 		if d := r.Digest(); d != "" {
@@ -179,9 +196,19 @@ func (s *Store) Config(im *metadata.Image) (*image.ConfigFile, []byte, error) {
 	return c, b, err
 }
 
-// Tag points the name ref at image id.
+// Tag points the name ref at image id (or at the multi-platform image
+// whose index digest id is).
 func (s *Store) Tag(id digest.Digest, ref image.Reference) error {
 	return s.Meta.Update(func(tx *metadata.Tx) error {
+		if _, ok, err := getIndex(tx, id); err != nil || ok {
+			if err == nil && ref.IsDigest() {
+				err = fmt.Errorf("cannot tag with a digest reference %s", ref.Familiar())
+			}
+			if err != nil {
+				return err
+			}
+			return tx.Put(metadata.BucketNames, ref.String(), id)
+		}
 		im, err := getImage(tx, id)
 		if err != nil {
 			return err

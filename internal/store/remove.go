@@ -51,6 +51,13 @@ func short(d digest.Digest) string {
 func (s *Store) Remove(ref string, force bool) (Removal, error) {
 	var rm Removal
 	err := s.Meta.Update(func(tx *metadata.Tx) error {
+		if ix, err := resolveIndex(tx, ref); err == nil {
+			var id digest.Digest
+			byName := tx.Get(metadata.BucketNames, normalName(ref), &id) == nil && id == ix.Digest
+			return removeIndex(tx, ix, ref, !byName, force, &rm)
+		} else if !errdefs.IsNotFound(err) {
+			return err
+		}
 		im, err := resolve(tx, ref)
 		if err != nil {
 			return err
@@ -67,6 +74,11 @@ func (s *Store) Remove(ref string, force bool) (Removal, error) {
 					byName = n
 				}
 			}
+		}
+		if held, err := indexedImages(tx); err != nil {
+			return err
+		} else if held[im.ID] && byName == "" {
+			return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s - image is the %s entry of a multi-platform image: remove that instead", short(im.ID), entryPlatform(tx, im.ID)))
 		}
 		container, err := usedBy(tx, im.ID)
 		if err != nil {
@@ -119,6 +131,15 @@ func (s *Store) Remove(ref string, force bool) (Removal, error) {
 		return nil
 	})
 	return rm, err
+}
+
+// normalName is ref's full normalized form ("" if it is no name).
+func normalName(ref string) string {
+	r, err := image.ParseReference(ref)
+	if err != nil || r.IsDigest() {
+		return ""
+	}
+	return r.String()
 }
 
 func untagAll(tx *metadata.Tx, im *metadata.Image, refs []string, rm *Removal) error {
@@ -194,7 +215,36 @@ func (s *Store) Prune(o PruneOptions) (PruneResult, error) {
 	if err != nil {
 		return res, err
 	}
+	held, err := s.IndexedImages()
+	if err != nil {
+		return res, err
+	}
+	ixs, err := s.Indexes()
+	if err != nil {
+		return res, err
+	}
+	// Multi-platform images first: the entries of one that goes are then
+	// dangling images (gone with it unless something else holds them).
+	for _, ix := range ixs {
+		if len(nm[ix.Digest]) > 0 && !o.All || !o.Until.IsZero() && !ix.Added.Before(o.Until) {
+			continue
+		}
+		rm, err := s.Remove(ix.Digest.String(), true)
+		if err != nil {
+			return res, err
+		}
+		res.Removals = append(res.Removals, rm)
+		for _, d := range rm.Deleted {
+			delete(held, d)
+		}
+	}
 	for _, im := range imgs {
+		if held[im.ID] {
+			continue
+		}
+		if _, err := s.Image(im.ID); errdefs.IsNotFound(err) {
+			continue // went with its multi-platform image
+		}
 		if len(nm[im.ID]) > 0 && !o.All || !o.Until.IsZero() && !im.Created.Before(o.Until) {
 			continue
 		}
