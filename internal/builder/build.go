@@ -116,6 +116,9 @@ type Options struct {
 	// Squash merges layers of the target image into one once it is built
 	// (--squash, --squash-all); every step is cached as in any build.
 	Squash Squash
+	// labelPlatform puts the target platform in each step's label (a
+	// build of several platforms, BuildPlatforms).
+	labelPlatform bool
 }
 
 // PullRequest is a base image a build needs from a registry.

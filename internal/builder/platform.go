@@ -88,7 +88,18 @@ func canExec(p image.Platform) error {
 	if noFix != nil {
 		return fail(fmt.Sprintf("its binfmt_misc handler %s (%s) is registered without the F flag, so it cannot start inside a container (register it with F, as qemu-user-static and tonistiigi/binfmt do)", noFix.name, noFix.interpreter))
 	}
-	return fail(fmt.Sprintf("no emulator for %s is registered in binfmt_misc (%s); install qemu-user-static (or run tonistiigi/binfmt) to register one", p, binfmtDir))
+	return fail(fmt.Sprintf("no emulator for %s is registered in binfmt_misc (%s); %s", p, binfmtDir, enableHint()))
+}
+
+// enableHint says how a Debian or Ubuntu machine gets qemu-user handlers
+// registered (with F, as qemu-user-static's binfmt-support files have
+// them), mounting binfmt_misc first where it is not mounted.
+func enableHint() string {
+	const install = "apt-get install qemu-user-static binfmt-support && update-binfmts --enable"
+	if _, err := os.Stat(filepath.Join(binfmtDir, "register")); err != nil {
+		return fmt.Sprintf("binfmt_misc is not mounted: mount -t binfmt_misc binfmt_misc %s && %s (or run tonistiigi/binfmt) registers one", binfmtDir, install)
+	}
+	return install + " (or run tonistiigi/binfmt) registers one"
 }
 
 // binfmtHandler is one entry of binfmtDir.
@@ -229,7 +240,7 @@ func elfHeader(p image.Platform) ([]byte, bool) {
 
 // parsePlatform reads a --platform or FROM --platform value.
 func parsePlatform(s string) (image.Platform, error) {
-	if s == "" {
+	if s == "" || s == "local" {
 		return hostPlatform(), nil
 	}
 	return image.ParsePlatform(s)

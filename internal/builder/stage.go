@@ -162,14 +162,18 @@ func (s *stage) deps() []*stage {
 
 func (s *stage) label() string {
 	st := s.state
+	prefix := ""
+	if s.b.o.labelPlatform {
+		prefix = s.b.target.String() + " " // one of several targets, as BuildKit labels them
+	}
 	if s.b.multi {
 		n := s.name
 		if n == "" {
 			n = fmt.Sprintf("stage-%d", s.idx)
 		}
-		return fmt.Sprintf("[%s %d/%d]", n, st.step, st.steps)
+		return fmt.Sprintf("[%s%s %d/%d]", prefix, n, st.step, st.steps)
 	}
-	return fmt.Sprintf("[%d/%d]", st.step, st.steps)
+	return fmt.Sprintf("[%s%d/%d]", prefix, st.step, st.steps)
 }
 
 // build runs the stage's steps.
@@ -338,6 +342,15 @@ func (b *builder) baseImage(ctx context.Context, name string, platform image.Pla
 		im, err = b.st.Resolve(name)
 		if err != nil && !errors.Is(err, store.ErrNoSuchImage) {
 			return fail(err)
+		}
+		// A multi-platform image of the store has the platform's image
+		// as one of its entries (Resolve gave this machine's).
+		if ix, ierr := b.st.Index(name); ierr == nil {
+			if e, ok := store.PickEntry(ix, platform); ok {
+				if im, err = b.st.Image(e.Image); err != nil {
+					return fail(err)
+				}
+			}
 		}
 		if im != nil {
 			have, err := b.imagePlatform(im)

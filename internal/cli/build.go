@@ -81,7 +81,7 @@ func newBuildCmd(a *app) *cobra.Command {
 	fl.BoolVar(&f.pull, "pull", false, "Always attempt to pull all referenced images")
 	fl.StringVar(&f.network, "network", "host", `Networking mode for the RUN instructions ("host" or "none")`)
 	fl.StringVar(&f.iidfile, "iidfile", "", "Write the image ID to the file")
-	fl.StringVar(&f.platform, "platform", "", "Set target platform for build (OS/ARCH[/VARIANT])")
+	fl.StringVar(&f.platform, "platform", "", "Set target platform(s) for build (OS/ARCH[/VARIANT] or local; several, comma-separated, make a multi-platform image)")
 	fl.StringVar(&f.progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet")`)
 	fl.StringArrayVar(&f.secrets, "secret", nil, `Secret to expose to the build ("id=mysecret,src=/local/secret")`)
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
@@ -330,7 +330,7 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		p.Close()
 		return err
 	}
-	res, err := builder.Build(ctx, st, o)
+	res, err := buildPlatforms(ctx, st, o)
 	p.Close()
 	if err != nil {
 		var re *builder.RunError
@@ -363,6 +363,33 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		a.println(res.ImageID.String())
 	}
 	return nil
+}
+
+// buildPlatforms is builder.Build, or for a list of several platforms
+// builder.BuildPlatforms, whose result is then the index's digest (as
+// buildx prints it).
+func buildPlatforms(ctx context.Context, st *store.Store, o builder.Options) (*builder.Result, error) {
+	if !strings.Contains(o.Platform, ",") {
+		return builder.Build(ctx, st, o)
+	}
+	plats, err := builder.ParsePlatforms(o.Platform)
+	if err != nil {
+		return nil, err
+	}
+	if len(plats) == 1 {
+		o.Platform = plats[0].String()
+		return builder.Build(ctx, st, o)
+	}
+	mr, err := builder.BuildPlatforms(ctx, st, o, plats)
+	if err != nil {
+		return nil, err
+	}
+	res := &builder.Result{ImageID: mr.Index.Digest, Manifest: mr.Index.Digest, ManifestSize: mr.Index.Size}
+	for _, r := range mr.Results {
+		res.Cached += r.Cached
+		res.Built += r.Built
+	}
+	return res, nil
 }
 
 // remoteCache sets up --cache-from (the caches' records read now, their

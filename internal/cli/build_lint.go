@@ -24,11 +24,11 @@ func lintBuild(ctx context.Context, st *store.Store, o builder.Options, allStage
 		lo.Target = o.Target
 	}
 	if o.Platform != "" {
-		p, err := image.ParsePlatform(o.Platform)
+		ps, err := builder.ParsePlatforms(o.Platform)
 		if err != nil {
 			return nil, err
 		}
-		lo.Platform = p
+		lo.Platform = ps[0] // the rules do not depend on the target
 	}
 	return lint.Check(ctx, o.Dockerfile, lo)
 }

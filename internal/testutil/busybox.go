@@ -30,6 +30,34 @@ func BusyboxRootfs(t testing.TB) []Entry {
 	if err != nil {
 		t.Skipf("busybox-static is not installed: %v", err)
 	}
+	return busyboxRootfs(t, bin)
+}
+
+// ForeignBusyboxDir is where scripts/foreign-busybox.sh keeps Debian's
+// busybox-static for other architectures: DIR/ARCH/bin/busybox
+// ($STRATA_TEST_CACHE/busybox, default /var/cache/strata-test/busybox).
+func ForeignBusyboxDir() string {
+	if d := os.Getenv("STRATA_TEST_CACHE"); d != "" {
+		return path.Join(d, "busybox")
+	}
+	return "/var/cache/strata-test/busybox"
+}
+
+// BusyboxRootfsFor is BusyboxRootfs with the busybox-static binary of a
+// Debian architecture (arm64, armhf, ...): the same Debian package built
+// for it, so the same applets. scripts/foreign-busybox.sh ARCH fetches it
+// (scripts/test.sh does, for arm64).
+func BusyboxRootfsFor(t testing.TB, debArch string) []Entry {
+	t.Helper()
+	p := path.Join(ForeignBusyboxDir(), debArch, "bin/busybox")
+	bin, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("Debian's busybox-static for %s is missing (%v): run scripts/foreign-busybox.sh %s", debArch, err, debArch)
+	}
+	return busyboxRootfs(t, bin)
+}
+
+func busyboxRootfs(t testing.TB, bin []byte) []Entry {
 	out, err := exec.Command(Busybox, "--list-full").Output()
 	if err != nil {
 		t.Fatalf("busybox --list-full: %v", err)

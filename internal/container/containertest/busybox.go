@@ -51,13 +51,34 @@ func mustImage(t testing.TB, st *store.Store, o store.NewImageOptions) *metadata
 // BusyboxImage stores the busybox image as name (CMD sh, PATH set).
 func BusyboxImage(t testing.TB, st *store.Store, name string) *metadata.Image {
 	t.Helper()
-	return AddImage(t, st, nil, name, func(o *store.NewImageOptions) {
+	return AddImage(t, st, nil, name, busyboxConfig(""), testutil.BusyboxTar(t))
+}
+
+func busyboxConfig(arch string) func(o *store.NewImageOptions) {
+	return func(o *store.NewImageOptions) {
 		o.Config = func(c *image.ConfigFile) error {
 			c.Config.Cmd = []string{"sh"}
 			c.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+			if arch != "" {
+				c.OS, c.Architecture = "linux", arch
+			}
 			return nil
 		}
-	}, testutil.BusyboxTar(t))
+	}
+}
+
+// MultiBusyboxImage stores name as a multi-platform busybox image of
+// linux/amd64 (this machine's busybox-static) and linux/arm64 (Debian's
+// arm64 busybox-static, see testutil.BusyboxRootfsFor).
+func MultiBusyboxImage(t testing.TB, st *store.Store, name string) *metadata.Index {
+	t.Helper()
+	amd := AddImage(t, st, nil, "", busyboxConfig("amd64"), testutil.BusyboxTar(t))
+	arm := AddImage(t, st, nil, "", busyboxConfig("arm64"), testutil.Tar(t, testutil.BusyboxRootfsFor(t, "arm64")...))
+	ix, err := st.PutIndex([]*metadata.Image{amd, arm}, []image.Reference{mustRef(t, name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix
 }
 
 func mustRef(t testing.TB, name string) image.Reference {
