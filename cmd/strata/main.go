@@ -5,8 +5,12 @@ import (
 	"os"
 
 	"github.com/strata-dev/strata/internal/cli"
+	"github.com/strata-dev/strata/internal/profiling"
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:]))
+	stop := profiling.Start()
+	code := cli.Main(os.Args[1:])
+	stop()
+	os.Exit(code)
 }

@@ -12,13 +12,19 @@ import (
 	"github.com/strata-dev/strata/internal/store"
 )
 
-// writeLayer stores the layer tar that fill writes. The tar is produced
+// writeLayer stores the layer tar that fill writes, checked as it goes
+// (checked). The tar is produced
 // on one goroutine, which also hashes it (the diffID), and compressed,
 // hashed again (the blob digest) and written on another, so a big layer
 // uses both cores; uncompressed, the digest is the diffID and is hashed
 // once. Nothing is visible until the blob is committed and recorded.
 func (b *builder) writeLayer(fill func(w io.Writer) error) (*metadata.Layer, error) {
-	fill = checked(fill)
+	return b.writeCheckedLayer(checked(fill))
+}
+
+// writeCheckedLayer is writeLayer for a fill that holds its entries to
+// the layer rules itself: the layer package's diff and tree writers do.
+func (b *builder) writeCheckedLayer(fill func(w io.Writer) error) (*metadata.Layer, error) {
 	w, err := b.st.NewBlobWriter()
 	if err != nil {
 		return nil, err
@@ -112,8 +118,7 @@ func (b *builder) level() int {
 // means the snapshot could not be committed (its chain's snapshot exists,
 // made by an unpack or another build): the caller writes the blob the
 // usual way from the snapshot, which is still there.
-func (b *builder) keepLayer(sn snapshot.Snapshotter, id string, below []metadata.Layer, fill func(io.Writer) error, exclude []string) (*metadata.Layer, bool, error) {
-	fill = checked(fill)
+func (b *builder) keepLayer(sn snapshot.Snapshotter, id string, below []metadata.Layer, fill func(io.Writer) error, exclude []string, unmounted func() error) (*metadata.Layer, bool, error) {
 	// The disk flush that Commit needs runs while the tar is hashed.
 	dir, err := sn.Dir(id)
 	if err != nil {
@@ -129,6 +134,9 @@ func (b *builder) keepLayer(sn snapshot.Snapshotter, id string, below []metadata
 	}
 	if serr := <-synced; err == nil {
 		err = serr
+	}
+	if uerr := unmounted(); err == nil {
+		err = uerr
 	}
 	if err != nil {
 		return nil, false, err

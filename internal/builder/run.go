@@ -28,7 +28,8 @@ type execRequest struct {
 	network string
 	mounts  []*instructions.Mount
 	stdout  io.Writer
-	// diff stores the layer tar of the changes the command made.
+	// diff stores the layer tar of the changes the command made, from a
+	// snapshot driver's WriteDiff (which checks its entries).
 	diff func(fill func(w io.Writer) error) (*metadata.Layer, error)
 	// kept reports the layer when it was kept as the command's snapshot
 	// instead (Options.KeepRunLayers): diff is not called then.
@@ -125,7 +126,7 @@ func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 	req := &execRequest{lower: lower, args: args, env: env, cwd: cwd, user: st.cfg.Config.User, network: network, mounts: mounts, stdout: v}
 	var made *layerResult
 	req.diff = func(fill func(w io.Writer) error) (*metadata.Layer, error) {
-		l, err := s.b.writeLayer(fill)
+		l, err := s.b.writeCheckedLayer(fill)
 		if err == nil {
 			made = &layerResult{l}
 		}

@@ -49,6 +49,18 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 			sn.Remove(id)
 		}
 	}()
+	// The executor unmounts the rootfs while the layer is written from the
+	// upper directory; the snapshot is committed or removed only after.
+	var unmounting <-chan error
+	unmounted := func() error {
+		if unmounting == nil {
+			return nil
+		}
+		err := <-unmounting
+		unmounting = nil
+		return err
+	}
+	defer unmounted()
 	dir := filepath.Join(b.tmp, id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -87,11 +99,12 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 		},
 		// /etc/hosts, /etc/hostname and /etc/resolv.conf as docker's
 		// build sandbox has them, kept out of the layer.
-		Etc:     executor.BuildEtc,
-		Mounts:  specMounts,
-		Network: r.network,
-		Sandbox: s.b.o.Sandbox,
-		Stdio:   executor.Stdio{Stdout: r.stdout, Stderr: r.stdout},
+		Etc:        executor.BuildEtc,
+		Mounts:     specMounts,
+		Network:    r.network,
+		Sandbox:    s.b.o.Sandbox,
+		Stdio:      executor.Stdio{Stdout: r.stdout, Stderr: r.stdout},
+		Unmounting: func(done <-chan error) { unmounting = done },
 	})
 	if err != nil {
 		return err
@@ -100,14 +113,16 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 		return &ExitError{Code: code}
 	}
 	exclude = append(exclude, container.RuntimePaths...)
-	committed, err = b.writeRunLayer(sn, id, s, r, exclude)
+	committed, err = b.writeRunLayer(sn, id, s, r, exclude, unmounted)
 	return err
 }
 
 // writeRunLayer writes the layer of a RUN step from its snapshot's changes
 // (the driver's WriteDiff) and reports whether the snapshot was committed,
-// as the layer's own or as the next step's parent.
-func (b *builder) writeRunLayer(sn snapshot.Snapshotter, id string, s *stage, r *execRequest, exclude []string) (committed bool, err error) {
+// as the layer's own or as the next step's parent. unmounted waits for the
+// snapshot's mount to be gone: it is called before the snapshot is
+// committed.
+func (b *builder) writeRunLayer(sn snapshot.Snapshotter, id string, s *stage, r *execRequest, exclude []string, unmounted func() error) (committed bool, err error) {
 	opts := layer.DiffOptions{Timestamp: b.o.Timestamp, Exclude: exclude}
 	fill := func(w io.Writer) error { return sn.WriteDiff(w, id, opts) }
 	// The mount points the runtime made, and the directories made for
@@ -117,7 +132,7 @@ func (b *builder) writeRunLayer(sn snapshot.Snapshotter, id string, s *stage, r 
 		return false, err
 	}
 	if b.o.KeepRunLayers && b.o.Timestamp == nil {
-		l, kept, err := b.keepLayer(sn, id, s.state.layers, fill, exclude)
+		l, kept, err := b.keepLayer(sn, id, s.state.layers, fill, exclude, unmounted)
 		if err != nil {
 			return false, err
 		}
@@ -137,6 +152,9 @@ func (b *builder) writeRunLayer(sn snapshot.Snapshotter, id string, s *stage, r 
 	// than writing their layer); without its stubs it holds exactly what
 	// the layer holds. With --timestamp the layer's times differ from the
 	// files', so the layer is unpacked instead.
+	if err := unmounted(); err != nil {
+		return false, err
+	}
 	if b.o.Timestamp == nil {
 		chain := chainID(append(append([]metadata.Layer{}, s.state.layers...), *l)).String()
 		return sn.Commit(chain, id) == nil, nil

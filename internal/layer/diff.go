@@ -94,6 +94,10 @@ type change struct {
 	// parentOnly marks a directory that did not change itself: it is kept
 	// only as the parent of another change.
 	parentOnly bool
+	// info is what the walk read of the path in the tree written, so that
+	// writing its entry needs no second lstat or listxattr; nil for a
+	// deletion and for a parent that finish adds.
+	info *walkedFile
 }
 
 func public(cs []change) []Change {
@@ -148,7 +152,7 @@ func writeChanges(w io.Writer, root string, cs []change, opts DiffOptions) error
 			dir, base := path.Split(c.Path)
 			ents = append(ents, tarEntry{name: (dir + whiteoutPrefix + base)[1:]})
 		default:
-			ents = append(ents, tarEntry{name: c.Path[1:], src: filepath.Join(root, c.Path)})
+			ents = append(ents, tarEntry{name: c.Path[1:], src: filepath.Join(root, c.Path), info: c.info})
 		}
 	}
 	return writeEntries(w, ents, opts)
@@ -271,7 +275,7 @@ func (d *treeDiff) entry(p string, inLower bool) error {
 		d.out = append(d.out, change{Change: Change{Kind: Deleted, Path: p}})
 		return nil
 	case ost == nil:
-		d.out = append(d.out, change{Change: Change{Kind: Added, Path: p}})
+		d.out = append(d.out, change{Change: Change{Kind: Added, Path: p}, info: &walkedFile{st: *nst}})
 		if isDir(nst) {
 			return d.walk(p, false)
 		}
@@ -285,11 +289,11 @@ func (d *treeDiff) entry(p string, inLower bool) error {
 		// A directory replaced by a file takes its contents along:
 		// no deletion is listed below it (a layer could not hold one).
 		if changed {
-			d.out = append(d.out, change{Change: Change{Kind: Modified, Path: p}})
+			d.out = append(d.out, change{Change: Change{Kind: Modified, Path: p}, info: &walkedFile{st: *nst}})
 		}
 		return nil
 	}
-	d.out = append(d.out, change{Change: Change{Kind: Modified, Path: p}, parentOnly: !changed})
+	d.out = append(d.out, change{Change: Change{Kind: Modified, Path: p}, parentOnly: !changed, info: &walkedFile{st: *nst}})
 	return d.walk(p, isDir(ost))
 }
 
@@ -316,13 +320,16 @@ type upperDiff struct {
 
 func upperChanges(upper string, lowers []string, opts DiffOptions) ([]change, error) {
 	u := &upperDiff{upper: upper, lowers: lowers, ex: newExcluder(opts.Exclude)}
-	if err := u.walk("/"); err != nil {
+	if err := u.walk("/", true); err != nil {
 		return nil, err
 	}
 	return finish(u.out), nil
 }
 
-func (u *upperDiff) walk(rel string) error {
+// walk lists the changes under directory rel of the upper dir; inLower
+// says whether the lowers have a directory at rel: when they do not (a
+// directory the command made), nothing below it is looked up in them.
+func (u *upperDiff) walk(rel string, inLower bool) error {
 	names, err := readNames(filepath.Join(u.upper, rel))
 	if err != nil {
 		return err
@@ -332,7 +339,7 @@ func (u *upperDiff) walk(rel string) error {
 		if u.ex.match(p) {
 			continue
 		}
-		if err := u.entry(p); err != nil {
+		if err := u.entry(p, inLower); err != nil {
 			return err
 		}
 	}
@@ -343,7 +350,7 @@ func (u *upperDiff) walk(rel string) error {
 // layers at hand: a layer cannot carry them.
 var unsupportedOverlayXattrs = []string{"trusted.overlay.redirect", "trusted.overlay.metacopy"}
 
-func (u *upperDiff) entry(p string) error {
+func (u *upperDiff) entry(p string, parentInLower bool) error {
 	abs := filepath.Join(u.upper, p)
 	st, err := lstat(abs)
 	if err != nil {
@@ -362,8 +369,18 @@ func (u *upperDiff) entry(p string) error {
 			return fmt.Errorf("%s: upper directory uses overlay %s (mount with redirect_dir=off,metacopy=off)", p, x)
 		}
 	}
-	c := change{Change: Change{Kind: Added, Path: p}}
-	lst, lpath := lowerLookup(u.lowers, p)
+	opaque := xs[overlayOpaqueXattr] == "y"
+	for k := range xs {
+		if dropXattr(k) {
+			delete(xs, k)
+		}
+	}
+	c := change{Change: Change{Kind: Added, Path: p}, info: &walkedFile{st: *st, xattrs: xs, xattrsRead: true}}
+	var lst *unix.Stat_t
+	var lpath string
+	if parentInLower {
+		lst, lpath = lowerLookup(u.lowers, p)
+	}
 	if lst != nil {
 		c.Kind = Modified
 	}
@@ -371,7 +388,7 @@ func (u *upperDiff) entry(p string) error {
 		u.out = append(u.out, c)
 		return nil
 	}
-	c.opaque = xs[overlayOpaqueXattr] == "y"
+	c.opaque = opaque
 	if lst != nil && !c.opaque && isDir(lst) {
 		changed, err := metaChanged(lst, lpath, st, abs)
 		if err != nil {
@@ -385,7 +402,7 @@ func (u *upperDiff) entry(p string) error {
 			return err
 		}
 	}
-	return u.walk(p)
+	return u.walk(p, lst != nil && isDir(lst))
 }
 
 // hidden lists as deleted what the lowers have in the opaque directory p

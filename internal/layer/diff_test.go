@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -298,5 +299,32 @@ func TestWriteTreeDeterministic(t *testing.T) {
 	want := snapshot(t, a, snapOpts{times: true, skip: func(rel string) bool { return strings.HasPrefix(rel, "/opt") }})
 	if d := diffSnapshots(want, snapshot(t, got, snapOpts{times: true})); len(d) > 0 {
 		t.Errorf("round trip:\n%s", strings.Join(d, "\n"))
+	}
+}
+
+// A command can write names that a layer may not hold (".wh." alone would
+// whiteout its own directory): the diff writers refuse them as they
+// write, as ingest refuses them in a tar that arrives.
+func TestDiffWritersRefuseBadNames(t *testing.T) {
+	for _, name := range []string{".wh.", ".wh..", ".wh..."} {
+		t.Run(name, func(t *testing.T) {
+			lower, upper := t.TempDir(), t.TempDir()
+			if err := os.MkdirAll(filepath.Join(upper, "d"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(upper, "d", name), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			writers := map[string]func() error{
+				"upper": func() error { return WriteDiffFromUpper(io.Discard, upper, []string{lower}, DiffOptions{}) },
+				"trees": func() error { return WriteDiffFromTrees(io.Discard, lower, upper, DiffOptions{}) },
+				"tree":  func() error { return WriteTree(io.Discard, upper, DiffOptions{}) },
+			}
+			for w, write := range writers {
+				if err := write(); !errors.Is(err, ErrInvalidLayer) || !strings.Contains(err.Error(), "d/"+name) {
+					t.Errorf("%s: got %v, want an invalid layer naming d/%s", w, err, name)
+				}
+			}
+		})
 	}
 }

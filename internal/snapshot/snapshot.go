@@ -101,7 +101,8 @@ type Snapshotter interface {
 	Dir(key string) (string, error)
 	// WriteDiff writes the layer tar of the changes the active or
 	// committed snapshot key makes on its parent (OCI whiteouts for
-	// deletions). An active snapshot may be in use meanwhile (docker diff
+	// deletions), each entry held to the layer rules (layer.EntryChecker)
+	// as it is written. An active snapshot may be in use meanwhile (docker diff
 	// of a running container): the diff is what it held as it was read.
 	WriteDiff(w io.Writer, key string, opts layer.DiffOptions) error
 	// Apply writes the layer tar r into the active snapshot key, which
