@@ -159,14 +159,18 @@ func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpe
 
 	// The key: the instruction, the args it mentions, and the checksum of
 	// exactly the files it reads.
-	sum, files, err := s.checksum(items, excl)
+	sum, fileSums, err := s.checksum(items, excl)
 	if err != nil {
 		return fail(err)
 	}
-	for _, it := range items {
-		if it.git != nil {
-			files[it.git.gitKeyName()] = it.git.commit
+	files := func() map[string]string {
+		files := fileSums()
+		for _, it := range items {
+			if it.git != nil {
+				files[it.git.gitKeyName()] = it.git.commit
+			}
 		}
+		return cache.Summarise(files)
 	}
 	// COPY --link makes its layer on an empty root, as BuildKit does
 	// (not with --chmod, which BuildKit copies the usual way): the key has
@@ -179,8 +183,8 @@ func (s *stage) copyStep(ctx context.Context, c instructions.Command, sp copySpe
 	if link {
 		parent = ""
 	}
-	k := cache.Key{Parent: parent, Platform: s.platform.String(), Instruction: text + " -> " + dest, Args: s.usedArgs(text), Sources: sum, Files: cache.Summarise(files)}
-	ls := &layerStep{key: k, display: text, createdBy: historyText(c, text), v: v, link: link}
+	k := cache.Key{Parent: parent, Platform: s.platform.String(), Instruction: text + " -> " + dest, Args: s.usedArgs(text), Sources: sum}
+	ls := &layerStep{key: k, files: files, display: text, createdBy: historyText(c, text), v: v, link: link}
 	if hit, err := s.lookup(ls); err != nil || hit {
 		return err
 	}

@@ -587,7 +587,10 @@ func (s *stage) lineErr(c instructions.Command, err error) error {
 // layerStep is a step that makes a layer: it is looked up in the cache
 // and, on a miss, exec makes its layer.
 type layerStep struct {
-	key       cache.Key
+	key cache.Key
+	// files, when set, gives key.Files: made on a miss only (explaining
+	// it and recording the step need them, a hit does not).
+	files     func() map[string]string
 	display   string // the progress line
 	createdBy string
 	v         *progress.Vertex
@@ -621,6 +624,9 @@ func (s *stage) lookup(ls *layerStep) (bool, error) {
 			b.mu.Unlock()
 			return true, nil
 		}
+	}
+	if ls.files != nil {
+		ls.key.Files, ls.files = ls.files(), nil
 	}
 	if st.noCache {
 		ls.v.Note("cache miss: --no-cache")

@@ -250,12 +250,8 @@ func (e *OCI) waitCreated(id string, exited chan error) {
 
 // deleteLeftover deletes what the runtime keeps of container id, if it
 // keeps anything: a crashed run's state, or a run whose runtime did not
-// delete it. runc and crun keep a container's state in ROOT/ID; asking
-// only when it exists spares every run a runtime call.
+// delete it (Delete asks the runtime only when there is state).
 func (e *OCI) deleteLeftover(id string) error {
-	if _, err := os.Lstat(filepath.Join(e.rt.Root, id)); err != nil {
-		return nil
-	}
 	return e.rt.Delete(id, true)
 }
 

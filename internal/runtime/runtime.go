@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,6 +206,11 @@ func (r *Runtime) Resume(id string) error { return r.quiet("resume", id) }
 // Delete removes what the runtime keeps of a stopped container (force:
 // killing it first). A container it does not know is no error.
 func (r *Runtime) Delete(id string, force bool) error {
+	// runc and crun keep a container's state in ROOT/ID: without it there
+	// is nothing to delete, and a run spares a runtime call (~20 ms).
+	if _, err := os.Lstat(filepath.Join(r.Root, id)); r.Root != "" && errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	args := []string{"delete"}
 	if force {
 		args = append(args, "--force")

@@ -146,11 +146,14 @@ func (f *FS) walk(rel, sub string, ist, sst dockerignore.State, skip *dockerigno
 	if err != nil {
 		return err
 	}
+	defer d.Close()
 	names, err := d.Readdirnames(-1)
-	d.Close()
 	if err != nil {
 		return err
 	}
+	// Each name is looked up in the open directory, not along its whole
+	// path again: a 20,000-file context is stat'ed on every build.
+	dirfd := int(d.Fd())
 	sort.Strings(names)
 	for _, n := range names {
 		r, s := path.Join(rel, n), path.Join(sub, n)
@@ -163,11 +166,11 @@ func (f *FS) walk(rel, sub string, ist, sst dockerignore.State, skip *dockerigno
 			return err
 		}
 		e := &Entry{Rel: r, Abs: filepath.Join(abs, n)}
-		if err := unix.Lstat(e.Abs, &e.Stat); err != nil {
+		if err := unix.Fstatat(dirfd, n, &e.Stat, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			return err
+			return &os.PathError{Op: "lstat", Path: e.Abs, Err: err}
 		}
 		hidden := ex || sex
 		if hidden && !(e.IsDir() && (f.Ignore.Exclusions() || skip.Exclusions())) {

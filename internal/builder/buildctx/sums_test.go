@@ -12,7 +12,8 @@ func TestStatCacheRoundTrip(t *testing.T) {
 	if !ok || len(got) != 2 || got["/a"] != m["/a"] || got["/b/c"] != m["/b/c"] {
 		t.Fatalf("round trip: %v %v", got, ok)
 	}
-	for _, bad := range [][]byte{nil, []byte("junk"), append([]byte(statMagic), 200)} {
+	huge := append([]byte(statMagic), 0xff, 0xff, 0xff, 0xff, 0x0f) // a count no file of this size holds
+	for _, bad := range [][]byte{nil, []byte("junk"), append([]byte(statMagic), 1, 200), huge, []byte("strata-statcache-1\n")} {
 		if _, ok := decodeStat(bad); ok {
 			t.Fatalf("accepted %q", bad)
 		}
@@ -49,6 +50,6 @@ func TestFileSumUsesStatCache(t *testing.T) {
 func FuzzDecodeStat(f *testing.F) {
 	f.Add(encodeStat(map[string]statEntry{"/x": {Ino: 1}}))
 	// A path length whose n+64 overflows uint64 (found by the fuzzer).
-	f.Add(append(append([]byte(statMagic), 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), make([]byte, 64)...))
+	f.Add(append(append([]byte(statMagic), 1, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), make([]byte, 64)...))
 	f.Fuzz(func(t *testing.T, b []byte) { decodeStat(b) })
 }
