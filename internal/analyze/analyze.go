@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 )
 
@@ -106,7 +107,7 @@ func analyzePlan(im *plan, opts Options) (*Result, error) {
 			r.Close()
 		}
 	}()
-	instr := instructions(im.History, len(im.Layers))
+	instr := image.LayerInstructions(im.History, len(im.Layers))
 	for i, l := range im.Layers {
 		if opts.UpTo >= 0 && i > opts.UpTo {
 			break

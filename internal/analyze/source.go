@@ -66,27 +66,3 @@ func planOf(ctx context.Context, src image.Source) *plan {
 	}
 	return im
 }
-
-// instructions pairs layers with the history entries that made them, as
-// docker history and dive do: entries marked empty_layer made no layer, the
-// others are matched to layers in order. A layer with no entry left gets
-// "(missing)", dive's word for it.
-func instructions(h []ocispec.History, n int) []string {
-	out := make([]string, n)
-	i := 0
-	for li := range out {
-		for i < len(h) && h[i].EmptyLayer {
-			i++
-		}
-		if i < len(h) {
-			out[li] = h[i].CreatedBy
-			if out[li] == "" {
-				out[li] = h[i].Comment
-			}
-			i++
-		} else {
-			out[li] = "(missing)"
-		}
-	}
-	return out
-}

@@ -34,6 +34,7 @@ func commands(a *app) []*cobra.Command {
 		newPushCmd(a),
 		newRmiCmd(a),
 		newSaveCmd(a),
+		newSbomCmd(a),
 		newSystemCmd(a),
 		newTagCmd(a),
 		newVersionCmd(a),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // ConfigFile is an image config as docker writes it: the OCI image config
@@ -35,4 +36,28 @@ func ParseConfigFile(b []byte) (*ConfigFile, error) {
 		return nil, fmt.Errorf("malformed image config: %v", err)
 	}
 	return &c, nil
+}
+
+// LayerInstructions pairs layers with the history entries that made them,
+// as docker history and dive do: entries marked empty_layer made no layer,
+// the others are matched to layers in order. A layer with no entry left
+// gets "(missing)", dive's word for it.
+func LayerInstructions(h []ocispec.History, n int) []string {
+	out := make([]string, n)
+	i := 0
+	for li := range out {
+		for i < len(h) && h[i].EmptyLayer {
+			i++
+		}
+		if i < len(h) {
+			out[li] = h[i].CreatedBy
+			if out[li] == "" {
+				out[li] = h[i].Comment
+			}
+			i++
+		} else {
+			out[li] = "(missing)"
+		}
+	}
+	return out
 }

@@ -120,13 +120,13 @@ func Write(ctx context.Context, sp Spec, src image.Source, names []image.Referen
 	case Local:
 		return writeLocal(ctx, sp.Dest, src)
 	case Tar:
-		return toFile(sp.Dest, stdout, func(w io.Writer) error { return WriteRootfs(ctx, w, src) })
+		return ToFile(sp.Dest, stdout, func(w io.Writer) error { return WriteRootfs(ctx, w, src) })
 	case OCI, Docker:
 		f := archive.OCIArchive
 		if sp.Type == Docker {
 			f = archive.DockerArchive
 		}
-		return toFile(sp.Dest, stdout, func(w io.Writer) error {
+		return ToFile(sp.Dest, stdout, func(w io.Writer) error {
 			return archive.Save(ctx, w, []archive.SaveImage{{Source: src, Names: names}}, f)
 		})
 	}
@@ -161,9 +161,9 @@ func writeLocal(ctx context.Context, dir string, src image.Source) error {
 	return nil
 }
 
-// toFile runs write on stdout for "-", else on a new file renamed to dest
-// once complete, so that a failed build leaves no half file.
-func toFile(dest string, stdout io.Writer, write func(io.Writer) error) error {
+// ToFile runs write on stdout for "-", else on a new file renamed to dest
+// once complete, so that a failure leaves no half file.
+func ToFile(dest string, stdout io.Writer, write func(io.Writer) error) error {
 	if dest == Stdout {
 		return write(stdout)
 	}
