@@ -55,6 +55,7 @@ func containerCommands(a *app) []*cobra.Command {
 		newExportCmd(a),
 		newKillCmd(a),
 		newLogsCmd(a),
+		newPortCmd(a),
 		newPsCmd(a),
 		newRmCmd(a),
 		newRunCmd(a),

@@ -16,6 +16,7 @@ import (
 	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/network"
 	"github.com/strata-dev/strata/internal/sandbox"
 )
 
@@ -59,7 +60,10 @@ func (c *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringVarP(&c.o.User, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringVar(&c.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
 	fs.StringVar(&c.platform, "platform", "", "Run this platform's image of a multi-platform image (OS/ARCH[/VARIANT]; default: this machine's)")
-	fs.StringVar(&c.o.Network, "network", "", "Connect a container to a network: host (default) or none")
+	fs.StringVar(&c.o.Network, "network", "", "Connect a container to a network: bridge (default: strata0, "+network.Subnet+"), host or none")
+	fs.StringArrayVarP(&c.o.Publish, "publish", "p", nil, "Publish a container's port(s) to the host ([IP:][HOSTPORT:]CTRPORT[/PROTO])")
+	fs.BoolVarP(&c.o.PublishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
+	fs.StringArrayVar(&c.o.Expose, "expose", nil, "Expose a port or a range of ports")
 	fs.StringArrayVarP(&c.o.Volumes, "volume", "v", nil, "Bind mount a volume (HOST-PATH:CONTAINER-PATH[:ro])")
 	fs.StringVarP(&c.o.Hostname, "hostname", "h", "", "Container host name")
 	fs.Bool("help", false, "Print usage") // -h is --hostname, as in docker
@@ -590,7 +594,7 @@ func containerRow(m *container.Manager, r *container.Record, now time.Time, noTr
 	row := psRow{
 		ID: r.ID, Image: r.ImageRef, Names: r.Name, State: s.Status, Networks: r.Config.Network,
 		CreatedAt:  r.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
-		RunningFor: since(r.Created, now),
+		RunningFor: since(r.Created, now), Ports: portsColumn(m, r),
 	}
 	cmd := strings.Join(r.Config.Args(), " ")
 	if !noTrunc {
@@ -674,9 +678,12 @@ func (a *app) create(f *containerFlags, cf *createFlags, cmd *cobra.Command, arg
 	if err != nil {
 		return nil, nil, err
 	}
+	if o.Network == container.NetworkHost && len(o.Publish) > 0 {
+		fmt.Fprintln(a.stderr, "WARNING: Published ports are discarded when using host network mode")
+	}
 	ctx, cancel := interruptible(cmd.Context())
 	defer cancel()
-	if err := a.ensureImage(ctx, m.St, o.Image, cf.pull); err != nil {
+	if err := a.ensureImage(ctx, m.St, o.Image, cf.pull, o.Platform); err != nil {
 		return nil, nil, err
 	}
 	r, err := m.Create(o)

@@ -28,7 +28,8 @@ func checkPullPolicy(p string) error {
 // ensureImage pulls ref as policy says, with docker's messages and
 // progress on stderr (stdout is the container's): "Unable to find image
 // 'busybox:latest' locally" first when it was missing.
-func (a *app) ensureImage(ctx context.Context, st *store.Store, ref, policy string) error {
+// A nil platform is this machine's.
+func (a *app) ensureImage(ctx context.Context, st *store.Store, ref, policy string, platform *image.Platform) error {
 	switch policy {
 	case pullNever:
 		return nil
@@ -49,7 +50,11 @@ func (a *app) ensureImage(ctx context.Context, st *store.Store, ref, policy stri
 	if err != nil {
 		return err
 	}
-	_, err = pullOne(ctx, cl, st, ref, pullWhat{platform: image.HostPlatform()}, a.stderr, false)
+	what := pullWhat{platform: image.HostPlatform()}
+	if platform != nil {
+		what.platform = *platform
+	}
+	_, err = pullOne(ctx, cl, st, ref, what, a.stderr, false)
 	done()
 	return err
 }

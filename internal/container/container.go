@@ -33,6 +33,7 @@ import (
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/flock"
 	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/network"
 	"github.com/strata-dev/strata/internal/runtime"
 	"github.com/strata-dev/strata/internal/sandbox"
 	"github.com/strata-dev/strata/internal/snapshot"
@@ -64,8 +65,14 @@ type Config struct {
 	Hostname   string   `json:"hostname"`
 	Network    string   `json:"network"`
 	Volumes    []Volume `json:"volumes,omitempty"`
-	AutoRemove bool     `json:"autoRemove,omitempty"`
-	StopSignal string   `json:"stopSignal,omitempty"`
+	// Ports are the published ports (-p, -P), on the bridge only; a port
+	// without a host port gets a free one at each start.
+	Ports []network.Port `json:"ports,omitempty"`
+	// ExposedPorts are docker's "80/tcp" keys: the image's EXPOSE,
+	// --expose and the ports -p publishes.
+	ExposedPorts []string `json:"exposedPorts,omitempty"`
+	AutoRemove   bool     `json:"autoRemove,omitempty"`
+	StopSignal   string   `json:"stopSignal,omitempty"`
 	// Sandbox is how the container is confined and limited (caps,
 	// seccomp, --read-only, --memory, --mount...): zero is docker's
 	// defaults, which records made before it existed get.
@@ -128,7 +135,9 @@ func New(st *store.Store, driver, runtimePath string) (*Manager, error) {
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, err
 	}
-	return &Manager{St: st, SN: sn, RuntimePath: runtimePath, dir: dir}, nil
+	m := &Manager{St: st, SN: sn, RuntimePath: runtimePath, dir: dir}
+	m.reconcile()
+	return m, nil
 }
 
 func (m *Manager) runtime() (*runtime.Runtime, error) {
@@ -203,25 +212,31 @@ func (m *Manager) List() ([]*Record, error) {
 // State returns a container's state. A container whose monitor is gone
 // is exited whatever its state file says.
 func (m *Manager) State(id string) State {
-	var s State
-	raw, err := os.ReadFile(filepath.Join(m.Dir(id), "state.json"))
-	if err != nil || json.Unmarshal(raw, &s) != nil {
+	s, ok := m.recordedState(id)
+	if !ok {
 		return State{Status: Created}
 	}
 	if s.Status == Running && !m.monitored(id) {
-		s.Status = Exited
-		if s.Error == "" {
-			s.Error = "the process running the container is gone"
-		}
-		if s.ExitCode == 0 {
-			s.ExitCode = 255
-		}
-		if s.FinishedAt.IsZero() {
-			// When it went is unknown (its monitor was killed): say when
-			// the state was last written rather than the year 1.
-			if fi, err := os.Stat(filepath.Join(m.Dir(id), "state.json")); err == nil {
-				s.FinishedAt = fi.ModTime()
-			}
+		s = m.monitorGone(id, s)
+	}
+	return s
+}
+
+// monitorGone is the state of a container whose monitor is gone while it
+// said running: exited, 255 unless a code was recorded.
+func (m *Manager) monitorGone(id string, s State) State {
+	s.Status = Exited
+	if s.Error == "" {
+		s.Error = "the process running the container is gone"
+	}
+	if s.ExitCode == 0 {
+		s.ExitCode = 255
+	}
+	if s.FinishedAt.IsZero() {
+		// When it went is unknown (its monitor was killed): say when
+		// the state was last written rather than the year 1.
+		if fi, err := os.Stat(filepath.Join(m.Dir(id), "state.json")); err == nil {
+			s.FinishedAt = fi.ModTime()
 		}
 	}
 	return s

@@ -21,6 +21,7 @@ import (
 	"github.com/strata-dev/strata/internal/executor"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
+	net "github.com/strata-dev/strata/internal/network"
 	"github.com/strata-dev/strata/internal/sandbox"
 	"github.com/strata-dev/strata/internal/snapshot"
 	"github.com/strata-dev/strata/internal/store"
@@ -42,6 +43,9 @@ type CreateOptions struct {
 	Stdin      bool
 	AutoRemove bool
 	Volumes    []string // -v HOST:CTR[:ro|rw]
+	Publish    []string // -p [IP:][HOSTPORT:]CTRPORT[/PROTO]
+	PublishAll bool     // -P: every exposed port on a free host port
+	Expose     []string // --expose PORT[/PROTO]
 	// Sandbox is the confinement and limits (sandbox.Parse of the
 	// security and resource flags).
 	Sandbox sandbox.Options
@@ -169,7 +173,7 @@ func (m *Manager) Create(o CreateOptions) (*Record, error) {
 	cfg.Hostname = o.Hostname
 	if cfg.Hostname == "" {
 		cfg.Hostname = r.ID[:12]
-		if network == "host" {
+		if network == NetworkHost {
 			if h, err := os.Hostname(); err == nil {
 				cfg.Hostname = h
 			}
@@ -233,11 +237,15 @@ func containerConfig(o CreateOptions, imageConfig func() (*image.ConfigFile, err
 	}
 	network := o.Network
 	switch network {
-	case "":
-		network = "host"
-	case "host", "none":
+	case "", "default":
+		network = NetworkBridge
+	case NetworkBridge, NetworkHost, NetworkNone:
 	default:
-		return Config{}, usage("network %s not found (only host and none exist here)", network)
+		return Config{}, usage("network %s not found (bridge, host and none exist here)", network)
+	}
+	published, err := net.ParsePublish(o.Publish)
+	if err != nil {
+		return Config{}, &UsageError{err}
 	}
 	if o.Name != "" && !nameRE.MatchString(o.Name) {
 		return Config{}, usage("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
@@ -251,6 +259,26 @@ func containerConfig(o CreateOptions, imageConfig func() (*image.ConfigFile, err
 		Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, WorkingDir: ic.WorkingDir, User: ic.User,
 		Tty: o.Tty, OpenStdin: o.Stdin, Network: network, Volumes: vols, AutoRemove: o.AutoRemove,
 		StopSignal: ic.StopSignal, Sandbox: o.Sandbox,
+	}
+	// Exposed: the image's, --expose's and -p's container ports, as
+	// docker counts them (ps shows those not published, -P publishes
+	// them all).
+	exposed := append([]string{}, o.Expose...)
+	for k := range ic.ExposedPorts {
+		exposed = append(exposed, k)
+	}
+	for _, p := range published {
+		exposed = append(exposed, p.Key())
+	}
+	if cfg.ExposedPorts, err = net.ParseExposed(exposed); err != nil {
+		return Config{}, &UsageError{err}
+	}
+	if network == NetworkBridge {
+		// docker drops them on other networks (with a warning for host).
+		cfg.Ports = published
+		if o.PublishAll {
+			cfg.Ports = net.PublishAll(published, cfg.ExposedPorts)
+		}
 	}
 	if o.Entrypoint != nil {
 		cfg.Entrypoint, cfg.Cmd = nil, nil
@@ -342,6 +370,9 @@ func (m *Manager) Remove(r *Record, force bool) error {
 func (m *Manager) remove(r *Record) error {
 	if rt, err := m.runtime(); err == nil {
 		rt.Delete(r.ID, true)
+	}
+	if err := m.detach(r); err != nil {
+		return err
 	}
 	if err := snapshot.Unmount(m.Rootfs(r.ID)); err != nil {
 		return err

@@ -155,13 +155,24 @@ func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, er
 	if err != nil {
 		return 0, err
 	}
+	var netns string
+	if r.Config.Network == NetworkBridge {
+		if netns, err = m.attach(context.Background(), r); err != nil {
+			return 0, err
+		}
+		defer func() {
+			if derr := m.detach(r); derr != nil && err == nil {
+				err = derr
+			}
+		}()
+	}
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
 	defer signal.Stop(sigs)
 	var state State
 	spec := executor.Spec{
 		ID: r.ID, Bundle: m.bundle(r.ID), Rootfs: mounts, Mounts: volumeMounts(r.Config.Volumes),
-		Hostname: r.Config.Hostname, Network: r.Config.Network, Etc: executor.ContainerEtc, EtcDir: m.Dir(r.ID),
+		Hostname: r.Config.Hostname, Network: r.Config.Network, NetNS: netns, Etc: executor.ContainerEtc, EtcDir: m.Dir(r.ID),
 		Sandbox: r.Config.Sandbox, Stdio: stdio, Signals: sigs,
 		Prepare: func(rootfs string, p *executor.Process) error {
 			if code, err := m.process(r, rootfs, p); err != nil {

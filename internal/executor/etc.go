@@ -1,8 +1,10 @@
 package executor
 
 import (
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -91,6 +93,9 @@ func WriteContainerEtc(dir, hostname, network, extraHosts string) error {
 	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		resolv = string(b)
 	}
+	if network != "host" {
+		resolv = withoutLocalResolvers(resolv)
+	}
 	files := map[string]string{"hosts": hosts, "hostname": hostname + "\n", "resolv.conf": resolv}
 	for _, name := range etcFiles {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(files[name]), 0o644); err != nil {
@@ -98,4 +103,31 @@ func WriteContainerEtc(dir, hostname, network, extraHosts string) error {
 		}
 	}
 	return nil
+}
+
+// withoutLocalResolvers is resolv.conf for a container with a network of
+// its own, as docker makes it: a nameserver on the host's loopback
+// (systemd-resolved's 127.0.0.53) cannot be reached from there, so it is
+// dropped, and Google's resolvers stand in when none is left.
+func withoutLocalResolvers(resolv string) string {
+	var out []string
+	servers := 0
+	for _, line := range strings.Split(resolv, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" {
+			if ip := net.ParseIP(f[1]); ip != nil && ip.IsLoopback() {
+				continue
+			}
+			servers++
+		}
+		out = append(out, line)
+	}
+	s := strings.Join(out, "\n")
+	if servers == 0 {
+		s = strings.TrimRight(s, "\n")
+		if s != "" {
+			s += "\n"
+		}
+		s += "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+	}
+	return s
 }

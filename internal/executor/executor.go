@@ -81,6 +81,9 @@ type Spec struct {
 	// Network is "host" (the host's network) or "none" (a namespace of
 	// its own with only loopback).
 	Network string
+	// NetNS, when set, is a network namespace to join instead (a
+	// container's on the bridge).
+	NetNS string
 	// Etc says how /etc/hosts, /etc/hostname and /etc/resolv.conf are
 	// made; EtcDir holds them for ContainerEtc.
 	Etc    EtcPolicy
@@ -164,7 +167,7 @@ func (e *OCI) Run(ctx context.Context, s Spec) (exit int, err error) {
 	}
 	spec, err := runtime.Spec(runtime.Options{
 		ID: s.ID, Rootfs: rootfs, Process: p,
-		Hostname: hostname(s), Network: s.Network, Mounts: append(etc, s.Mounts...),
+		Hostname: hostname(s), Network: s.Network, NetNS: s.NetNS, Mounts: append(etc, s.Mounts...),
 		Sandbox: s.Sandbox,
 	})
 	if err != nil {

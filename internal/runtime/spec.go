@@ -34,6 +34,9 @@ type Options struct {
 	// Network is "none" (a namespace of its own with only loopback) or
 	// "host" (the host's network).
 	Network string
+	// NetNS, when set, is the path of the network namespace to join
+	// (one made and connected beforehand, internal/network).
+	NetNS string
 	// Mounts are added after the standard ones: /etc/hosts and friends,
 	// volumes.
 	Mounts []specs.Mount
@@ -94,8 +97,8 @@ func spec(o Options, cgroupsWritable bool) (*specs.Spec, error) {
 			CgroupsPath: "/strata/" + o.ID,
 		},
 	}
-	if o.Network != "host" {
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	if o.Network != "host" || o.NetNS != "" {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: o.NetNS})
 	} else {
 		// sysfs cannot be mounted without a network namespace of our
 		// own: bind the host's, read-only.
