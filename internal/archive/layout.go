@@ -149,7 +149,7 @@ func parseArchive(fs files) ([]rawImage, error) {
 	hasIndex, hasManifest := exists(fs, "index.json"), exists(fs, "manifest.json")
 	switch {
 	case hasIndex && hasManifest:
-		imgs, err := parseOCI(fs)
+		imgs, err := parseOCI(fs, nil)
 		if err != nil {
 			return parseDocker(fs)
 		}
@@ -169,7 +169,7 @@ func parseArchive(fs files) ([]rawImage, error) {
 	case hasManifest:
 		return parseDocker(fs)
 	case hasIndex:
-		return parseOCI(fs)
+		return parseOCI(fs, nil)
 	}
 	return nil, errors.New("invalid archive: it has neither manifest.json (docker-archive) nor index.json (OCI layout)")
 }
@@ -244,7 +244,19 @@ func parseDocker(fs files) ([]rawImage, error) {
 	return out, nil
 }
 
-func parseOCI(fs files) ([]rawImage, error) {
+// rawIndex is a multi-platform image of an OCI layout whose every
+// platform's image is in the archive: load keeps it whole.
+type rawIndex struct {
+	raw    []byte
+	digest digest.Digest
+	names  []string
+}
+
+// parseOCI reads an OCI layout's index.json. An entry that is an index
+// gives the image of this machine's platform, or, when multi is not nil
+// and every image manifest it lists is in the archive, all of them
+// (without names) and a rawIndex in multi that has the names.
+func parseOCI(fs files, multi *[]rawIndex) ([]rawImage, error) {
 	if exists(fs, "oci-layout") {
 		var l ocispec.ImageLayout
 		if _, err := readJSON(fs, "oci-layout", &l); err != nil {
@@ -269,6 +281,22 @@ func parseOCI(fs files) ([]rawImage, error) {
 	var out []rawImage
 	pos := map[digest.Digest]int{}
 	for _, d := range idx.Manifests {
+		if multi != nil && image.IsIndex(d.MediaType) {
+			entries, raw, err := wholeIndex(fs, d)
+			if err != nil {
+				return nil, err
+			}
+			if entries != nil {
+				for _, e := range entries {
+					if _, ok := pos[e.manifestDigest]; !ok {
+						pos[e.manifestDigest] = len(out)
+						out = append(out, e)
+					}
+				}
+				*multi = append(*multi, rawIndex{raw: raw, digest: d.Digest, names: ociNames(d.Annotations)})
+				continue
+			}
+		}
 		im, err := ociImage(fs, d, 0)
 		if err != nil {
 			return nil, err
@@ -289,6 +317,37 @@ func parseOCI(fs files) ([]rawImage, error) {
 		return nil, errors.New("invalid archive: index.json lists no image")
 	}
 	return out, nil
+}
+
+// wholeIndex reads the image of every platform of the index d names, or
+// nothing (nil) when one of them is not in the archive.
+func wholeIndex(fs files, d ocispec.Descriptor) ([]rawImage, []byte, error) {
+	b, err := readBlob(fs, d.Digest)
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, _, err := image.ParseIndex(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []rawImage
+	for _, m := range idx.Manifests {
+		if !image.IsManifest(m.MediaType) || m.Platform == nil || m.Platform.OS == "unknown" {
+			continue // an attestation: kept in the index blob only
+		}
+		if !exists(fs, blobPath(m.Digest)) {
+			return nil, nil, nil
+		}
+		im, err := ociImage(fs, m, 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, *im)
+	}
+	if len(out) == 0 {
+		return nil, nil, nil
+	}
+	return out, b, nil
 }
 
 // ociNames reads the names an index entry's annotations give.

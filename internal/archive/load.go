@@ -313,9 +313,24 @@ type planned struct {
 }
 
 func (l *loader) assemble() error {
-	raws, err := parseArchive(l)
+	var raws []rawImage
+	var multi []rawIndex
+	var err error
+	if exists(l, "index.json") && !exists(l, "manifest.json") {
+		// An oci-archive: a multi-platform image in it is loaded whole.
+		raws, err = parseOCI(l, &multi)
+	} else {
+		raws, err = parseArchive(l)
+	}
 	if err != nil {
 		return err
+	}
+	inIndex := map[digest.Digest]bool{}
+	for _, ix := range multi {
+		idx, _, _ := image.ParseIndex(ix.raw)
+		for _, m := range idx.Manifests {
+			inIndex[m.Digest] = true
+		}
 	}
 	var plans []planned
 	for _, raw := range raws {
@@ -393,21 +408,48 @@ func (l *loader) assemble() error {
 			}
 			md = d.Digest
 		}
-		var refs []image.Reference
-		for _, n := range p.raw.names {
-			r, err := image.ParseTagged(n)
-			if err != nil {
-				return err
-			}
-			refs = append(refs, r)
+		refs, err := parseRefs(p.raw.names)
+		if err != nil {
+			return err
 		}
 		im, err := l.st.AddImage(md, refs, nil)
 		if err != nil {
 			return err
 		}
-		l.result.Images = append(l.result.Images, Loaded{ID: im.ID, Names: refs})
+		if !inIndex[md] || len(refs) > 0 {
+			l.result.Images = append(l.result.Images, Loaded{ID: im.ID, Names: refs})
+		}
+	}
+	for _, ix := range multi {
+		d, err := l.st.PutBytes("", ix.raw)
+		if err != nil {
+			return err
+		}
+		if d.Digest != ix.digest {
+			return fmt.Errorf("invalid archive: index %s does not match its digest", ix.digest)
+		}
+		refs, err := parseRefs(ix.names)
+		if err != nil {
+			return err
+		}
+		if _, err := l.st.AddIndex(ix.digest, refs, nil); err != nil {
+			return err
+		}
+		l.result.Images = append(l.result.Images, Loaded{ID: ix.digest, Names: refs})
 	}
 	return nil
+}
+
+func parseRefs(names []string) ([]image.Reference, error) {
+	var refs []image.Reference
+	for _, n := range names {
+		r, err := image.ParseTagged(n)
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, r)
+	}
+	return refs, nil
 }
 
 // storeWriter keeps the store's write error apart from the archive's read

@@ -22,6 +22,19 @@ import (
 type SaveImage struct {
 	Source image.Source
 	Names  []image.Reference
+	// Index, when set (oci-archive only), makes this a multi-platform
+	// image: Source is unused, and the names go to the index.
+	Index *SaveIndex
+}
+
+// SaveIndex is a multi-platform image to save: its index document as
+// stored and the Source of each platform's image it keeps. When an
+// entry's manifest is not the one the index names (a converted image),
+// the index is written anew for the manifests saved.
+type SaveIndex struct {
+	Raw []byte
+	// Entries are keyed by the manifest digest the index has for them.
+	Entries map[digest.Digest]image.Source
 }
 
 // blobOut is one blob to write: from a source as is, from a source
@@ -70,6 +83,17 @@ func Save(ctx context.Context, w io.Writer, imgs []SaveImage, f Format) error {
 	var dms []dockerManifest
 	repos := map[string]map[string]string{}
 	for _, si := range imgs {
+		if si.Index != nil {
+			if f != OCIArchive {
+				return fmt.Errorf("a multi-platform image goes in an oci-archive; a docker-archive holds one platform")
+			}
+			desc, err := saveIndex(ctx, blobs, si.Index)
+			if err != nil {
+				return err
+			}
+			index.Manifests = append(index.Manifests, namedDescriptors(desc, si.Names)...)
+			continue
+		}
 		src := si.Source
 		open := copyOpener(ctx, src)
 		cfg, man, layers := src.Config(), src.Manifest(), src.Layers()
@@ -124,15 +148,7 @@ func Save(ctx context.Context, w io.Writer, imgs []SaveImage, f Format) error {
 			}
 			dms = append(dms, dm)
 		}
-		desc := man.Descriptor()
-		if len(si.Names) == 0 {
-			index.Manifests = append(index.Manifests, desc)
-		}
-		for _, n := range si.Names {
-			d := desc
-			d.Annotations = map[string]string{AnnotationContainerName: n.String(), AnnotationRefName: n.Tag()}
-			index.Manifests = append(index.Manifests, d)
-		}
+		index.Manifests = append(index.Manifests, namedDescriptors(man.Descriptor(), si.Names)...)
 	}
 
 	tw := newTarWriter(w)
@@ -174,6 +190,64 @@ func Save(ctx context.Context, w io.Writer, imgs []SaveImage, f Format) error {
 		}
 	}
 	return tw.close()
+}
+
+// namedDescriptors is index.json's entries for a manifest or index: one
+// per name, with the annotations that name it, or one without a name.
+func namedDescriptors(desc ocispec.Descriptor, names []image.Reference) []ocispec.Descriptor {
+	if len(names) == 0 {
+		return []ocispec.Descriptor{desc}
+	}
+	var out []ocispec.Descriptor
+	for _, n := range names {
+		d := desc
+		d.Annotations = map[string]string{AnnotationContainerName: n.String(), AnnotationRefName: n.Tag()}
+		out = append(out, d)
+	}
+	return out
+}
+
+// saveIndex adds a multi-platform image's blobs (each entry's manifest,
+// config and layers as they are, and the index) to blobs and returns the
+// index's descriptor.
+func saveIndex(ctx context.Context, blobs map[digest.Digest]blobOut, si *SaveIndex) (ocispec.Descriptor, error) {
+	idx, mt, err := image.ParseIndex(si.Raw)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	raw := si.Raw
+	for _, src := range si.Entries {
+		open := copyOpener(ctx, src)
+		cfg, man := src.Config(), src.Manifest()
+		blobs[cfg.Digest] = blobOut{d: cfg.Digest, size: int64(len(cfg.Raw)), data: cfg.Raw}
+		blobs[man.Digest] = blobOut{d: man.Digest, size: int64(len(man.Raw)), data: man.Raw}
+		for _, l := range src.Layers() {
+			blobs[l.Digest] = blobOut{d: l.Digest, size: l.Size, from: open, src: l.Digest}
+		}
+	}
+	changed := false
+	var kept []ocispec.Descriptor
+	for _, d := range idx.Manifests {
+		src, ok := si.Entries[d.Digest]
+		if !ok {
+			changed = true // not saved (an attestation a pull left out)
+			continue
+		}
+		if md := src.Manifest().Descriptor(); md.Digest != d.Digest {
+			d.Digest, d.Size, d.MediaType = md.Digest, md.Size, md.MediaType
+			changed = true
+		}
+		kept = append(kept, d)
+	}
+	if changed {
+		idx.Manifests = kept
+		if raw, err = json.Marshal(idx); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
+	d := digest.FromBytes(raw)
+	blobs[d] = blobOut{d: d, size: int64(len(raw)), data: raw}
+	return ocispec.Descriptor{MediaType: mt, Digest: d, Size: int64(len(raw))}, nil
 }
 
 func uncompressedSize(open blobOpener, d digest.Digest) (int64, error) {

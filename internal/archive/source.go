@@ -461,7 +461,7 @@ func openDir(dir string) (*Archive, error) {
 	}
 	s := &dirSource{root: root}
 	a := &Archive{files: s}
-	raws, err := parseOCI(s)
+	raws, err := parseOCI(s, nil)
 	if err == nil {
 		var files []*os.File
 		a.images, err = sourceImages(a, raws, map[digest.Digest]string{}, func(name string) (io.Reader, int64) {

@@ -1,17 +1,22 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/archive"
 	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/metadata"
+	"github.com/strata-dev/strata/internal/store"
 )
 
 func isTerminal(v any) bool {
@@ -24,7 +29,7 @@ func isTerminal(v any) bool {
 }
 
 func newSaveCmd(a *app) *cobra.Command {
-	var output, format string
+	var output, format, platform string
 	var cf compressionFlags
 	c := &cobra.Command{
 		Use:   "save [OPTIONS] IMAGE [IMAGE...]",
@@ -55,10 +60,28 @@ func newSaveCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			want, err := optionalPlatform(platform)
+			if err != nil {
+				return err
+			}
 			var imgs []archive.SaveImage
 			pos := map[string]int{}
 			for _, arg := range args {
-				im, err := st.Resolve(arg)
+				if ix, err := st.Index(arg); err == nil && f == archive.OCIArchive && want == nil {
+					si, err := saveIndex(cmd.Context(), st, ix, arg, conv)
+					if err != nil {
+						return err
+					}
+					for _, src := range si.Index.Entries {
+						defer src.Close()
+					}
+					if r, err := image.ParseTagged(arg); err == nil && slices.Contains(names[ix.Digest], r.String()) {
+						si.Names = []image.Reference{r}
+					}
+					imgs = append(imgs, si)
+					continue
+				}
+				im, err := resolveFor(st, arg, want)
 				if err != nil {
 					return err
 				}
@@ -78,9 +101,14 @@ func newSaveCmd(a *app) *cobra.Command {
 					pos[im.ID.String()] = i
 					imgs = append(imgs, archive.SaveImage{Source: src})
 				}
-				// A name (not an ID) is saved with the image, as docker does.
+				// A name (not an ID) is saved with the image, as docker does;
+				// a multi-platform image's name with the platform saved.
+				mine := names[im.ID]
+				if ix, err := st.Index(arg); err == nil {
+					mine = names[ix.Digest]
+				}
 				if r, err := image.ParseTagged(arg); err == nil {
-					for _, n := range names[im.ID] {
+					for _, n := range mine {
 						if n == r.String() && !hasRef(imgs[i].Names, r) {
 							imgs[i].Names = append(imgs[i].Names, r)
 						}
@@ -110,8 +138,47 @@ func newSaveCmd(a *app) *cobra.Command {
 	}
 	c.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
 	c.Flags().StringVar(&format, "format", "docker-archive", "Archive format: docker-archive or oci-archive")
+	c.Flags().StringVar(&platform, "platform", "", "Save this platform's image of a multi-platform image (default: all of them in an oci-archive, this machine's in a docker-archive)")
 	cf.add(c.Flags(), "written (oci-archive)")
 	return c
+}
+
+// saveIndex is a multi-platform image to save whole: each platform's
+// image (converted when conv is set) and the index.
+func saveIndex(ctx context.Context, st *store.Store, ix *metadata.Index, name string, conv *store.Conversion) (archive.SaveImage, error) {
+	raw, err := st.ReadBlob(ix.Digest, image.MaxManifestSize)
+	if err != nil {
+		return archive.SaveImage{}, err
+	}
+	si := archive.SaveImage{Index: &archive.SaveIndex{Raw: raw, Entries: map[digest.Digest]image.Source{}}}
+	for _, e := range ix.Entries {
+		src, err := entrySource(ctx, st, e.Image, name, conv)
+		if err != nil {
+			for _, src := range si.Index.Entries {
+				src.Close()
+			}
+			return archive.SaveImage{}, err
+		}
+		si.Index.Entries[e.Manifest] = src
+	}
+	return si, nil
+}
+
+// entrySource opens the stored image id, converted when conv is set.
+func entrySource(ctx context.Context, st *store.Store, id digest.Digest, name string, conv *store.Conversion) (image.Source, error) {
+	im, err := st.Image(id)
+	if err != nil {
+		return nil, err
+	}
+	src, err := st.ImageSource(im, name)
+	if err != nil || conv == nil {
+		return src, err
+	}
+	converted, err := st.Recompress(ctx, src, *conv)
+	if err != nil {
+		src.Close()
+	}
+	return converted, err
 }
 
 func newLoadCmd(a *app) *cobra.Command {

@@ -57,6 +57,7 @@ type buildFlags struct {
 	metadataFile  string
 	squash        bool
 	squashAll     bool
+	push, load    bool          // --push: send the tags to their registries; --load: keep them here too
 	sandbox       sandbox.Flags // --add-host, --ulimit, --shm-size
 }
 
@@ -99,6 +100,8 @@ func newBuildCmd(a *app) *cobra.Command {
 	fl.StringArrayVar(&f.contexts, "build-context", nil, `Additional build context for FROM and COPY --from ("NAME=DIR" or "NAME=docker-image://REF")`)
 	fl.BoolVar(&f.squash, "squash", false, "Squash the layers the final stage adds to its base image into one (the build cache keeps every step)")
 	fl.BoolVar(&f.squashAll, "squash-all", false, "Squash all of the image's layers, its base's too, into one")
+	fl.BoolVar(&f.push, "push", false, "Push the built image (every platform, and the index) to the registry of each tag; nothing is kept here unless --load")
+	fl.BoolVar(&f.load, "load", false, "With --push, keep the built image in the store too")
 	fl.BoolVar(&f.check, "check", false, "Check the Dockerfile with BuildKit's lint rules instead of building (exit 1 on warnings)")
 	addBuildSandboxFlags(fl, &f.sandbox)
 	return c
@@ -288,6 +291,9 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 	if err != nil {
 		return err
 	}
+	if f.push && len(o.Tags) == 0 {
+		return errdefs.InvalidArgument(errors.New("--push needs a name to push to: -t REGISTRY/REPO:TAG"))
+	}
 	out, err := a.buildOutput(f.outputs, &o)
 	if err != nil {
 		return err
@@ -349,6 +355,11 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 	if !f.quiet {
 		buildWarnings(ctx, st, o, a.stderr)
 	}
+	if f.push {
+		if err := a.pushBuilt(ctx, st, client, o.Tags, f.load, f.quiet); err != nil {
+			return err
+		}
+	}
 	if f.iidfile != "" {
 		if err := os.WriteFile(f.iidfile, []byte(res.ImageID.String()), 0o644); err != nil {
 			return err
@@ -363,6 +374,34 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		a.println(res.ImageID.String())
 	}
 	return nil
+}
+
+// pushBuilt is build --push: each tag sent to its registry, then, unless
+// keep (--load), the tags removed here (the build cache keeps the steps),
+// as buildx's --push leaves nothing in the local image store.
+func (a *app) pushBuilt(ctx context.Context, st *store.Store, client func() (*registry.Client, error), tags []image.Reference, keep, quiet bool) error {
+	cl, err := client()
+	if err != nil {
+		return err
+	}
+	for _, t := range tags {
+		if !quiet {
+			fmt.Fprintf(a.stdout, "The push refers to repository [%s]\n", t.Repository())
+		}
+		if err := a.pushTo(ctx, st, cl, pushJob{name: t.String(), dest: t, quiet: quiet}); err != nil {
+			return err
+		}
+	}
+	if keep {
+		return nil
+	}
+	for _, t := range tags {
+		if _, err := st.Remove(t.String(), false); err != nil {
+			return err
+		}
+	}
+	_, err = st.GC(false)
+	return err
 }
 
 // buildPlatforms is builder.Build, or for a list of several platforms

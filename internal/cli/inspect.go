@@ -95,13 +95,9 @@ func newInspectCmd(a *app) *cobra.Command {
 			}
 			var out []any
 			var firstErr error
-			var want *image.Platform
-			if platform != "" {
-				p, err := image.ParsePlatform(platform)
-				if err != nil {
-					return err
-				}
-				want = &p
+			want, err := optionalPlatform(platform)
+			if err != nil {
+				return err
 			}
 			for _, ref := range args {
 				if want == nil {
@@ -136,6 +132,15 @@ func newInspectCmd(a *app) *cobra.Command {
 	c.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
 	c.Flags().StringVar(&platform, "platform", "", "Inspect this platform's image of a multi-platform image (OS/ARCH[/VARIANT])")
 	return c
+}
+
+// optionalPlatform reads a --platform value that may be absent (nil).
+func optionalPlatform(s string) (*image.Platform, error) {
+	if s == "" {
+		return nil, nil
+	}
+	p, err := image.ParsePlatform(s)
+	return &p, err
 }
 
 // resolveFor is the image ref names for platform p (nil: the image or this

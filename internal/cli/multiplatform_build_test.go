@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/strata-dev/strata/internal/container/containertest"
+	"github.com/strata-dev/strata/internal/registry/registrytest"
 )
 
 // multiBusyboxRoot is a store holding busybox:multi, a linux/amd64 and
@@ -53,6 +58,124 @@ func TestBuildMultiPlatform(t *testing.T) {
 	out, _, _ := strata(t, root, "", "images", "--tree")
 	if !regexp.MustCompile(`(?m)^app:multi\s.*\n├─ linux/amd64\s.*\n└─ linux/arm64\s`).MatchString(out) {
 		t.Errorf("images --tree:\n%s", out)
+	}
+	pushAndRead(t, root, "app:multi")
+	saveAndLoad(t, root, "app:multi")
+}
+
+// saveAndLoad: an oci-archive holds the whole multi-platform image (the
+// same index, which skopeo reads, and both platforms after a load); a
+// docker-archive one platform, --platform's or this machine's.
+func saveAndLoad(t *testing.T, root, name string) {
+	id, _, _ := strata(t, root, "", "inspect", "--format", "{{.Id}}", name)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string // after a load into an empty store
+	}{
+		{[]string{"--format", "oci-archive"}, id + "├─ linux/amd64\n└─ linux/arm64\n"},
+		{[]string{"--platform", "linux/arm64"}, "arm64\n"},
+		{nil, "amd64\n"},
+	} {
+		archive := filepath.Join(dir, "a.tar")
+		if out, errOut, code := strata(t, root, "", append(append([]string{"save", "-o", archive}, c.args...), name)...); code != 0 {
+			t.Fatalf("save %v: %s %s", c.args, out, errOut)
+		}
+		fresh := t.TempDir()
+		if out, errOut, code := strata(t, fresh, "", "load", "-i", archive); code != 0 || !strings.Contains(out, "Loaded image: "+name) {
+			t.Fatalf("load of save %v: %s %s", c.args, out, errOut)
+		}
+		var got string
+		if c.args == nil || c.args[0] == "--platform" {
+			got, _, _ = strata(t, fresh, "", "inspect", "--format", "{{.Architecture}}", name)
+		} else {
+			got, _, _ = strata(t, fresh, "", "inspect", "--format", "{{.Id}}", name)
+			tree, _, _ := strata(t, fresh, "", "images", "--tree")
+			for _, l := range strings.Split(tree, "\n") {
+				if strings.HasPrefix(l, "├─") || strings.HasPrefix(l, "└─") {
+					got += strings.Fields(l)[0] + " " + strings.Fields(l)[1] + "\n"
+				}
+			}
+			if raw := skopeoRun(t, "inspect", "--raw", "oci-archive:"+archive); digest.FromString(raw).String()+"\n" != id {
+				t.Errorf("skopeo reads the archive's index as %s, want %s", digest.FromString(raw), id)
+			}
+		}
+		if got != c.want {
+			t.Errorf("save %v, load: %q, want %q", c.args, got, c.want)
+		}
+	}
+}
+
+// pushAndRead pushes the multi-platform image name to a registry and
+// reads it back with skopeo: the index skopeo gets is the one push
+// reported, lists both platforms, and copy --all fetches every manifest
+// with the digest the index names.
+func pushAndRead(t *testing.T, root, name string) {
+	regEnv(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	dest := reg.Host + "/app:multi"
+	out, errOut, code := strata(t, root, "", "push", name, dest)
+	if code != 0 {
+		t.Fatalf("push: %s %s", out, errOut)
+	}
+	m := regexp.MustCompile(`(?m)^multi: digest: (sha256:[0-9a-f]{64}) size: (\d+)$`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "linux/amd64: digest: ") || !strings.Contains(out, "linux/arm64: digest: ") {
+		t.Fatalf("push printed:\n%s", out)
+	}
+	raw := skopeoRun(t, "inspect", "--raw", "--tls-verify=false", "docker://"+dest)
+	if got := digest.FromString(raw).String(); got != m[1] {
+		t.Errorf("skopeo reads an index of digest %s, push said %s", got, m[1])
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal([]byte(raw), &idx); err != nil {
+		t.Fatal(err)
+	}
+	var plats []string
+	for _, d := range idx.Manifests {
+		plats = append(plats, d.Platform.OS+"/"+d.Platform.Architecture)
+	}
+	if strings.Join(plats, " ") != "linux/amd64 linux/arm64" {
+		t.Errorf("the pushed index lists %v", plats)
+	}
+	layout := t.TempDir()
+	skopeoRun(t, "copy", "--all", "--src-tls-verify=false", "docker://"+dest, "oci:"+layout+":multi")
+	for _, d := range idx.Manifests {
+		b, err := os.ReadFile(filepath.Join(layout, "blobs", "sha256", d.Digest.Encoded()))
+		if err != nil || digest.FromBytes(b) != d.Digest {
+			t.Errorf("copy --all: manifest %s: %v", d.Digest, err)
+		}
+	}
+}
+
+// TestBuildPush: build --push sends every platform and the index to the
+// registry and keeps no name here; --load keeps it too.
+func TestBuildPush(t *testing.T) {
+	root, dir := multiBusyboxRoot(t, map[string]string{"Dockerfile": "FROM busybox:multi\nCOPY Dockerfile /\n"})
+	regEnv(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	for _, c := range []struct {
+		tag  string
+		load bool
+	}{{"pushed:1", false}, {"loaded:1", true}} {
+		args := []string{"build", "--push", "--platform", "linux/amd64,linux/arm64", "-t", reg.Host + "/" + c.tag, dir}
+		if c.load {
+			args = append(args, "--load")
+		}
+		out, errOut, code := strata(t, root, "", args...)
+		if code != 0 || !strings.Contains(out, "linux/arm64: digest: ") {
+			t.Fatalf("%v: %s %s", args, out, errOut)
+		}
+		raw := skopeoRun(t, "inspect", "--raw", "--tls-verify=false", "docker://"+reg.Host+"/"+c.tag)
+		if !strings.Contains(raw, `"architecture":"arm64"`) {
+			t.Errorf("%s in the registry: %s", c.tag, raw)
+		}
+		_, _, code = strata(t, root, "", "inspect", reg.Host+"/"+c.tag)
+		if (code == 0) != c.load {
+			t.Errorf("%s kept here: %v, want %v", c.tag, code == 0, c.load)
+		}
+	}
+	if _, errOut, code := strata(t, root, "", "build", "--push", dir); code != 1 || !strings.Contains(errOut, "--push needs a name") {
+		t.Errorf("--push without -t: exit %d %s", code, errOut)
 	}
 }
 

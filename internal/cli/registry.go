@@ -20,6 +20,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
+	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/registry"
 	"github.com/strata-dev/strata/internal/store"
 )
@@ -239,6 +240,7 @@ func newPushCmd(a *app) *cobra.Command {
 	var f registryFlags
 	var cf compressionFlags
 	var quiet bool
+	var platform string
 	c := &cobra.Command{
 		Use:   "push [OPTIONS] IMAGE [DESTINATION]",
 		Short: "Upload an image to a registry",
@@ -281,42 +283,81 @@ func newPushCmd(a *app) *cobra.Command {
 			if !quiet {
 				fmt.Fprintf(a.stdout, "The push refers to repository [%s]\n", r.Repository())
 			}
-			src, err := st.Source(args[0])
+			want, err := optionalPlatform(platform)
 			if err != nil {
-				done()
 				return err
 			}
-			defer src.Close()
-			if conv != nil {
-				// gzip: uncompressed layers go the way they always go.
-				conv.LeaveUncompressed = conv.To == layer.Gzip
-				if !quiet {
-					conv.Converting = func(l image.Layer) {
-						fmt.Fprintf(a.stdout, "%s: Converting to %s\n", shortID(l.Digest.String()), conv.To)
-					}
-				}
-				if src, err = st.Recompress(ctx, src, *conv); err != nil {
-					done()
-					return err
-				}
-			}
-			res, err := cl.Push(ctx, st, src, dest)
+			err = a.pushTo(ctx, st, cl, pushJob{name: args[0], dest: r, conv: conv, platform: want, quiet: quiet})
 			done()
-			if err != nil {
-				return err
-			}
-			if quiet {
-				a.println(r.String())
-				return nil
-			}
-			fmt.Fprintf(a.stdout, "%s: digest: %s size: %d\n", r.Tag(), res.Digest, res.Size)
-			return nil
+			return err
 		},
 	}
 	f.add(c)
 	cf.add(c.Flags(), "sent")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
+	c.Flags().StringVar(&platform, "platform", "", "Push only this platform's image of a multi-platform image (OS/ARCH[/VARIANT])")
 	return c
+}
+
+// pushJob is one image to push: the store's name, where it goes, the
+// layer conversion (nil: none), the platform of a multi-platform image to
+// push alone (nil: all of them, with the index).
+type pushJob struct {
+	name     string
+	dest     image.Reference
+	conv     *store.Conversion
+	platform *image.Platform
+	quiet    bool
+}
+
+// pushTo pushes an image of the store, or a multi-platform image whole
+// (each platform's image, then the index), printing what docker prints.
+func (a *app) pushTo(ctx context.Context, st *store.Store, cl *registry.Client, j pushJob) error {
+	if j.conv != nil {
+		// gzip: uncompressed layers go the way they always go.
+		j.conv.LeaveUncompressed = j.conv.To == layer.Gzip
+		if !j.quiet {
+			j.conv.Converting = func(l image.Layer) {
+				fmt.Fprintf(a.stdout, "%s: Converting to %s\n", shortID(l.Digest.String()), j.conv.To)
+			}
+		}
+	}
+	open := func(im *metadata.Image) (image.Source, error) { return entrySource(ctx, st, im.ID, j.name, j.conv) }
+	tag := j.dest.Tag()
+	if ix, err := st.Index(j.name); err == nil && j.platform == nil {
+		res, err := cl.PushIndex(ctx, st, ix, j.dest.String(), open)
+		if err != nil {
+			return err
+		}
+		if j.quiet {
+			a.println(j.dest.String())
+			return nil
+		}
+		for _, e := range res.Entries {
+			fmt.Fprintf(a.stdout, "%s: digest: %s size: %d\n", e.Platform, e.Digest, e.Size)
+		}
+		fmt.Fprintf(a.stdout, "%s: digest: %s size: %d\n", tag, res.Digest, res.Size)
+		return nil
+	}
+	im, err := resolveFor(st, j.name, j.platform)
+	if err != nil {
+		return err
+	}
+	src, err := open(im)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	res, err := cl.Push(ctx, st, src, j.dest.String())
+	if err != nil {
+		return err
+	}
+	if j.quiet {
+		a.println(j.dest.String())
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "%s: digest: %s size: %d\n", tag, res.Digest, res.Size)
+	return nil
 }
 
 func newLoginCmd(a *app) *cobra.Command {

@@ -30,6 +30,7 @@ type PushResult struct {
 	// Recompressed is set when uncompressed local layers were pushed gzip
 	// compressed, so the pushed manifest differs from the stored one.
 	Recompressed bool
+	MediaType    string // of the manifest as pushed
 }
 
 func (c *Client) pusher(ctx context.Context) (*remote.Pusher, error) {
@@ -214,11 +215,26 @@ func (c *Client) Push(ctx context.Context, st *store.Store, src image.Source, de
 	if err != nil {
 		return nil, err
 	}
+	res, err := c.pushImage(ctx, st, src, ref.Context(), ref)
+	if err != nil {
+		return nil, err
+	}
+	res.Ref = iref
+	if rec, ok := store.Record(src); ok {
+		if _, err := st.AddImage(rec.Manifest.Digest, nil, []string{iref.Repository() + "@" + res.Digest.String()}); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// pushImage sends src's blobs to repo, then its manifest under ref (nil:
+// under its own digest, as an index's entries go).
+func (c *Client) pushImage(ctx context.Context, st *store.Store, src image.Source, repo name.Repository, ref name.Reference) (*PushResult, error) {
 	man := src.Manifest()
 	raw, mt := man.Raw, man.MediaType
 	m := *man.Manifest
 	m.Layers = append([]ocispec.Descriptor(nil), m.Layers...) // rewritten below; the source's stays
-	repo := ref.Context()
 	mounts := c.mountSources(st, repo)
 
 	// A layer listed twice is sent once.
@@ -243,7 +259,7 @@ func (c *Client) Push(ctx context.Context, st *store.Store, src image.Source, de
 	if _, err := c.uploadBlobs(ctx, blobs, cache, repo, []Upload{{Desc: m.Config, MountFrom: mounts[m.Config.Digest]}}); err != nil {
 		return nil, err
 	}
-	res := &PushResult{Ref: iref}
+	res := &PushResult{}
 	for _, r := range results {
 		switch {
 		case r.Status == "Pushed":
@@ -267,15 +283,13 @@ func (c *Client) Push(ctx context.Context, st *store.Store, src image.Source, de
 			return nil, err
 		}
 	}
+	if ref == nil {
+		ref = repo.Digest(digest.FromBytes(raw).String())
+	}
 	if res.Digest, err = c.PutManifest(ctx, ref, raw, mt); err != nil {
 		return nil, err
 	}
-	res.Size = int64(len(raw))
-	if rec, ok := store.Record(src); ok {
-		if _, err := st.AddImage(rec.Manifest.Digest, nil, []string{iref.Repository() + "@" + res.Digest.String()}); err != nil {
-			return nil, err
-		}
-	}
+	res.Size, res.MediaType = int64(len(raw)), mt
 	return res, nil
 }
 
