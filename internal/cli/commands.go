@@ -35,6 +35,7 @@ func commands(a *app) []*cobra.Command {
 		newRmiCmd(a),
 		newSaveCmd(a),
 		newSbomCmd(a),
+		newScanCmd(a),
 		newSystemCmd(a),
 		newTagCmd(a),
 		newVersionCmd(a),

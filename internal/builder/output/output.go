@@ -18,10 +18,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/strata-dev/strata/internal/archive"
+	"github.com/strata-dev/strata/internal/atomicfile"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/rewrite"
@@ -167,21 +167,5 @@ func ToFile(dest string, stdout io.Writer, write func(io.Writer) error) error {
 	if dest == Stdout {
 		return write(stdout)
 	}
-	f, err := os.CreateTemp(filepath.Dir(dest), ".strata-output-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), dest)
+	return atomicfile.Write(dest, write)
 }
