@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/strata-dev/strata/internal/fanout"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -91,7 +92,7 @@ func load(st *store.Store, r io.Reader) (*LoadResult, error) {
 	}
 	defer lk.Unlock()
 	l := &loader{st: st, entries: map[string]*loadEntry{}, byDigest: map[digest.Digest]metadata.Layer{},
-		byDiffID: map[digest.Digest]metadata.Layer{}, buf: make([]byte, 1<<20)}
+		byDiffID: map[digest.Digest]metadata.Layer{}, buf: make([]byte, 2<<20)}
 	recs, err := st.LayerRecords()
 	for _, rec := range recs {
 		l.byDigest[rec.Digest] = rec
@@ -243,7 +244,10 @@ func (l *loader) ingest(src io.Reader, name string, expected digest.Digest, head
 		done <- c
 	}()
 	sw := &storeWriter{w: w}
-	n, copyErr := io.CopyBuffer(io.MultiWriter(sw, pw), src, l.buf)
+	// The blob is stored and hashed while the checker reads it.
+	out := fanout.New(sw, pw)
+	n, copyErr := fanout.Copy(out, src, l.buf)
+	out.Close()
 	pw.CloseWithError(copyErr)
 	c := <-done
 	if sw.err != nil {

@@ -9,14 +9,20 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/internal/fanout"
 )
 
 // Writer receives the bytes of one new blob. Commit makes it visible under
 // its digest; Close without Commit throws it away.
 type Writer struct {
-	s       *Store
-	f       *os.File
-	h       hash.Hash
+	s *Store
+	f *os.File
+	h hash.Hash
+	// out writes to f and hashes at once, on two cores: one after the
+	// other, a 1 GiB load spent a third of its time in the write calls
+	// with the hash waiting.
+	out     *fanout.Writer
 	n       int64
 	flushed int64 // bytes handed to writeback so far
 	done    bool
@@ -29,7 +35,8 @@ func (s *Store) NewWriter() (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{s: s, f: f, h: digest.SHA256.Hash()}, nil
+	h := digest.SHA256.Hash()
+	return &Writer{s: s, f: f, h: h, out: fanout.New(f, h)}, nil
 }
 
 // flushChunk is how much is written before asking the kernel to start
@@ -38,8 +45,7 @@ func (s *Store) NewWriter() (*Writer, error) {
 const flushChunk = 16 << 20
 
 func (w *Writer) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	w.h.Write(p[:n])
+	n, err := w.out.Write(p)
 	w.n += int64(n)
 	if w.n-w.flushed >= flushChunk {
 		// Best effort: SYNC_FILE_RANGE_WRITE starts writeback without
@@ -60,6 +66,7 @@ func (w *Writer) Digest() digest.Digest { return digest.NewDigest(digest.SHA256,
 // >= 0), then makes it durable and visible. It returns the blob's digest.
 func (w *Writer) Commit(expected digest.Digest, size int64) (digest.Digest, error) {
 	defer w.Close()
+	w.out.Close()
 	got := w.Digest()
 	if size >= 0 && w.n != size {
 		return "", fmt.Errorf("blob %s: got %d bytes, want %d", expected, w.n, size)
@@ -92,6 +99,7 @@ func (w *Writer) Written() bool { return w.written }
 
 // Close discards an uncommitted blob.
 func (w *Writer) Close() error {
+	w.out.Close()
 	if w.done {
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-dev/strata/internal/content"
+	"github.com/strata-dev/strata/internal/fanout"
 )
 
 // Blob describes a stored layer blob.
@@ -60,8 +61,11 @@ func Ingest(cs *content.Store, r io.Reader, expected digest.Digest, size int64) 
 	}()
 
 	// Large chunks: fewer write syscalls and fewer hand-offs to the
-	// checking goroutine.
-	_, copyErr := io.CopyBuffer(io.MultiWriter(w, pw), br, make([]byte, 1<<20))
+	// checking goroutine, which reads each chunk while the writer stores
+	// and hashes it (fanout).
+	out := fanout.New(w, pw)
+	_, copyErr := fanout.Copy(out, br, make([]byte, 2<<20))
+	out.Close()
 	pw.CloseWithError(copyErr)
 	res := <-done
 	if copyErr != nil && !errors.Is(copyErr, io.ErrClosedPipe) {
@@ -93,12 +97,27 @@ func Check(r io.Reader) (Blob, error) {
 		return Blob{}, fmt.Errorf("%w: %w", ErrInvalidLayer, err)
 	}
 	defer dr.Close()
+	// The tar is hashed and checked on two goroutines while the next
+	// chunk is decompressed.
 	h := digest.SHA256.Digester()
-	cr := &countingReader{r: io.TeeReader(dr, h.Hash())}
-	if err := CheckTar(cr); err != nil {
-		return Blob{}, err
+	pr, pw := io.Pipe()
+	checked := make(chan error, 1)
+	go func() {
+		err := CheckTar(pr)
+		pr.CloseWithError(err) // a refused tar stops the copy at once
+		checked <- err
+	}()
+	out := fanout.New(h.Hash(), pw)
+	n, err := fanout.Copy(out, dr, make([]byte, 2<<20))
+	out.Close()
+	pw.CloseWithError(err)
+	if cerr := <-checked; cerr != nil {
+		return Blob{}, cerr
 	}
-	return Blob{DiffID: h.Digest(), UncompressedSize: cr.n, Compression: c}, nil
+	if err != nil {
+		return Blob{}, fmt.Errorf("%w: %w", ErrInvalidLayer, err)
+	}
+	return Blob{DiffID: h.Digest(), UncompressedSize: n, Compression: c}, nil
 }
 
 // CheckTar reads an uncompressed layer to its end (padding included),
@@ -134,15 +153,4 @@ func CheckName(name string) error {
 		return fmt.Errorf("%w: %w", ErrInvalidLayer, &EntryError{Entry: name, Reason: err.Error()})
 	}
 	return nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
