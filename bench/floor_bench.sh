@@ -1,0 +1,146 @@
+#!/bin/bash
+# strata's hot paths against the machine's floor: the cheapest way this
+# machine moves, reads or hashes the same bytes, measured side by side in
+# one hyperfine run per path, reported as strata/floor (these machines are
+# shared and noisy; ratios drift less than times). Output: bench/out/floor/
+# (gitignored): one hyperfine JSON/markdown per path and summary.md.
+#
+#   bench/floor_bench.sh                      # every path
+#   RUNS=5 bench/floor_bench.sh start context
+#
+# Paths:
+#   export   the layer of a 100,000-file RUN (bench/build's manyfiles), written
+#            from its overlay upper dir into one sha256 pass (Go benchmark
+#            BenchmarkWriteDiffFromUpper) vs `tar --xattrs -cf - upper | sha256sum`
+#   start    `strata run --rm busybox true` (runc, and crun when installed)
+#            vs `runc run` / `crun run` of a ready bundle of the same rootfs
+#   context  fully cached rebuild of a COPY of the 20,000-file context
+#            vs the stat walk `tar -cf /dev/null` of it
+#   load     `strata load` of a 1 GiB docker-archive into an empty store
+#            vs one sha256 pass over it (openssl)
+#   pull     `strata pull` of that 1 GiB image from the local registry into an
+#            empty store vs `curl -o` of its layer blob
+# Base images come from the lab registry (localhost:5000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=bench/out/floor
+RUNS=${RUNS:-3}
+REGISTRY=${REGISTRY:-localhost:5000}
+DOCKERFILES=${DOCKERFILES:-/work/shared/anchors/dockerfiles}
+CONTEXT=${CONTEXT:-/var/lab/ctx/context}
+PATHS=("$@")
+[ ${#PATHS[@]} -gt 0 ] || PATHS=(export start context load pull)
+mkdir -p "$OUT"
+CGO_ENABLED=0 go build -o "$OUT/strata" ./cmd/strata
+O="$PWD/$OUT"
+export STRATA_ROOT="$O/root"
+S="$O/strata"
+summary="$OUT/summary.md"
+echo "# strata against the machine's floor $(date -u +%FT%TZ), $(nproc) CPUs, runs=$RUNS" > "$summary"
+$S pull -q "$REGISTRY/busybox:latest" > /dev/null
+
+hf() { # path name, runs, hyperfine args...
+	local name=$1 runs=$2
+	shift 2
+	hyperfine --runs "$runs" --export-json "$O/$name.json" --export-markdown "$O/$name.md" "$@"
+	{ echo; echo "## $name"; cat "$O/$name.md"; } >> "$summary"
+}
+
+# topdir IMAGE: the snapshot directory of IMAGE's top layer (named by its chain ID).
+topdir() {
+	local chain="" d
+	for d in $($S inspect -f '{{range .RootFS.Layers}}{{.}} {{end}}' "$1"); do
+		if [ -z "$chain" ]; then chain=$d; else chain="sha256:$(printf '%s %s' "$chain" "$d" | sha256sum | cut -d' ' -f1)"; fi
+	done
+	echo "$STRATA_ROOT/snapshots/overlay/s/${chain/:/=}/fs"
+}
+
+# big1g: a 1 GiB one-layer image in the store, its docker-archive and its push.
+big1g() {
+	[ -f "$O/big.tar" ] && return
+	$S build -q -f "$DOCKERFILES/bigfile/Dockerfile" -t floor/big "$DOCKERFILES/bigfile" > /dev/null
+	$S save -o "$O/big.tar" floor/big
+	$S tag floor/big "$REGISTRY/strata-floor/big:latest"
+	$S push -q "$REGISTRY/strata-floor/big:latest" > /dev/null
+}
+
+for p in "${PATHS[@]}"; do
+	echo "== $p"
+	case $p in
+	export)
+		$S build -q --no-cache -f "$DOCKERFILES/manyfiles/Dockerfile" -t floor/manyfiles "$DOCKERFILES/manyfiles" > /dev/null
+		upper=$(topdir floor/manyfiles)
+		lower=$(dirname "$(dirname "$upper")")/$(sed 's/.*"parent":"\([^"]*\)".*/\1/; s/:/=/' "$(dirname "$upper")/info.json")/fs
+		go test -c -o "$O/layer.test" ./internal/layer
+		hf export "$RUNS" --warmup 1 \
+			-n strata "env STRATA_BENCH_UPPER=$upper STRATA_BENCH_LOWER=$lower $O/layer.test -test.run=NONE -test.bench=WriteDiffFromUpper -test.benchtime=1x" \
+			-n floor "bash -c 'tar --xattrs -cf - -C $upper . | sha256sum'"
+		;;
+	start)
+		bundle="$O/bundle"
+		if [ ! -d "$bundle/rootfs/bin" ]; then
+			rm -rf "$bundle" && mkdir -p "$bundle/rootfs"
+			id=$($S create "$REGISTRY/busybox:latest")
+			$S export "$id" | tar -x -C "$bundle/rootfs"
+			$S rm "$id" > /dev/null
+			(cd "$bundle" && runc spec && jq '.process.terminal=false | .process.args=["true"]' config.json > c && mv c config.json)
+		fi
+		args=(-n strata "$S run --rm $REGISTRY/busybox:latest true"
+			-n "floor: runc run" "runc --root $O/runc run --bundle $bundle floor-$$")
+		# On a host with cgroups in hybrid mode crun refuses to run unless it
+		# cannot see the v2 hierarchy: strata starts it in a mount namespace
+		# without it (internal/runtime), and so does the floor.
+		crun_run="crun --root $O/crun run --bundle $bundle floor-$$"
+		if [ -d /sys/fs/cgroup/unified ] && [ -s /sys/fs/cgroup/unified/cgroup.controllers ]; then
+			crun_run="unshare -m --propagation private sh -c 'umount -l /sys/fs/cgroup/unified && exec $crun_run'"
+		fi
+		if command -v crun > /dev/null; then
+			args+=(-n "strata (crun)" "env STRATA_RUNTIME=crun $S run --rm $REGISTRY/busybox:latest true"
+				-n "floor: crun run" "$crun_run")
+		fi
+		hf start $((RUNS * 10)) -N --warmup 3 "${args[@]}"
+		;;
+	context)
+		df="$DOCKERFILES/context/Dockerfile"
+		$S build -q -f "$df" -t floor/context "$CONTEXT" > /dev/null
+		hf context $((RUNS * 5)) -N --warmup 2 \
+			-n strata "$S build -q -f $df -t floor/context $CONTEXT" \
+			-n floor "tar -cf /dev/null -C $(dirname "$CONTEXT") $(basename "$CONTEXT")"
+		;;
+	load)
+		big1g
+		hf load "$RUNS" --prepare "rm -rf $O/root-load; sync" \
+			-n strata "$S --root $O/root-load load -q -i $O/big.tar" \
+			-n floor "openssl dgst -sha256 $O/big.tar"
+		rm -rf "$O/root-load"
+		;;
+	pull)
+		big1g
+		ref="$REGISTRY/strata-floor/big:latest"
+		blob=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
+			"http://$REGISTRY/v2/strata-floor/big/manifests/latest" | jq -r '.layers | max_by(.size) | .digest')
+		hf pull "$RUNS" --prepare "rm -rf $O/root-pull $O/blob; sync" \
+			-n strata "$S --root $O/root-pull pull -q $ref" \
+			-n floor "curl -s -o $O/blob http://$REGISTRY/v2/strata-floor/big/blobs/$blob"
+		rm -rf "$O/root-pull" "$O/blob"
+		;;
+	*)
+		echo "unknown path $p" >&2
+		exit 2
+		;;
+	esac
+done
+# strata/floor from the hyperfine medians, per strata row and its floor
+# (the row after it).
+python3 - "$O" "${PATHS[@]}" << 'PY' | tee -a "$summary"
+import json, sys, statistics
+out = sys.argv[1]
+print("\n| path | strata | s | floor | s | strata/floor |\n|---|---|---|---|---|---|")
+for p in sys.argv[2:]:
+    try:
+        rs = [(r["command"], statistics.median(r["times"])) for r in json.load(open(f"{out}/{p}.json"))["results"]]
+    except OSError:
+        continue
+    for (name, t), (fname, f) in zip(rs[0::2], rs[1::2]):
+        print(f"| {p} | {name} | {t:.3f} | {fname} | {f:.3f} | {t/f:.2f}x |")
+PY
