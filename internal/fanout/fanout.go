@@ -122,7 +122,7 @@ func Copy(f *Writer, r io.Reader, buf []byte) (int64, error) {
 	half := [2][]byte{buf[:len(buf)/2], buf[len(buf)/2:]}
 	var n int64
 	for i := 0; ; i ^= 1 {
-		m, rerr := io.ReadFull(r, half[i])
+		m, rerr := fill(r, half[i])
 		if werr := f.wait(); werr != nil {
 			return n, werr
 		}
@@ -138,11 +138,26 @@ func Copy(f *Writer, r io.Reader, buf []byte) (int64, error) {
 		}
 		switch rerr {
 		case nil:
-		case io.EOF, io.ErrUnexpectedEOF:
+		case io.EOF:
 			return n, f.wait()
 		default:
 			f.wait()
 			return n, rerr
 		}
 	}
+}
+
+// fill reads into buf until it is full or r ends. Unlike io.ReadFull it
+// passes r's own io.ErrUnexpectedEOF on (a truncated tar entry says so),
+// and gives io.EOF for the end of r, even after a partial chunk.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

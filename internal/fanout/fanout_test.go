@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"slices"
 	"testing"
+	"testing/iotest"
 )
 
 type failAfter struct {
@@ -83,3 +84,18 @@ func TestCopyFillsChunks(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// A reader's own error reaches the caller after the bytes before it, and
+// io.ErrUnexpectedEOF (a truncated tar entry) is an error, not an end.
+func TestCopyPassesReadErrors(t *testing.T) {
+	for _, rerr := range []error{io.ErrUnexpectedEOF, errors.New("connection reset")} {
+		var got bytes.Buffer
+		f := New(&got)
+		r := io.MultiReader(bytes.NewReader(make([]byte, 300<<10)), iotest.ErrReader(rerr))
+		n, err := Copy(f, r, make([]byte, 256<<10))
+		f.Close()
+		if !errors.Is(err, rerr) || n != 300<<10 || got.Len() != 300<<10 {
+			t.Fatalf("%v: copied %d (%d written), %v", rerr, n, got.Len(), err)
+		}
+	}
+}
