@@ -95,7 +95,7 @@ type Options struct {
 	// base an error.
 	Puller func(ctx context.Context, req PullRequest) (*metadata.Image, error)
 	// Runtime is the OCI runtime binary for RUN ("" = runtime.Find's
-	// choice: $STRATA_RUNTIME, else runc, else crun).
+	// choice: $STRATA_RUNTIME, else crun, else runc).
 	Runtime string
 	// Executor runs RUN commands (nil: the OCI executor on Runtime, as
 	// `strata run` runs containers; tests give a fake).

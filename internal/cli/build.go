@@ -90,7 +90,7 @@ func newBuildCmd(a *app) *cobra.Command {
 	fl.StringVar(&f.timestamp, "timestamp", "", "Unix time written as every time of the image (default: $SOURCE_DATE_EPOCH, else now)")
 	fl.StringVar(&f.compression, "compression", "", `Layer compression: "gzip", "zstd" or "none" (default: gzip; a RUN layer is kept as its snapshot and gzipped when pushed)`)
 	fl.IntVar(&f.level, "compression-level", 0, "Compression level (default: gzip 1 = fastest, zstd 3)")
-	fl.StringVar(&f.runtime, "runtime", "", "OCI runtime for RUN (default: $STRATA_RUNTIME, else runc, else crun)")
+	fl.StringVar(&f.runtime, "runtime", "", "OCI runtime for RUN (default: $STRATA_RUNTIME, else crun, else runc)")
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, `External cache source ("type=registry,ref=R", or R)`)
 	f.registry.addTLSVerify(fl)
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, `Cache export destination ("type=registry,ref=R[,mode=min|max]")`)

@@ -29,7 +29,7 @@ type containerFlags struct {
 
 func (f *containerFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.driver, "storage-driver", os.Getenv("STRATA_STORAGE_DRIVER"), "Storage driver: overlay or vfs (default: overlay if it mounts here; recorded in the store)")
-	fs.StringVar(&f.runtime, "runtime", "", "OCI runtime binary (default: $STRATA_RUNTIME, else runc, else crun)")
+	fs.StringVar(&f.runtime, "runtime", "", "OCI runtime binary (default: $STRATA_RUNTIME, else crun, else runc)")
 }
 
 func (a *app) containers(f *containerFlags) (*container.Manager, error) {

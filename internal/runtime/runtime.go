@@ -37,7 +37,7 @@ var sbinDirs = []string{"/usr/sbin", "/usr/bin", "/sbin", "/usr/local/sbin", "/u
 
 // Find returns the runtime to use, keeping its state under stateRoot: the
 // one at path (a file or a name), else the one $STRATA_RUNTIME names,
-// else runc, else crun. This is the one place the choice is made.
+// else crun, else runc. This is the one place the choice is made.
 func Find(path, stateRoot string) (*Runtime, error) {
 	if path == "" {
 		path = os.Getenv(EnvRuntime)
@@ -49,8 +49,13 @@ func Find(path, stateRoot string) (*Runtime, error) {
 	return &Runtime{Path: p, Root: stateRoot}, nil
 }
 
-// find resolves the runtime binary: path when given, else runc, else
-// crun, each looked up in $PATH and then in dirs.
+// find resolves the runtime binary: path when given, else crun, else
+// runc, each looked up in $PATH and then in dirs. crun comes first: it
+// starts a container in about a third of runc's time (7.6 ms against
+// 22-25 ms for `run` of a ready bundle here: no Go runtime to start, no
+// re-exec of itself), and on a host with cgroups in hybrid mode Start
+// hides the v2 hierarchy it would refuse. A container keeps the runtime
+// that made it (owner).
 func find(path string, dirs []string) (string, error) {
 	if path != "" {
 		p, err := lookPath(path, dirs)
@@ -59,7 +64,7 @@ func find(path string, dirs []string) (string, error) {
 		}
 		return p, nil
 	}
-	for _, name := range []string{"runc", "crun"} {
+	for _, name := range []string{"crun", "runc"} {
 		if p, err := lookPath(name, dirs); err == nil {
 			return p, nil
 		}
@@ -196,12 +201,42 @@ func (r *Runtime) Run(id, bundle string) *exec.Cmd {
 
 // Kill sends sig (a name like TERM or a number) to the container's process.
 func (r *Runtime) Kill(id, sig string) error {
-	return r.quiet("kill", id, sig)
+	return r.owner(id).quiet("kill", id, sig)
 }
 
 // Pause and Resume freeze and thaw the container's processes.
-func (r *Runtime) Pause(id string) error  { return r.quiet("pause", id) }
-func (r *Runtime) Resume(id string) error { return r.quiet("resume", id) }
+func (r *Runtime) Pause(id string) error  { return r.owner(id).quiet("pause", id) }
+func (r *Runtime) Resume(id string) error { return r.owner(id).quiet("resume", id) }
+
+// owner is the runtime that keeps container id's state: runc writes
+// ROOT/ID/state.json, crun ROOT/ID/status. A container made by the other
+// runtime (before crun was preferred, or under another STRATA_RUNTIME)
+// is killed, inspected and deleted by the one that made it: the other
+// would answer "container does not exist" while it runs on.
+func (r *Runtime) owner(id string) *Runtime {
+	if r.Root == "" {
+		return r
+	}
+	other := ""
+	switch {
+	case r.isCrun() && exists(filepath.Join(r.Root, id, "state.json")):
+		other = "runc"
+	case !r.isCrun() && exists(filepath.Join(r.Root, id, "status")):
+		other = "crun"
+	default:
+		return r
+	}
+	p, err := lookPath(other, sbinDirs)
+	if err != nil {
+		return r
+	}
+	return &Runtime{Path: p, Root: r.Root}
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
 
 // Delete removes what the runtime keeps of a stopped container (force:
 // killing it first). A container it does not know is no error.
@@ -215,7 +250,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if force {
 		args = append(args, "--force")
 	}
-	err := r.quiet(append(args, id)...)
+	err := r.owner(id).quiet(append(args, id)...)
 	if err != nil && strings.Contains(err.Error(), "does not exist") {
 		return nil
 	}
@@ -230,7 +265,7 @@ type State struct {
 
 // State asks the runtime about a container.
 func (r *Runtime) State(id string) (*State, error) {
-	out, err := r.Command("state", id).Output()
+	out, err := r.owner(id).Command("state", id).Output()
 	if err != nil {
 		return nil, runErr(err)
 	}
@@ -270,7 +305,7 @@ func (r *Runtime) Exec(id, bundle string, o Process) (cmd *exec.Cmd, processFile
 	if p.Terminal {
 		args = append(args, "--tty")
 	}
-	return r.Command(append(args, id)...), f.Name(), nil
+	return r.owner(id).Command(append(args, id)...), f.Name(), nil
 }
 
 // execProcess is the process of an exec in a container whose own process

@@ -196,7 +196,7 @@ func TestCgroupsWritable(t *testing.T) {
 }
 
 // TestFind checks the order of the choice: the path given, else
-// $STRATA_RUNTIME, else runc, else crun, in $PATH then the sbin dirs.
+// $STRATA_RUNTIME, else crun, else runc, in $PATH then the sbin dirs.
 func TestFind(t *testing.T) {
 	bin, sbin := t.TempDir(), t.TempDir()
 	exe := func(dir, name string) string {
@@ -215,19 +215,24 @@ func TestFind(t *testing.T) {
 		dirs            []string
 		want            string // "" = ErrNoRuntime
 		wantErr         string
+		noPATH          bool // $PATH holds no runtime
 	}{
-		{"runc before crun", "", "", []string{sbin}, sbinRunc, ""},
-		{"crun without runc", "", "", nil, binCrun, ""},
-		{"the path given", other, "crun", []string{sbin}, other, ""},
-		{"a name given is looked up", "crun", "", []string{sbin}, binCrun, ""},
-		{"a name given, in the sbin dirs", "runc", "", []string{sbin}, sbinRunc, ""},
-		{"STRATA_RUNTIME without a path", "", "crun", []string{sbin}, binCrun, ""},
-		{"STRATA_RUNTIME names a file", "", other, []string{sbin}, other, ""},
-		{"the path given is missing", "/no/such/runc", "", []string{sbin}, "", "runtime /no/such/runc:"},
-		{"STRATA_RUNTIME is missing", "", "nosuchruntime", []string{sbin}, "", "runtime nosuchruntime:"},
+		{"crun before runc", "", "", []string{sbin}, binCrun, "", false},
+		{"crun without runc", "", "", nil, binCrun, "", false},
+		{"runc without crun", "", "", []string{sbin}, sbinRunc, "", true},
+		{"the path given", other, "crun", []string{sbin}, other, "", false},
+		{"a name given is looked up", "crun", "", []string{sbin}, binCrun, "", false},
+		{"a name given, in the sbin dirs", "runc", "", []string{sbin}, sbinRunc, "", false},
+		{"STRATA_RUNTIME without a path", "", "crun", []string{sbin}, binCrun, "", false},
+		{"STRATA_RUNTIME names a file", "", other, []string{sbin}, other, "", false},
+		{"the path given is missing", "/no/such/runc", "", []string{sbin}, "", "runtime /no/such/runc:", false},
+		{"STRATA_RUNTIME is missing", "", "nosuchruntime", []string{sbin}, "", "runtime nosuchruntime:", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv(EnvRuntime, c.env)
+			if c.noPATH {
+				t.Setenv("PATH", t.TempDir())
+			}
 			old := sbinDirs
 			sbinDirs = c.dirs
 			defer func() { sbinDirs = old }()
@@ -338,5 +343,43 @@ func TestUnknownContainer(t *testing.T) {
 				t.Errorf("kill: %v", err)
 			}
 		})
+	}
+}
+
+// TestOwnerRuntime: a container is killed, inspected and deleted by the
+// runtime that made it, whatever runtime is chosen now.
+func TestOwnerRuntime(t *testing.T) {
+	bin, state := t.TempDir(), t.TempDir()
+	log := filepath.Join(t.TempDir(), "calls")
+	for _, name := range []string{"runc", "crun"} {
+		script := "#!/bin/sh\necho " + name + " \"$@\" >> " + log + "\n"
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin)
+	for _, c := range []struct{ chosen, stateFile, want string }{
+		{"crun", "state.json", "runc"}, // made by runc
+		{"runc", "status", "crun"},     // made by crun
+		{"crun", "status", "crun"},
+		{"runc", "state.json", "runc"},
+	} {
+		id := c.chosen + "-" + c.stateFile
+		os.MkdirAll(filepath.Join(state, id), 0o700)
+		os.WriteFile(filepath.Join(state, id, c.stateFile), nil, 0o600)
+		os.Remove(log)
+		r := &Runtime{Path: filepath.Join(bin, c.chosen), Root: state}
+		if err := r.Kill(id, "TERM"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Delete(id, true); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(log)
+		for _, line := range strings.Split(strings.TrimSpace(string(got)), "\n") {
+			if !strings.HasPrefix(line, c.want+" ") {
+				t.Errorf("%s with %s chosen: %q, want %s", c.stateFile, c.chosen, line, c.want)
+			}
+		}
 	}
 }
