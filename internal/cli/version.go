@@ -5,6 +5,8 @@ import (
 	"runtime"
 
 	"github.com/spf13/cobra"
+
+	ociruntime "github.com/strata-dev/strata/internal/runtime"
 )
 
 func newVersionCmd(a *app) *cobra.Command {
@@ -13,7 +15,7 @@ func newVersionCmd(a *app) *cobra.Command {
 		Short: "Show the strata version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(a.stdout, "strata version %s\nGo version: %s\nOS/Arch: %s/%s\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(a.stdout, "strata version %s\nGo version: %s\nOS/Arch: %s/%s\nRuntime: %s\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH, ociruntime.Choice())
 			return nil
 		},
 	}

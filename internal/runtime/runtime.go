@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -54,8 +55,9 @@ func Find(path, stateRoot string) (*Runtime, error) {
 // starts a container in about a third of runc's time (7.6 ms against
 // 22-25 ms for `run` of a ready bundle here: no Go runtime to start, no
 // re-exec of itself), and on a host with cgroups in hybrid mode Start
-// hides the v2 hierarchy it would refuse. A container keeps the runtime
-// that made it (owner).
+// hides the v2 hierarchy it would refuse; where it cannot run at all
+// (crunRefusal) runc comes first. A container keeps the runtime that
+// made it (owner).
 func find(path string, dirs []string) (string, error) {
 	if path != "" {
 		p, err := lookPath(path, dirs)
@@ -64,12 +66,71 @@ func find(path string, dirs []string) (string, error) {
 		}
 		return p, nil
 	}
-	for _, name := range []string{"crun", "runc"} {
+	order := []string{"crun", "runc"}
+	if crunRefusal(cgroupRoot) != "" {
+		order = []string{"runc", "crun"}
+	}
+	for _, name := range order {
 		if p, err := lookPath(name, dirs); err == nil {
 			return p, nil
 		}
 	}
 	return "", ErrNoRuntime
+}
+
+// Choice says which runtime Find picks without a path or $STRATA_RUNTIME
+// and why, in one line (for `strata version`).
+func Choice() string {
+	p, err := find("", sbinDirs)
+	if err != nil {
+		return err.Error()
+	}
+	why := "the fastest to start a container"
+	if filepath.Base(p) != "crun" {
+		why = "crun is not installed"
+		if reason := crunRefusal(cgroupRoot); reason != "" {
+			if _, err := lookPath("crun", sbinDirs); err == nil {
+				why = "crun cannot run containers here: " + reason
+			}
+		}
+	}
+	return p + " (" + why + ")"
+}
+
+// crunRefusal says why crun cannot make containers on this host, "" when
+// it can. On cgroup v2 crun loads its device filter as an eBPF program
+// and first raises RLIMIT_MEMLOCK, which needs CAP_SYS_RESOURCE: a root
+// without it (a sandboxed CI machine) gets "setrlimit (RLIM_MEMLOCK):
+// Operation not permitted" for every container, where runc runs.
+func crunRefusal(root string) string {
+	_, err := os.Stat(filepath.Join(root, "cgroup.controllers"))
+	var lim unix.Rlimit
+	unlimited := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim) == nil && lim.Max == unix.RLIM_INFINITY
+	return crunRefusalFor(err == nil, unlimited, hasCapability(unix.CAP_SYS_RESOURCE))
+}
+
+// crunRefusalFor is crunRefusal on the host's facts: a cgroup v2 root,
+// an unlimited RLIMIT_MEMLOCK, CAP_SYS_RESOURCE.
+func crunRefusalFor(v2, memlockUnlimited, sysResource bool) string {
+	if !v2 || memlockUnlimited || sysResource {
+		return "" // v1 or hybrid has no eBPF device filter; else the raise works
+	}
+	return "cgroup v2 without CAP_SYS_RESOURCE (crun must raise RLIMIT_MEMLOCK for its eBPF device filter)"
+}
+
+// hasCapability reads the effective capability set of this process.
+func hasCapability(c int) bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return true // unknown: assume the usual root
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if hex, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			v, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			return err != nil || v&(1<<uint(c)) != 0
+		}
+	}
+	return true
 }
 
 // lookPath is exec.LookPath, then a bare name's executable in dirs.

@@ -383,3 +383,18 @@ func TestOwnerRuntime(t *testing.T) {
 		}
 	}
 }
+
+func TestCrunRefusal(t *testing.T) {
+	for _, c := range []struct {
+		v2, unlimited, sysResource, refused bool
+	}{
+		{false, false, false, false}, // v1 or hybrid: no eBPF device filter
+		{true, false, true, false},
+		{true, true, false, false},
+		{true, false, false, true}, // a sandboxed root on v2
+	} {
+		if got := crunRefusalFor(c.v2, c.unlimited, c.sysResource) != ""; got != c.refused {
+			t.Errorf("%+v: refused %v", c, got)
+		}
+	}
+}
