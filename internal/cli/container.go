@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -244,33 +243,6 @@ func newWaitCmd(a *app) *cobra.Command {
 				a.println(code)
 				return nil
 			})
-		},
-	}
-	f.add(c.Flags())
-	return c
-}
-
-func newLogsCmd(a *app) *cobra.Command {
-	var f containerFlags
-	c := &cobra.Command{
-		Use:   "logs CONTAINER",
-		Short: "Fetch the logs of a container (the output of a detached container)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, r, err := a.container(&f, args[0])
-			if err != nil {
-				return err
-			}
-			lf, err := os.Open(m.LogPath(r.ID))
-			if errors.Is(err, os.ErrNotExist) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			defer lf.Close()
-			_, err = io.Copy(a.stdout, lf)
-			return err
 		},
 	}
 	f.add(c.Flags())

@@ -160,9 +160,6 @@ func (m *Manager) bundle(id string) string { return filepath.Join(m.Dir(id), "bu
 // Rootfs is where the container's filesystem is mounted while it runs.
 func (m *Manager) Rootfs(id string) string { return filepath.Join(m.bundle(id), "rootfs") }
 
-// LogPath is the log of a detached container.
-func (m *Manager) LogPath(id string) string { return filepath.Join(m.Dir(id), "container.log") }
-
 // Get finds a container by full ID, unique ID prefix or name.
 func (m *Manager) Get(ref string) (*Record, error) {
 	all, err := m.List()

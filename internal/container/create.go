@@ -362,8 +362,10 @@ func (m *Manager) Remove(r *Record, force bool) error {
 		if err := m.Kill(r, "KILL"); err != nil {
 			return err
 		}
-		m.waitMonitor(r.ID, 10*time.Second)
 	}
+	// An exited container's monitor may still be tearing down (its
+	// network): let it finish.
+	m.waitMonitor(r.ID, 10*time.Second)
 	return m.remove(r)
 }
 

@@ -100,7 +100,10 @@ func (m *Manager) detach(r *Record) error {
 	if err := network.RemoveNS(ns); err != nil {
 		return err
 	}
-	return os.Remove(m.networkPath(r.ID))
+	if err := os.Remove(m.networkPath(r.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // setHostsAddress makes /etc/hosts name the container's hostname with its

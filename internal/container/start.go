@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -46,6 +47,20 @@ func (r *Record) excluded() []string {
 // the container exits, with the container's exit status as an *ExitError
 // (nil for 0). A container made with --rm is removed after.
 func (m *Manager) Start(r *Record, stdio Stdio) error {
+	if !r.Config.Tty {
+		// Kept in the log too, as docker keeps a foreground container's
+		// output. A terminal's output is not: the runtime must be given
+		// the terminal itself.
+		log, err := m.openLog(r.ID)
+		if err != nil {
+			return err
+		}
+		defer log.Close()
+		out, errs := log.stream("stdout"), log.stream("stderr")
+		defer out.Close()
+		defer errs.Close()
+		stdio.Stdout, stdio.Stderr = io.MultiWriter(stdio.Stdout, out), io.MultiWriter(stdio.Stderr, errs)
+	}
 	code, err := m.monitor(r, stdio, nil)
 	if err != nil {
 		return err
@@ -110,14 +125,17 @@ func (m *Manager) Monitor(r *Record) error {
 	unix.CloseOnExec(3)
 	report := os.NewFile(3, "start-result")
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
-	logf, err := os.OpenFile(m.LogPath(r.ID), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	log, err := m.openLog(r.ID)
 	if err != nil {
 		json.NewEncoder(report).Encode(startResult{Error: err.Error(), Code: 125})
 		return err
 	}
-	defer logf.Close()
+	defer log.Close()
+	out, errs := log.stream("stdout"), log.stream("stderr")
+	defer out.Close()
+	defer errs.Close()
 	devnull, _ := os.Open(os.DevNull)
-	_, err = m.monitor(r, Stdio{Stdin: devnull, Stdout: logf, Stderr: logf}, report)
+	_, err = m.monitor(r, Stdio{Stdin: devnull, Stdout: out, Stderr: errs}, report)
 	return err
 }
 
