@@ -91,7 +91,7 @@ for p in "${PATHS[@]}"; do
 		# cannot see the v2 hierarchy: strata starts it in a mount namespace
 		# without it (internal/runtime), and so does the floor.
 		crun_run="crun --root $O/crun run --bundle $bundle floor-$$"
-		if [ -d /sys/fs/cgroup/unified ] && [ -s /sys/fs/cgroup/unified/cgroup.controllers ]; then
+		if grep -qs . /sys/fs/cgroup/unified/cgroup.controllers; then # (cgroup files report size 0)
 			crun_run="unshare -m --propagation private sh -c 'umount -l /sys/fs/cgroup/unified && exec $crun_run'"
 		fi
 		if command -v crun > /dev/null; then
