@@ -12,8 +12,9 @@
 #   export   the layer of a 100,000-file RUN (bench/build's manyfiles), written
 #            from its overlay upper dir into one sha256 pass (Go benchmark
 #            BenchmarkWriteDiffFromUpper) vs `tar --xattrs -cf - upper | sha256sum`
-#   start    `strata run --rm busybox true` (runc, and crun when installed)
-#            vs `runc run` / `crun run` of a ready bundle of the same rootfs
+#   start    `strata run --rm --network none busybox true` (runc, and crun when
+#            installed) vs `runc run` / `crun run` of a ready bundle of the same
+#            rootfs; and the default bridge network beside `docker run --rm`
 #   context  fully cached rebuild of a COPY of the 20,000-file context
 #            vs the stat walk `tar -cf /dev/null` of it
 #   load     `strata load` of a 1 GiB docker-archive into an empty store
@@ -26,6 +27,7 @@ cd "$(dirname "$0")/.."
 OUT=bench/out/floor
 RUNS=${RUNS:-3}
 REGISTRY=${REGISTRY:-localhost:5000}
+DOCKER=${DOCKER:-/usr/bin/docker}
 DOCKERFILES=${DOCKERFILES:-/work/shared/anchors/dockerfiles}
 CONTEXT=${CONTEXT:-/var/lab/ctx/context}
 PATHS=("$@")
@@ -85,7 +87,9 @@ for p in "${PATHS[@]}"; do
 			$S rm "$id" > /dev/null
 			(cd "$bundle" && runc spec && jq '.process.terminal=false | .process.args=["true"]' config.json > c && mv c config.json)
 		fi
-		args=(-n strata "$S run --rm $REGISTRY/busybox:latest true"
+		# --network none: a network namespace with loopback only, as the
+		# bundle's (runc spec); the bridge network is measured apart.
+		args=(-n "strata (runc)" "env STRATA_RUNTIME=runc $S run --rm --network none $REGISTRY/busybox:latest true"
 			-n "floor: runc run" "runc --root $O/runc run --bundle $bundle floor-$$")
 		# On a host with cgroups in hybrid mode crun refuses to run unless it
 		# cannot see the v2 hierarchy: strata starts it in a mount namespace
@@ -95,10 +99,15 @@ for p in "${PATHS[@]}"; do
 			crun_run="unshare -m --propagation private sh -c 'umount -l /sys/fs/cgroup/unified && exec $crun_run'"
 		fi
 		if command -v crun > /dev/null; then
-			args+=(-n "strata (crun)" "env STRATA_RUNTIME=crun $S run --rm $REGISTRY/busybox:latest true"
+			args+=(-n "strata (crun)" "env STRATA_RUNTIME=crun $S run --rm --network none $REGISTRY/busybox:latest true"
 				-n "floor: crun run" "$crun_run")
 		fi
 		hf start $((RUNS * 10)) -N --warmup 3 "${args[@]}"
+		# The default bridge network (CNI plugins), beside docker's.
+		$DOCKER pull -q "$REGISTRY/busybox:latest" > /dev/null
+		hf start-bridge $((RUNS * 5)) -N --warmup 2 \
+			-n "strata (bridge)" "$S run --rm $REGISTRY/busybox:latest true" \
+			-n "docker run (bridge)" "$DOCKER run --rm $REGISTRY/busybox:latest true"
 		;;
 	context)
 		df="$DOCKERFILES/context/Dockerfile"
@@ -132,7 +141,9 @@ for p in "${PATHS[@]}"; do
 done
 # strata/floor from the hyperfine medians, per strata row and its floor
 # (the row after it).
-python3 - "$O" "${PATHS[@]}" << 'PY' | tee -a "$summary"
+ratios=("${PATHS[@]}")
+[[ " ${PATHS[*]} " == *" start "* ]] && ratios+=(start-bridge)
+python3 - "$O" "${ratios[@]}" << 'PY' | tee -a "$summary"
 import json, sys, statistics
 out = sys.argv[1]
 print("\n| path | strata | s | floor | s | strata/floor |\n|---|---|---|---|---|---|")
