@@ -86,11 +86,14 @@ type walkedFile struct {
 func writeEntries(w io.Writer, ents []tarEntry, opts DiffOptions) error {
 	sort.Slice(ents, func(i, j int) bool { return ents[i].name < ents[j].name })
 	lw := &layerWriter{tw: tar.NewWriter(w), opts: opts, links: map[[2]uint64]string{}, check: NewEntryChecker()}
-	for _, e := range ents {
+	pf := startPrefetch(ents)
+	defer pf.stop()
+	for i, e := range ents {
 		var err error
 		if e.src == "" {
 			err = lw.whiteout(e.name)
 		} else {
+			lw.data, lw.dataErr, lw.prefetched = pf.take(i)
 			err = lw.file(e.name, e.src, e.info)
 		}
 		if err != nil {
@@ -111,6 +114,11 @@ type layerWriter struct {
 	// so the tars written here need no second parse (CheckWriter).
 	check *EntryChecker
 	buf   []byte // file contents on their way into the tar
+	// data is the current file's contents when the prefetcher read them
+	// (prefetched), or the error it got.
+	data       []byte
+	dataErr    error
+	prefetched bool
 }
 
 // writeHeader checks the entry, then writes its header.
@@ -163,6 +171,13 @@ func (lw *layerWriter) file(name, src string, info *walkedFile) error {
 	}
 	if hdr.Typeflag != tar.TypeReg || hdr.Size == 0 {
 		return nil
+	}
+	if lw.prefetched {
+		if lw.dataErr != nil {
+			return lw.dataErr
+		}
+		_, err := lw.tw.Write(lw.data)
+		return err
 	}
 	return lw.copyFile(src, hdr.Size)
 }

@@ -1,0 +1,129 @@
+package layer
+
+import (
+	"fmt"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Small files are read ahead of the tar writer by prefetchWorkers
+// goroutines, at most prefetchAhead entries ahead: a layer of 100,000
+// small files is mostly open/read/close calls, which then run on every
+// core while the writer formats headers and the caller hashes.
+const (
+	prefetchMax     = 64 << 10
+	prefetchAhead   = 512
+	prefetchWorkers = 2
+)
+
+// prefetcher holds the contents read ahead, one slot per entry.
+type prefetcher struct {
+	slots []prefetchSlot
+	quit  chan struct{}
+	room  chan struct{} // one token per entry that may be read ahead
+	wg    sync.WaitGroup
+}
+
+type prefetchSlot struct {
+	want  bool
+	ready chan struct{}
+	data  []byte
+	err   error
+}
+
+func prefetchable(e tarEntry) bool {
+	if e.src == "" || e.info == nil {
+		return false
+	}
+	st := &e.info.st
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size > 0 && st.Size <= prefetchMax && st.Nlink == 1
+}
+
+// startPrefetch starts reading the small files of ents, in order.
+func startPrefetch(ents []tarEntry) *prefetcher {
+	p := &prefetcher{slots: make([]prefetchSlot, len(ents)), quit: make(chan struct{}), room: make(chan struct{}, prefetchAhead)}
+	todo := make(chan int, prefetchAhead)
+	for i, e := range ents {
+		if prefetchable(e) {
+			p.slots[i] = prefetchSlot{want: true, ready: make(chan struct{})}
+		}
+	}
+	p.wg.Add(1 + prefetchWorkers)
+	go func() { // the feeder: entries in order, as room allows
+		defer p.wg.Done()
+		defer close(todo)
+		for i := range ents {
+			if !p.slots[i].want {
+				continue
+			}
+			select {
+			case p.room <- struct{}{}:
+			case <-p.quit:
+				return
+			}
+			todo <- i
+		}
+	}()
+	for range prefetchWorkers {
+		go func() {
+			defer p.wg.Done()
+			for i := range todo {
+				s := &p.slots[i]
+				select {
+				case <-p.quit:
+				default:
+					s.data, s.err = readSmall(ents[i].src, ents[i].info.st.Size)
+				}
+				close(s.ready)
+			}
+		}()
+	}
+	return p
+}
+
+// take returns entry i's contents, ok false when it is not read ahead.
+func (p *prefetcher) take(i int) (data []byte, err error, ok bool) {
+	s := &p.slots[i]
+	if !s.want {
+		return nil, nil, false
+	}
+	<-s.ready
+	<-p.room
+	data, err = s.data, s.err
+	s.data = nil
+	return data, err, true
+}
+
+// stop ends the read-ahead and waits for its goroutines.
+func (p *prefetcher) stop() {
+	close(p.quit) // a feeder waiting for room sees it; todo never fills
+	p.wg.Wait()
+}
+
+// readSmall reads exactly size bytes of the file p (no more: a file that
+// grew is written as its header said).
+func readSmall(p string, size int64) ([]byte, error) {
+	fd, err := openRead(p)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, size)
+	n := 0
+	for n < len(buf) {
+		r, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: p, Err: err}
+		}
+		if r == 0 {
+			return nil, fmt.Errorf("file shrank while being read (%d of %d bytes)", n, size)
+		}
+		n += r
+	}
+	return buf, nil
+}
