@@ -83,3 +83,28 @@ func TestBuildPlatformsNoEmulator(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParsePlatforms: a --platform list either fails or gives distinct
+// normalized platforms, each of which parses back to itself.
+func FuzzParsePlatforms(f *testing.F) {
+	for _, s := range []string{"linux/amd64,linux/arm64", "local", "linux/arm,linux/arm/v6, arm64", ",", "linux//x", "windows/amd64/v2,linux/riscv64"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ps, err := ParsePlatforms(s)
+		if err != nil {
+			return
+		}
+		seen := map[image.Platform]bool{}
+		for _, p := range ps {
+			if seen[p] {
+				t.Fatalf("%q: %s twice", s, p)
+			}
+			seen[p] = true
+			back, err := image.ParsePlatform(p.String())
+			if err != nil || back != p {
+				t.Fatalf("%q: %s parses back as %s (%v)", s, p, back, err)
+			}
+		}
+	})
+}
