@@ -130,32 +130,7 @@ func WriteTree(w io.Writer, r *Result, mode TreeMode) error {
 	k := r.upTo
 	t := r.tree
 	fmt.Fprintf(w, "Layer %d: %s\n", k, Short(r.Layers[k].Instruction))
-	// Sizes and relevance, bottom-up in one pass: a node's children come
-	// after it in the table. A directory weighs what it holds; a removed
-	// one what it held.
-	type info struct {
-		size int64
-		show bool
-	}
-	infos := make([]info, t.nodes.n)
-	for i := t.nodes.n - 1; i > 0; i-- {
-		n := t.node(uint32(i))
-		changed := n.has(fChanged)
-		if !n.has(fPresent) && !(changed && n.change == Removed) {
-			infos[i] = info{} // not shown, and weighs nothing
-			continue
-		}
-		in := &infos[i] // what its children added
-		in.show = in.show || mode == TreeImage || changed
-		if !n.isDir() || n.typ == 0 {
-			in.size += t.size(uint32(i))
-		}
-		p := &infos[n.parent]
-		if n.has(fPresent) || !t.node(n.parent).has(fPresent) {
-			p.size += in.size
-		}
-		p.show = p.show || in.show
-	}
+	infos := r.treeInfos(mode)
 	children := t.children()
 	var kids []uint32
 	var rec func(i uint32, prefix string) error

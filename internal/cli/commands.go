@@ -38,6 +38,7 @@ func commands(a *app) []*cobra.Command {
 		newScanCmd(a),
 		newSystemCmd(a),
 		newTagCmd(a),
+		newUICmd(a),
 		newVersionCmd(a),
 	}
 	// Docker has the container commands at the top level too.
