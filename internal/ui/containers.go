@@ -7,6 +7,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/errdefs"
 )
 
@@ -23,14 +24,24 @@ type ContainerRow struct {
 
 var errNoContainers = errdefs.Unavailable(errors.New("this server has no container manager"))
 
-func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
+// manager opens the container manager (answering the error itself when
+// there is none).
+func (s *Server) manager(w http.ResponseWriter) (*container.Manager, bool) {
 	if s.o.Containers == nil {
 		apiError(w, errNoContainers)
-		return
+		return nil, false
 	}
 	m, err := s.o.Containers()
 	if err != nil {
 		apiError(w, err)
+		return nil, false
+	}
+	return m, true
+}
+
+func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
+	m, ok := s.manager(w)
+	if !ok {
 		return
 	}
 	rs, err := m.List()
@@ -54,13 +65,8 @@ type ContainerChange struct {
 }
 
 func (s *Server) containerDiff(w http.ResponseWriter, r *http.Request) {
-	if s.o.Containers == nil {
-		apiError(w, errNoContainers)
-		return
-	}
-	m, err := s.o.Containers()
-	if err != nil {
-		apiError(w, err)
+	m, ok := s.manager(w)
+	if !ok {
 		return
 	}
 	c, err := m.Get(r.PathValue("id"))

@@ -130,16 +130,26 @@ type IndexPlatforms struct {
 	Platforms []string      `json:"platforms"`
 }
 
+// fullAnalysis resolves the request's {id} and analyses every layer of it
+// (answering the error itself when it fails).
+func (s *Server) fullAnalysis(w http.ResponseWriter, r *http.Request) (*metadata.Image, *analyze.Result, bool) {
+	im, err := s.o.Store.Resolve(r.PathValue("id"))
+	if err != nil {
+		apiError(w, err)
+		return nil, nil, false
+	}
+	res, err := s.analyses.get(r.Context(), s.o.Store, im.ID, -1)
+	if err != nil {
+		apiError(w, err)
+		return nil, nil, false
+	}
+	return im, res, true
+}
+
 func (s *Server) imageDetail(w http.ResponseWriter, r *http.Request) {
 	st := s.o.Store
-	im, err := st.Resolve(r.PathValue("id"))
-	if err != nil {
-		apiError(w, err)
-		return
-	}
-	res, err := s.analyses.get(r.Context(), st, im.ID, -1)
-	if err != nil {
-		apiError(w, err)
+	im, res, ok := s.fullAnalysis(w, r)
+	if !ok {
 		return
 	}
 	imgs, err := st.Images()
@@ -287,20 +297,13 @@ const maxHits = 500
 
 // searchPaths finds ?q= (a substring) in the paths every layer changed.
 func (s *Server) searchPaths(w http.ResponseWriter, r *http.Request) {
-	st := s.o.Store
 	q := r.URL.Query().Get("q")
 	if q == "" {
 		badRequest(w, errors.New("search: no ?q="))
 		return
 	}
-	im, err := st.Resolve(r.PathValue("id"))
-	if err != nil {
-		apiError(w, err)
-		return
-	}
-	res, err := s.analyses.get(r.Context(), st, im.ID, -1)
-	if err != nil {
-		apiError(w, err)
+	_, res, ok := s.fullAnalysis(w, r)
+	if !ok {
 		return
 	}
 	hits := []PathHit{}
