@@ -77,7 +77,7 @@ func newContainerCmd(a *app) *cobra.Command {
 		}
 		group.AddCommand(c)
 	}
-	group.AddCommand(newContainerPruneCmd(a))
+	group.AddCommand(newContainerPruneCmd(a), newInspectCmdOf(a, "container"))
 	return group
 }
 
@@ -93,7 +93,7 @@ func newImageCmd(a *app) *cobra.Command {
 		newBuildCmd(a),
 		newHistoryCmd(a),
 		newImportCmd(a),
-		newInspectCmd(a),
+		newInspectCmdOf(a, "image"),
 		newLoadCmd(a),
 		newImagePruneCmd(a),
 		newImageDiffCmd(a),

@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dev/strata/internal/container"
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/store"
@@ -78,13 +83,31 @@ type inspectManifestSource struct {
 	MediaType string        `json:"MediaType"`
 }
 
-func newInspectCmd(a *app) *cobra.Command {
+// newInspectCmd is `strata inspect`: containers and images, as docker's
+// (--type says which; a name of both is the container).
+func newInspectCmd(a *app) *cobra.Command { return newInspectCmdOf(a, "") }
+
+// newInspectCmdOf is inspect of one kind of object ("image" for `image
+// inspect`, "container" for `container inspect`) or of either ("").
+func newInspectCmdOf(a *app, kind string) *cobra.Command {
 	var format, platform string
+	use, short := "inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers or images"
+	switch kind {
+	case "image":
+		use, short = "inspect [OPTIONS] IMAGE [IMAGE...]", "Display detailed information on one or more images"
+	case "container":
+		use, short = "inspect [OPTIONS] CONTAINER [CONTAINER...]", "Display detailed information on one or more containers"
+	}
 	c := &cobra.Command{
-		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
-		Short: "Display detailed information on one or more images",
+		Use:   use,
+		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch kind {
+			case "", "container", "image":
+			default:
+				return fmt.Errorf(`unknown type: %q: must be one of "container", "image"`, kind)
+			}
 			st, err := a.store()
 			if err != nil {
 				return err
@@ -100,6 +123,22 @@ func newInspectCmd(a *app) *cobra.Command {
 				return err
 			}
 			for _, ref := range args {
+				if kind != "image" {
+					ci, ok, err := a.inspectContainerRef(st, ref)
+					if err != nil {
+						return err
+					}
+					if ok {
+						out = append(out, ci)
+						continue
+					}
+					if kind == "container" {
+						if firstErr == nil {
+							firstErr = fmt.Errorf("%w: %s", container.ErrNoSuchContainer, ref)
+						}
+						continue
+					}
+				}
 				if want == nil {
 					if ix, err := st.Index(ref); err == nil {
 						ii, err := inspectIndex(st, ix, names[ix.Digest])
@@ -112,6 +151,10 @@ func newInspectCmd(a *app) *cobra.Command {
 				}
 				im, err := resolveFor(st, ref, want)
 				if err != nil {
+					if kind == "" && errors.Is(err, store.ErrNoSuchImage) {
+						//lint:ignore ST1005 docker's words, which scripts match
+						err = errdefs.NotFound(fmt.Errorf("No such object: %s", ref))
+					}
 					if firstErr == nil {
 						firstErr = err
 					}
@@ -128,6 +171,9 @@ func newInspectCmd(a *app) *cobra.Command {
 			}
 			return firstErr
 		},
+	}
+	if kind == "" {
+		c.Flags().StringVar(&kind, "type", "", "Return JSON for the specified type: container or image")
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
 	c.Flags().StringVar(&platform, "platform", "", "Inspect this platform's image of a multi-platform image (OS/ARCH[/VARIANT])")
@@ -213,8 +259,11 @@ func (a *app) printInspect(format string, objs []any) error {
 		if err != nil {
 			return err
 		}
+		// Numbers stay as written (.Size is 2129920, not 2.12992e+06).
 		var generic map[string]any
-		if err := json.Unmarshal(b, &generic); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		if err := dec.Decode(&generic); err != nil {
 			return err
 		}
 		if err := tmpl.Execute(a.stdout, generic); err != nil {

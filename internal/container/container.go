@@ -265,3 +265,20 @@ func (m *Manager) monitored(id string) bool {
 	f.Close()
 	return false
 }
+
+// Pid is the host's process ID of a running container's first process,
+// as its runtime knows it (0 when it is not running or unknown).
+func (m *Manager) Pid(r *Record) int {
+	if m.State(r.ID).Status != Running {
+		return 0
+	}
+	rt, err := m.runtime()
+	if err != nil {
+		return 0
+	}
+	s, err := rt.State(r.ID)
+	if err != nil {
+		return 0
+	}
+	return s.Pid
+}

@@ -84,7 +84,7 @@ func TestImportBadInput(t *testing.T) {
 		{"bad change", []string{"import", "-c", "RUN rm -rf /", good, "bad:1"}, "RUN is not allowed"},
 		{"xz", []string{"import", write("x.tar.xz", []byte{0xfd, '7', 'z', 'X', 'Z', 0, 1, 2}), "bad:1"}, "not supported"},
 		{"unknown image", []string{"history", "nope:1"}, "No such image: nope:1"},
-		{"bad reference", []string{"inspect", "UPPER/Case"}, "No such image"},
+		{"bad reference", []string{"inspect", "UPPER/Case"}, "No such object"}, // docker inspect UPPER/Case: No such object
 		{"unknown rmi", []string{"rmi", "sha256:" + strings.Repeat("0", 64)}, "No such image"},
 	}
 	listing := []string{"images", "-a", "--format", "{{.ID}} {{.Repository}}:{{.Tag}} {{.Size}}"}
