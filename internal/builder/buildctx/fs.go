@@ -11,8 +11,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -137,65 +139,142 @@ func (f *FS) Walk(dir *Entry, skip *dockerignore.Matcher, fn func(e *Entry, sub 
 			}
 		}
 	}
-	return f.walk(dir.Rel, "", ist, dockerignore.State{}, skip, fn)
+	return f.walk(dir.Rel, "", ist, dockerignore.State{}, skip, fn, goruntime.GOMAXPROCS(0))
 }
 
-func (f *FS) walk(rel, sub string, ist, sst dockerignore.State, skip *dockerignore.Matcher, fn func(*Entry, string) error) error {
+// walked is one entry a walk found, with what walking below it needs.
+type walked struct {
+	e        *Entry
+	r, s     string // the entry's path in the FS and below the walk's start
+	ist, sst dockerignore.State
+	hidden   bool
+}
+
+// subtree is a directory walked on a goroutine of its own: its entries,
+// in order, for the caller to pass on.
+type subtree struct {
+	done    chan struct{}
+	entries []walked
+	err     error
+}
+
+// walk calls fn for the entries below rel in order. With par > 1 the
+// directories right below rel are walked by up to par goroutines (their
+// entries are collected and passed on in order): a context's walk is
+// mostly fstatat calls, which then run on every core.
+func (f *FS) walk(rel, sub string, ist, sst dockerignore.State, skip *dockerignore.Matcher, fn func(*Entry, string) error, par int) error {
+	items, err := f.list(rel, sub, ist, sst, skip)
+	if err != nil {
+		return err
+	}
+	exclusions := f.Ignore.Exclusions() || skip.Exclusions()
+	var subtrees []*subtree
+	if par > 1 {
+		sem := make(chan struct{}, par)
+		subtrees = make([]*subtree, len(items))
+		for i, it := range items {
+			if it.hidden || !it.e.IsDir() {
+				continue
+			}
+			st := &subtree{done: make(chan struct{})}
+			subtrees[i] = st
+			go func() {
+				defer close(st.done)
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				st.err = f.walk(it.r, it.s, it.ist, it.sst, skip, func(e *Entry, s string) error {
+					st.entries = append(st.entries, walked{e: e, s: s})
+					return nil
+				}, 0)
+			}()
+		}
+	}
+	for i, it := range items {
+		if it.hidden && !(it.e.IsDir() && exclusions) {
+			continue
+		}
+		if !it.hidden {
+			if err := fn(it.e, it.s); err != nil {
+				return err
+			}
+		}
+		if !it.e.IsDir() {
+			continue
+		}
+		switch {
+		case it.hidden:
+			// Something below may be included again by a `!` pattern:
+			// then its directory comes with it.
+			err = f.walkHidden(it.e, it.s, it.ist, it.sst, skip, fn)
+		case subtrees != nil:
+			st := subtrees[i]
+			<-st.done
+			err = st.err
+			for _, w := range st.entries {
+				if err != nil {
+					break
+				}
+				err = fn(w.e, w.s)
+			}
+		default:
+			err = f.walk(it.r, it.s, it.ist, it.sst, skip, fn, 0)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// list reads directory rel: its entries sorted, stat'ed and matched.
+func (f *FS) list(rel, sub string, ist, sst dockerignore.State, skip *dockerignore.Matcher) ([]walked, error) {
 	abs := filepath.Join(f.Root, filepath.FromSlash(rel))
 	d, err := os.Open(abs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Each name is looked up in the open directory, not along its whole
 	// path again: a 20,000-file context is stat'ed on every build.
 	dirfd := int(d.Fd())
 	sort.Strings(names)
+	out := make([]walked, 0, len(names))
 	for _, n := range names {
-		r, s := path.Join(rel, n), path.Join(sub, n)
-		ex, ist2, err := f.Ignore.Match(r, ist)
-		if err != nil {
-			return err
+		w := walked{r: path.Join(rel, n), s: path.Join(sub, n)}
+		var ex, sex bool
+		if ex, w.ist, sex, w.sst, err = match(f.Ignore, w.r, ist, skip, w.s, sst); err != nil {
+			return nil, err
 		}
-		sex, sst2, err := skip.Match(s, sst)
-		if err != nil {
-			return err
-		}
-		e := &Entry{Rel: r, Abs: filepath.Join(abs, n)}
-		if err := unix.Fstatat(dirfd, n, &e.Stat, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		w.e = &Entry{Rel: w.r, Abs: filepath.Join(abs, n)}
+		if err := unix.Fstatat(dirfd, n, &w.e.Stat, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			return &os.PathError{Op: "lstat", Path: e.Abs, Err: err}
+			return nil, &os.PathError{Op: "lstat", Path: w.e.Abs, Err: err}
 		}
-		hidden := ex || sex
-		if hidden && !(e.IsDir() && (f.Ignore.Exclusions() || skip.Exclusions())) {
-			continue
-		}
-		if !hidden {
-			if err := fn(e, s); err != nil {
-				return err
-			}
-		}
-		if e.IsDir() {
-			if hidden {
-				// Something below may be included again by a `!`
-				// pattern: then its directory comes with it.
-				if err := f.walkHidden(e, s, ist2, sst2, skip, fn); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := f.walk(r, s, ist2, sst2, skip, fn); err != nil {
-				return err
-			}
-		}
+		w.hidden = ex || sex
+		out = append(out, w)
 	}
-	return nil
+	return out, nil
+}
+
+// matchMu serialises the matchers: moby's patternmatcher compiles a
+// pattern on its first use, which parallel walks must not race on.
+var matchMu sync.Mutex
+
+func match(ignore *dockerignore.Matcher, r string, ist dockerignore.State, skip *dockerignore.Matcher, s string, sst dockerignore.State) (bool, dockerignore.State, bool, dockerignore.State, error) {
+	matchMu.Lock()
+	defer matchMu.Unlock()
+	ex, ist2, err := ignore.Match(r, ist)
+	if err != nil {
+		return false, ist2, false, sst, err
+	}
+	sex, sst2, err := skip.Match(s, sst)
+	return ex, ist2, sex, sst2, err
 }
 
 // walkHidden walks an excluded directory; the directory is reported (once,
@@ -210,7 +289,7 @@ func (f *FS) walkHidden(dir *Entry, sub string, ist, sst dockerignore.State, ski
 			}
 		}
 		return fn(e, s)
-	})
+	}, 0)
 }
 
 // HasMeta reports whether a source path holds wildcard characters.
