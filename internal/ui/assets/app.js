@@ -11,6 +11,7 @@ function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (k === "style") e.style.cssText = v; // CSSOM: the CSP forbids style attributes
     else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? "" : v);
   }
   for (const k of kids.flat()) if (k !== undefined && k !== null) e.append(k instanceof Node ? k : String(k));
@@ -201,7 +202,9 @@ async function imagePage(id) {
           class: "band" + (l.onlyMetadata ? " meta" : ""), "data-layer": l.index, "data-size": l.size,
           style: `height:${Math.max(18, Math.round(480 * l.size / total))}px;background:${wasteColour(l)}`,
           title: l.instruction, onclick: () => location.hash = `#/layer/${encodeURIComponent(d.id)}/${l.index}`},
-          el("span", {}, l.index + (l.onlyMetadata ? " (metadata only)" : "")), el("span", {}, human(l.size)))).reverse())),
+          el("span", {}, l.index + (l.onlyMetadata ? " (metadata only)" : "")),
+          el("span", {class: "instr"}, l.instruction.length > 48 ? l.instruction.slice(0, 47) + "…" : l.instruction),
+          el("span", {}, human(l.size)))).reverse())),
       el("div", {}, el("h2", {}, "Layers"),
         el("table", {id: "layers"}, el("thead", {}, el("tr", {}, ["#", "Size", "Wasted", "Instruction", "Shared with"].map(t => el("th", {}, t)))),
           el("tbody", {}, a.layers.map(l => el("tr", {},
@@ -314,7 +317,7 @@ async function route() {
       case "container": await containerDiffPage(parts[1]); break;
       default: await imagesPage();
     }
-    document.body.dataset.ready = location.hash || "#/images";
+    document.body.dataset.ready = decodeURIComponent(location.hash || "#/images");
   } catch (e) {
     main.replaceChildren(el("div", {class: "msg err", id: "error"}, e.message));
     document.body.dataset.ready = "error";
