@@ -52,14 +52,23 @@ func WriteText(w io.Writer, r *Result, limit int) error {
 	}
 	fmt.Fprintf(w, "Image: %s\n\n", r.Image)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "LAYER\tSIZE\tADDED\tMODIFIED\tREMOVED\tWASTED\tINSTRUCTION")
+	packages := len(r.Layers) > 0 && r.Layers[0].Packages != nil
+	pkgHead := ""
+	if packages {
+		pkgHead = "PACKAGES\t"
+	}
+	fmt.Fprintln(tw, "LAYER\tSIZE\tADDED\tMODIFIED\tREMOVED\tWASTED\t"+pkgHead+"INSTRUCTION")
 	for _, l := range r.Layers {
 		instr := truncate(Short(l.Instruction), 60)
 		if l.OnlyMetadata {
 			instr += "  [metadata only]"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Index, humanize.Bytes(uint64(l.Size)),
-			count(l.Added), count(l.Modified), count(l.Removed), humanize.Bytes(uint64(l.WastedBytes)), instr)
+		pkgs := ""
+		if packages && l.Packages != nil {
+			pkgs = fmt.Sprintf("%d\t", *l.Packages)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s%s\n", l.Index, humanize.Bytes(uint64(l.Size)),
+			count(l.Added), count(l.Modified), count(l.Removed), humanize.Bytes(uint64(l.WastedBytes)), pkgs, instr)
 	}
 	tw.Flush()
 	if len(r.Problems) > 0 {

@@ -16,6 +16,9 @@ type Options struct {
 	// UpTo stops after layer UpTo (0-based) when >= 0: --tree --layer N
 	// needs the image only up to N.
 	UpTo int
+	// Packages counts the packages each layer adds (LayerResult.Packages),
+	// read by internal/sbom alongside the analysis.
+	Packages bool
 }
 
 // Status is what a layer did to a path.
@@ -76,8 +79,11 @@ type LayerResult struct {
 	OnlyMetadata bool `json:"onlyMetadata"`
 	// WastedBytes are bytes this layer wrote that a later layer overwrote or
 	// removed: they ship but are never seen.
-	WastedBytes int64    `json:"wastedBytes"`
-	Changes     []Change `json:"changes,omitempty"`
+	WastedBytes int64 `json:"wastedBytes"`
+	// Packages is the number of packages (strata sbom's) the layer adds;
+	// nil unless Options.Packages.
+	Packages *int     `json:"packages,omitempty"`
+	Changes  []Change `json:"changes,omitempty"`
 	// Problem is the first entry that the store's entry rules refuse
 	// (layer.EntryChecker): such a layer is refused when it enters.
 	Problem string `json:"problem,omitempty"`

@@ -71,7 +71,8 @@ or docker://NAME (also registry:NAME): an image in a registry, read without pull
 				return err
 			}
 			defer src.Close()
-			opts := analyze.Options{UpTo: -1, KeepChanges: interactive || htmlFile != "" || files}
+			opts := analyze.Options{UpTo: -1, KeepChanges: interactive || htmlFile != "" || files,
+				Packages: tree == "" && !interactive}
 			if tree != "" {
 				n, layers := layerN, len(src.Layers())
 				if n < 0 {

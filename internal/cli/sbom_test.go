@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -83,5 +84,34 @@ func TestSbom(t *testing.T) {
 	}
 	if _, errOut, code := strata(t, root, "", "sbom", "--format", "xml", "app:1"); code != 1 || !strings.Contains(errOut, "unknown --format") {
 		t.Errorf("bad format: exit %d, %s", code, errOut)
+	}
+}
+
+// TestAnalyzePackages: analyze counts the packages each layer adds, as
+// sbom lists them.
+func TestAnalyzePackages(t *testing.T) {
+	root := scanFixture(t)
+	out, errOut, code := strata(t, root, "", "analyze", "--format", "json", "app:1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r struct {
+		Layers []struct {
+			Packages *int `json:"packages"`
+		} `json:"layers"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, l := range r.Layers {
+		if l.Packages == nil {
+			t.Fatalf("no package count: %s", out)
+		}
+		got = append(got, *l.Packages)
+	}
+	// libc6 and zlib1g; the program's stdlib, main module and x/net.
+	if fmt.Sprint(got) != "[2 0 3 0]" {
+		t.Errorf("packages per layer %v, want [2 0 3 0]", got)
 	}
 }
