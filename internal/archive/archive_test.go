@@ -474,22 +474,8 @@ func TestDockerLoadSave(t *testing.T) {
 }
 
 func TestPodman(t *testing.T) {
-	if _, err := exec.LookPath("podman"); err != nil {
-		t.Skip("no podman")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("podman test runs as root")
-	}
+	podman := testutil.Podman(t)
 	dir := t.TempDir()
-	podman := func(args ...string) string {
-		t.Helper()
-		all := append([]string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"}, args...)
-		out, err := exec.Command("podman", all...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("podman %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
 	st := newStore(t)
 	im := twoLayers(t, st, layer.Gzip, "strata-test/podman:1")
 	podman("load", "-i", save(t, st, archive.DockerArchive, im, "strata-test/podman:1"))

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
+	"github.com/strata-dev/strata/internal/builder/progress"
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -60,8 +64,26 @@ func BuildPlatforms(ctx context.Context, st *store.Store, o Options, platforms [
 	if o.Output != nil {
 		return nil, errdefs.InvalidArgument(errors.New("--output with several platforms is not supported: build one platform per --output"))
 	}
-	if o.CacheExport != nil {
-		return nil, errdefs.InvalidArgument(errors.New("--cache-to with several platforms is not supported: export the cache of one platform per build"))
+	// --cache-to: one export of every target's records, once all built
+	// (their keys hold their platforms, so they never collide; a step the
+	// targets share is exported once).
+	export := o.CacheExport
+	merged := &Export{Pending: map[digest.Digest]RemoteCache{}}
+	seen := map[string]bool{}
+	if export != nil {
+		o.CacheExport = func(_ context.Context, e *Export) error {
+			for _, r := range e.Records {
+				if k := r.Key.Digest(); !seen[k] {
+					seen[k] = true
+					merged.Records = append(merged.Records, r)
+				}
+			}
+			maps.Copy(merged.Pending, e.Pending)
+			return nil
+		}
+	}
+	if o.Progress == nil {
+		o.Progress = progress.New(nil, progress.Quiet)
 	}
 	before, err := st.Images()
 	if err != nil {
@@ -107,5 +129,22 @@ func BuildPlatforms(ctx context.Context, st *store.Store, o Options, platforms [
 		return fail(err)
 	}
 	res.Index = ix
+	if export != nil {
+		// As for one platform, the image stays when the export fails.
+		v := o.Progress.Vertex("exporting cache for " + platformList(platforms))
+		if err := export(ctx, merged); err != nil {
+			v.Error(err)
+			return nil, err
+		}
+		v.Done()
+	}
 	return res, nil
+}
+
+func platformList(ps []image.Platform) string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ",")
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/container/containertest"
 	"github.com/strata-dev/strata/internal/registry/registrytest"
+	"github.com/strata-dev/strata/internal/testutil"
 )
 
 // multiBusyboxRoot is a store holding busybox:multi, a linux/amd64 and
@@ -137,6 +138,7 @@ func pushAndRead(t *testing.T, root, name string) {
 	if strings.Join(plats, " ") != "linux/amd64 linux/arm64" {
 		t.Errorf("the pushed index lists %v", plats)
 	}
+	podmanPull(t, dest, m[1], idx)
 	layout := t.TempDir()
 	skopeoRun(t, "copy", "--all", "--src-tls-verify=false", "docker://"+dest, "oci:"+layout+":multi")
 	for _, d := range idx.Manifests {
@@ -222,5 +224,61 @@ RUN echo "$(cat /out), run on $(uname -m)" > /result
 		if out, errOut, _ := strata(t, root, "", "run", "--rm", "--platform", platform, "cross:1", "cat", "/result"); out != want {
 			t.Errorf("%s: %q %s, want %q", platform, out, errOut, want)
 		}
+	}
+}
+
+// podmanPull: podman (its own store in a temp dir) pulls the arm64 image of
+// the pushed index: an arm64 image whose digests are the index's and the
+// manifest the index names for linux/arm64.
+func podmanPull(t *testing.T, ref, indexDigest string, idx ocispec.Index) {
+	podman := testutil.Podman(t)
+	dir := t.TempDir()
+	auth := filepath.Join(dir, "auth.json") // none: the test registry asks for none
+	if err := os.WriteFile(auth, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	podman("pull", "-q", "--authfile", auth, "--tls-verify=false", "--platform", "linux/arm64", ref)
+	got := podman("image", "inspect", "--format", "{{.Architecture}} {{.Digest}} {{.RepoDigests}}", ref)
+	var arm string
+	for _, d := range idx.Manifests {
+		if d.Platform.Architecture == "arm64" {
+			arm = d.Digest.String()
+		}
+	}
+	// podman's Digest is the index's; its repo digests name both.
+	if !strings.HasPrefix(got, "arm64 "+indexDigest+" ") || !strings.Contains(got, "@"+arm) {
+		t.Errorf("podman pull --platform linux/arm64: %s, want arm64 %s and the index %s", got, arm, indexDigest)
+	}
+}
+
+// TestBuildMultiPlatformRemoteCache: --cache-to of a two-platform build
+// exports both targets' steps in one cache; another store with the same
+// bases, building with --cache-from, runs no RUN for either platform and
+// makes the same index.
+func TestBuildMultiPlatformRemoteCache(t *testing.T) {
+	df := map[string]string{"Dockerfile": "FROM busybox:multi\nRUN uname -m > /arch\n"}
+	root, dir := multiBusyboxRoot(t, df)
+	regEnv(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	cache := "type=registry,ref=" + reg.Host + "/cache:multi,mode=max"
+	build := func(root string, flag string) (string, string) {
+		out, errOut, code := strata(t, root, "", "build", "--progress", "plain", "--timestamp", "0", flag, cache,
+			"--platform", "linux/amd64,linux/arm64", "-t", "app:multi", dir)
+		if code != 0 {
+			t.Fatalf("build %s: %s", flag, errOut)
+		}
+		return strings.TrimSpace(out), errOut
+	}
+	id, _ := build(root, "--cache-to")
+	other, _ := multiBusyboxRoot(t, df)
+	id2, errOut := build(other, "--cache-from")
+	if id2 != id {
+		t.Errorf("from the remote cache: index %s, want %s", id2, id)
+	}
+	if n := strings.Count(errOut, "RUN uname -m > /arch\n#"); n != 2 || strings.Count(errOut, "] RUN uname -m > /arch\n#") != 2 {
+		t.Errorf("%d RUN steps listed:\n%s", n, errOut)
+	}
+	if regexp.MustCompile(`RUN uname -m > /arch\n#\d+ (DONE|cache miss)`).MatchString(errOut) {
+		t.Errorf("a RUN ran despite the remote cache:\n%s", errOut)
 	}
 }

@@ -5,6 +5,7 @@ package containertest
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -56,6 +57,11 @@ func BusyboxImage(t testing.TB, st *store.Store, name string) *metadata.Image {
 
 func busyboxConfig(arch string) func(o *store.NewImageOptions) {
 	return func(o *store.NewImageOptions) {
+		if arch != "" {
+			// The same image ID in every store (a remote cache's keys
+			// hold base image IDs).
+			o.Created = &fixedTime
+		}
 		o.Config = func(c *image.ConfigFile) error {
 			c.Config.Cmd = []string{"sh"}
 			c.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -66,6 +72,8 @@ func busyboxConfig(arch string) func(o *store.NewImageOptions) {
 		}
 	}
 }
+
+var fixedTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // MultiBusyboxImage stores name as a multi-platform busybox image of
 // linux/amd64 (this machine's busybox-static) and linux/arm64 (Debian's
