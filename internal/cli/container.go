@@ -63,6 +63,7 @@ func (c *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringArrayVarP(&c.o.Publish, "publish", "p", nil, "Publish a container's port(s) to the host ([IP:][HOSTPORT:]CTRPORT[/PROTO])")
 	fs.BoolVarP(&c.o.PublishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	fs.StringArrayVar(&c.o.Expose, "expose", nil, "Expose a port or a range of ports")
+	fs.StringArrayVarP(&c.o.Labels, "label", "l", nil, "Set meta data on a container")
 	fs.StringArrayVarP(&c.o.Volumes, "volume", "v", nil, "Bind mount a volume (HOST-PATH:CONTAINER-PATH[:ro])")
 	fs.StringVarP(&c.o.Hostname, "hostname", "h", "", "Container host name")
 	fs.Bool("help", false, "Print usage") // -h is --hostname, as in docker
@@ -261,14 +262,20 @@ func newRmCmd(a *app) *cobra.Command {
 
 func newPsCmd(a *app) *cobra.Command {
 	var f containerFlags
-	var all, quiet, noTrunc bool
+	var all, quiet, noTrunc, latest, size bool
+	var last int
 	var format string
+	var filters []string
 	c := &cobra.Command{
 		Use:     "ps [OPTIONS]",
 		Aliases: []string{},
 		Short:   "List containers",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			fa, err := parseFilters(filters, containerFilters...)
+			if err != nil {
+				return err
+			}
 			m, err := a.containers(&f)
 			if err != nil {
 				return err
@@ -277,23 +284,41 @@ func newPsCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			pass, err := containerMatcher(fa, m, rs)
+			if err != nil {
+				return err
+			}
+			if latest {
+				last = 1
+			}
+			// -n and -l count the newest containers of any state, as a
+			// status filter shows stopped ones without -a (docker's).
+			all = all || last > 0 || len(fa["status"]) > 0 || len(fa["exited"]) > 0
 			var rows []any
 			now := a.now()
 			for _, r := range rs {
+				if last > 0 && len(rows) == last {
+					break
+				}
 				row := containerRow(m, r, now, noTrunc)
-				if !all && row.State != container.Running {
+				if !all && row.State != container.Running || !pass(r, m.State(r.ID)) {
 					continue
 				}
-				if quiet {
-					a.println(row.ID)
-					continue
+				if size {
+					row.Size = containerSize(m, r)
 				}
 				rows = append(rows, row)
 			}
 			if quiet {
+				for _, r := range rows {
+					a.println(r.(psRow).ID)
+				}
 				return nil
 			}
 			cols := "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+			if size {
+				cols += "\t{{.Size}}"
+			}
 			return table{format: format, columns: cols, headers: psHeaders}.print(a.stdout, rows)
 		},
 	}
@@ -302,7 +327,22 @@ func newPsCmd(a *app) *cobra.Command {
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
 	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
 	c.Flags().StringVar(&format, "format", "", "Format output using a Go template, 'table TEMPLATE' or 'json'")
+	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided (id, name, label, status, ancestor, exited, before, since)")
+	c.Flags().IntVarP(&last, "last", "n", -1, "Show n last created containers (includes all states)")
+	c.Flags().BoolVarP(&latest, "latest", "l", false, "Show the latest created container (includes all states)")
+	c.Flags().BoolVarP(&size, "size", "s", false, "Display total file sizes")
 	return c
+}
+
+// containerSize is ps -s's SIZE: the container's own layer, and with its
+// image's ("2B (virtual 1.99MB)").
+func containerSize(m *container.Manager, r *container.Record) string {
+	own := m.LayerSize(r)
+	virtual := own
+	if im, err := m.St.Resolve(r.Image.String()); err == nil {
+		virtual += im.Size()
+	}
+	return humanSize(own) + " (virtual " + humanSize(virtual) + ")"
 }
 
 func newExecCmd(a *app) *cobra.Command {
@@ -477,11 +517,16 @@ func newContainerMonitorCmd(a *app) *cobra.Command {
 func newContainerPruneCmd(a *app) *cobra.Command {
 	var f containerFlags
 	var force bool
+	var filters []string
 	c := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all stopped containers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			pf, err := parsePruneFilters(filters, a.now())
+			if err != nil {
+				return err
+			}
 			if !force && !a.confirm("WARNING! This will remove all stopped containers.") {
 				return nil
 			}
@@ -489,7 +534,7 @@ func newContainerPruneCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ids, freed, err := m.Prune(time.Time{})
+			ids, freed, err := m.Prune(pf.until, pf.containerKeep())
 			a.printPrunedContainers(ids)
 			if err != nil {
 				return err
@@ -500,6 +545,7 @@ func newContainerPruneCmd(a *app) *cobra.Command {
 	}
 	f.add(c.Flags())
 	c.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	c.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values (until=DURATION|TIMESTAMP, label=KEY[=VALUE], label!=KEY[=VALUE])")
 	return c
 }
 

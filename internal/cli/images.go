@@ -40,11 +40,16 @@ var imageHeaders = map[string]string{
 func newImagesCmd(a *app) *cobra.Command {
 	var all, quiet, digests, noTrunc, tree bool
 	var format string
+	var filters []string
 	c := &cobra.Command{
 		Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
 		Short: "List images",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			fa, err := parseFilters(filters, imageFilters...)
+			if err != nil {
+				return err
+			}
 			st, err := a.store()
 			if err != nil {
 				return err
@@ -55,6 +60,9 @@ func newImagesCmd(a *app) *cobra.Command {
 			}
 			names, err := st.Names()
 			if err != nil {
+				return err
+			}
+			if imgs, err = filterImages(st, fa, imgs, names); err != nil {
 				return err
 			}
 			filter := ""
@@ -72,7 +80,11 @@ func newImagesCmd(a *app) *cobra.Command {
 			if tree {
 				return printImageTree(a, indexRows(ixs, imgs, names, noTrunc, filter, a.now(), true), imageRows(imgs, names, held, all, noTrunc, filter, a.now()))
 			}
+			if len(fa) > 0 && !(len(fa) == 1 && len(fa["reference"]) > 0) {
+				ixs = nil // multi-platform images are listed by name alone
+			}
 			rows := append(indexRows(ixs, imgs, names, noTrunc, filter, a.now(), all), imageRows(imgs, names, held, all, noTrunc, filter, a.now())...)
+			rows = filterReference(fa, rows)
 			if quiet {
 				for _, r := range rows {
 					a.println(r.(imageRow).ID)
@@ -96,6 +108,7 @@ func newImagesCmd(a *app) *cobra.Command {
 	f.BoolVar(&digests, "digests", false, "Show digests")
 	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
 	f.StringVar(&format, "format", "", "Format output using a Go template, 'table TEMPLATE' or 'json'")
+	f.StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided (dangling, reference, label, before, since)")
 	return c
 }
 

@@ -74,11 +74,16 @@ func newRmiCmd(a *app) *cobra.Command {
 
 func newImagePruneCmd(a *app) *cobra.Command {
 	var all, force bool
+	var filters []string
 	c := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused images",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			pf, err := parsePruneFilters(filters, a.now())
+			if err != nil {
+				return err
+			}
 			if !force {
 				warn := "WARNING! This will remove all dangling images."
 				if all {
@@ -92,7 +97,7 @@ func newImagePruneCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := st.Prune(store.PruneOptions{All: all})
+			res, err := st.Prune(store.PruneOptions{All: all, Until: pf.until, Keep: pf.imageKeep(st)})
 			if err != nil {
 				return err
 			}
@@ -103,6 +108,7 @@ func newImagePruneCmd(a *app) *cobra.Command {
 	}
 	c.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
 	c.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	c.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values (until=DURATION|TIMESTAMP, label=KEY[=VALUE], label!=KEY[=VALUE])")
 	return c
 }
 

@@ -2,14 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/builder"
-	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/store"
 )
 
@@ -31,13 +27,15 @@ processes left: container directories and runtime state without a container,
 unused snapshots, partial downloads, build scratch space. The space reclaimed
 is measured on disk, before and after. strata has no volumes (only bind
 mounts), so --volumes is accepted and has nothing to remove.
---filter until=DURATION|TIMESTAMP keeps what is newer.`,
+--filter until=DURATION|TIMESTAMP keeps what is newer; label=KEY[=VALUE] removes
+only what has the label, label!=KEY[=VALUE] keeps what has it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			until, err := parseUntil(filters, a.now())
+			pf, err := parsePruneFilters(filters, a.now())
 			if err != nil {
 				return err
 			}
+			until := pf.until
 			if !force && !a.confirm(pruneWarning(all)) {
 				return nil
 			}
@@ -50,14 +48,14 @@ mounts), so --volumes is accepted and has nothing to remove.
 			if err != nil {
 				return err
 			}
-			ids, _, err := m.Prune(until)
+			ids, _, err := m.Prune(until, pf.containerKeep())
 			if len(ids) > 0 {
 				a.printPrunedContainers(ids)
 			}
 			if err != nil {
 				return err
 			}
-			res, err := st.Prune(store.PruneOptions{All: all, Until: until})
+			res, err := st.Prune(store.PruneOptions{All: all, Until: until, Keep: pf.imageKeep(st)})
 			if err != nil {
 				return err
 			}
@@ -90,7 +88,7 @@ mounts), so --volumes is accepted and has nothing to remove.
 	fs.BoolVarP(&all, "all", "a", false, "Remove all unused images and all build cache, not just dangling ones")
 	fs.BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	fs.BoolVar(&volumes, "volumes", false, "Prune volumes (strata has none: only bind mounts)")
-	fs.StringArrayVar(&filters, "filter", nil, "Provide filter values (until=DURATION or TIMESTAMP)")
+	fs.StringArrayVar(&filters, "filter", nil, "Provide filter values (until=DURATION|TIMESTAMP, label=KEY[=VALUE], label!=KEY[=VALUE])")
 	f.add(fs)
 	return c
 }
@@ -101,33 +99,4 @@ func pruneWarning(all bool) string {
 		images, cache = "all images without at least one container associated to them", "all build cache"
 	}
 	return "WARNING! This will remove:\n  - all stopped containers\n  - " + images + "\n  - " + cache
-}
-
-// parseUntil reads docker's until filter: a duration before now (24h,
-// 90m) or a time (RFC 3339, 2006-01-02, or Unix seconds). Other filters
-// are refused, not ignored.
-func parseUntil(filters []string, now time.Time) (time.Time, error) {
-	var until time.Time
-	for _, f := range filters {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok || k != "until" {
-			return time.Time{}, errdefs.InvalidArgument(fmt.Errorf("invalid filter %q: only until=DURATION|TIMESTAMP is supported", f))
-		}
-		if d, err := time.ParseDuration(v); err == nil {
-			until = now.Add(-d)
-			continue
-		}
-		if sec, err := strconv.ParseInt(v, 10, 64); err == nil {
-			until = time.Unix(sec, 0)
-			continue
-		}
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			if t, err = time.ParseInLocation("2006-01-02", v, time.Local); err != nil {
-				return time.Time{}, errdefs.InvalidArgument(fmt.Errorf("invalid filter until=%q: not a duration (24h) or a time (RFC 3339, 2006-01-02, Unix seconds)", v))
-			}
-		}
-		until = t
-	}
-	return until, nil
 }

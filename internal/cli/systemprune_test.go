@@ -6,7 +6,10 @@ import (
 	"time"
 )
 
-func TestParseUntil(t *testing.T) {
+// TestParsePruneFilters: until= as docker reads it; label= and label!= are
+// taken, other keys refused as docker refuses them (`docker image prune
+// --filter bogus=1`: Invalid filter 'bogus').
+func TestParsePruneFilters(t *testing.T) {
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		filters []string
@@ -18,12 +21,14 @@ func TestParseUntil(t *testing.T) {
 		{[]string{"until=90m"}, now.Add(-90 * time.Minute), ""},
 		{[]string{"until=1700000000"}, time.Unix(1700000000, 0), ""},
 		{[]string{"until=2026-01-02T03:04:05Z"}, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), ""},
-		{[]string{"until=yesterday"}, time.Time{}, "not a duration"},
-		{[]string{"label=a=b"}, time.Time{}, "only until="},
-		{[]string{"until"}, time.Time{}, "only until="},
+		{[]string{"label=a=b", "label!=c"}, time.Time{}, ""},
+		{[]string{"until=yesterday"}, time.Time{}, `failed to parse value as time or duration: "yesterday"`},
+		{[]string{"bogus=1"}, time.Time{}, "Invalid filter 'bogus'"},
+		{[]string{"until"}, time.Time{}, "bad format of filter (expected name=value)"},
 	}
 	for _, tc := range tests {
-		got, err := parseUntil(tc.filters, now)
+		p, err := parsePruneFilters(tc.filters, now)
+		got := p.until
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%v: err %v, want %q", tc.filters, err, tc.err)
@@ -41,8 +46,8 @@ func TestParseUntil(t *testing.T) {
 func TestSystemPruneUntil(t *testing.T) {
 	root := fixture(t)
 	before, _, _ := strata(t, root, "", "images", "-a", "-q")
-	if _, errOut, code := strata(t, root, "", "system", "prune", "-a", "-f", "--filter", "label=x"); code == 0 || !strings.Contains(errOut, "only until=") {
-		t.Fatalf("a label filter: exit %d %q", code, errOut)
+	if _, errOut, code := strata(t, root, "", "system", "prune", "-a", "-f", "--filter", "bogus=x"); code == 0 || !strings.Contains(errOut, "Invalid filter 'bogus'") {
+		t.Fatalf("an unknown filter: exit %d %q", code, errOut)
 	}
 	// The fixture's images were created in 2026-01: a bound before that keeps them all.
 	mustRun(t, root, "system", "prune", "-a", "-f", "--filter", "until=2025-12-01T00:00:00Z")

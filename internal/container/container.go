@@ -68,6 +68,8 @@ type Config struct {
 	// Ports are the published ports (-p, -P), on the bridge only; a port
 	// without a host port gets a free one at each start.
 	Ports []network.Port `json:"ports,omitempty"`
+	// Labels are the image's labels with --label's over them.
+	Labels map[string]string `json:"labels,omitempty"`
 	// ExposedPorts are docker's "80/tcp" keys: the image's EXPOSE,
 	// --expose and the ports -p publishes.
 	ExposedPorts []string `json:"exposedPorts,omitempty"`

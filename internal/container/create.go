@@ -46,6 +46,7 @@ type CreateOptions struct {
 	Publish    []string // -p [IP:][HOSTPORT:]CTRPORT[/PROTO]
 	PublishAll bool     // -P: every exposed port on a free host port
 	Expose     []string // --expose PORT[/PROTO]
+	Labels     []string // --label KEY[=VALUE]
 	// Sandbox is the confinement and limits (sandbox.Parse of the
 	// security and resource flags).
 	Sandbox sandbox.Options
@@ -259,6 +260,19 @@ func containerConfig(o CreateOptions, imageConfig func() (*image.ConfigFile, err
 		Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, WorkingDir: ic.WorkingDir, User: ic.User,
 		Tty: o.Tty, OpenStdin: o.Stdin, Network: network, Volumes: vols, AutoRemove: o.AutoRemove,
 		StopSignal: ic.StopSignal, Sandbox: o.Sandbox,
+	}
+	if len(ic.Labels) > 0 || len(o.Labels) > 0 {
+		cfg.Labels = map[string]string{}
+		for k, v := range ic.Labels {
+			cfg.Labels[k] = v
+		}
+		for _, l := range o.Labels {
+			k, v, _ := strings.Cut(l, "=")
+			if k == "" {
+				return Config{}, usage("invalid label '%s': empty name", l)
+			}
+			cfg.Labels[k] = v
+		}
 	}
 	// Exposed: the image's, --expose's and -p's container ports, as
 	// docker counts them (ps shows those not published, -P publishes

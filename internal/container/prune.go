@@ -74,9 +74,9 @@ func (m *Manager) RemoveOrphans() ([]string, error) {
 }
 
 // Prune removes the containers that are not running, created before until
-// (zero: all of them), and returns their IDs and the bytes their own
+// (zero: all of them) and that keep (nil: none) does not keep, and returns their IDs and the bytes their own
 // layers held.
-func (m *Manager) Prune(until time.Time) ([]string, int64, error) {
+func (m *Manager) Prune(until time.Time, keep func(*Record) bool) ([]string, int64, error) {
 	rs, err := m.List()
 	if err != nil {
 		return nil, 0, err
@@ -84,7 +84,7 @@ func (m *Manager) Prune(until time.Time) ([]string, int64, error) {
 	var ids []string
 	var freed int64
 	for _, r := range rs {
-		if m.State(r.ID).Status == Running || !until.IsZero() && !r.Created.Before(until) {
+		if m.State(r.ID).Status == Running || !until.IsZero() && !r.Created.Before(until) || keep != nil && keep(r) {
 			continue
 		}
 		size := m.LayerSize(r)

@@ -78,7 +78,7 @@ func (s *Store) PreviewPrune(o PruneOptions) (PrunePreview, error) {
 		if held[im.ID] && len(nm[im.ID]) == 0 || inUse[im.ID] {
 			continue
 		}
-		stays := len(nm[im.ID]) > 0 && !o.All || !o.Until.IsZero() && !im.Created.Before(o.Until)
+		stays := len(nm[im.ID]) > 0 && !o.All || o.keeps(im)
 		if stays && !(freed[im.ID] && len(nm[im.ID]) == 0) {
 			continue
 		}

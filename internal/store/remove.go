@@ -203,6 +203,14 @@ type PruneOptions struct {
 	// Until keeps the images created at or after it (zero: no bound),
 	// as docker's --filter until=.
 	Until time.Time
+	// Keep, when set, keeps the images it says yes to (docker's --filter
+	// label=, label!=).
+	Keep func(*metadata.Image) bool
+}
+
+// keeps tells whether o's filters keep im whatever its names.
+func (o PruneOptions) keeps(im *metadata.Image) bool {
+	return !o.Until.IsZero() && !im.Created.Before(o.Until) || o.Keep != nil && o.Keep(im)
 }
 
 func (s *Store) Prune(o PruneOptions) (PruneResult, error) {
@@ -245,7 +253,7 @@ func (s *Store) Prune(o PruneOptions) (PruneResult, error) {
 		if _, err := s.Image(im.ID); errdefs.IsNotFound(err) {
 			continue // went with its multi-platform image
 		}
-		if len(nm[im.ID]) > 0 && !o.All || !o.Until.IsZero() && !im.Created.Before(o.Until) {
+		if len(nm[im.ID]) > 0 && !o.All || o.keeps(im) {
 			continue
 		}
 		var inUse bool
