@@ -26,7 +26,7 @@ const Chromium = "/usr/bin/chromium"
 
 // newBrowser starts one headless chromium for a test's subtests and
 // returns a tab's context, bounded in time.
-func newBrowser(t *testing.T, limit time.Duration) context.Context {
+func newBrowser(t testing.TB, limit time.Duration) context.Context {
 	t.Helper()
 	if _, err := exec.LookPath(Chromium); err != nil {
 		t.Fatalf("%s not installed (apt-get install chromium)", Chromium)

@@ -41,6 +41,7 @@ function since(t) {
   for (const [n, w] of [[31536000, "year"], [2592000, "month"], [604800, "week"], [86400, "day"], [3600, "hour"], [60, "minute"]])
     if (s >= n) { const k = Math.floor(s / n); return k + " " + w + (k > 1 ? "s" : "") + " ago"; }
 }
+const esc = s => String(s).replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})[c]);
 const short = id => id.replace(/^sha256:/, "").slice(0, 12);
 function message(text, kind) {
   const m = document.getElementById("message");
@@ -71,7 +72,7 @@ async function imagesPage() {
       ...[["repository", "Repository"], ["tag", "Tag"], ["id", "Image ID"], ["created", "Created"], ["size", "Size", "num"],
           ["shared", "Shared", "num"], ["unique", "Unique", "num"], ["containers", "Used by"]].map(([k, t, c]) =>
         el("th", {"data-sort": k, class: c, onclick: () => { sortDesc = sortKey === k ? !sortDesc : false; sortKey = k; drawRows(); }}, t)))),
-      el("tbody", {})));
+      el("tbody", {onchange: selectionChanged})));
   if (READ_ONLY) for (const id of ["delete", "prune-preview", "pull-go"]) document.getElementById(id).hidden = true;
   await loadImages();
 }
@@ -87,13 +88,15 @@ function drawRows() {
   const key = r => sortKey === "containers" ? r.containers.length : sortKey === "created" ? new Date(r.created).getTime() : r[sortKey];
   const rows = imageRows.filter(r => !f || (r.repository + ":" + r.tag).includes(f) || r.id.includes(f))
     .sort((a, b) => { const x = key(a), y = key(b); return (x < y ? -1 : x > y ? 1 : 0) * (sortDesc ? -1 : 1); });
+  // One string for the whole body: hundreds of rows drawn element by
+  // element take the browser ten times longer.
   const tb = document.querySelector("#images tbody");
-  tb.replaceChildren(...rows.map(r => el("tr", {class: "image-row", "data-id": r.id, "data-ref": r.ref},
-    el("td", {}, el("input", {type: "checkbox", class: "select", onchange: selectionChanged})),
-    el("td", {}, el("a", {href: "#/image/" + encodeURIComponent(r.id), class: "open"}, r.repository)),
-    el("td", {}, r.tag), el("td", {class: "mono"}, short(r.id)), el("td", {title: r.created}, since(r.created)),
-    el("td", {class: "num"}, human(r.size)), el("td", {class: "num"}, human(r.shared)), el("td", {class: "num"}, human(r.unique)),
-    el("td", {}, r.containers.join(", ")))));
+  tb.innerHTML = rows.map(r => `<tr class="image-row" data-id="${esc(r.id)}" data-ref="${esc(r.ref)}">` +
+    `<td><input type="checkbox" class="select"></td>` +
+    `<td><a class="open" href="#/image/${esc(encodeURIComponent(r.id))}">${esc(r.repository)}</a></td>` +
+    `<td>${esc(r.tag)}</td><td class="mono">${esc(short(r.id))}</td><td title="${esc(r.created)}">${esc(since(r.created))}</td>` +
+    `<td class="num">${human(r.size)}</td><td class="num">${human(r.shared)}</td><td class="num">${human(r.unique)}</td>` +
+    `<td>${esc(r.containers.join(", "))}</td></tr>`).join("");
   document.querySelectorAll("#images th[data-sort]").forEach(th => th.classList.toggle("sorted", th.dataset.sort === sortKey));
   selectionChanged();
 }
@@ -317,6 +320,7 @@ async function route() {
       case "container": await containerDiffPage(parts[1]); break;
       default: await imagesPage();
     }
+    document.body.dataset.readyAt = performance.now(); // for bench/ui_bench.sh
     document.body.dataset.ready = decodeURIComponent(location.hash || "#/images");
   } catch (e) {
     main.replaceChildren(el("div", {class: "msg err", id: "error"}, e.message));
