@@ -208,9 +208,8 @@ func newLoadCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if quiet {
-				return nil
-			}
+			// -q hides progress only: docker's load -q still names what it
+			// loaded (strata's load shows no progress).
 			for _, im := range res.Images {
 				if len(im.Names) == 0 {
 					fmt.Fprintf(a.stdout, "Loaded image ID: %s\n", im.ID)
@@ -223,7 +222,7 @@ func newLoadCmd(a *app) *cobra.Command {
 		},
 	}
 	c.Flags().StringVarP(&input, "input", "i", "", "Read from tar archive file, instead of STDIN")
-	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress the load output")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress the load progress (the images loaded are still named, as docker does)")
 	return c
 }
 

@@ -79,6 +79,10 @@ func newBuildCmd(a *app) *cobra.Command {
 	fl.StringArrayVar(&f.labels, "label", nil, "Set metadata for an image")
 	fl.BoolVar(&f.noCache, "no-cache", false, "Do not use cache when building the image")
 	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "Do not cache specified stages")
+	// docker's defaults, accepted so that scripts written for it run: a
+	// build keeps no intermediate container, failed or not.
+	fl.Bool("rm", true, "Remove intermediate containers after a successful build (always so)")
+	fl.Bool("force-rm", false, "Always remove intermediate containers (always so)")
 	fl.BoolVar(&f.pull, "pull", false, "Always attempt to pull all referenced images")
 	fl.StringVar(&f.network, "network", "host", `Networking mode for the RUN instructions ("host" or "none")`)
 	fl.StringVar(&f.iidfile, "iidfile", "", "Write the image ID to the file")

@@ -213,6 +213,7 @@ func newStopCmd(a *app) *cobra.Command {
 		return m.Stop(r, time.Duration(seconds)*time.Second)
 	})
 	c.Flags().IntVarP(&seconds, "time", "t", 10, "Seconds to wait before killing the container")
+	c.Flags().IntVar(&seconds, "timeout", 10, "Seconds to wait before killing the container (current docker's name for --time)")
 	return c
 }
 

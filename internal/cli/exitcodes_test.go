@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -30,5 +32,36 @@ func TestDockerExitCodes(t *testing.T) {
 		if code != c.code || !regexp.MustCompile(c.wantErr).MatchString(errOut) {
 			t.Errorf("strata %s: exit %d, stderr %q; %s gives %d and %s", strings.Join(c.args, " "), code, errOut, c.docker, c.code, c.wantErr)
 		}
+	}
+}
+
+// build --rm and --force-rm are docker's defaults: accepted (docker 20.10
+// refuses neither; strata keeps no intermediate container either way).
+func TestBuildRmFlagsAccepted(t *testing.T) {
+	ctx := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM scratch\nLABEL a=b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	for _, flag := range []string{"--rm", "--force-rm", "--rm=false"} {
+		if _, errOut, code := strata(t, root, "", "build", flag, "-q", "-t", "x:1", ctx); code != 0 {
+			t.Errorf("build %s: exit %d %s", flag, code, errOut)
+		}
+	}
+}
+
+// load -q still names what it loaded: docker load -q -i busybox.tar
+// printed "Loaded image: localhost:5000/busybox:latest".
+func TestLoadQuietNamesImages(t *testing.T) {
+	ctx := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM scratch\nLABEL a=b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root, fresh := t.TempDir(), t.TempDir()
+	tarPath := filepath.Join(t.TempDir(), "x.tar")
+	mustRun(t, root, "build", "-q", "-t", "x:1", ctx)
+	mustRun(t, root, "save", "-o", tarPath, "x:1")
+	if out := mustRun(t, fresh, "load", "-q", "-i", tarPath); out != "Loaded image: x:1\n" {
+		t.Errorf("load -q printed %q", out)
 	}
 }
