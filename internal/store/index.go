@@ -409,3 +409,19 @@ func entryPlatform(tx *metadata.Tx, id digest.Digest) string {
 	}
 	return "?"
 }
+
+// indexInUse reports whether a container uses an image of ix.
+func (s *Store) indexInUse(ix *metadata.Index) (bool, error) {
+	inUse := false
+	err := s.Meta.View(func(tx *metadata.Tx) error {
+		for _, id := range ix.Images() {
+			c, err := usedBy(tx, id)
+			if err != nil {
+				return err
+			}
+			inUse = inUse || c != ""
+		}
+		return nil
+	})
+	return inUse, err
+}

@@ -174,3 +174,32 @@ func mustTagged(t *testing.T, s string) image.Reference {
 	}
 	return r
 }
+
+// TestIndexPruneAllInUse: prune -a keeps a multi-platform image one of
+// whose platforms a container uses, name and all, and removes one no
+// container uses.
+func TestIndexPruneAllInUse(t *testing.T) {
+	st := open(t)
+	_, _, arm := multi(t, st, "used:1")
+	other := storetest.PlatformImage(t, st, "", "linux/riscv64", platformTar(t, "riscv64"))
+	free, err := st.PutIndex([]*metadata.Image{other}, []image.Reference{mustTagged(t, "free:1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Meta.Update(func(tx *metadata.Tx) error {
+		return tx.Put(metadata.BucketContainers, "c1", metadata.Roots{Images: []digest.Digest{arm.ID}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Prune(store.PruneOptions{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Removals) != 1 || res.Removals[0].Deleted[0] != free.Digest {
+		t.Errorf("prune -a removed %+v", res.Removals)
+	}
+	if im, err := st.Resolve("used:1"); err != nil || im == nil {
+		t.Errorf("used:1 is gone: %v", err)
+	}
+}

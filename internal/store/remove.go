@@ -237,6 +237,11 @@ func (s *Store) Prune(o PruneOptions) (PruneResult, error) {
 		if len(nm[ix.Digest]) > 0 && !o.All || !o.Until.IsZero() && !ix.Added.Before(o.Until) {
 			continue
 		}
+		if inUse, err := s.indexInUse(ix); err != nil {
+			return res, err
+		} else if inUse && len(nm[ix.Digest]) > 0 {
+			continue // a container runs one of its platforms: the name stays
+		}
 		rm, err := s.Remove(ix.Digest.String(), true)
 		if err != nil {
 			return res, err
