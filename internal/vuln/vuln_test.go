@@ -287,3 +287,39 @@ func TestImport(t *testing.T) {
 		t.Errorf("missing db: %v", err)
 	}
 }
+
+// TestOrderingFixtures checks each ecosystem's version order against
+// osv-scalibr's ordering fixtures (generated from the ecosystems' own
+// tools): no comparison may disagree; lines a comparator cannot read
+// (PEP 440 rejects legacy versions, strict semver rejects some) are
+// counted, and must stay few.
+func TestOrderingFixtures(t *testing.T) {
+	for file, eco := range map[string]string{"alpine": sbom.Alpine, "debian": sbom.Debian, "pypi": sbom.PyPI, "semver": sbom.Npm} {
+		t.Run(file, func(t *testing.T) {
+			b, err := os.ReadFile("testdata/versions/" + file + ".txt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			total, unreadable := 0, 0
+			for _, line := range strings.Split(string(b), "\n") {
+				f := strings.Fields(line)
+				if len(f) != 3 || strings.HasPrefix(line, "#") {
+					continue
+				}
+				total++
+				c, err := comparators[eco](f[0], f[2])
+				if err != nil {
+					unreadable++
+					continue
+				}
+				want := map[string]int{"<": -1, "=": 0, ">": 1}[f[1]]
+				if got := max(-1, min(1, c)); got != want {
+					t.Errorf("%s: got %d", line, got)
+				}
+			}
+			if total == 0 || unreadable*20 > total {
+				t.Errorf("%d of %d lines unreadable", unreadable, total)
+			}
+		})
+	}
+}
