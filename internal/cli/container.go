@@ -615,7 +615,7 @@ func containerRow(m *container.Manager, r *container.Record, now time.Time, noTr
 		CreatedAt:  r.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 		RunningFor: since(r.Created, now), Ports: portsColumn(m, r),
 	}
-	cmd := strings.Join(r.Config.Args(), " ")
+	cmd := commandLine(r.Config.Args())
 	if !noTrunc {
 		row.ID = r.ID[:12]
 		if rs := []rune(cmd); len(rs) > 20 {
@@ -723,4 +723,18 @@ func (a *app) container(f *containerFlags, ref string) (*container.Manager, *con
 		return nil, nil, err
 	}
 	return m, r, nil
+}
+
+// commandLine is ps's COMMAND as docker writes it: the arguments joined
+// by spaces, one with a space in it single-quoted (docker ps shows
+// "sh -c 'echo hello >…" for sh -c 'echo hello > /f').
+func commandLine(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " \t\n") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
 }

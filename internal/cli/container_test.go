@@ -90,7 +90,7 @@ func TestContainerLifecycleCLI(t *testing.T) {
 		wantCode int
 	}{
 		{[]string{"run", "-d", "--name", "c1", "busybox", "sh", "-c", "echo started; trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.1; done"}, `^[0-9a-f]{64}\n$`, ``, 0},
-		{[]string{"ps", "--format", "{{.Names}} {{.Image}} {{.Command}} {{.State}}"}, `^c1 busybox "sh -c echo started;…" running\n$`, ``, 0},
+		{[]string{"ps", "--format", "{{.Names}} {{.Image}} {{.Command}} {{.State}}"}, `^c1 busybox "sh -c 'echo started…" running\n$`, ``, 0},
 		{[]string{"ps"}, `^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES\n[0-9a-f]{12}\s+busybox\s+.*Up .*c1\n$`, ``, 0},
 		{[]string{"exec", "c1", "cat", "/etc/hostname"}, `^.+\n$`, ``, 0},
 		{[]string{"exec", "c1", "nosuch"}, `^$`, `executable file not found`, 127},
