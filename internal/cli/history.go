@@ -53,11 +53,12 @@ func newHistoryCmd(a *app) *cobra.Command {
 				}
 				return nil
 			}
-			return table{
-				format:  format,
-				columns: "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
-				headers: historyHeaders,
-			}.print(a.stdout, rows)
+			cols := "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+			if !human {
+				// docker history -H=false: "IMAGE  CREATED AT  CREATED BY ..."
+				cols = "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+			}
+			return table{format: format, columns: cols, headers: historyHeaders}.print(a.stdout, rows)
 		},
 	}
 	f := c.Flags()
