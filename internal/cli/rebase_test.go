@@ -47,8 +47,10 @@ func TestImageRebase(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mustRun(t, root, "build", "-q", "--build-arg", "BASE=base:1", "-t", "app:1", ctx)
-	mustRun(t, root, "build", "-q", "--build-arg", "BASE=base:2", "-t", "app:2", ctx)
+	// One timestamp for both builds: the directory COPY makes has the
+	// build's time, and builds a second apart made different layers.
+	mustRun(t, root, "build", "-q", "--timestamp", "1700000000", "--build-arg", "BASE=base:1", "-t", "app:1", ctx)
+	mustRun(t, root, "build", "-q", "--timestamp", "1700000000", "--build-arg", "BASE=base:2", "-t", "app:2", ctx)
 
 	out, errOut, code := strata(t, root, "", "image", "rebase", "--old-base", "base:1", "--new-base", "base:2", "-t", "app:rebased", "app:1")
 	if code != 0 || errOut != "" || !strings.HasPrefix(out, "sha256:") {
