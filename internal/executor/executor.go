@@ -6,7 +6,8 @@
 // the OCI bundle, runs it with runc or crun (internal/runtime, whose Find
 // is the one place the runtime is chosen), forwards signals, and kills and
 // deletes the container when the context is cancelled. What it mounted
-// and wrote is gone when Run returns.
+// and wrote is gone when Run returns (or, with Spec.Unmounting, when the
+// unmount it reports has ended).
 //
 // Executor is an interface so that the build can be given another (its
 // tests give a fake one that writes files instead of running programs).
