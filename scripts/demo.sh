@@ -6,7 +6,7 @@
 # Run as root. The store is $STRATA_ROOT (default /var/lib/strata).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh busybox-static runc
+scripts/deps.sh busybox-static runc containernetworking-plugins iptables
 export PATH=$PATH:/usr/local/go/bin
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
