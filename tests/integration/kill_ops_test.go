@@ -82,16 +82,22 @@ func TestKillOperations(t *testing.T) {
 			return []string{"save", "--compression-format", "zstd", "--format", "oci-archive", "-o", out + ".zst", "conv:1"}
 		}, prepare: []string{"import", convRootfs, "conv:1"}, reset: []string{"rmi", "conv:1"}},
 	}
+	// Each op is timed on its second run: the rounds repeat it on a store
+	// and a registry that have seen it (a push then mounts the blobs the
+	// registry has: a few times faster than the first, which once made
+	// every round's kill come after the push had ended).
 	durations := map[string]time.Duration{}
 	for _, op := range ops {
-		if op.prepare != nil {
-			must(t, root, op.prepare...)
-		}
-		start := time.Now()
-		must(t, root, op.args(-1)...)
-		durations[op.name] = time.Since(start)
-		if op.reset != nil {
-			must(t, root, op.reset...)
+		for run := -2; run < 0; run++ {
+			if op.prepare != nil {
+				must(t, root, op.prepare...)
+			}
+			start := time.Now()
+			must(t, root, op.args(run)...)
+			durations[op.name] = time.Since(start)
+			if op.reset != nil {
+				must(t, root, op.reset...)
+			}
 		}
 	}
 	rounds := faultRounds(t)
