@@ -1,8 +1,6 @@
 package layer
 
 import (
-	"fmt"
-	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -102,28 +100,12 @@ func (p *prefetcher) stop() {
 	p.wg.Wait()
 }
 
-// readSmall reads exactly size bytes of the file p (no more: a file that
+// readSmall reads the whole file p, of size bytes (no more: a file that
 // grew is written as its header said).
 func readSmall(p string, size int64) ([]byte, error) {
-	fd, err := openRead(p)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: p, Err: err}
-	}
-	defer unix.Close(fd)
 	buf := make([]byte, size)
-	n := 0
-	for n < len(buf) {
-		r, err := unix.Read(fd, buf[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &os.PathError{Op: "read", Path: p, Err: err}
-		}
-		if r == 0 {
-			return nil, fmt.Errorf("file shrank while being read (%d of %d bytes)", n, size)
-		}
-		n += r
+	if err := readExact(p, size, buf, func([]byte) error { return nil }); err != nil {
+		return nil, err
 	}
 	return buf, nil
 }

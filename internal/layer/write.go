@@ -235,28 +235,40 @@ func (lw *layerWriter) header(name, src string, info *walkedFile) (*tar.Header, 
 // into the tar. It reads with plain open/read/close: an os.File would
 // cost each of 100,000 small files four fcntl and an epoll_ctl more.
 func (lw *layerWriter) copyFile(src string, size int64) error {
-	fd, err := openRead(src)
-	if err != nil {
-		return &os.PathError{Op: "open", Path: src, Err: err}
-	}
-	defer unix.Close(fd)
 	if lw.buf == nil {
 		lw.buf = make([]byte, 1<<20)
 	}
+	return readExact(src, size, lw.buf, func(b []byte) error {
+		_, err := lw.tw.Write(b)
+		return err
+	})
+}
+
+// readExact reads exactly size bytes of the file p with open/read/close,
+// into buf used as a ring: each piece read is handed to emit, and is
+// valid until emit returns. A buf of at least size bytes ends up holding
+// the whole file.
+func readExact(p string, size int64, buf []byte, emit func([]byte) error) error {
+	fd, err := openRead(p)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	defer unix.Close(fd)
 	var n int64
 	for n < size {
-		chunk := lw.buf[:min(int64(len(lw.buf)), size-n)]
+		off := n % int64(len(buf))
+		chunk := buf[off:min(int64(len(buf)), off+size-n)]
 		r, err := unix.Read(fd, chunk)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return &os.PathError{Op: "read", Path: src, Err: err}
+			return &os.PathError{Op: "read", Path: p, Err: err}
 		}
 		if r == 0 {
 			return fmt.Errorf("file shrank while being read (%d of %d bytes)", n, size)
 		}
-		if _, err := lw.tw.Write(chunk[:r]); err != nil {
+		if err := emit(chunk[:r]); err != nil {
 			return err
 		}
 		n += int64(r)

@@ -103,10 +103,14 @@ func Choice() string {
 // without it (a sandboxed CI machine) gets "setrlimit (RLIM_MEMLOCK):
 // Operation not permitted" for every container, where runc runs.
 func crunRefusal(root string) string {
-	_, err := os.Stat(filepath.Join(root, "cgroup.controllers"))
+	// Every command that runs a container asks: on cgroup v1 or hybrid
+	// (the stat fails) the limit and /proc/self/status are not read.
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err != nil {
+		return crunRefusalFor(false, false, false)
+	}
 	var lim unix.Rlimit
 	unlimited := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim) == nil && lim.Max == unix.RLIM_INFINITY
-	return crunRefusalFor(err == nil, unlimited, hasCapability(unix.CAP_SYS_RESOURCE))
+	return crunRefusalFor(true, unlimited, unlimited || hasCapability(unix.CAP_SYS_RESOURCE))
 }
 
 // crunRefusalFor is crunRefusal on the host's facts: a cgroup v2 root,
