@@ -26,29 +26,16 @@ DOCKERFILES=${DOCKERFILES:-/work/shared/anchors/dockerfiles}
 CONTEXT=${CONTEXT:-/var/lab/ctx/context}
 CASES=("$@")
 [ ${#CASES[@]} -gt 0 ] || CASES=(cached change bigfile manyfiles context)
-mkdir -p "$OUT"
-CGO_ENABLED=0 go build -o "$OUT/strata" ./cmd/strata
-O="$PWD/$OUT"
-export STRATA_ROOT="$O/root"
-S="$O/strata"
-summary="$OUT/summary.md"
-echo "# strata build benchmark $(date -u +%FT%TZ), $(nproc) CPUs" > "$summary"
+. bench/lib.sh
+bench_start "$OUT" "strata build benchmark"
 
 # Base images in every engine.
 $S pull -q localhost:5000/busybox:latest > /dev/null
 $DOCKER pull -q localhost:5000/busybox:latest > /dev/null
 timeout 300 $BUILDAH pull -q localhost:5000/busybox:latest > /dev/null
 
-. bench/lib.sh
 rss() { # name, command...: strata's peak RSS of one run
 	echo "peak RSS of strata ($1): $(peak_rss_mib "${@:2}") MiB" | tee -a "$summary"
-}
-
-hf() { # case name, runs, hyperfine args...
-	local name=$1 runs=$2
-	shift 2
-	hyperfine --runs "$runs" --export-json "$O/$name.json" --export-markdown "$O/$name.md" "$@"
-	{ echo; echo "## $name"; cat "$O/$name.md"; } >> "$summary"
 }
 
 # A writable copy of the 10-step project.

@@ -32,21 +32,9 @@ DOCKERFILES=${DOCKERFILES:-/work/shared/anchors/dockerfiles}
 CONTEXT=${CONTEXT:-/var/lab/ctx/context}
 PATHS=("$@")
 [ ${#PATHS[@]} -gt 0 ] || PATHS=(export start context load pull)
-mkdir -p "$OUT"
-CGO_ENABLED=0 go build -o "$OUT/strata" ./cmd/strata
-O="$PWD/$OUT"
-export STRATA_ROOT="$O/root"
-S="$O/strata"
-summary="$OUT/summary.md"
-echo "# strata against the machine's floor $(date -u +%FT%TZ), $(nproc) CPUs, runs=$RUNS" > "$summary"
+. bench/lib.sh
+bench_start "$OUT" "strata against the machine's floor (runs=$RUNS)"
 $S pull -q "$REGISTRY/busybox:latest" > /dev/null
-
-hf() { # path name, runs, hyperfine args...
-	local name=$1 runs=$2
-	shift 2
-	hyperfine --runs "$runs" --export-json "$O/$name.json" --export-markdown "$O/$name.md" "$@"
-	{ echo; echo "## $name"; cat "$O/$name.md"; } >> "$summary"
-}
 
 # topdir IMAGE: the snapshot directory of IMAGE's top layer (named by its chain ID).
 topdir() {

@@ -28,13 +28,8 @@ BASE=$REG/strata-multiarch-bench/busybox:multi
 PLATFORMS=linux/amd64,linux/arm64
 CASES=("$@")
 [ ${#CASES[@]} -gt 0 ] || CASES=(small context)
-mkdir -p "$OUT"
-CGO_ENABLED=0 go build -o "$OUT/strata" ./cmd/strata
-O="$PWD/$OUT"
-export STRATA_ROOT="$O/root"
-S="$O/strata"
-summary="$OUT/summary.md"
-echo "# two-platform build benchmark $(date -u +%FT%TZ), $(nproc) CPUs, $PLATFORMS" > "$summary"
+. bench/lib.sh
+bench_start "$OUT" "two-platform build benchmark ($PLATFORMS)"
 
 # The multi-platform base: a busybox root filesystem per architecture,
 # built for both at once and pushed.
@@ -57,13 +52,12 @@ $S push -q $BASE > /dev/null
 # podman pulls each platform's base once (the warm-up run), then finds it.
 $PODMAN rmi -f $BASE > /dev/null 2>&1 || true
 
-. bench/lib.sh
-hf() { # case name, hyperfine args...
+# vs_podman case hyperfine-args...: hf, then strata's time over podman's
+# (below 1: strata is faster).
+vs_podman() {
 	local name=$1
 	shift
-	hyperfine --runs "$RUNS" --warmup 1 --export-json "$O/$name.json" --export-markdown "$O/$name.md" "$@"
-	{ echo; echo "## $name"; cat "$O/$name.md"; } >> "$summary"
-	# strata's time over podman's (below 1: strata is faster).
+	hf "$name" "$RUNS" --warmup 1 "$@"
 	jq -r '[.results[] | {(.command): .mean}] | add | "strata/podman: \(.strata / .podman * 1000 | round / 1000) (strata \(.strata * 1000 | round) ms, podman \(.podman * 1000 | round) ms)"' "$O/$name.json" | tee -a "$summary"
 }
 
@@ -77,7 +71,7 @@ for c in "${CASES[@]}"; do
 	*) echo "unknown case $c" >&2; exit 2 ;;
 	esac
 	sed -i "s|^FROM localhost:5000/busybox:latest|FROM $BASE|" "$d/Dockerfile"
-	hf "$c" \
+	vs_podman "$c" \
 		-n strata --prepare true "$S build -q --no-cache --platform $PLATFORMS -t bench/multi:$c $d" \
 		-n podman --prepare "$PODMAN manifest rm bench/multi:$c >/dev/null 2>&1 || true" \
 		"$PODMAN build --runtime $PODMAN_RUNTIME -q --no-cache --tls-verify=false --platform $PLATFORMS --manifest bench/multi:$c $d"
