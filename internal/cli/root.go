@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/rootless"
 	"github.com/strata-dev/strata/internal/store"
 )
 
@@ -52,7 +53,7 @@ func defaultRoot() string {
 	if r := os.Getenv("STRATA_ROOT"); r != "" {
 		return r
 	}
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && !rootless.Current().Rootless {
 		return "/var/lib/strata"
 	}
 	if x := os.Getenv("XDG_DATA_HOME"); x != "" {

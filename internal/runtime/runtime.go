@@ -81,11 +81,21 @@ func find(path string, dirs []string) (string, error) {
 // Choice says which runtime Find picks without a path or $STRATA_RUNTIME
 // and why, in one line (for `strata version`).
 func Choice() string {
-	p, err := find("", sbinDirs)
+	p, why, err := Chosen()
 	if err != nil {
 		return err.Error()
 	}
-	why := "the fastest to start a container"
+	return p + " (" + why + ")"
+}
+
+// Chosen is the runtime Find picks without a path or $STRATA_RUNTIME,
+// and why.
+func Chosen() (path, why string, err error) {
+	p, err := find("", sbinDirs)
+	if err != nil {
+		return "", "", err
+	}
+	why = "the fastest to start a container"
 	if filepath.Base(p) != "crun" {
 		why = "crun is not installed"
 		if reason := crunRefusal(cgroupRoot); reason != "" {
@@ -94,7 +104,25 @@ func Choice() string {
 			}
 		}
 	}
-	return p + " (" + why + ")"
+	return p, why, nil
+}
+
+// Cgroups says the host's cgroup version ("2", "1", or "1 (hybrid, v2
+// at unified)") and how containers get theirs: "cgroupfs" (made by the
+// runtime) or "none" where this process cannot write cgroups (limits
+// are then refused).
+func Cgroups() (version, driver string) {
+	version = "1"
+	if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err == nil {
+		version = "2"
+	} else if _, err := os.Stat(filepath.Join(cgroupRoot, "unified", "cgroup.controllers")); err == nil {
+		version = "1 (hybrid, v2 at unified)"
+	}
+	driver = "cgroupfs"
+	if !cgroupsWritable(cgroupRoot) {
+		driver = "none (" + cgroupRoot + " cannot be written: --memory, --cpus and --pids-limit are refused)"
+	}
+	return version, driver
 }
 
 // crunRefusal says why crun cannot make containers on this host, "" when
@@ -106,6 +134,12 @@ func crunRefusal(root string) string {
 	// Every command that runs a container asks: on cgroup v1 or hybrid
 	// (the stat fails) the limit and /proc/self/status are not read.
 	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err != nil {
+		if hybridWithV2Controllers(root) && !cgroupsWritable(root) {
+			// Start cannot hide the v2 hierarchy where cgroups are not
+			// ours (a user namespace: its inherited mounts are locked),
+			// and crun refuses such a host even without cgroups.
+			return "cgroups in hybrid mode with v2 controllers, and no cgroups of its own to hide them"
+		}
 		return crunRefusalFor(false, false, false)
 	}
 	var lim unix.Rlimit

@@ -143,12 +143,13 @@ func Open(dir, driver string) (Snapshotter, error) {
 
 // Probe chooses a driver for the snapshots directory dir: overlay when an
 // overlay filesystem with an upper layer in dir mounts (not on every
-// filesystem, nor in every container), else vfs.
-func Probe(dir string) string {
+// filesystem, nor in every container), else vfs; why says so in words
+// (for `strata info`).
+func Probe(dir string) (driver, why string) {
 	if err := probeOverlay(dir); err != nil {
-		return "vfs"
+		return "vfs", "overlay does not mount here: " + err.Error()
 	}
-	return "overlay"
+	return "overlay", "overlay mounts here"
 }
 
 // base is what both drivers share: snapshot directories and their info.

@@ -17,8 +17,32 @@ import (
 	"github.com/strata-dev/strata/internal/snapshot"
 )
 
-// settingDriver is the key of the storage driver in the settings bucket.
-const settingDriver = "storage-driver"
+// settingDriver is the key of the storage driver in the settings bucket,
+// settingDriverWhy that of the reason it was chosen.
+const (
+	settingDriver    = "storage-driver"
+	settingDriverWhy = "storage-driver-why"
+)
+
+// StorageDriver says which storage driver the store uses and why, without
+// choosing one: a store that never unpacked anything has none yet, and
+// then it is the driver the first use would choose, said so.
+func (s *Store) StorageDriver() (driver, why string, err error) {
+	err = s.Meta.View(func(tx *metadata.Tx) error {
+		if err := tx.Get(metadata.BucketSettings, settingDriver, &driver); err != nil {
+			return err
+		}
+		if tx.Get(metadata.BucketSettings, settingDriverWhy, &why) != nil {
+			why = "recorded in the store"
+		}
+		return nil
+	})
+	if errdefs.IsNotFound(err) {
+		driver, why = snapshot.Probe(s.Path(Snapshots))
+		return driver, why + "; chosen at the first unpack", nil
+	}
+	return driver, why, err
+}
 
 // Snapshotter opens the store's snapshots, of the one storage driver the
 // store uses: the one recorded, else want, else the one snapshot.Probe
@@ -60,9 +84,9 @@ func (s *Store) chooseDriver(want string) (string, error) {
 		return "", err
 	}
 	if rec == "" {
-		d := want
+		d, why := want, "asked for (--storage-driver) when the store was first used"
 		if d == "" {
-			d = snapshot.Probe(s.Path(Snapshots))
+			d, why = snapshot.Probe(s.Path(Snapshots))
 		}
 		err = s.Meta.Update(func(tx *metadata.Tx) error {
 			// Another process may have chosen first: keep its choice.
@@ -70,6 +94,9 @@ func (s *Store) chooseDriver(want string) (string, error) {
 				return nil
 			}
 			rec = d
+			if err := tx.Put(metadata.BucketSettings, settingDriverWhy, why); err != nil {
+				return err
+			}
 			return tx.Put(metadata.BucketSettings, settingDriver, d)
 		})
 		if err != nil {
