@@ -66,13 +66,9 @@ func (w *Writer) Digest() digest.Digest { return digest.NewDigest(digest.SHA256,
 // >= 0), then makes it durable and visible. It returns the blob's digest.
 func (w *Writer) Commit(expected digest.Digest, size int64) (digest.Digest, error) {
 	defer w.Close()
-	w.out.Close()
-	got := w.Digest()
-	if size >= 0 && w.n != size {
-		return "", fmt.Errorf("blob %s: got %d bytes, want %d", expected, w.n, size)
-	}
-	if expected != "" && got != expected {
-		return "", fmt.Errorf("digest mismatch: content is %s, expected %s", got, expected)
+	got, err := w.Verify(expected, size)
+	if err != nil {
+		return "", err
 	}
 	if w.s.Has(got) {
 		return got, nil
@@ -91,6 +87,20 @@ func (w *Writer) Commit(expected digest.Digest, size int64) (digest.Digest, erro
 	}
 	w.done, w.written = true, true
 	return got, syncDir(filepath.Dir(w.s.Path(got)))
+}
+
+// Verify ends the writes and checks what was written against size (when
+// >= 0) and expected (when not ""), storing nothing; it returns the digest.
+func (w *Writer) Verify(expected digest.Digest, size int64) (digest.Digest, error) {
+	w.out.Close()
+	got := w.Digest()
+	if size >= 0 && w.n != size {
+		return "", fmt.Errorf("blob %s: got %d bytes, want %d", expected, w.n, size)
+	}
+	if expected != "" && got != expected {
+		return "", fmt.Errorf("digest mismatch: content is %s, expected %s", got, expected)
+	}
+	return got, nil
 }
 
 // Written reports whether Commit stored new bytes (false when the blob was

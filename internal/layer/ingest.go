@@ -56,6 +56,12 @@ func Ingest(cs *content.Store, r io.Reader, expected digest.Digest, size int64) 
 		} else {
 			b, err = Check(pr)
 		}
+		if err != nil && expected != "" {
+			// Bytes altered on the way make a broken tar or gzip long
+			// before their digest is known: read on to the end so that
+			// the blob's digest, the first thing wrong, is what is said.
+			io.Copy(io.Discard, pr)
+		}
 		pr.CloseWithError(err) // unblocks the writer side on error
 		done <- result{b, err}
 	}()
@@ -72,6 +78,11 @@ func Ingest(cs *content.Store, r io.Reader, expected digest.Digest, size int64) 
 		return Blob{}, copyErr
 	}
 	if res.err != nil {
+		if expected != "" {
+			if _, err := w.Verify(expected, size); err != nil {
+				return Blob{}, err
+			}
+		}
 		return Blob{}, res.err
 	}
 	d, err := w.Commit(expected, size)

@@ -91,6 +91,8 @@ type Client struct {
 
 	pmu  sync.Mutex
 	pull *remote.Puller // shared so that a token is fetched once per repository
+	// blobTransports are openBlob's authenticated transports, by repository.
+	blobTransports map[string]http.RoundTripper
 	push *remote.Pusher
 }
 
@@ -246,16 +248,19 @@ func (c *Client) Registry(host string) (name.Registry, error) {
 	return name.NewRegistry(host, c.nameOpts(host)...)
 }
 
-func (c *Client) remoteOpts(ctx context.Context) []remote.Option {
-	ua := c.opts.UserAgent
-	if ua == "" {
-		ua = "strata"
+func (c *Client) userAgent() string {
+	if c.opts.UserAgent == "" {
+		return "strata"
 	}
+	return c.opts.UserAgent
+}
+
+func (c *Client) remoteOpts(ctx context.Context) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithTransport(c.tr),
 		remote.WithAuthFromKeychain(c.opts.Keychain),
-		remote.WithUserAgent(ua),
+		remote.WithUserAgent(c.userAgent()),
 		remote.WithJobs(c.opts.MaxConcurrent),
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -180,18 +179,10 @@ func (c *Client) fetchOne(ctx context.Context, st *store.Store, repo name.Reposi
 	if b.Name != "" {
 		what = b.Name
 	}
-	p, err := c.puller(ctx)
-	if err != nil {
-		return false, 0, err
-	}
 	// Always the registry's own blob endpoint: a descriptor's urls (foreign
 	// layers) are never followed, so a manifest cannot make us fetch from
 	// an address of its choosing.
-	l, err := p.Layer(ctx, repo.Digest(b.Desc.Digest.String()))
-	if err != nil {
-		return false, 0, Explain(err, what)
-	}
-	rc, err := l.Compressed()
+	rc, err := c.openBlob(ctx, repo, b.Desc.Digest)
 	if err != nil {
 		if len(b.Desc.URLs) > 0 || image.IsForeignLayer(b.Desc.MediaType) {
 			return false, 0, fmt.Errorf("%s is a foreign layer the registry does not serve; strata does not follow foreign-layer URLs", what)
@@ -230,9 +221,6 @@ func explainStream(err error) error {
 		return Explain(err, "download")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("the connection was cut before the blob was complete (%v)", err)
-	case strings.Contains(err.Error(), "error verifying"):
-		// go-containerregistry's verifying reader saw it first.
-		return fmt.Errorf("digest mismatch: %v", err)
 	case errors.As(err, &te) && te.Temporary():
 		return Explain(err, "download")
 	}

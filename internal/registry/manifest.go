@@ -167,15 +167,7 @@ func (c *Client) configPlatform(ctx context.Context, repo name.Repository, cfg o
 	if cfg.Size > image.MaxManifestSize {
 		return nil, fmt.Errorf("image config of %d bytes is too large", cfg.Size)
 	}
-	p, err := c.puller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	l, err := p.Layer(ctx, repo.Digest(cfg.Digest.String()))
-	if err != nil {
-		return nil, Explain(err, "config "+short(cfg.Digest))
-	}
-	rc, err := l.Compressed()
+	rc, err := c.openBlob(ctx, repo, cfg.Digest)
 	if err != nil {
 		return nil, Explain(err, "config "+short(cfg.Digest))
 	}

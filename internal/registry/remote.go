@@ -87,15 +87,7 @@ func (ri *RemoteImage) openDesc(ctx context.Context, d ocispec.Descriptor) (io.R
 	if len(d.URLs) > 0 || image.IsForeignLayer(d.MediaType) {
 		return nil, fmt.Errorf("%s is a foreign layer; strata does not follow foreign-layer URLs", what)
 	}
-	p, err := ri.c.puller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	l, err := p.Layer(ctx, ri.r.ref.Context().Digest(d.Digest.String()))
-	if err != nil {
-		return nil, explainBlob(err, what)
-	}
-	rc, err := l.Compressed()
+	rc, err := ri.c.openBlob(ctx, ri.r.ref.Context(), d.Digest)
 	if err != nil {
 		return nil, explainBlob(err, what)
 	}

@@ -8,13 +8,30 @@ import (
 
 func TestStatCacheRoundTrip(t *testing.T) {
 	m := map[string]statEntry{"/a": {Ino: 1, Size: 2, Mtime: -3, Ctime: 4, Sum: [32]byte{5}}, "/b/c": {Ino: 9}}
-	got, ok := decodeStat(encodeStat(m))
-	if !ok || len(got) != 2 || got["/a"] != m["/a"] || got["/b/c"] != m["/b/c"] {
+	got, ok := decodeStat(string(encodeStat(statFile{}, m)))
+	if !ok || len(got.at) != 2 {
 		t.Fatalf("round trip: %v %v", got, ok)
+	}
+	for p, want := range m {
+		if e, ok := got.get(p); !ok || e != want {
+			t.Fatalf("round trip of %s: %v %v", p, e, ok)
+		}
+	}
+	// Saved again with one entry replaced and one added: the file's
+	// entries that were not replaced are kept as they were.
+	changed := map[string]statEntry{"/a": {Ino: 7}, "/d": {Size: 8}}
+	again, ok := decodeStat(string(encodeStat(got, changed)))
+	if !ok || len(again.at) != 3 {
+		t.Fatalf("second round trip: %v %v", again, ok)
+	}
+	for p, want := range map[string]statEntry{"/a": {Ino: 7}, "/b/c": m["/b/c"], "/d": {Size: 8}} {
+		if e, ok := again.get(p); !ok || e != want {
+			t.Fatalf("second round trip of %s: %v %v", p, e, ok)
+		}
 	}
 	huge := append([]byte(statMagic), 0xff, 0xff, 0xff, 0xff, 0x0f) // a count no file of this size holds
 	for _, bad := range [][]byte{nil, []byte("junk"), append([]byte(statMagic), 1, 200), huge, []byte("strata-statcache-1\n")} {
-		if _, ok := decodeStat(bad); ok {
+		if _, ok := decodeStat(string(bad)); ok {
 			t.Fatalf("accepted %q", bad)
 		}
 	}
@@ -48,8 +65,14 @@ func TestFileSumUsesStatCache(t *testing.T) {
 }
 
 func FuzzDecodeStat(f *testing.F) {
-	f.Add(encodeStat(map[string]statEntry{"/x": {Ino: 1}}))
+	f.Add(encodeStat(statFile{}, map[string]statEntry{"/x": {Ino: 1}}))
 	// A path length whose n+64 overflows uint64 (found by the fuzzer).
 	f.Add(append(append([]byte(statMagic), 1, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), make([]byte, 64)...))
-	f.Fuzz(func(t *testing.T, b []byte) { decodeStat(b) })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if sf, ok := decodeStat(string(b)); ok {
+			for p := range sf.at {
+				sf.get(p)
+			}
+		}
+	})
 }
