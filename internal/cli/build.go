@@ -19,6 +19,7 @@ import (
 	"github.com/strata-dev/strata/internal/builder/progress"
 	"github.com/strata-dev/strata/internal/builder/remotecache"
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/executor"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -48,6 +49,7 @@ type buildFlags struct {
 	compression   string
 	level         int
 	runtime       string
+	isolation     string
 	cacheFrom     []string
 	cacheTo       []string
 	check         bool
@@ -95,6 +97,7 @@ func newBuildCmd(a *app) *cobra.Command {
 	fl.StringVar(&f.compression, "compression", "", `Layer compression: "gzip", "zstd" or "none" (default: gzip; a RUN layer is kept as its snapshot and gzipped when pushed)`)
 	fl.IntVar(&f.level, "compression-level", 0, "Compression level (default: gzip 1 = fastest, zstd 3)")
 	fl.StringVar(&f.runtime, "runtime", "", "OCI runtime for RUN (default: $STRATA_RUNTIME, else crun, else runc)")
+	fl.StringVar(&f.isolation, "isolation", "", `Isolation of RUN steps: "oci" (a container each) or "chroot" (this container's own root, where namespaces are refused; default: chosen)`)
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, `External cache source ("type=registry,ref=R", or R)`)
 	f.registry.addTLSVerify(fl)
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, `Cache export destination ("type=registry,ref=R[,mode=min|max]")`)
@@ -170,6 +173,9 @@ func (a *app) buildOptions(f buildFlags, ctxArg string) (builder.Options, error)
 		f.compression = "gzip"
 	}
 	if o.Compression, err = layer.ParseCompression(f.compression); err != nil {
+		return o, err
+	}
+	if _, err := executor.ParseIsolation(f.isolation); err != nil {
 		return o, err
 	}
 	if f.network != "host" && f.network != "none" && f.network != "default" {
@@ -320,6 +326,11 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 		}
 		return buildCheck(ctx, st, o, a.stdout)
 	}
+	restore, err := a.buildIsolation(f.isolation, st, &o, out)
+	if err != nil {
+		p.Close()
+		return err
+	}
 	client := lazyRegistryClient(f.registry)
 	o.Puller = func(ctx context.Context, req builder.PullRequest) (*metadata.Image, error) {
 		plat, err := parsePlatform(req.Platform)
@@ -342,6 +353,9 @@ func (a *app) build(ctx context.Context, f buildFlags, ctxArg string) error {
 	}
 	res, err := buildPlatforms(ctx, st, o)
 	p.Close()
+	if rerr := restore(context.WithoutCancel(ctx)); rerr != nil && err == nil {
+		err = rerr
+	}
 	if err != nil {
 		var re *builder.RunError
 		if errors.As(err, &re) && mode != progress.Plain && len(re.Output) > 0 {
