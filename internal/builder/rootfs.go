@@ -25,19 +25,25 @@ import (
 // step needs it: a fully cached build never unpacks anything.
 type rootfs struct {
 	b    *builder
-	dir  string // mount point
+	dir  string // mount point, or the snapshot's own tree (direct)
 	view string // view snapshot key ("" for an empty stage)
 	top  string // chain ID it shows
+	// direct: dir is the tree of the view's parent, read where it is.
+	direct bool
 }
 
 func (r *rootfs) release() {
 	if r.view != "" {
-		snapshot.Unmount(r.dir)
+		if !r.direct {
+			snapshot.Unmount(r.dir)
+		}
 		if sn, err := r.b.snapshotter(); err == nil {
 			sn.Remove(r.view)
 		}
 	}
-	os.Remove(r.dir)
+	if !r.direct {
+		os.Remove(r.dir)
+	}
 }
 
 // snapshotter opens the store's snapshots (the driver recorded in the
@@ -92,6 +98,14 @@ func (b *builder) mountView(ctx context.Context, layers []metadata.Layer) (*root
 		return r, err
 	}
 	r.view, r.top = key, top
+	if len(mounts) == 1 && mounts[0].Type == "bind" {
+		// A vfs view is a bind mount of its parent's tree: read there,
+		// with nothing mounted, which is what lets a build run where
+		// mounts are refused (chroot isolation).
+		os.Remove(dir)
+		r.dir, r.direct = mounts[0].Source, true
+		return r, nil
+	}
 	if err := snapshot.All(mounts, dir); err != nil {
 		return r, err
 	}
