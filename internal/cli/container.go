@@ -16,6 +16,7 @@ import (
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/network"
+	"github.com/strata-dev/strata/internal/rootless"
 	"github.com/strata-dev/strata/internal/sandbox"
 )
 
@@ -696,6 +697,14 @@ func (a *app) create(f *containerFlags, cf *createFlags, cmd *cobra.Command, arg
 	o, err := cf.options(cmd, args)
 	if err != nil {
 		return nil, nil, err
+	}
+	if o.Network == "" && rootless.Current().Rootless {
+		if err := network.SlirpUsable(); err != nil {
+			// Without root the bridge is slirp4netns; without it, the
+			// host's network, said once.
+			fmt.Fprintf(a.stderr, "NOTE: rootless: no network of its own for the container (%v): it uses the host's network\n", err)
+			o.Network = container.NetworkHost
+		}
 	}
 	if o.Network == container.NetworkHost && len(o.Publish) > 0 {
 		fmt.Fprintln(a.stderr, "WARNING: Published ports are discarded when using host network mode")

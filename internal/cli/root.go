@@ -45,6 +45,9 @@ func (a *app) store() (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rl := rootless.Current(); rl.Rootless {
+		st.RunDir = rl.StoreRunDir(st.Root)
+	}
 	a.st = st
 	return st, nil
 }

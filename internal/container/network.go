@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/strata-dev/strata/internal/network"
+	"github.com/strata-dev/strata/internal/rootless"
+	"github.com/strata-dev/strata/internal/store"
 )
 
 // Networks a container can be on: docker's names.
@@ -21,6 +23,13 @@ const (
 // while it runs; networkPath records what it got on the bridge.
 func (m *Manager) netnsPath(id string) string   { return filepath.Join(m.Dir(id), "netns") }
 func (m *Manager) networkPath(id string) string { return filepath.Join(m.Dir(id), "network.json") }
+
+// slirpSocket is the API socket of a rootless container's slirp4netns,
+// in the runtime's state directory: a socket path must be short, and a
+// store under $HOME gives long ones.
+func (m *Manager) slirpSocket(id string) string {
+	return filepath.Join(m.St.Path(store.RuntimeState), "slirp-"+id[:12]+".sock")
+}
 
 // Network is what a running bridged container got on the bridge (its
 // address, its published ports with their host ports); nil for a
@@ -56,12 +65,16 @@ func (m *Manager) attach(ctx context.Context, r *Record) (string, error) {
 		m.detach(r)
 		return "", err
 	}
-	b, err := network.NewBridge()
-	if err != nil {
-		m.detach(r)
-		return "", err
+	var a *network.Attachment
+	if rootless.Current().Rootless {
+		// No bridge without root: a user-mode stack, as podman's.
+		a, err = network.AttachSlirp(ctx, ns, m.slirpSocket(r.ID), ports)
+	} else {
+		var b *network.Bridge
+		if b, err = network.NewBridge(); err == nil {
+			a, err = b.Attach(ctx, r.ID, ns, ports)
+		}
 	}
-	a, err := b.Attach(ctx, r.ID, ns, ports)
 	if err != nil {
 		m.detach(r)
 		return "", err
@@ -89,13 +102,20 @@ func (m *Manager) detach(r *Record) error {
 	if a != nil {
 		ports = a.Ports
 	}
-	b, err := network.NewBridge()
-	if err != nil {
-		return err
-	}
 	ns := m.netnsPath(r.ID)
-	if err := b.Detach(context.Background(), r.ID, ns, ports); err != nil {
-		return err
+	if a != nil && a.SlirpPID != 0 || rootless.Current().Rootless {
+		if a != nil {
+			network.StopSlirp(a.SlirpPID)
+		}
+		os.Remove(m.slirpSocket(r.ID))
+	} else {
+		b, err := network.NewBridge()
+		if err != nil {
+			return err
+		}
+		if err := b.Detach(context.Background(), r.ID, ns, ports); err != nil {
+			return err
+		}
 	}
 	if err := network.RemoveNS(ns); err != nil {
 		return err

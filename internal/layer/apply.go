@@ -379,7 +379,13 @@ func (a *applier) owner(e at, hdr *tar.Header) error {
 	if a.opts.IgnoreOwner {
 		return nil
 	}
-	return unix.Fchownat(e.fd, e.base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW)
+	err := unix.Fchownat(e.fd, e.base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.EINVAL) {
+		// Only in a user namespace (a rootless strata): the id has no
+		// host id there.
+		return fmt.Errorf("owner %d:%d is outside the ids this user namespace maps (a rootless strata maps the user's ranges of /etc/subuid and /etc/subgid: give it a larger one)", hdr.Uid, hdr.Gid)
+	}
+	return err
 }
 
 func (a *applier) times(e at, atime, mtime time.Time) error {

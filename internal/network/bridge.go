@@ -89,6 +89,9 @@ type Attachment struct {
 	Gateway   string `json:"gateway"`   // 10.87.0.1
 	MAC       string `json:"mac"`
 	Ports     []Port `json:"ports,omitempty"` // with their host ports
+	// SlirpPID is the slirp4netns process of a rootless container's
+	// network (AttachSlirp), 0 on the bridge.
+	SlirpPID int `json:"slirpPid,omitempty"`
 }
 
 func (b *Bridge) runtimeConf(id, nsPath string, ports []Port) *libcni.RuntimeConf {

@@ -1,6 +1,8 @@
 package rootless
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -72,6 +74,14 @@ func inherited() (State, bool) {
 	return State{Rootless: true, UID: int(n[0]), GID: int(n[1]),
 		SubUID: Range{uint32(n[2]), uint32(n[3])}, SubGID: Range{uint32(n[4]), uint32(n[5])},
 		User: f[6], RuntimeDir: f[7]}, true
+}
+
+// StoreRunDir is the directory of the store at root under RuntimeDir:
+// one per store, as each store's containers are its own (a store's
+// orphan collection removes runtime state its records do not name).
+func (s State) StoreRunDir(root string) string {
+	sum := sha256.Sum256([]byte(root))
+	return filepath.Join(s.RuntimeDir, hex.EncodeToString(sum[:6]))
 }
 
 func (s State) encode() string {

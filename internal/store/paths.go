@@ -27,5 +27,12 @@ const (
 var Locations = []Location{Blobs, Snapshots, MetaDB, LockFile, Containers, RuntimeState, BuildTmp,
 	BuildCache, BuildContexts, URLCache, ManifestLists, PushedGzip}
 
-// Path returns the absolute path of l in the store.
-func (s *Store) Path(l Location) string { return filepath.Join(s.Root, string(l)) }
+// Path returns the absolute path of l in the store. With RunDir set (a
+// rootless strata), RuntimeState is there instead: the runtime's state
+// must not outlive a boot, and $XDG_RUNTIME_DIR is a tmpfs made for it.
+func (s *Store) Path(l Location) string {
+	if l == RuntimeState && s.RunDir != "" {
+		return filepath.Join(s.RunDir, string(l))
+	}
+	return filepath.Join(s.Root, string(l))
+}

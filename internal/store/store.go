@@ -24,7 +24,10 @@ import (
 
 // Store is an image store rooted at a directory.
 type Store struct {
-	Root    string
+	Root string
+	// RunDir, when set, holds the files that must not outlive a boot
+	// (see Path).
+	RunDir  string
 	Content *content.Store
 	Meta    *metadata.DB
 }
