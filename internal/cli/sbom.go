@@ -30,8 +30,9 @@ func newSbomCmd(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "sbom [OPTIONS] IMAGE",
 		Short: "List the packages of every layer of an image",
-		Long: `List every package of every layer: Debian (dpkg), Alpine (apk), Go binaries, Python
-(dist-info, egg-info) and npm (node_modules, package-lock.json) packages, with the
+		Long: `List every package of every layer: Debian (dpkg), Alpine (apk), RPM (rpmdb: sqlite,
+Berkeley DB, NDB), Go binaries, Python (dist-info, egg-info) and npm (node_modules,
+package-lock.json) packages, with the
 layer that added each one and the layer that removed or replaced it. A package a later
 layer deletes is listed too: it still ships in its layer's blob.
 

@@ -23,7 +23,7 @@ func TestScan(t *testing.T) {
 	root := scanFixture(t)
 	db := filepath.Join(t.TempDir(), "osv")
 	out, errOut, code := strata(t, root, "", "scan", "--db", db, "--db-import", "../vuln/testdata/db")
-	if code != 0 || !strings.HasPrefix(out, "imported 5 advisories into ") || !strings.Contains(errOut, "BROKEN-1.json") {
+	if code != 0 || !strings.HasPrefix(out, "imported 7 advisories into ") || !strings.Contains(errOut, "BROKEN-1.json") {
 		t.Fatalf("import: exit %d: %s%s", code, out, errOut)
 	}
 	for _, tc := range []struct {

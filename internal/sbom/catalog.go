@@ -25,6 +25,8 @@ func catalogerFor(name string, mode int64) cataloger {
 		return dpkgCataloger{}
 	case name == "lib/apk/db/installed":
 		return apkCataloger{}
+	case isRPMDB(dir, base):
+		return rpmCataloger{}
 	case name == "etc/os-release" || name == "usr/lib/os-release":
 		return osReleaseCataloger{}
 	case base == "METADATA" && strings.HasSuffix(dir, ".dist-info/"),
@@ -39,6 +41,15 @@ func catalogerFor(name string, mode int64) cataloger {
 		return goCataloger{}
 	}
 	return nil
+}
+
+// isRPMDB reports whether dir/base is an rpm database: in /var/lib/rpm
+// or, since rpm 4.16 on some distributions, /usr/lib/sysimage/rpm.
+func isRPMDB(dir, base string) bool {
+	if dir != "var/lib/rpm/" && dir != "usr/lib/sysimage/rpm/" {
+		return false
+	}
+	return base == "Packages" || base == "Packages.db" || base == "rpmdb.sqlite"
 }
 
 // isSitePackages reports whether dir is a Python package directory.

@@ -16,22 +16,23 @@ type goCataloger struct{}
 var elfMagic = []byte("\x7fELF")
 
 func (goCataloger) read(name string, size int64, r io.Reader, buf *bytes.Buffer) ([]Package, *Distro, error) {
-	if size < int64(len(elfMagic)) || size > maxFile {
+	if size < int64(len(elfMagic)) {
 		return nil, nil, nil
 	}
 	head := make([]byte, len(elfMagic))
 	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, elfMagic) {
 		return nil, nil, nil // not an executable this reads; the tar reader skips the rest
 	}
-	buf.Reset()
-	buf.Grow(int(size))
-	buf.Write(head)
-	if _, err := io.Copy(buf, r); err != nil {
+	// A big binary goes to a temporary file: debug/buildinfo needs random
+	// access, and holding a 1 GiB binary in memory is not worth it.
+	sp, err := spool(head, size, r, buf)
+	if err != nil {
 		return nil, nil, err
 	}
+	defer sp.Close()
 	// Not a Go program, or a damaged one: no packages, and no warning,
 	// since most executables are not Go programs.
-	bi, err := buildinfo.Read(bytes.NewReader(buf.Bytes()))
+	bi, err := buildinfo.Read(sp)
 	if err != nil {
 		return nil, nil, nil
 	}

@@ -32,6 +32,32 @@ func purlOf(p *Package, d *Distro) string {
 		if d != nil && d.ID != "" {
 			q = append(q, packageurl.Qualifier{Key: "distro", Value: d.ID + "-" + d.VersionID})
 		}
+	case RPM:
+		// syft's form: the version without its epoch, which is a
+		// qualifier, and the source rpm's file name as upstream.
+		typ, ns = packageurl.TypeRPM, ""
+		epoch, v, ok := strings.Cut(p.Version, ":")
+		if !ok {
+			epoch, v = "", p.Version
+		}
+		if d != nil && d.ID != "" {
+			ns = d.ID
+			q = append(q, packageurl.Qualifier{Key: "distro", Value: d.ID + "-" + d.VersionID})
+		}
+		if p.Arch != "" {
+			q = append(q, packageurl.Qualifier{Key: "arch", Value: p.Arch})
+		}
+		if epoch != "" {
+			q = append(q, packageurl.Qualifier{Key: "epoch", Value: epoch})
+		}
+		if p.Source != "" {
+			_, sv, ok := strings.Cut(p.SourceVersion, ":")
+			if !ok {
+				sv = p.SourceVersion
+			}
+			q = append(q, packageurl.Qualifier{Key: "upstream", Value: p.Source + "-" + sv + ".src.rpm"})
+		}
+		return packageurl.NewPackageURL(typ, ns, name, v, q, "").ToString()
 	case Go:
 		typ = packageurl.TypeGolang
 		if i := strings.LastIndex(name, "/"); i >= 0 {

@@ -27,9 +27,13 @@ import (
 const (
 	Debian = "Debian"
 	Alpine = "Alpine"
-	Go     = "Go"
-	PyPI   = "PyPI"
-	Npm    = "npm"
+	// RPM packages have no one OSV ecosystem: each distribution that
+	// publishes advisories has its own (AlmaLinux, Rocky Linux, Red Hat),
+	// which internal/vuln picks from the image's os-release.
+	RPM  = "RPM"
+	Go   = "Go"
+	PyPI = "PyPI"
+	Npm  = "npm"
 )
 
 // Package is one package found in one layer.

@@ -268,3 +268,23 @@ func TestDocuments(t *testing.T) {
 		})
 	}
 }
+
+// TestBigBinarySpooled reads a Go binary bigger than what is read into
+// memory through a temporary file, which is gone afterwards.
+func TestBigBinarySpooled(t *testing.T) {
+	bin := testutil.GoBinaryWithXNet(t, "v0.16.0")
+	defer func(n int64) { maxInMemory = n }(maxInMemory)
+	maxInMemory = int64(len(bin)) / 2
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	pkgs, _, err := goCataloger{}.read("usr/local/bin/app", int64(len(bin)), bytes.NewReader(bin), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(names(pkgs), "golang.org/x/net@v0.16.0") {
+		t.Errorf("packages %s", names(pkgs))
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}

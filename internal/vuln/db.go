@@ -64,7 +64,7 @@ func Load(dir string, ecosystems []string, warn func(string)) (*DB, error) {
 	}
 	dirs := []string{dir}
 	for _, e := range ecosystems {
-		dirs = append(dirs, filepath.Join(dir, e))
+		dirs = append(dirs, filepath.Join(dir, ecosystemDir(e)))
 	}
 	for _, d := range dirs {
 		entries, err := os.ReadDir(d)
@@ -124,22 +124,29 @@ func (db *DB) add(a *Advisory, want map[string]bool) {
 	}
 }
 
-// Ecosystems are the base ecosystems of s's packages that have a
-// version order: the db directories a scan of s reads.
+// Ecosystems are the OSV base ecosystems of s's packages that have a
+// version order ("Rocky Linux" for the rpm packages of a Rocky image):
+// the db directories a scan of s reads.
 func Ecosystems(s *sbom.SBOM) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, p := range s.Packages {
-		if comparators[p.Ecosystem] != nil && !seen[p.Ecosystem] {
-			seen[p.Ecosystem] = true
-			out = append(out, p.Ecosystem)
+	for i := range s.Packages {
+		p := &s.Packages[i]
+		base := osvBase(p, s.Distro)
+		if comparators[p.Ecosystem] != nil && base != "" && !seen[base] {
+			seen[base] = true
+			out = append(out, base)
 		}
 	}
 	return out
 }
 
-// safeName is an advisory id as a file name.
+// safeName is an advisory id or an ecosystem as a file name.
 var safeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// ecosystemDir is the db directory of a base ecosystem: "Rocky Linux" ->
+// "Rocky_Linux".
+func ecosystemDir(base string) string { return safeName.ReplaceAllString(base, "_") }
 
 // Import copies the OSV records of from (an osv.dev zip export, or a
 // directory of JSON files, searched recursively) into dir, each under its
@@ -167,7 +174,7 @@ func Import(dir, from string, warn func(string)) (int, error) {
 		}
 		done := map[string]bool{}
 		for _, af := range a.Affected {
-			eco := safeName.ReplaceAllString(baseEcosystem(af.Package.Ecosystem), "_")
+			eco := ecosystemDir(baseEcosystem(af.Package.Ecosystem))
 			if done[eco] {
 				continue
 			}

@@ -140,24 +140,58 @@ func (f *Finding) Status() string {
 	return fmt.Sprintf("removed in layer %d, still shipped", f.RemovedIn)
 }
 
-// osvEcosystem is the OSV ecosystem, with release, of the image's OS
-// packages: "Debian:12", "Alpine:v3.18"; "" when the distro is not known.
-func osvEcosystem(eco string, d *sbom.Distro) string {
-	if d == nil || d.VersionID == "" {
+// rpmEcosystems are the OSV ecosystems of the rpm distributions that
+// publish advisories, by os-release ID. Other rpm distributions (CentOS,
+// Fedora, SUSE, Mariner) are listed by sbom but not matched.
+var rpmEcosystems = map[string]string{
+	"almalinux": "AlmaLinux",
+	"rocky":     "Rocky Linux",
+	"rhel":      "Red Hat",
+}
+
+// osvBase is the OSV base ecosystem whose advisories apply to p: its own,
+// or for an rpm package its distribution's ("" when none has advisories).
+func osvBase(p *sbom.Package, d *sbom.Distro) string {
+	if p.Ecosystem != sbom.RPM {
+		return p.Ecosystem
+	}
+	if d == nil {
 		return ""
 	}
-	switch eco {
+	return rpmEcosystems[d.ID]
+}
+
+// releaseApplies reports whether an advisory's ecosystem (with its
+// release: "Debian:12", "Alpine:v3.18", "AlmaLinux:9",
+// "Red Hat:enterprise_linux:9::appstream") applies to the image's
+// release of base. An ecosystem without a release applies to every one.
+func releaseApplies(advEco, base string, d *sbom.Distro) bool {
+	if advEco == base {
+		return true
+	}
+	if d == nil || d.VersionID == "" {
+		return false
+	}
+	major, _, _ := strings.Cut(d.VersionID, ".")
+	switch base {
 	case sbom.Debian:
-		major, _, _ := strings.Cut(d.VersionID, ".")
-		return "Debian:" + major
+		return advEco == "Debian:"+major
 	case sbom.Alpine:
 		parts := strings.SplitN(d.VersionID, ".", 3)
-		if len(parts) < 2 {
-			return ""
+		return len(parts) >= 2 && advEco == "Alpine:v"+parts[0]+"."+parts[1]
+	case "AlmaLinux", "Rocky Linux":
+		return advEco == base+":"+major
+	case "Red Hat":
+		// Red Hat names a product and stream: enterprise_linux:9 is the
+		// release; EUS, AUS and other products are not the image's.
+		parts := strings.Split(advEco, ":")
+		if len(parts) < 3 || parts[1] != "enterprise_linux" {
+			return false
 		}
-		return "Alpine:v" + parts[0] + "." + parts[1]
+		m, _, _ := strings.Cut(parts[2], ".")
+		return m == major
 	}
-	return ""
+	return false
 }
 
 // matchName is the name advisories use for p: the source package of an
@@ -213,11 +247,11 @@ func Match(s *sbom.SBOM, db *DB, warn func(string)) []Finding {
 		if cmp == nil {
 			continue
 		}
+		base := osvBase(p, s.Distro)
 		name, version := matchName(p), matchVersion(p)
-		release := osvEcosystem(p.Ecosystem, s.Distro)
-		for _, ref := range db.index[p.Ecosystem][indexName(p.Ecosystem, name)] {
+		for _, ref := range db.index[base][indexName(base, name)] {
 			af := &ref.adv.Affected[ref.i]
-			if e := af.Package.Ecosystem; e != p.Ecosystem && e != release {
+			if !releaseApplies(af.Package.Ecosystem, base, s.Distro) {
 				continue // another release's advisory
 			}
 			hit, fixed, err := affects(af, version, cmp)

@@ -17,9 +17,12 @@ import (
 // Advisory is the part of an OSV record (https://ossf.github.io/osv-schema/)
 // that matching and reports use.
 type Advisory struct {
-	ID        string     `json:"id"`
-	Aliases   []string   `json:"aliases,omitempty"`
-	Upstream  []string   `json:"upstream,omitempty"`
+	ID       string   `json:"id"`
+	Aliases  []string `json:"aliases,omitempty"`
+	Upstream []string `json:"upstream,omitempty"`
+	// Related is where distributions' own advisories (Red Hat, AlmaLinux,
+	// Rocky) name the CVEs they fix.
+	Related   []string   `json:"related,omitempty"`
 	Summary   string     `json:"summary,omitempty"`
 	Details   string     `json:"details,omitempty"`
 	Withdrawn string     `json:"withdrawn,omitempty"`
@@ -87,10 +90,11 @@ func baseEcosystem(e string) string {
 	return b
 }
 
-// allAliases are the advisory's other names (aliases, then upstream ids).
+// allAliases are the advisory's other names (aliases, then upstream and
+// related ids).
 func (a *Advisory) allAliases() []string {
 	out := append([]string(nil), a.Aliases...)
-	for _, u := range a.Upstream {
+	for _, u := range append(append([]string(nil), a.Upstream...), a.Related...) {
 		if u != a.ID && !contains(out, u) {
 			out = append(out, u)
 		}

@@ -30,6 +30,13 @@ func severityOf(a *Advisory, af *Affected) string {
 			}
 		}
 	}
+	// Red Hat and its rebuilds start the summary with the rating:
+	// "Important: openssl security update".
+	if word, _, ok := strings.Cut(a.Summary, ":"); ok {
+		if w := severityWord(word); w != "" {
+			return w
+		}
+	}
 	for _, ss := range [][]Severity{af.Severity, a.Severity} {
 		for _, s := range ss {
 			if s.Type == "CVSS_V3" {

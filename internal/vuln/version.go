@@ -8,6 +8,7 @@ import (
 	pep440 "github.com/aquasecurity/go-pep440-version"
 	apkversion "github.com/knqyf263/go-apk-version"
 	debversion "github.com/knqyf263/go-deb-version"
+	rpmversion "github.com/knqyf263/go-rpm-version"
 	"golang.org/x/mod/semver"
 
 	"github.com/strata-dev/strata/internal/sbom"
@@ -22,6 +23,7 @@ type compareFunc func(a, b string) (int, error)
 var comparators = map[string]compareFunc{
 	sbom.Debian: compareDeb,
 	sbom.Alpine: compareApk,
+	sbom.RPM:    compareRPM,
 	sbom.Go:     compareGo,
 	sbom.PyPI:   comparePEP440,
 	sbom.Npm:    compareNpm,
@@ -49,6 +51,33 @@ func compareApk(a, b string) (int, error) {
 		return 0, err
 	}
 	return va.Compare(vb), nil
+}
+
+// compareRPM is rpm's order of [epoch:]version-release (rpmvercmp: "~"
+// sorts before anything, "^" after the version it follows).
+// An epoch that is not a number or an empty release ("1-") is no
+// version an rpm header or an advisory holds: go-rpm-version would read
+// "a:1" as "1", so it is an error here.
+func compareRPM(a, b string) (int, error) {
+	for _, v := range []string{a, b} {
+		if err := checkEVR(v); err != nil {
+			return 0, err
+		}
+	}
+	return rpmversion.NewVersion(a).Compare(rpmversion.NewVersion(b)), nil
+}
+
+func checkEVR(v string) error {
+	if e, rest, ok := strings.Cut(v, ":"); ok {
+		if e == "" || strings.Trim(e, "0123456789") != "" {
+			return fmt.Errorf("%q: the epoch is not a number", v)
+		}
+		v = rest
+	}
+	if _, rel, ok := strings.Cut(v, "-"); ok && rel == "" {
+		return fmt.Errorf("%q: an empty release", v)
+	}
+	return nil
 }
 
 // compareGo orders Go module versions: semver with a "v", which OSV's Go

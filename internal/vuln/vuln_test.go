@@ -3,7 +3,9 @@ package vuln
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -273,7 +275,7 @@ func TestImport(t *testing.T) {
 	// A directory imports the same way, and an import again replaces.
 	warnings = nil
 	n, err = Import(db, "testdata/db", func(w string) { warnings = append(warnings, w) })
-	if err != nil || n != 5 || len(warnings) != 1 {
+	if err != nil || n != 7 || len(warnings) != 1 {
 		t.Errorf("directory import: %d %v %q", n, err, warnings)
 	}
 	r, err := Scan(image(), db)
@@ -292,9 +294,12 @@ func TestImport(t *testing.T) {
 // osv-scalibr's ordering fixtures (generated from the ecosystems' own
 // tools): no comparison may disagree; lines a comparator cannot read
 // (PEP 440 rejects legacy versions, strict semver rejects some) are
-// counted, and must stay few.
+// counted, and must stay few. osv-scalibr has no generated Red Hat file:
+// redhat.txt is rpm's own hand-written cases, which include on purpose
+// EVRs no package has (epochs "a:" and "+2-n:", empty releases "1-"): the
+// rpm comparator refuses those, and only those.
 func TestOrderingFixtures(t *testing.T) {
-	for file, eco := range map[string]string{"alpine": sbom.Alpine, "debian": sbom.Debian, "pypi": sbom.PyPI, "semver": sbom.Npm} {
+	for file, eco := range map[string]string{"alpine": sbom.Alpine, "debian": sbom.Debian, "redhat": sbom.RPM, "pypi": sbom.PyPI, "semver": sbom.Npm} {
 		t.Run(file, func(t *testing.T) {
 			b, err := os.ReadFile("testdata/versions/" + file + ".txt")
 			if err != nil {
@@ -310,6 +315,9 @@ func TestOrderingFixtures(t *testing.T) {
 				c, err := comparators[eco](f[0], f[2])
 				if err != nil {
 					unreadable++
+					if eco == sbom.RPM && !strings.Contains(err.Error(), "epoch is not a number") && !strings.Contains(err.Error(), "empty release") {
+						t.Errorf("%s: %v", line, err)
+					}
 					continue
 				}
 				want := map[string]int{"<": -1, "=": 0, ">": 1}[f[1]]
@@ -317,9 +325,68 @@ func TestOrderingFixtures(t *testing.T) {
 					t.Errorf("%s: got %d", line, got)
 				}
 			}
-			if total == 0 || unreadable*20 > total {
+			if total == 0 || (eco != sbom.RPM && unreadable*20 > total) {
 				t.Errorf("%d of %d lines unreadable", unreadable, total)
 			}
 		})
+	}
+}
+
+// TestRPMAdvisories matches Red Hat's and AlmaLinux's advisories for
+// openssl (RHSA-2022:5818, ALSA-2022:5818) against the rpm database of a
+// real RHEL UBI 8 image (internal/sbom's fixture), read as a layer: the
+// release that applies is the image's (os-release), by rpm version order.
+func TestRPMAdvisories(t *testing.T) {
+	db := testutil.Gunzip(t, "../sbom/testdata/rpm/ubi8-s390x-Packages.gz")
+	for _, tc := range []struct {
+		osRelease string
+		want      string // id, package, fixed; "" for none
+	}{
+		{"ID=\"rhel\"\nVERSION_ID=\"8.6\"\n", "RHSA-2022:5818 openssl-libs 1:1.1.1k-7.el8_6 MEDIUM CVE-2022-1292"},
+		{"ID=\"almalinux\"\nVERSION_ID=\"8.6\"\n", "ALSA-2022:5818 openssl-libs 1:1.1.1k-7.el8_6 MEDIUM CVE-2022-1292"},
+		{"ID=\"almalinux\"\nVERSION_ID=\"9.2\"\n", ""}, // AlmaLinux:8's advisory
+		{"ID=\"rhel\"\nVERSION_ID=\"9.2\"\n", ""},
+		{"ID=\"centos\"\nVERSION_ID=\"8\"\n", ""}, // no advisories of its own
+	} {
+		layer := testutil.Tar(t, testutil.File("etc/os-release", tc.osRelease), testutil.File("var/lib/rpm/Packages", string(db)))
+		s, err := sbom.FromLayers(context.Background(), []sbom.LayerReader{{Digest: "sha256:x",
+			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer)), nil }}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Scan(s, "testdata/db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range r.Findings {
+			got = append(got, strings.Join([]string{f.ID, f.Package, f.Fixed, f.Severity, f.Aliases[0]}, " "))
+		}
+		if strings.Join(got, ";") != tc.want {
+			t.Errorf("%q: findings %q, want %q", tc.osRelease, got, tc.want)
+		}
+	}
+}
+
+func TestReleaseApplies(t *testing.T) {
+	el9 := &sbom.Distro{ID: "rhel", VersionID: "9.2"}
+	for _, tc := range []struct {
+		adv, base string
+		d         *sbom.Distro
+		want      bool
+	}{
+		{"Red Hat:enterprise_linux:9::appstream", "Red Hat", el9, true},
+		{"Red Hat:enterprise_linux:9.2::baseos", "Red Hat", el9, true},
+		{"Red Hat:enterprise_linux:8::baseos", "Red Hat", el9, false},
+		{"Red Hat:rhel_eus:9.2::baseos", "Red Hat", el9, false},
+		{"Rocky Linux:9", "Rocky Linux", &sbom.Distro{ID: "rocky", VersionID: "9.3"}, true},
+		{"Rocky Linux:8", "Rocky Linux", &sbom.Distro{ID: "rocky", VersionID: "9.3"}, false},
+		{"Debian:12", sbom.Debian, &sbom.Distro{ID: "debian", VersionID: "12"}, true},
+		{"Alpine:v3.18", sbom.Alpine, &sbom.Distro{ID: "alpine", VersionID: "3.18.4"}, true},
+		{"npm", sbom.Npm, nil, true},
+	} {
+		if got := releaseApplies(tc.adv, tc.base, tc.d); got != tc.want {
+			t.Errorf("%s for %s %+v: %v", tc.adv, tc.base, tc.d, got)
+		}
 	}
 }
