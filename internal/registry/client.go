@@ -93,7 +93,7 @@ type Client struct {
 	pull *remote.Puller // shared so that a token is fetched once per repository
 	// blobTransports are openBlob's authenticated transports, by repository.
 	blobTransports map[string]http.RoundTripper
-	push *remote.Pusher
+	push           *remote.Pusher
 }
 
 // New makes a client.
