@@ -49,6 +49,7 @@ type blobResult struct {
 	size     int64
 	diffID   digest.Digest
 	usize    int64
+	content  int64 // what the layer unpacks to (layer.Blob.ContentSize)
 	comp     layer.Compression
 	layerErr error           // the blob is not a valid layer
 	rec      *metadata.Layer // the store already had this layer
@@ -182,14 +183,14 @@ func (l *loader) stream(tr *tar.Reader) error {
 		if bd != "" {
 			rec, ok := l.byDigest[bd]
 			if r := l.known(rec, ok); r != nil {
-				e.res = &blobResult{digest: bd, size: r.Size, diffID: r.DiffID, usize: r.UncompressedSize, rec: r}
+				e.res = &blobResult{digest: bd, size: r.Size, diffID: r.DiffID, usize: r.UncompressedSize, content: r.ContentSize, rec: r}
 				l.result.BlobsSkipped++
 				continue
 			}
 		} else if h := hintDigest(name); h != "" {
 			rec, ok := l.byDiffID[h]
 			if r := l.known(rec, ok); r != nil {
-				e.res = &blobResult{digest: r.Digest, size: r.Size, diffID: r.DiffID, usize: r.UncompressedSize, rec: r}
+				e.res = &blobResult{digest: r.Digest, size: r.Size, diffID: r.DiffID, usize: r.UncompressedSize, content: r.ContentSize, rec: r}
 				l.result.BlobsSkipped++
 				continue
 			}
@@ -234,7 +235,7 @@ func (l *loader) ingest(src io.Reader, name string, expected digest.Digest, head
 	go func() {
 		var c checked
 		if comp == layer.Uncompressed {
-			c.err = layer.CheckTar(pr)
+			c.b.ContentSize, c.err = layer.CheckTar(pr)
 		} else {
 			c.b, c.err = layer.Check(pr)
 		}
@@ -262,6 +263,7 @@ func (l *loader) ingest(src io.Reader, name string, expected digest.Digest, head
 		return nil, fmt.Errorf("invalid archive: blob %s does not match its digest (its content is %s)", name, res.digest)
 	}
 	if c.err == nil {
+		res.content = c.b.ContentSize
 		if comp == layer.Uncompressed {
 			res.diffID, res.usize = res.digest, n
 		} else {
@@ -277,7 +279,7 @@ func (l *loader) ingest(src io.Reader, name string, expected digest.Digest, head
 	if r != nil {
 		// Already stored: the temporary file is dropped unsynced.
 		res.rec = r
-		res.digest, res.size, res.usize = r.Digest, r.Size, r.UncompressedSize
+		res.digest, res.size, res.usize, res.content = r.Digest, r.Size, r.UncompressedSize, r.ContentSize
 		l.result.BlobsSkipped++
 		return res, nil
 	}
@@ -369,14 +371,14 @@ func (l *loader) assemble() error {
 			if mt == "" {
 				mt = store.LayerMediaType(res.comp)
 			}
-			p.layers = append(p.layers, metadata.Layer{Digest: res.digest, DiffID: res.diffID, Size: res.size, UncompressedSize: res.usize, MediaType: mt})
+			p.layers = append(p.layers, metadata.Layer{Digest: res.digest, DiffID: res.diffID, Size: res.size, UncompressedSize: res.usize, ContentSize: res.content, MediaType: mt})
 		}
 		plans = append(plans, p)
 	}
 	// Every image is valid: commit.
 	for _, p := range plans {
 		for _, res := range p.news {
-			if _, err := l.st.IngestLayer(layer.Blob{Digest: res.digest, DiffID: res.diffID, Size: res.size, UncompressedSize: res.usize, Compression: res.comp}, store.LayerMediaType(res.comp)); err != nil {
+			if _, err := l.st.IngestLayer(layer.Blob{Digest: res.digest, DiffID: res.diffID, Size: res.size, UncompressedSize: res.usize, ContentSize: res.content, Compression: res.comp}, store.LayerMediaType(res.comp)); err != nil {
 				return err
 			}
 		}

@@ -19,12 +19,15 @@ import (
 // uses both cores; uncompressed, the digest is the diffID and is hashed
 // once. Nothing is visible until the blob is committed and recorded.
 func (b *builder) writeLayer(fill func(w io.Writer) error) (*metadata.Layer, error) {
-	return b.writeCheckedLayer(checked(fill))
+	var content int64
+	return b.writeCheckedLayer(checked(fill, &content), &content)
 }
 
 // writeCheckedLayer is writeLayer for a fill that holds its entries to
-// the layer rules itself: the layer package's diff and tree writers do.
-func (b *builder) writeCheckedLayer(fill func(w io.Writer) error) (*metadata.Layer, error) {
+// the layer rules itself: the layer package's diff and tree writers do,
+// and set *content to what the layer unpacks to
+// (layer.DiffOptions.ContentSize) by the time fill returns.
+func (b *builder) writeCheckedLayer(fill func(w io.Writer) error, content *int64) (*metadata.Layer, error) {
 	w, err := b.st.NewBlobWriter()
 	if err != nil {
 		return nil, err
@@ -72,7 +75,7 @@ func (b *builder) writeCheckedLayer(fill func(w io.Writer) error) (*metadata.Lay
 	if err != nil {
 		return nil, err
 	}
-	blob := layer.Blob{Digest: d, DiffID: d, Size: w.Size(), UncompressedSize: w.Size(), Compression: b.o.Compression}
+	blob := layer.Blob{Digest: d, DiffID: d, Size: w.Size(), UncompressedSize: w.Size(), ContentSize: *content, Compression: b.o.Compression}
 	if tar != nil {
 		blob.DiffID, blob.UncompressedSize = tar.Digest(), tar.Size()
 	}
@@ -86,13 +89,15 @@ func (b *builder) writeCheckedLayer(fill func(w io.Writer) error) (*metadata.Lay
 // checked makes the tar that fill writes pass the rules every layer
 // entering the store passes (layer.CheckWriter): a file named ".wh." in
 // a build context or written by RUN would be a whiteout of its directory.
-func checked(fill func(io.Writer) error) func(io.Writer) error {
+// The check also counts what the layer unpacks to, into *content.
+func checked(fill func(io.Writer) error, content *int64) func(io.Writer) error {
 	return func(w io.Writer) error {
 		cw := layer.NewCheckWriter(w)
 		err := fill(cw)
 		if cerr := cw.Close(); err == nil {
 			err = cerr
 		}
+		*content = cw.ContentSize()
 		return err
 	}
 }
@@ -118,7 +123,7 @@ func (b *builder) level() int {
 // means the snapshot could not be committed (its chain's snapshot exists,
 // made by an unpack or another build): the caller writes the blob the
 // usual way from the snapshot, which is still there.
-func (b *builder) keepLayer(sn snapshot.Snapshotter, id string, below []metadata.Layer, fill func(io.Writer) error, exclude []string, unmounted func() error) (*metadata.Layer, bool, error) {
+func (b *builder) keepLayer(sn snapshot.Snapshotter, id string, below []metadata.Layer, fill func(io.Writer) error, content *int64, exclude []string, unmounted func() error) (*metadata.Layer, bool, error) {
 	// The disk flush that Commit needs runs while the tar is hashed.
 	dir, err := sn.Dir(id)
 	if err != nil {
@@ -142,7 +147,7 @@ func (b *builder) keepLayer(sn snapshot.Snapshotter, id string, below []metadata
 		return nil, false, err
 	}
 	d, size := tar.Digest(), tar.Size()
-	l := metadata.Layer{Digest: d, DiffID: d, Size: size, UncompressedSize: size, MediaType: store.LayerMediaType(layer.Uncompressed)}
+	l := metadata.Layer{Digest: d, DiffID: d, Size: size, UncompressedSize: size, ContentSize: *content, MediaType: store.LayerMediaType(layer.Uncompressed)}
 	chain := chainID(append(append([]metadata.Layer{}, below...), l)).String()
 	if err := sn.Commit(chain, id); err != nil {
 		if errors.Is(err, snapshot.ErrExists) && b.st.HasBlob(d) {

@@ -30,7 +30,8 @@ type execRequest struct {
 	stdout  io.Writer
 	// diff stores the layer tar of the changes the command made, from a
 	// snapshot driver's WriteDiff (which checks its entries).
-	diff func(fill func(w io.Writer) error) (*metadata.Layer, error)
+	// content is what the layer unpacks to once fill has returned.
+	diff func(fill func(w io.Writer) error, content *int64) (*metadata.Layer, error)
 	// kept reports the layer when it was kept as the command's snapshot
 	// instead (Options.KeepRunLayers): diff is not called then.
 	kept func(l *metadata.Layer)
@@ -125,8 +126,8 @@ func (s *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 	}
 	req := &execRequest{lower: lower, args: args, env: env, cwd: cwd, user: st.cfg.Config.User, network: network, mounts: mounts, stdout: v}
 	var made *layerResult
-	req.diff = func(fill func(w io.Writer) error) (*metadata.Layer, error) {
-		l, err := s.b.writeCheckedLayer(fill)
+	req.diff = func(fill func(w io.Writer) error, content *int64) (*metadata.Layer, error) {
+		l, err := s.b.writeCheckedLayer(fill, content)
 		if err == nil {
 			made = &layerResult{l}
 		}

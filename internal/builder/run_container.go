@@ -123,7 +123,8 @@ func runInContainer(ctx context.Context, b *builder, s *stage, r *execRequest) e
 // snapshot's mount to be gone: it is called before the snapshot is
 // committed.
 func (b *builder) writeRunLayer(sn snapshot.Snapshotter, id string, s *stage, r *execRequest, exclude []string, unmounted func() error) (committed bool, err error) {
-	opts := layer.DiffOptions{Timestamp: b.o.Timestamp, Exclude: exclude}
+	var content int64
+	opts := layer.DiffOptions{Timestamp: b.o.Timestamp, Exclude: exclude, ContentSize: &content}
 	fill := func(w io.Writer) error { return sn.WriteDiff(w, id, opts) }
 	// The mount points the runtime made, and the directories made for
 	// them, are taken out first: the directories are not excluded
@@ -132,7 +133,7 @@ func (b *builder) writeRunLayer(sn snapshot.Snapshotter, id string, s *stage, r 
 		return false, err
 	}
 	if b.o.KeepRunLayers && b.o.Timestamp == nil {
-		l, kept, err := b.keepLayer(sn, id, s.state.layers, fill, exclude, unmounted)
+		l, kept, err := b.keepLayer(sn, id, s.state.layers, fill, &content, exclude, unmounted)
 		if err != nil {
 			return false, err
 		}
@@ -142,7 +143,7 @@ func (b *builder) writeRunLayer(sn snapshot.Snapshotter, id string, s *stage, r 
 		}
 		// Not kept (the chain's snapshot exists already): written as usual.
 	}
-	l, err := r.diff(fill)
+	l, err := r.diff(fill, &content)
 	if err != nil {
 		return false, err
 	}

@@ -65,6 +65,7 @@ func (b *builder) squash(ctx context.Context, v *progress.Vertex, cfg *image.Con
 			b.hits = append(b.hits, kd)
 			b.mu.Unlock()
 			sq, out := rewrite.Squashed(src, o, *rec.Layer)
+			copy(out[:o.From], layers[:o.From]) // the same layers, with their records' sizes
 			return sq, out, nil
 		}
 	}

@@ -612,7 +612,7 @@ var psHeaders = map[string]string{
 func containerRow(m *container.Manager, r *container.Record, now time.Time, noTrunc bool) psRow {
 	s := m.State(r.ID)
 	row := psRow{
-		ID: r.ID, Image: r.ImageRef, Names: r.Name, State: s.Status, Networks: r.Config.Network,
+		ID: r.ID, Image: imageColumn(m, r, noTrunc), Names: r.Name, State: s.Status, Networks: r.Config.Network,
 		CreatedAt:  r.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 		RunningFor: since(r.Created, now), Ports: portsColumn(m, r),
 	}
@@ -633,6 +633,19 @@ func containerRow(m *container.Manager, r *container.Record, now time.Time, noTr
 		row.Status = "Created"
 	}
 	return row
+}
+
+// imageColumn is ps's IMAGE: the name the container was made from while
+// it still names the container's image, else the image's ID (docker's: a
+// name since moved to another image, or removed, is not shown).
+func imageColumn(m *container.Manager, r *container.Record, noTrunc bool) string {
+	if im, err := m.St.Resolve(r.ImageRef); err == nil && im.ID == r.Image {
+		return r.ImageRef
+	}
+	if noTrunc {
+		return r.Image.String()
+	}
+	return shortID(r.Image.String())
 }
 
 // perContainerCmd is a command that does one thing to each container named

@@ -99,7 +99,7 @@ func historyRows(st *store.Store, im *metadata.Image, noTrunc, human bool, now t
 		if !h.EmptyLayer {
 			layer--
 			if layer >= 0 {
-				size = im.Layers[layer].UncompressedSize
+				size = im.Layers[layer].Unpacked()
 			}
 		}
 		row := historyRow{ID: "<missing>", CreatedBy: h.CreatedBy, Comment: h.Comment}

@@ -232,7 +232,7 @@ func indexRows(ixs []*metadata.Index, imgs []*metadata.Image, names map[digest.D
 			for _, l := range im.Layers {
 				if !seen[l.DiffID] {
 					seen[l.DiffID] = true
-					size += l.UncompressedSize
+					size += l.Unpacked()
 				}
 			}
 		}

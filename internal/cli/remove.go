@@ -102,7 +102,7 @@ func newImagePruneCmd(a *app) *cobra.Command {
 				return err
 			}
 			a.printPrunedImages(res.Removals)
-			a.println("Total reclaimed space: " + humanSize(res.GC.Bytes))
+			a.println("Total reclaimed space: " + humanSize(res.Reclaimed))
 			return nil
 		},
 	}

@@ -57,6 +57,8 @@ type EntryChecker struct {
 	// written, when set, answers for files and removed (see
 	// NewEntryCheckerWith).
 	written func(target string) bool
+	// content is what the entries given to Check unpack to (ContentSize).
+	content int64
 }
 
 // NewEntryChecker returns a checker for one layer.
@@ -72,9 +74,34 @@ func NewEntryCheckerWith(written func(target string) bool) *EntryChecker {
 	return &EntryChecker{written: written}
 }
 
-// Check checks the next entry of the layer.
+// Check checks the next entry of the layer and counts what it unpacks to.
 func (c *EntryChecker) Check(hdr *tar.Header) error {
-	return c.CheckEntry(hdr.Name, hdr.Typeflag, hdr.Linkname)
+	if err := c.CheckEntry(hdr.Name, hdr.Typeflag, hdr.Linkname); err != nil {
+		return err
+	}
+	c.content += contentSize(hdr)
+	return nil
+}
+
+// ContentSize is the size of what the entries given to Check unpack to,
+// counted as docker counts a layer's size (the SIZE of images and
+// history, inspect's Size): docker unpacks a layer into a directory of its
+// own and adds up the apparent sizes of what is not a directory there,
+// each inode once. So a regular file counts its length, a symlink the
+// length of its target, a hard link nothing more (it shares its target's
+// inode) and directories, devices and whiteouts nothing. Counted as the
+// layer enters the store, it costs no walk of an unpacked tree.
+func (c *EntryChecker) ContentSize() int64 { return c.content }
+
+func contentSize(hdr *tar.Header) int64 {
+	switch hdr.Typeflag {
+	//lint:ignore SA1019 old tar writers still mark regular files with TypeRegA
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		return hdr.Size
+	case tar.TypeSymlink:
+		return int64(len(hdr.Linkname))
+	}
+	return 0
 }
 
 // CheckEntry checks the next entry of the layer, given by the fields of
@@ -238,9 +265,10 @@ func cleanPath(name string) (string, error) {
 // itself (build steps), so that they pass the same rules as those that
 // arrive. Close, after the last write, returns the verdict.
 type CheckWriter struct {
-	w    io.Writer
-	pw   *io.PipeWriter
-	done chan error
+	w       io.Writer
+	pw      *io.PipeWriter
+	done    chan error
+	content int64
 }
 
 // NewCheckWriter starts checking what is written through it to w.
@@ -248,8 +276,9 @@ func NewCheckWriter(w io.Writer) *CheckWriter {
 	pr, pw := io.Pipe()
 	c := &CheckWriter{w: w, pw: pw, done: make(chan error, 1)}
 	go func() {
-		err := CheckTar(pr)
+		n, err := CheckTar(pr)
 		pr.CloseWithError(err) // a refused tar stops the writer at once
+		c.content = n
 		c.done <- err
 	}()
 	return c
@@ -267,3 +296,7 @@ func (c *CheckWriter) Close() error {
 	c.pw.Close()
 	return <-c.done
 }
+
+// ContentSize is what the layer unpacks to (EntryChecker.ContentSize),
+// once Close has returned.
+func (c *CheckWriter) ContentSize() int64 { return c.content }

@@ -16,7 +16,7 @@ import (
 func TestCheckRefusesBadLayers(t *testing.T) {
 	for _, bad := range testutil.BadImages() {
 		t.Run(bad.Name, func(t *testing.T) {
-			err := CheckTar(bytes.NewReader(testutil.Tar(t, bad.Layers[bad.Bad]...)))
+			_, err := CheckTar(bytes.NewReader(testutil.Tar(t, bad.Layers[bad.Bad]...)))
 			var ee *EntryError
 			if !errors.As(err, &ee) || !errors.Is(err, ErrInvalidLayer) {
 				t.Fatalf("CheckTar: %v, want an EntryError", err)
@@ -53,7 +53,7 @@ func TestCheckAccepts(t *testing.T) {
 		{"the root itself", []testutil.Entry{testutil.Dir("./"), testutil.Dir("/")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := CheckTar(bytes.NewReader(testutil.Tar(t, tc.ents...))); err != nil {
+			if _, err := CheckTar(bytes.NewReader(testutil.Tar(t, tc.ents...))); err != nil {
 				t.Error(err)
 			}
 		})

@@ -19,8 +19,11 @@ type Blob struct {
 	DiffID           digest.Digest // sha256 of its uncompressed tar
 	Size             int64         // bytes of the blob
 	UncompressedSize int64         // bytes of the tar
-	Compression      Compression
-	Written          bool // the blob was new to the store
+	// ContentSize is what the tar unpacks to, as docker counts a layer's
+	// size (EntryChecker.ContentSize).
+	ContentSize int64
+	Compression Compression
+	Written     bool // the blob was new to the store
 }
 
 // Ingest stores the layer blob read from r in cs. The blob's digest and the
@@ -52,7 +55,7 @@ func Ingest(cs *content.Store, r io.Reader, expected digest.Digest, size int64) 
 		var b Blob
 		var err error
 		if plain {
-			err = CheckTar(pr)
+			b.ContentSize, err = CheckTar(pr)
 		} else {
 			b, err = Check(pr)
 		}
@@ -113,8 +116,10 @@ func Check(r io.Reader) (Blob, error) {
 	h := digest.SHA256.Digester()
 	pr, pw := io.Pipe()
 	checked := make(chan error, 1)
+	var content int64
 	go func() {
-		err := CheckTar(pr)
+		var err error
+		content, err = CheckTar(pr)
 		pr.CloseWithError(err) // a refused tar stops the copy at once
 		checked <- err
 	}()
@@ -128,14 +133,15 @@ func Check(r io.Reader) (Blob, error) {
 	if err != nil {
 		return Blob{}, fmt.Errorf("%w: %w", ErrInvalidLayer, err)
 	}
-	return Blob{DiffID: h.Digest(), UncompressedSize: n, Compression: c}, nil
+	return Blob{DiffID: h.Digest(), UncompressedSize: n, ContentSize: content, Compression: c}, nil
 }
 
 // CheckTar reads an uncompressed layer to its end (padding included),
-// checking that it is a well-formed tar whose entries pass EntryChecker.
-// Unlike Check it does not hash: for a plain tar the caller's blob digest
-// is the diffID.
-func CheckTar(r io.Reader) error {
+// checking that it is a well-formed tar whose entries pass EntryChecker,
+// and returns what it unpacks to (EntryChecker.ContentSize). Unlike Check
+// it does not hash: for a plain tar the caller's blob digest is the
+// diffID.
+func CheckTar(r io.Reader) (int64, error) {
 	tr := tar.NewReader(r)
 	ec := NewEntryChecker()
 	for {
@@ -144,17 +150,17 @@ func CheckTar(r io.Reader) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%w tar: %v", ErrInvalidLayer, err)
+			return 0, fmt.Errorf("%w tar: %v", ErrInvalidLayer, err)
 		}
 		if err := ec.Check(hdr); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidLayer, err)
+			return 0, fmt.Errorf("%w: %w", ErrInvalidLayer, err)
 		}
 	}
 	// The diffID covers the whole stream, padding after the end marker too.
 	if _, err := io.Copy(io.Discard, r); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidLayer, err)
+		return 0, fmt.Errorf("%w: %v", ErrInvalidLayer, err)
 	}
-	return nil
+	return ec.ContentSize(), nil
 }
 
 // CheckName refuses a tar entry name that would leave the root it is

@@ -29,6 +29,9 @@ type DiffOptions struct {
 	// such as the files a container runtime bind-mounts (/etc/hosts,
 	// /etc/resolv.conf, /etc/hostname, /dev/shm).
 	Exclude []string
+	// ContentSize, when set, is given what the written tar unpacks to
+	// (EntryChecker.ContentSize): the layer's size as docker shows it.
+	ContentSize *int64
 }
 
 // WriteTree writes the whole directory dir (not dir itself) as a tar.
@@ -100,6 +103,9 @@ func writeEntries(w io.Writer, ents []tarEntry, opts DiffOptions) error {
 			return fmt.Errorf("write layer: %s: %w", e.name, err)
 		}
 	}
+	if opts.ContentSize != nil {
+		*opts.ContentSize = lw.check.ContentSize()
+	}
 	return lw.tw.Close()
 }
 
@@ -123,7 +129,7 @@ type layerWriter struct {
 
 // writeHeader checks the entry, then writes its header.
 func (lw *layerWriter) writeHeader(hdr *tar.Header) error {
-	if err := lw.check.CheckEntry(hdr.Name, hdr.Typeflag, hdr.Linkname); err != nil {
+	if err := lw.check.Check(hdr); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidLayer, err)
 	}
 	return lw.tw.WriteHeader(hdr)

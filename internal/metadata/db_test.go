@@ -33,8 +33,8 @@ func openDB(t *testing.T) *DB {
 
 var (
 	created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	l1      = Layer{Digest: digest.FromString("blob1"), DiffID: digest.FromString("tar1"), Size: 10, UncompressedSize: 30, MediaType: ocispec.MediaTypeImageLayerGzip}
-	l2      = Layer{Digest: digest.FromString("tar2"), DiffID: digest.FromString("tar2"), Size: 20, UncompressedSize: 20, MediaType: ocispec.MediaTypeImageLayer}
+	l1      = Layer{Digest: digest.FromString("blob1"), DiffID: digest.FromString("tar1"), Size: 10, UncompressedSize: 30, ContentSize: 28, MediaType: ocispec.MediaTypeImageLayerGzip}
+	l2      = Layer{Digest: digest.FromString("tar2"), DiffID: digest.FromString("tar2"), Size: 20, UncompressedSize: 20, ContentSize: 12, MediaType: ocispec.MediaTypeImageLayer}
 	img     = Image{
 		ID:          digest.FromString("config"),
 		Manifest:    ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("manifest"), Size: 400},

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -29,7 +30,39 @@ type Layer struct {
 	DiffID           digest.Digest `json:"diffID"` // uncompressed tar
 	Size             int64         `json:"size"`
 	UncompressedSize int64         `json:"uncompressedSize"`
-	MediaType        string        `json:"mediaType"`
+	// ContentSize is what the layer unpacks to, counted as docker counts
+	// a layer's size (layer.EntryChecker.ContentSize), recorded when the
+	// layer entered the store; -1 in a record older than the field (see
+	// Unpacked).
+	ContentSize int64  `json:"contentSize"`
+	MediaType   string `json:"mediaType"`
+}
+
+// UnmarshalJSON reads a record; one written before ContentSize existed
+// gets -1 there, not 0 (a layer of directories only unpacks to 0 bytes).
+func (l *Layer) UnmarshalJSON(b []byte) error {
+	type plain Layer
+	r := struct {
+		*plain
+		ContentSize *int64 `json:"contentSize"`
+	}{plain: (*plain)(l)}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return err
+	}
+	l.ContentSize = -1
+	if r.ContentSize != nil {
+		l.ContentSize = *r.ContentSize
+	}
+	return nil
+}
+
+// Unpacked is the layer's size as docker shows it: what it unpacks to, or
+// for a record older than ContentSize the bytes of its tar.
+func (l *Layer) Unpacked() int64 {
+	if l.ContentSize < 0 {
+		return l.UncompressedSize
+	}
+	return l.ContentSize
 }
 
 // SnapBlob is a layer blob that has no file in the blob store: a build
@@ -65,7 +98,7 @@ func ConvertedKey(diffID digest.Digest, compression string) string {
 func (im *Image) Size() int64 {
 	var n int64
 	for _, l := range im.Layers {
-		n += l.UncompressedSize
+		n += l.Unpacked()
 	}
 	return n
 }

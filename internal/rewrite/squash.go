@@ -100,6 +100,11 @@ func SquashLayers(ctx context.Context, st *store.Store, src image.Source, o Squa
 		return nil, nil, fmt.Errorf("squash: %w", err)
 	}
 	cfg, out := Squashed(src, o, merged)
+	for i := range out[:o.From] {
+		if rec, err := st.LayerRecord(out[i].Digest); err == nil {
+			out[i].ContentSize = rec.ContentSize
+		}
+	}
 	return cfg, out, nil
 }
 
@@ -126,7 +131,8 @@ func Squashed(src image.Source, o SquashOptions, merged metadata.Layer) (*image.
 	var out []metadata.Layer
 	for _, l := range src.Layers()[:o.From] {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
-		out = append(out, metadata.Layer{Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, UncompressedSize: l.UncompressedSize, MediaType: l.MediaType})
+		// What the layer unpacks to is the store's to know (SquashLayers).
+		out = append(out, metadata.Layer{Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, UncompressedSize: l.UncompressedSize, ContentSize: -1, MediaType: l.MediaType})
 	}
 	cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, merged.DiffID)
 	return &cfg, append(out, merged)

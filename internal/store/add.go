@@ -104,7 +104,7 @@ func (s *Store) PutBytes(mediaType string, b []byte) (ocispec.Descriptor, error)
 
 // IngestLayer stores a layer blob and records it (see layer.Ingest).
 func (s *Store) IngestLayer(b layer.Blob, mediaType string) (metadata.Layer, error) {
-	rec := metadata.Layer{Digest: b.Digest, DiffID: b.DiffID, Size: b.Size, UncompressedSize: b.UncompressedSize, MediaType: mediaType}
+	rec := metadata.Layer{Digest: b.Digest, DiffID: b.DiffID, Size: b.Size, UncompressedSize: b.UncompressedSize, ContentSize: b.ContentSize, MediaType: mediaType}
 	return rec, s.PutLayerRecord(rec)
 }
 

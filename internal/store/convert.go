@@ -143,7 +143,9 @@ func (s *Store) convertLayer(open func() (io.ReadCloser, error), l image.Layer, 
 	if err != nil {
 		return metadata.Layer{}, err
 	}
-	rec := metadata.Layer{Digest: d, DiffID: l.DiffID, Size: w.Size(), UncompressedSize: diff.Size(), MediaType: LayerMediaType(o.To)}
+	// The tar is not parsed here: what it unpacks to is the source
+	// layer's record's to say.
+	rec := metadata.Layer{Digest: d, DiffID: l.DiffID, Size: w.Size(), UncompressedSize: diff.Size(), ContentSize: -1, MediaType: LayerMediaType(o.To)}
 	c = metadata.Converted{DiffID: l.DiffID, Compression: o.To.String(), Digest: d}
 	return rec, s.Meta.Update(func(tx *metadata.Tx) error {
 		if err := tx.Put(metadata.BucketLayers, d.String(), rec); err != nil {

@@ -77,7 +77,7 @@ func (s *Store) DiskUsage() (*DiskUsage, error) {
 	kept := map[digest.Digest]bool{}
 	for _, im := range imgs {
 		for _, l := range im.Layers {
-			layerSize[l.Digest] = l.UncompressedSize
+			layerSize[l.Digest] = l.Unpacked()
 			if usedBy[im.ID] > 0 {
 				kept[l.Digest] = true
 			}
@@ -123,11 +123,12 @@ func imageUsage(imgs []*metadata.Image, usedBy map[digest.Digest]int) map[digest
 				continue
 			}
 			seen[l.Digest] = true
-			u.Size += l.UncompressedSize
+			size := l.Unpacked()
+			u.Size += size
 			if users[l.Digest] > 1 {
-				u.Shared += l.UncompressedSize
+				u.Shared += size
 			} else {
-				u.Unique += l.UncompressedSize
+				u.Unique += size
 			}
 		}
 		out[im.ID] = u

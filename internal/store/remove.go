@@ -96,11 +96,7 @@ func (s *Store) Remove(ref string, force bool) (Removal, error) {
 				return errdefs.Conflict(fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", ref, short(digest.Digest("sha256:"+container)), short(im.ID)))
 			}
 		} else {
-			repos := map[string]bool{}
-			for _, n := range mine {
-				repos[repoOf(n)] = true
-			}
-			if len(repos) > 1 && !force {
+			if !singleReference(mine, im.RepoDigests) && !force {
 				return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", short(im.ID)))
 			}
 			if container != "" && !force {
@@ -179,6 +175,24 @@ func familiar(full string) string {
 	return r.Familiar()
 }
 
+// singleReference is docker's test of whether an image may be removed by
+// ID without -f: at most one tag, and digest references only of that
+// tag's repository (or of one repository when there is no tag). Two tags
+// of one repository are refused too.
+func singleReference(tags, repoDigests []string) bool {
+	if len(tags) > 1 {
+		return false
+	}
+	repos := map[string]bool{}
+	for _, rd := range repoDigests {
+		repos[repoOf(rd)] = true
+	}
+	for _, t := range tags {
+		repos[repoOf(t)] = true
+	}
+	return len(repos) <= 1
+}
+
 func repoOf(full string) string {
 	r, err := image.ParseReference(full)
 	if err != nil {
@@ -191,6 +205,9 @@ func repoOf(full string) string {
 type PruneResult struct {
 	Removals []Removal
 	GC       GCStats
+	// Reclaimed is what docker reports as reclaimed: the unpacked size
+	// (metadata.Layer.Unpacked) of the layers that no image has any more.
+	Reclaimed int64
 }
 
 // Prune removes dangling images (no name), or with all every image no
@@ -219,6 +236,7 @@ func (s *Store) Prune(o PruneOptions) (PruneResult, error) {
 	if err != nil {
 		return res, err
 	}
+	before := unpackedLayers(imgs)
 	nm, err := s.Names()
 	if err != nil {
 		return res, err
@@ -279,5 +297,30 @@ func (s *Store) Prune(o PruneOptions) (PruneResult, error) {
 		res.Removals = append(res.Removals, rm)
 	}
 	res.GC, err = s.GC(true)
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	left, err := s.Images()
+	if err != nil {
+		return res, err
+	}
+	after := unpackedLayers(left)
+	for d, n := range before {
+		if _, ok := after[d]; !ok {
+			res.Reclaimed += n
+		}
+	}
+	return res, nil
+}
+
+// unpackedLayers is the unpacked size of every layer the images have, by
+// diffID.
+func unpackedLayers(imgs []*metadata.Image) map[digest.Digest]int64 {
+	out := map[digest.Digest]int64{}
+	for _, im := range imgs {
+		for _, l := range im.Layers {
+			out[l.DiffID] = l.Unpacked()
+		}
+	}
+	return out
 }

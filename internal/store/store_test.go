@@ -130,6 +130,56 @@ func TestRemoveSemantics(t *testing.T) {
 	}
 }
 
+// TestRemoveByIDNeedsForce follows docker 20.10's rmi of an image ID
+// (recorded: two tags of one repository are refused too, "conflict:
+// unable to delete 9f66572d4af5 (must be forced) - image is referenced in
+// multiple repositories"; a tag with its repository's digest is not).
+func TestRemoveByIDNeedsForce(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		tags        []string
+		repoDigests []string
+		refused     bool
+	}{
+		{"one tag", []string{"app:1"}, nil, false},
+		{"one tag and its digest", []string{"app:1"}, []string{"app@sha256:" + strings.Repeat("a", 64)}, false},
+		{"two tags of one repository", []string{"app:1", "app:2"}, nil, true},
+		{"tags of two repositories", []string{"app:1", "other:1"}, nil, true},
+		{"a tag and another repository's digest", []string{"app:1"}, []string{"other@sha256:" + strings.Repeat("a", 64)}, true},
+		{"digests of one repository", nil, []string{"app@sha256:" + strings.Repeat("a", 64)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := open(t)
+			im := storetest.Image(t, st, nil, "", base(t))
+			for _, n := range tc.tags {
+				r, _ := image.ParseTagged(n)
+				if err := st.Tag(im.ID, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.repoDigests != nil {
+				if err := st.Meta.Update(func(tx *metadata.Tx) error {
+					rec := *im
+					rec.RepoDigests = tc.repoDigests
+					return tx.Put(metadata.BucketImages, im.ID.String(), &rec)
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := st.Remove(im.ID.Encoded()[:12], false)
+			if refused := err != nil && strings.Contains(err.Error(), "(must be forced) - image is referenced in multiple repositories"); refused != tc.refused {
+				t.Fatalf("rmi ID: refused %v, want %v (%v)", refused, tc.refused, err)
+			}
+			if tc.refused {
+				rm, err := st.Remove(im.ID.Encoded()[:12], true)
+				if err != nil || len(rm.Deleted) == 0 || len(rm.Untagged) != len(tc.tags)+len(tc.repoDigests) {
+					t.Fatalf("rmi -f ID = %+v, %v", rm, err)
+				}
+			}
+		})
+	}
+}
+
 func TestRemoveRefusedForContainer(t *testing.T) {
 	st := open(t)
 	im := storetest.Image(t, st, nil, "app:1", base(t))

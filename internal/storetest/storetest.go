@@ -76,7 +76,7 @@ func UncheckedImage(t testing.TB, st *store.Store, name string, layers ...[]byte
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec := metadata.Layer{Digest: d, DiffID: d, Size: n, UncompressedSize: n, MediaType: ocispec.MediaTypeImageLayer}
+		rec := metadata.Layer{Digest: d, DiffID: d, Size: n, UncompressedSize: n, ContentSize: -1, MediaType: ocispec.MediaTypeImageLayer}
 		if err := st.PutLayerRecord(rec); err != nil {
 			t.Fatal(err)
 		}
