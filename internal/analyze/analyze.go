@@ -10,6 +10,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
+	"github.com/strata-dev/strata/internal/sbom"
 )
 
 // entry is a layer's tar entry kept until the layer's end: whiteouts and
@@ -38,6 +39,9 @@ type analyzer struct {
 	opts   Options
 	res    *Result
 	layers []planLayer
+	// scans are the package inventory's scans of the layers read, with
+	// Options.Packages: it reads the files it wants as the walk hashes them.
+	scans []*sbom.LayerScan
 
 	// Of the layer being read (kept, reset, between layers).
 	entries chunks[entry]
@@ -127,7 +131,40 @@ func analyzePlan(im *plan, opts Options) (*Result, error) {
 		return nil, a.err
 	}
 	a.finish()
+	if opts.Packages {
+		digests := make([]string, len(a.scans))
+		for i := range a.scans {
+			digests[i] = im.Layers[i].Digest.String()
+		}
+		inv := sbom.Assemble(a.scans, digests)
+		for i := range a.res.Layers {
+			n := inv.Layers[i].Packages
+			a.res.Layers[i].Packages = &n
+		}
+	}
 	return a.res, nil
+}
+
+// packageTap hands the package inventory the entries of a layer, and the
+// content of the files it wants as the walk reads them.
+type packageTap struct {
+	scan   *sbom.LayerScan
+	tapped bool // the entry being walked was given with its content
+}
+
+func (t *packageTap) Wants(e *Entry) bool { return t.scan.Wants(e.Name, e.Mode) }
+
+func (t *packageTap) Read(e *Entry, r io.Reader) {
+	t.scan.Entry(e.Name, e.Type, e.Mode, e.Size, r)
+	t.tapped = true
+}
+
+// entry gives e to the scan unless Read did.
+func (t *packageTap) entry(e *Entry) {
+	if !t.tapped {
+		t.scan.Entry(e.Name, e.Type, e.Mode, e.Size, nil)
+	}
+	t.tapped = false
 }
 
 func (a *analyzer) layer(k uint16, l planLayer) error {
@@ -157,7 +194,17 @@ func (a *analyzer) layer(k uint16, l planLayer) error {
 		i, ok := t.find(target)
 		return ok && t.node(i).has(fExplicit) && t.node(i).typ != tar.TypeDir
 	})
-	n, err := Walk(rc, a.seed, lazyMin, func(e *Entry) error {
+	var tap Tap
+	pt := &packageTap{}
+	if a.opts.Packages {
+		pt.scan = sbom.NewLayerScan()
+		a.scans = append(a.scans, pt.scan)
+		tap = pt
+	}
+	n, err := WalkTap(rc, a.seed, lazyMin, tap, func(e *Entry) error {
+		if pt.scan != nil {
+			pt.entry(e)
+		}
 		lr.Size += e.Size
 		lr.Entries++
 		if lr.Problem == "" {

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
@@ -14,6 +15,26 @@ func TestFixtures(t *testing.T) {
 			r, err := analyzePlan(im, Options{UpTo: -1, KeepChanges: true})
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The package inventory, in the same pass, changes nothing of
+			// the analysis.
+			_, im2 := fx.build(t)
+			withPkgs, err := analyzePlan(im2, Options{UpTo: -1, KeepChanges: true, Packages: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range withPkgs.Layers {
+				if withPkgs.Layers[i].Packages == nil {
+					t.Fatalf("layer %d: no package count", i)
+				}
+				withPkgs.Layers[i].Packages = nil
+			}
+			// (The results' trees hash with seeds of their own: the JSON
+			// is what compares.)
+			j1, _ := json.Marshal(r)
+			j2, _ := json.Marshal(withPkgs)
+			if string(j1) != string(j2) {
+				t.Errorf("the analysis with packages differs:\n%s\n%s", j1, j2)
 			}
 			if r.SizeBytes != fx.size || r.UserSizeBytes != fx.user {
 				t.Errorf("size %d user %d, want %d %d", r.SizeBytes, r.UserSizeBytes, fx.size, fx.user)

@@ -16,8 +16,9 @@ type Options struct {
 	// UpTo stops after layer UpTo (0-based) when >= 0: --tree --layer N
 	// needs the image only up to N.
 	UpTo int
-	// Packages counts the packages each layer adds (LayerResult.Packages),
-	// read by internal/sbom alongside the analysis.
+	// Packages counts the packages each layer adds (LayerResult.Packages):
+	// internal/sbom reads the files it wants as the analysis walks each
+	// layer, in the same pass.
 	Packages bool
 }
 

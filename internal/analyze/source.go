@@ -12,49 +12,19 @@ package analyze
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/strata-dev/strata/internal/image"
-	"github.com/strata-dev/strata/internal/sbom"
 )
 
 // Analyze analyses an image from any source: the store, an archive, an OCI
 // layout or a registry (source.Open). The Source must stay open while the
 // analysis runs.
 func Analyze(ctx context.Context, src image.Source, opts Options) (*Result, error) {
-	if !opts.Packages {
-		return analyzePlan(planOf(ctx, src), opts)
-	}
-	// The package inventory reads the layers on its own, on another core,
-	// while the analysis runs.
-	type inventory struct {
-		s   *sbom.SBOM
-		err error
-	}
-	done := make(chan inventory, 1)
-	go func() {
-		s, err := sbom.Generate(ctx, src)
-		done <- inventory{s, err}
-	}()
-	res, err := analyzePlan(planOf(ctx, src), opts)
-	inv := <-done
-	if err != nil {
-		return nil, err
-	}
-	if inv.err != nil {
-		return nil, fmt.Errorf("packages: %w", inv.err)
-	}
-	for i := range res.Layers {
-		if i < len(inv.s.Layers) {
-			n := inv.s.Layers[i].Packages
-			res.Layers[i].Packages = &n
-		}
-	}
-	return res, nil
+	return analyzePlan(planOf(ctx, src), opts)
 }
 
 // plan is what the analysis reads: the name to report, the layers with how

@@ -24,6 +24,7 @@ type walker struct {
 	eof      bool
 	seed     maphash.Seed
 	lazyMin  int64
+	tap      Tap
 	fn       func(e *Entry) error
 	fallback bool
 	// The entry's strings are built here, not allocated: they are valid
@@ -130,6 +131,63 @@ func (w *walker) hash(n int64) (uint64, error) {
 	return h.Sum64(), nil
 }
 
+// tapped gives the next n bytes to the tap as a reader and hashes them,
+// what the tap read and the rest, as hash does.
+func (w *walker) tapped(e *Entry, n int64) (uint64, error) {
+	cr := &contentReader{w: w, left: n}
+	cr.h.SetSeed(w.seed)
+	w.tap.Read(e, cr)
+	if cr.err != nil {
+		return 0, cr.err
+	}
+	for cr.left > 0 {
+		m, err := w.fill(int(min(cr.left, int64(len(w.buf)))))
+		if m == 0 {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		m = int(min(int64(m), cr.left))
+		cr.h.Write(w.buf[w.lo : w.lo+m])
+		w.lo += m
+		cr.left -= int64(m)
+	}
+	return cr.h.Sum64(), nil
+}
+
+// contentReader reads a file's content out of the walker's buffer,
+// hashing what it hands out.
+type contentReader struct {
+	w    *walker
+	left int64
+	h    maphash.Hash
+	err  error
+}
+
+func (r *contentReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	w := r.w
+	m, err := w.fill(1)
+	if m == 0 {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		r.err = err
+		return 0, err
+	}
+	n := copy(p, w.buf[w.lo:w.lo+int(min(int64(m), r.left))])
+	r.h.Write(p[:n])
+	w.lo += n
+	r.left -= int64(n)
+	return n, nil
+}
+
 var zeroBlock [512]byte
 
 // fast walks the stream until its end or an entry it leaves to
@@ -194,7 +252,11 @@ func (w *walker) fast() error {
 			continue
 		}
 		if e.Type == tar.TypeReg {
-			if w.lazyMin > 0 && data >= w.lazyMin {
+			if w.tap != nil && w.tap.Wants(&e) {
+				if e.Hash, err = w.tapped(&e, data); err != nil {
+					return fmt.Errorf("layer tar: %s: %w", e.Name, err)
+				}
+			} else if w.lazyMin > 0 && data >= w.lazyMin {
 				e.Lazy, e.Offset = true, w.pos()
 				if err := w.skip(data); err != nil {
 					return fmt.Errorf("layer tar: %s: %w", e.Name, err)

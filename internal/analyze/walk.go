@@ -72,6 +72,21 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b 
 // reader seeks over them and the entry says where they are, so that a
 // 1 GiB file costs a seek unless some other file has its size.
 func Walk(r io.Reader, seed maphash.Seed, lazyMin int64, fn func(e *Entry) error) (int64, error) {
+	return WalkTap(r, seed, lazyMin, nil, fn)
+}
+
+// A Tap reads the content of some regular files while Walk hashes it, so
+// that another reader of the layer (the package inventory) needs no pass
+// of its own. Read gets the entry before fn does; it may read r partly
+// or not at all (Walk hashes the rest), and must not keep e nor r.
+type Tap interface {
+	Wants(e *Entry) bool
+	Read(e *Entry, r io.Reader)
+}
+
+// WalkTap is Walk with tap given the content of the files it wants
+// (never skipped lazily).
+func WalkTap(r io.Reader, seed maphash.Seed, lazyMin int64, tap Tap, fn func(e *Entry) error) (int64, error) {
 	var cr *countReader
 	if rs, ok := r.(io.ReadSeeker); ok && lazyMin > 0 {
 		head := make([]byte, 6)
@@ -94,7 +109,7 @@ func Walk(r io.Reader, seed maphash.Seed, lazyMin int64, fn func(e *Entry) error
 	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
-	w := walker{cr: cr, buf: *bp, seed: seed, lazyMin: lazyMin, fn: fn,
+	w := walker{cr: cr, buf: *bp, seed: seed, lazyMin: lazyMin, tap: tap, fn: fn,
 		name: make([]byte, 0, 256), link: make([]byte, 0, 100), target: make([]byte, 0, 256)}
 	if err := w.fast(); err != nil {
 		return w.pos(), err
@@ -106,7 +121,7 @@ func Walk(r io.Reader, seed maphash.Seed, lazyMin int64, fn func(e *Entry) error
 		// The buffered bytes are copied: walkTar reuses the buffer.
 		rest := &countReader{r: io.MultiReader(bytes.NewReader(bytes.Clone(w.buf[w.lo:w.hi])), cr), n: w.pos()}
 		w.lo, w.hi = 0, 0
-		if err := walkTar(tar.NewReader(rest), rest, seed, *bp, fn); err != nil {
+		if err := walkTar(tar.NewReader(rest), rest, seed, *bp, tap, fn); err != nil {
 			return rest.n, err
 		}
 	}
@@ -152,7 +167,7 @@ func entryOf(e *Entry, seed maphash.Seed, rawName string, typ byte, size, mode i
 }
 
 // walkTar is the archive/tar walk, for streams the fast reader leaves.
-func walkTar(tr *tar.Reader, cr *countReader, seed maphash.Seed, buf []byte, fn func(e *Entry) error) error {
+func walkTar(tr *tar.Reader, cr *countReader, seed maphash.Seed, buf []byte, tap Tap, fn func(e *Entry) error) error {
 	var h maphash.Hash
 	h.SetSeed(seed)
 	var e Entry
@@ -173,6 +188,9 @@ func walkTar(tr *tar.Reader, cr *countReader, seed maphash.Seed, buf []byte, fn 
 		}
 		if e.Type == tar.TypeReg {
 			h.Reset()
+			if tap != nil && tap.Wants(&e) {
+				tap.Read(&e, io.TeeReader(tr, &h))
+			}
 			if _, err := io.CopyBuffer(&h, tr, buf); err != nil {
 				return fmt.Errorf("layer tar: %s: %w", e.Name, err)
 			}

@@ -103,12 +103,20 @@ func FuzzWalk(fz *testing.F) {
 		var fast, slow []Entry
 		_, ferr := Walk(bytes.NewReader(data), seed, 0, func(e *Entry) error { fast = append(fast, kept(e)); return nil })
 		buf := make([]byte, 4096)
-		serr := walkTar(tar.NewReader(bytes.NewReader(data)), nil, seed, buf, func(e *Entry) error { slow = append(slow, kept(e)); return nil })
+		serr := walkTar(tar.NewReader(bytes.NewReader(data)), nil, seed, buf, nil, func(e *Entry) error { slow = append(slow, kept(e)); return nil })
 		if (ferr == nil) != (serr == nil) {
 			t.Fatalf("fast reader error %v, archive/tar error %v", ferr, serr)
 		}
 		if ferr == nil && !reflect.DeepEqual(fast, slow) {
 			t.Fatalf("fast reader entries %+v, archive/tar entries %+v", fast, slow)
+		}
+		// A tap that reads part of each file changes no entry nor hash,
+		// through either reader.
+		var tapped, tappedSlow []Entry
+		_, terr := WalkTap(bytes.NewReader(data), seed, 0, partTap{}, func(e *Entry) error { tapped = append(tapped, kept(e)); return nil })
+		walkTar(tar.NewReader(bytes.NewReader(data)), nil, seed, buf, partTap{}, func(e *Entry) error { tappedSlow = append(tappedSlow, kept(e)); return nil })
+		if (terr == nil) != (ferr == nil) || (ferr == nil && (!reflect.DeepEqual(fast, tapped) || !reflect.DeepEqual(slow, tappedSlow))) {
+			t.Fatalf("tapped entries %+v %+v (%v), untapped %+v", tapped, tappedSlow, terr, fast)
 		}
 		if err != nil {
 			return
@@ -153,7 +161,7 @@ func TestWalkFallback(t *testing.T) {
 		if n != int64(len(data)) {
 			t.Errorf("read %d bytes, the tar has %d", n, len(data))
 		}
-		if err := walkTar(tar.NewReader(bytes.NewReader(data)), nil, seed, make([]byte, 4096), func(e *Entry) error { slow = append(slow, kept(e)); return nil }); err != nil {
+		if err := walkTar(tar.NewReader(bytes.NewReader(data)), nil, seed, make([]byte, 4096), nil, func(e *Entry) error { slow = append(slow, kept(e)); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(fast, slow) {
@@ -164,3 +172,10 @@ func TestWalkFallback(t *testing.T) {
 		}
 	}
 }
+
+// partTap reads the first 3 bytes of every regular file.
+type partTap struct{}
+
+func (partTap) Wants(*Entry) bool { return true }
+
+func (partTap) Read(_ *Entry, r io.Reader) { io.ReadFull(r, make([]byte, 3)) }

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"path"
 	"strings"
@@ -17,8 +18,9 @@ import (
 type layerFiles struct {
 	// pkgs are the packages of each catalogued file, by path.
 	pkgs map[string][]Package
-	// written are the paths of every non-directory entry.
-	written map[string]struct{}
+	// written holds a hash of the path of every non-directory entry: a
+	// 100,000-file layer costs 8 bytes a path, not a copy of each.
+	written map[uint64]struct{}
 	// whiteouts are deleted paths; opaques directories whose lower
 	// content is hidden.
 	whiteouts, opaques []string
@@ -26,9 +28,87 @@ type layerFiles struct {
 	warnings           []string
 }
 
+// pathSeed hashes paths for layerFiles.written, the same for every layer.
+var pathSeed = maphash.MakeSeed()
+
+func (lf *layerFiles) wrote(p string) bool {
+	_, ok := lf.written[maphash.String(pathSeed, p)]
+	return ok
+}
+
 // maxFile caps what is read of one catalogued file: a package database
 // bigger than this is not one (METADATA readers stop at the headers).
 const maxFile = 256 << 20
+
+// LayerScan gathers the packages of one layer from its tar entries, for
+// readers that walk a layer for their own purpose (strata analyze, image
+// diff): they hand each entry over, and the content of the files Wants
+// asks for, so that the layer is read once for both. Scans of a whole
+// image make its SBOM with Assemble.
+type LayerScan struct {
+	lf  *layerFiles
+	buf bytes.Buffer
+}
+
+// NewLayerScan starts the scan of one layer.
+func NewLayerScan() *LayerScan {
+	return &LayerScan{lf: &layerFiles{pkgs: map[string][]Package{}, written: map[uint64]struct{}{}}}
+}
+
+// Wants reports whether Entry needs the content of the regular file at
+// name (a cleaned path without a leading slash) with permission bits mode.
+func (s *LayerScan) Wants(name string, mode int64) bool { return catalogerFor(name, mode) != nil }
+
+// Entry records one tar entry: name is its cleaned path without a leading
+// slash (a whiteout's own name, dir/.wh.x), typ its tar type, r the content
+// of a regular file Wants asked for (nil for any other entry). Neither
+// name nor r is kept.
+func (s *LayerScan) Entry(name string, typ byte, mode, size int64, r io.Reader) {
+	lf := s.lf
+	if name == "" {
+		return
+	}
+	dir, base := path.Split(name)
+	switch {
+	case base == ".wh..wh..opq":
+		lf.opaques = append(lf.opaques, strings.TrimSuffix(dir, "/"))
+		return
+	case strings.HasPrefix(base, ".wh..wh."):
+		return
+	case strings.HasPrefix(base, ".wh."):
+		lf.whiteouts = append(lf.whiteouts, dir+base[len(".wh."):])
+		return
+	}
+	if typ == tar.TypeDir {
+		return
+	}
+	h := maphash.String(pathSeed, name)
+	lf.written[h] = struct{}{}
+	//lint:ignore SA1019 old tar writers still mark regular files with TypeRegA
+	if r == nil || (typ != tar.TypeReg && typ != tar.TypeRegA) {
+		return
+	}
+	c := catalogerFor(name, mode)
+	if c == nil {
+		return
+	}
+	name = strings.Clone(name) // the caller's buffer may be reused
+	pkgs, d, err := c.read(name, size, r, &s.buf)
+	if err != nil {
+		lf.warnings = append(lf.warnings, fmt.Sprintf("%s: %v", name, err))
+		delete(lf.written, h) // keep what a lower layer's copy said
+		return
+	}
+	if d != nil {
+		lf.distro = d
+	}
+	for i := range pkgs {
+		pkgs[i].Path = name
+	}
+	if len(pkgs) > 0 {
+		lf.pkgs[name] = pkgs
+	}
+}
 
 // readLayer reads a layer blob (gzip, zstd or plain tar) once.
 func readLayer(r io.Reader) (*layerFiles, error) {
@@ -37,59 +117,23 @@ func readLayer(r io.Reader) (*layerFiles, error) {
 		return nil, err
 	}
 	defer dr.Close()
-	lf := &layerFiles{pkgs: map[string][]Package{}, written: map[string]struct{}{}}
+	s := NewLayerScan()
 	tr := tar.NewReader(dr)
-	var buf bytes.Buffer
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return lf, nil
+			return s.lf, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("layer tar: %w", err)
 		}
 		name := cleanName(hdr.Name)
-		if name == "" {
-			continue
-		}
-		dir, base := path.Split(name)
-		switch {
-		case base == ".wh..wh..opq":
-			lf.opaques = append(lf.opaques, strings.TrimSuffix(dir, "/"))
-			continue
-		case strings.HasPrefix(base, ".wh..wh."):
-			continue
-		case strings.HasPrefix(base, ".wh."):
-			lf.whiteouts = append(lf.whiteouts, dir+base[len(".wh."):])
-			continue
-		}
-		if hdr.Typeflag == tar.TypeDir {
-			continue
-		}
-		lf.written[name] = struct{}{}
+		var content io.Reader
 		//lint:ignore SA1019 old tar writers still mark regular files with TypeRegA
-		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
-			continue
+		if (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA) && s.Wants(name, hdr.Mode) {
+			content = tr
 		}
-		c := catalogerFor(name, hdr.Mode)
-		if c == nil {
-			continue
-		}
-		pkgs, d, err := c.read(name, hdr.Size, tr, &buf)
-		if err != nil {
-			lf.warnings = append(lf.warnings, fmt.Sprintf("%s: %v", name, err))
-			delete(lf.written, name) // keep what a lower layer's copy said
-			continue
-		}
-		if d != nil {
-			lf.distro = d
-		}
-		for i := range pkgs {
-			pkgs[i].Path = name
-		}
-		if len(pkgs) > 0 {
-			lf.pkgs[name] = pkgs
-		}
+		s.Entry(name, hdr.Typeflag, hdr.Mode, hdr.Size, content)
 	}
 }
 

@@ -149,10 +149,29 @@ func FromLayers(ctx context.Context, layers []LayerReader) (*SBOM, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	digests := make([]string, len(layers))
+	for i, l := range layers {
+		digests[i] = l.Digest
+	}
+	return assemble(found, digests), nil
+}
+
+// Assemble makes the SBOM of an image from the scans of its layers,
+// bottom first, with their digests.
+func Assemble(scans []*LayerScan, digests []string) *SBOM {
+	found := make([]*layerFiles, len(scans))
+	for i, sc := range scans {
+		found[i] = sc.lf
+	}
+	return assemble(found, digests)
+}
+
+// assemble applies each layer's files in order.
+func assemble(found []*layerFiles, digests []string) *SBOM {
 	s := &SBOM{}
 	st := newStack()
 	for i, lf := range found {
-		s.Layers = append(s.Layers, Layer{Index: i, Digest: layers[i].Digest})
+		s.Layers = append(s.Layers, Layer{Index: i, Digest: digests[i]})
 		st.apply(i, lf)
 		s.Warnings = append(s.Warnings, lf.warnings...)
 		if lf.distro != nil {
@@ -165,7 +184,7 @@ func FromLayers(ctx context.Context, layers []LayerReader) (*SBOM, error) {
 		s.Layers[p.Layer].Packages++
 		p.PURL = purlOf(p, s.Distro)
 	}
-	return s, nil
+	return s
 }
 
 // Present returns the packages of the final filesystem.

@@ -34,7 +34,7 @@ func (s *stack) apply(i int, lf *layerFiles) {
 		}
 	}
 	for p := range s.live {
-		if _, ok := lf.written[p]; ok {
+		if lf.wrote(p) {
 			if _, catalogued := lf.pkgs[p]; !catalogued {
 				s.remove(p, i, nil) // overwritten by a file with no packages
 			}
