@@ -20,9 +20,8 @@ import (
 // Names with a meaning in OCI layer tars.
 const (
 	whiteoutPrefix     = ".wh."
-	whiteoutMetaPrefix = ".wh..wh."     // aufs metadata (.wh..wh.plnk, .wh..wh.aufs)
-	opaqueMarker       = ".wh..wh..opq" // the directory hides everything below it
-	overlayOpaqueXattr = "trusted.overlay.opaque"
+	whiteoutMetaPrefix = ".wh..wh."      // aufs metadata (.wh..wh.plnk, .wh..wh.aufs)
+	opaqueMarker       = ".wh..wh..opq"  // the directory hides everything below it
 	paxXattrPrefix     = "SCHILY.xattr." // PAX record key of an extended attribute
 )
 
@@ -30,7 +29,8 @@ const (
 type ApplyOptions struct {
 	// OverlayWhiteouts stores deletions the way overlayfs keeps them in an
 	// upper directory instead of performing them: a 0:0 character device
-	// for a deleted path, the xattr trusted.overlay.opaque=y on an opaque
+	// for a deleted path, the xattr trusted.overlay.opaque=y (in a user
+	// namespace user.overlay.opaque, see OverlayXattrPrefix) on an opaque
 	// directory. The directory can then serve as an overlay lowerdir.
 	OverlayWhiteouts bool
 	// IgnoreOwner leaves new files owned by the caller instead of by the

@@ -348,7 +348,7 @@ func (u *upperDiff) walk(rel string, inLower bool) error {
 
 // Overlay features whose upper files only make sense with the lower
 // layers at hand: a layer cannot carry them.
-var unsupportedOverlayXattrs = []string{"trusted.overlay.redirect", "trusted.overlay.metacopy"}
+var unsupportedOverlayXattrs = []string{OverlayXattrPrefix + "redirect", OverlayXattrPrefix + "metacopy"}
 
 func (u *upperDiff) entry(p string, parentInLower bool) error {
 	abs := filepath.Join(u.upper, p)

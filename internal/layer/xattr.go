@@ -5,7 +5,23 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/internal/rootless"
 )
+
+// OverlayXattrPrefix is where overlayfs keeps its marks (opaque
+// directories, redirects) on the upper directories strata mounts:
+// trusted.overlay., or user.overlay. in a user namespace (a rootless
+// strata), where the snapshots mount overlay with userxattr.
+var OverlayXattrPrefix = func() string {
+	if rootless.InUserNS() {
+		return "user.overlay."
+	}
+	return "trusted.overlay."
+}()
+
+// overlayOpaqueXattr marks an opaque directory in an upper directory.
+var overlayOpaqueXattr = OverlayXattrPrefix + "opaque"
 
 // dropXattr tells the extended attributes that are not image content:
 // overlayfs bookkeeping (in a layer it would let a tar steer how our

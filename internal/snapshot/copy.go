@@ -146,7 +146,7 @@ func copyXattrs(src, dst string) error {
 	for _, name := range strings.Split(string(buf[:n]), "\x00") {
 		// overlay's own bookkeeping describes the source's layer, not
 		// the copy.
-		if name == "" || strings.HasPrefix(name, "trusted.overlay.") {
+		if name == "" || strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
 			continue
 		}
 		val := make([]byte, 1<<16)

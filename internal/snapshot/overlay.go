@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/internal/rootless"
 )
 
 // Overlay keeps each layer once, as an overlayfs lower dir; a container
@@ -41,7 +43,15 @@ func linkName(key string) string {
 // overlayOptions are set on every overlay mount: no inode index, and no
 // redirect or metacopy, whose upper files a layer tar could not express
 // (the diff refuses them), whatever the host's module defaults are.
-var overlayOptions = []string{"index=off", "redirect_dir=off", "metacopy=off"}
+// In a user namespace (a rootless strata) overlay keeps its marks in
+// user.* xattrs (userxattr), which refuses redirect_dir=off for nofollow:
+// redirects neither made nor followed.
+var overlayOptions = func() []string {
+	if rootless.InUserNS() {
+		return []string{"userxattr", "index=off", "redirect_dir=nofollow", "metacopy=off"}
+	}
+	return []string{"index=off", "redirect_dir=off", "metacopy=off"}
+}()
 
 func (o *Overlay) maxOptions() int {
 	if o.MaxOptions > 0 {

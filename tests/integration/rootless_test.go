@@ -17,9 +17,12 @@ import (
 )
 
 // rootlessDockerfile chowns in a RUN, copies with --chown and runs as a
-// user: the owners a rootless build must write as root's does.
+// user: the owners a rootless build must write as root's does; it deletes
+// a file and remakes a directory (a whiteout and an opaque directory,
+// which overlay in a user namespace marks in user.* xattrs).
 const rootlessDockerfile = `FROM %BASE%
-RUN mkdir /data && echo hi > /data/f && chown -R 1000:1000 /data && mkdir -m 1777 /scratch
+RUN mkdir -p /data/old && echo hi > /data/f && echo x > /data/old/x && chown -R 1000:1000 /data && mkdir -m 1777 /scratch
+RUN rm -rf /data/old /bin/vi && mkdir /data/old && chown 1000 /data/old
 COPY --chown=1000:1000 a.txt /app/a.txt
 USER 1000
 RUN id -u > /scratch/id
