@@ -80,3 +80,16 @@ func chrootKeep(st *store.Store, o builder.Options, out *output.Spec) ([]string,
 	}
 	return keep, nil
 }
+
+// isolationInfo is the isolation a build chooses here, and why (strata
+// info).
+func isolationInfo() (string, string) {
+	iso, why, err := executor.ChooseIsolation("")
+	switch {
+	case err != nil:
+		return "none", err.Error()
+	case why != nil:
+		return iso, "namespaces and mounts are refused (" + why.Error() + ")"
+	}
+	return iso, "namespaces and mounts can be made"
+}

@@ -31,6 +31,8 @@ type systemInfo struct {
 	DockerRootDir     string
 	DefaultRuntime    string
 	RuntimeReason     string
+	Isolation         string // of build's RUN steps, as chosen here (executor.ChooseIsolation)
+	IsolationReason   string
 	Rootless          bool
 	SubUIDs           string `json:",omitempty"`
 	SubGIDs           string `json:",omitempty"`
@@ -126,6 +128,7 @@ func (a *app) systemInfo() (*systemInfo, error) {
 		info.SubGIDs = rl.SubGID.String() + " (" + rootless.SubGIDFile + ")"
 		info.RuntimeDir = rl.RuntimeDir
 	}
+	info.Isolation, info.IsolationReason = isolationInfo()
 	info.CgroupVersion, info.CgroupDriver = ociruntime.Cgroups()
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
@@ -154,6 +157,8 @@ func printInfo(w io.Writer, i *systemInfo) error {
 	line("", "Root Dir", i.DockerRootDir)
 	line("", "Runtime", i.DefaultRuntime)
 	line(" ", "Why", i.RuntimeReason)
+	line("", "Build Isolation", i.Isolation)
+	line(" ", "Why", i.IsolationReason)
 	line("", "Rootless", i.Rootless)
 	if i.Rootless {
 		line(" ", "Subordinate UIDs", i.SubUIDs)

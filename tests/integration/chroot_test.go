@@ -53,6 +53,9 @@ func TestBuildInUnprivilegedContainer(t *testing.T) {
 		return out + errOut, code
 	}
 	app := reg.Host + "/app"
+	if info := must(t, root, "run", "--rm", "strata-ci", "info"); !strings.Contains(info, "Build Isolation: chroot") {
+		t.Errorf("strata info in the job container:\n%s", info)
+	}
 
 	out, code := job(nil, "--push", "-t", app+":1", "--cache-to", "type=registry,ref="+app+":cache")
 	if code != 0 {
