@@ -19,9 +19,10 @@ import (
 )
 
 // Environment of the re-executed strata. stageEnv tells the process what
-// it is: "wait" (just cloned into the new namespaces, its ids not yet
-// mapped: wait for the parent, then exec again to become root there) or
-// "ready" (root in the namespace: run the command). stateEnv carries the
+// it is: "wait" (the keeper just cloned into the new namespaces, its ids
+// not yet mapped: wait for the parent, then exec again to become root
+// there), "pause" (the keeper, root there: hold the namespaces) or "ready"
+// (a command entered into them: run it). stateEnv carries the
 // user's facts from outside (its ids, ranges and runtime directory), which
 // cannot be read from inside, where the user is 0.
 const (
@@ -158,19 +159,17 @@ func makeRuntimeDir(dir string, uid int) error {
 
 // Enter is called first in main. For a user other than root whose
 // command needs the store (not version or help), it runs strata again
-// as root in a new user and mount namespace and returns its exit status
-// with done; inside that namespace, and for root, it returns done false
-// and the command runs in this process. Its errors are printed here, one
+// as root in the user's user and mount namespaces and returns its exit
+// status with done; inside them, and for root, it returns done false and
+// the command runs in this process. Its errors are printed here, one
 // line, as the command line prints its own.
 func Enter(args []string, stderr io.Writer) (code int, done bool) {
 	switch os.Getenv(stageEnv) {
 	case "wait":
 		return waitForMaps(stderr), true
+	case "pause":
+		return keep(stderr), true
 	case "ready":
-		if err := privateMounts(); err != nil {
-			fmt.Fprintln(stderr, "Error: "+err.Error())
-			return 1, true
-		}
 		return 0, false
 	}
 	if os.Geteuid() == 0 || !NeedsNamespace(args) {
@@ -211,10 +210,13 @@ func NeedsNamespace(args []string) bool {
 	return command != "" // `strata` alone prints help
 }
 
-// reexec starts strata again in a new user and mount namespace, maps the
-// user to 0 and its subordinate ranges to 1..N with newuidmap and
-// newgidmap (setuid helpers: an unprivileged process may map only its
-// own id), lets the child go on, and waits for it, forwarding signals.
+// reexec runs the command again as root in the user's namespaces: those
+// of its keeper process (made by the first command, kept for the next:
+// every command then sees the same mounts, so one command's `exec` or
+// `cp` reaches a container another started), entered with util-linux's
+// nsenter (setns into a user namespace needs a single-threaded process,
+// which a Go program is not). It waits for the command, forwarding
+// signals.
 func reexec() (int, error) {
 	s, err := hostState()
 	if err != nil {
@@ -227,41 +229,31 @@ func reexec() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	r, w, err := os.Pipe()
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		return 0, fmt.Errorf("strata without root needs nsenter (util-linux): %w", err)
+	}
+	pid, err := keeper(s, self)
 	if err != nil {
 		return 0, err
 	}
-	defer r.Close()
-	defer w.Close()
-	cmd := exec.Command(self, os.Args[1:]...)
-	cmd.Args[0] = os.Args[0]
+	wd, err := os.Getwd()
+	if err != nil {
+		wd = "/"
+	}
+	// Setting the mount namespace moves to its root: --wd keeps the
+	// directory relative paths are given from.
+	cmd := exec.Command(nsenter, append([]string{"--target", strconv.Itoa(pid), "--user", "--mount", "--wd=" + wd, "--", self}, os.Args[1:]...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{r} // fd 3
-	cmd.Env = withEnv(withEnv(os.Environ(), stageEnv, "wait"), stateEnv, s.encode())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS}
-	// Signals go to the child, which does the work; this process only
-	// waits. Notify before Start, so none is lost in between.
+	cmd.Env = withEnv(withEnv(os.Environ(), stageEnv, "ready"), stateEnv, s.encode())
+	// Signals go to the command; this process only waits. Notify before
+	// Start, so none is lost in between.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
 	defer signal.Stop(sigs)
 	if err := cmd.Start(); err != nil {
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) {
-			return 0, fmt.Errorf("cannot make a user namespace (%v): unprivileged user namespaces are disabled here (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone or an AppArmor policy)", err)
-		}
-		return 0, fmt.Errorf("start strata in a user namespace: %w", err)
-	}
-	r.Close()
-	if err := writeMaps(cmd.Process.Pid, s); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
 		return 0, err
 	}
-	if _, err := w.Write([]byte{1}); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return 0, err
-	}
-	w.Close()
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -314,10 +306,10 @@ func exitStatus(cmd *exec.Cmd, err error) (int, error) {
 	return ee.ExitCode(), nil
 }
 
-// waitForMaps is the child before its ids are mapped: it has no
+// waitForMaps is the keeper before its ids are mapped: it has no
 // capabilities in its namespace (it was exec'd as an unmapped user). Once
 // the parent has written the maps, it execs itself again, now as root in
-// the namespace with every capability there.
+// the namespace with every capability there, to keep the namespaces.
 func waitForMaps(stderr io.Writer) int {
 	f := os.NewFile(3, "userns-sync")
 	var b [1]byte
@@ -328,19 +320,10 @@ func waitForMaps(stderr io.Writer) int {
 	}
 	self, err := os.Readlink("/proc/self/exe")
 	if err == nil {
-		err = unix.Exec(self, os.Args, withEnv(os.Environ(), stageEnv, "ready"))
+		err = unix.Exec(self, os.Args, withEnv(os.Environ(), stageEnv, "pause"))
 	}
 	fmt.Fprintln(stderr, "Error: re-run strata in its user namespace: "+err.Error())
 	return 1
-}
-
-// privateMounts keeps the mounts strata makes (overlay snapshots,
-// bundles) in its own mount namespace.
-func privateMounts() error {
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make the mount namespace private: %w", err)
-	}
-	return nil
 }
 
 // withEnv is env with key set to value (Getenv reads a key's first

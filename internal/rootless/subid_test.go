@@ -70,9 +70,9 @@ func TestWithEnv(t *testing.T) {
 
 func TestIsInitialMap(t *testing.T) {
 	for m, want := range map[string]bool{
-		"         0          0 4294967295\n": true,
+		"         0          0 4294967295\n":                                   true,
 		"         0       1001          1\n         1     100000      65536\n": false,
-		"         0     100000      65536\n": false,
+		"         0     100000      65536\n":                                   false,
 	} {
 		if got := isInitialMap(m); got != want {
 			t.Errorf("%q: %v", m, got)

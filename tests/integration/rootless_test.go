@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,6 +48,14 @@ func newUser(t *testing.T, dir, name string, withRange bool) *user {
 		t.Fatalf("useradd %s: %v: %s", name, err, out)
 	}
 	t.Cleanup(func() { exec.Command("userdel", "-f", name).Run() })
+	// The namespace keeper strata left running (before userdel).
+	t.Cleanup(func() {
+		if raw, err := os.ReadFile(filepath.Join(home, "run", "strata", "ns.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil {
+				syscall.Kill(pid, syscall.SIGTERM)
+			}
+		}
+	})
 	u := &user{name: name, home: home}
 	for _, f := range []struct {
 		flag string
@@ -210,6 +219,12 @@ func TestRootless(t *testing.T) {
 		t.Errorf("committed file: %q", out)
 	}
 	u.must(t, ubin, nil, "rm", "c1")
+	// One command's container is another's too (the same namespaces).
+	u.must(t, ubin, nil, "run", "-d", "--name", "bg", "--network", "none", "app:1", "sleep", "60")
+	if out := u.must(t, ubin, nil, "exec", "bg", "cat", "/scratch/id"); out != "1000\n" {
+		t.Errorf("exec in a detached container: %q", out)
+	}
+	u.must(t, ubin, nil, "rm", "-f", "bg")
 
 	// save and load (in another store) give the image back.
 	archive := filepath.Join(u.home, "app.tar")
