@@ -3,20 +3,22 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/imagediff"
 	"github.com/strata-dev/strata/internal/source"
+	"github.com/strata-dev/strata/internal/vuln"
 )
 
 // newImageDiffCmd is `strata image diff A B`: what differs between two
 // images, as layers, files and config.
 func newImageDiffCmd(a *app) *cobra.Command {
 	var (
-		format string
-		reg    registryFlags
+		format, db string
+		reg        registryFlags
 	)
 	c := &cobra.Command{
 		Use:   "diff [OPTIONS] IMAGE_A IMAGE_B",
@@ -27,7 +29,11 @@ mode, owner, link target, xattrs and device numbers, not by modification
 time: A is a path that only IMAGE_B has, D one that only IMAGE_A has, C one
 that differs. The config fields compared are the runtime config and the
 platform. Either image may be any source analyze reads (a store name,
-docker-archive:FILE, oci-archive:FILE, oci:DIR, docker://NAME).`,
+docker-archive:FILE, oci-archive:FILE, oci:DIR, docker://NAME).
+
+The packages of the final filesystems (as strata sbom lists them) that differ
+are listed too, and, with --db or when the default advisory database exists,
+the findings (as strata scan reports them) fixed or added in IMAGE_B.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
@@ -49,6 +55,17 @@ docker-archive:FILE, oci-archive:FILE, oci:DIR, docker://NAME).`,
 			if err != nil {
 				return err
 			}
+			warnings := res.Warnings()
+			if dir, ok := advisoryDB(db); ok {
+				w, err := res.MatchFindings(dir)
+				if err != nil {
+					return err
+				}
+				warnings = append(warnings, w...)
+			}
+			for _, w := range warnings {
+				fmt.Fprintf(a.stderr, "warning: %s\n", w)
+			}
 			if format == "json" {
 				return imagediff.WriteJSON(a.stdout, res)
 			}
@@ -56,6 +73,24 @@ docker-archive:FILE, oci-archive:FILE, oci:DIR, docker://NAME).`,
 		},
 	}
 	c.Flags().StringVar(&format, "format", "text", "Output format: text or json")
+	c.Flags().StringVar(&db, "db", "", "directory of OSV advisories to match both images against (default $XDG_CACHE_HOME/strata/osv, when it exists)")
 	reg.addTLSVerify(c.Flags())
 	return c
+}
+
+// advisoryDB is the advisory database to match findings against: dir when
+// given (a missing one is then an error of the scan), else the default
+// one when it exists.
+func advisoryDB(dir string) (string, bool) {
+	if dir != "" {
+		return dir, true
+	}
+	def, err := vuln.DefaultDir()
+	if err != nil {
+		return "", false
+	}
+	if _, err := os.Stat(def); err != nil {
+		return "", false
+	}
+	return def, true
 }

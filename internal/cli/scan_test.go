@@ -83,3 +83,20 @@ func TestScan(t *testing.T) {
 		t.Errorf("missing db: exit %d: %s", code, errOut)
 	}
 }
+
+// TestImageDiffFindings: with --db, image diff matches both images'
+// packages and lists the findings that differ (none for one image).
+func TestImageDiffFindings(t *testing.T) {
+	root := scanFixture(t)
+	db := filepath.Join(t.TempDir(), "osv")
+	if _, errOut, code := strata(t, root, "", "scan", "--db", db, "--db-import", "../vuln/testdata/db"); code != 0 {
+		t.Fatalf("import: %s", errOut)
+	}
+	out, errOut, code := strata(t, root, "", "image", "diff", "--db", db, "app:1", "app:1")
+	if code != 0 || !strings.Contains(out, "\n0 packages added, 0 removed, 0 changed\n") || !strings.Contains(out, "\n0 findings fixed in B's final filesystem, 0 added\n") {
+		t.Errorf("exit %d: %s%s", code, out, errOut)
+	}
+	if _, errOut, code := strata(t, root, "", "image", "diff", "--db", filepath.Join(db, "missing"), "app:1", "app:1"); code == 0 || !strings.Contains(errOut, "--db-import") {
+		t.Errorf("missing db: exit %d: %s", code, errOut)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/sbom"
 )
 
 // Result is the difference between image A and image B.
@@ -22,6 +23,14 @@ type Result struct {
 	Layers []LayerChange `json:"layers"`
 	Files  []FileChange  `json:"files"`
 	Config []ConfigDiff  `json:"config"`
+	// Packages are the packages of the final filesystems that differ.
+	Packages []PackageChange `json:"packages"`
+	// Findings are the advisories that apply to one image only; nil
+	// unless MatchFindings ran.
+	Findings []FindingChange `json:"findings,omitempty"`
+
+	// The images' package inventories, for MatchFindings.
+	sbomA, sbomB *sbom.SBOM
 }
 
 // Where says which images have a layer.
@@ -71,11 +80,11 @@ type ConfigDiff struct {
 	B     json.RawMessage `json:"b"`
 }
 
-// Compare reads both images' layers (each distinct layer once) and returns
-// what differs.
+// Compare reads both images' layers (each distinct layer once, for its
+// files and its packages in one pass) and returns what differs.
 func Compare(ctx context.Context, a, b image.Source) (*Result, error) {
 	res := &Result{A: a.Name(), B: b.Name(), Layers: compareLayers(a.Layers(), b.Layers())}
-	read := map[digest.Digest][]entry{} // by diffID: a layer shared is read once
+	read := map[digest.Digest]*readLayer{} // by diffID: a layer shared is read once
 	fsA, err := rootfsOf(ctx, a, read)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", nameOr(a, "image A"), err)
@@ -85,6 +94,8 @@ func Compare(ctx context.Context, a, b image.Source) (*Result, error) {
 		return nil, fmt.Errorf("%s: %w", nameOr(b, "image B"), err)
 	}
 	res.Files = compareFiles(fsA, fsB)
+	res.sbomA, res.sbomB = inventory(a, read), inventory(b, read)
+	res.Packages = comparePackages(res.sbomA, res.sbomB)
 	res.Config, err = compareConfigs(a.Config().File, b.Config().File)
 	return res, err
 }
@@ -96,18 +107,25 @@ func nameOr(s image.Source, def string) string {
 	return def
 }
 
-func rootfsOf(ctx context.Context, src image.Source, read map[digest.Digest][]entry) (*rootfs, error) {
+// readLayer is what one layer's read gave: its entries and its packages.
+type readLayer struct {
+	entries []entry
+	scan    *sbom.LayerScan
+}
+
+func rootfsOf(ctx context.Context, src image.Source, read map[digest.Digest]*readLayer) (*rootfs, error) {
 	fs := newRootfs()
 	for i, l := range src.Layers() {
-		es, ok := read[l.DiffID]
+		rl, ok := read[l.DiffID]
 		if !ok {
+			rl = &readLayer{scan: sbom.NewLayerScan()}
 			var err error
-			if es, err = layerEntries(ctx, src, l.Digest); err != nil {
+			if rl.entries, err = layerEntries(ctx, src, l.Digest, rl.scan); err != nil {
 				return nil, fmt.Errorf("layer %d (%s): %w", i, l.Digest, err)
 			}
-			read[l.DiffID] = es
+			read[l.DiffID] = rl
 		}
-		if err := fs.apply(es); err != nil {
+		if err := fs.apply(rl.entries); err != nil {
 			return nil, fmt.Errorf("layer %d (%s): %w", i, l.Digest, err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
+	"github.com/strata-dev/strata/internal/sbom"
 )
 
 // file is what a path holds in an image's root filesystem, as far as a
@@ -41,8 +42,9 @@ type entry struct {
 }
 
 // layerEntries reads a layer's tar into its entries, hashing file content
-// as it goes.
-func layerEntries(ctx context.Context, src image.Source, d digest.Digest) ([]entry, error) {
+// as it goes, and gives scan each entry and the content of the files it
+// wants (the package inventory, in the same pass).
+func layerEntries(ctx context.Context, src image.Source, d digest.Digest, scan *sbom.LayerScan) ([]entry, error) {
 	rc, err := src.OpenBlob(ctx, d)
 	if err != nil {
 		return nil, err
@@ -67,21 +69,46 @@ func layerEntries(ctx context.Context, src image.Source, d digest.Digest) ([]ent
 			typ: hdr.Typeflag, mode: hdr.Mode & 0o7777, uid: hdr.Uid, gid: hdr.Gid,
 			link: hdr.Linkname, dev: [2]int64{hdr.Devmajor, hdr.Devminor}, xattrs: xattrsOf(hdr),
 		}}
+		scanName := e.name
+		if scanName == "." {
+			scanName = ""
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			scan.Entry(scanName, hdr.Typeflag, hdr.Mode, hdr.Size, nil)
+		}
 		switch hdr.Typeflag {
 		case tar.TypeReg:
 			e.file.typ = tar.TypeReg
 			h := sha256.New()
-			n, err := io.Copy(h, tr)
-			if err != nil {
+			content := &countingReader{r: tr}
+			if scan.Wants(scanName, hdr.Mode) {
+				// What the scan reads is hashed too; the rest after it.
+				scan.Entry(scanName, hdr.Typeflag, hdr.Mode, hdr.Size, io.TeeReader(content, h))
+			} else {
+				scan.Entry(scanName, hdr.Typeflag, hdr.Mode, hdr.Size, nil)
+			}
+			if _, err := io.Copy(h, content); err != nil {
 				return nil, err
 			}
-			e.file.size = n
+			e.file.size = content.n
 			copy(e.file.sum[:], h.Sum(nil))
 		case tar.TypeLink:
 			e.hardlink, e.file.link = cleanName(hdr.Linkname), ""
 		}
 		out = append(out, e)
 	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func xattrsOf(hdr *tar.Header) string {

@@ -61,13 +61,57 @@ func WriteText(w io.Writer, r *Result) error {
 	fmt.Fprintf(tw, "\n%d added (%s), %d deleted (%s), %d changed\n", added, humanSize(addedBytes), deleted, humanSize(deletedBytes), changed)
 	if len(r.Config) == 0 {
 		fmt.Fprintln(tw, "\nconfig: the same")
-		return tw.Flush()
+	} else {
+		fmt.Fprintln(tw, "\nCONFIG\tA\tB")
+		for _, c := range r.Config {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Field, c.A, c.B)
+		}
 	}
-	fmt.Fprintln(tw, "\nCONFIG\tA\tB")
-	for _, c := range r.Config {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Field, c.A, c.B)
-	}
+	writePackages(tw, r)
 	return tw.Flush()
+}
+
+// writePackages writes the packages that differ (A added in B, D removed,
+// C another version) and, when advisories were matched, the findings
+// fixed and added.
+func writePackages(w io.Writer, r *Result) {
+	var added, removed, changed int
+	fmt.Fprintln(w, "\nPACKAGE\tNAME\tVERSION\tTYPE\tPATH")
+	for _, p := range r.Packages {
+		v := p.VersionA
+		switch p.Kind {
+		case Added:
+			added++
+			v = p.VersionB
+		case Deleted:
+			removed++
+		case Changed:
+			changed++
+			v = p.VersionA + " -> " + p.VersionB
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.Kind, p.Name, v, p.Ecosystem, p.Path)
+	}
+	fmt.Fprintf(w, "\n%d packages added, %d removed, %d changed\n", added, removed, changed)
+	if r.Findings == nil {
+		return
+	}
+	var fixed, found int
+	fmt.Fprintln(w, "\nFINDING\tID\tSEVERITY\tPACKAGE\tINSTALLED\tFIXED\tIN B")
+	for _, f := range r.Findings {
+		inB := fmt.Sprintf("layer %d", f.ShippedInB)
+		switch {
+		case f.Change == "added":
+			found++
+		case f.ShippedInB >= 0:
+			fixed++
+			inB = fmt.Sprintf("still shipped in layer %d", f.ShippedInB)
+		default:
+			fixed++
+			inB = "gone"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Change, f.ID, f.Severity, f.Package, f.Installed, nameOrDash(f.Fixed), inB)
+	}
+	fmt.Fprintf(w, "\n%d findings fixed in B's final filesystem, %d added\n", fixed, found)
 }
 
 func nameOrDash(s string) string {
