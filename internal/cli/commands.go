@@ -19,7 +19,9 @@ func commands(a *app) []*cobra.Command {
 		newBuildCmd(a),
 		newBuilderCmd(a),
 		newContainerCmd(a),
+		newCompletionCmd(a),
 		newContainerMonitorCmd(a),
+		newEventsCmd(a),
 		newFsckCmd(a),
 		newHistoryCmd(a),
 		newImageCmd(a),
@@ -30,6 +32,7 @@ func commands(a *app) []*cobra.Command {
 		newLoadCmd(a),
 		newLoginCmd(a),
 		newLogoutCmd(a),
+		newManCmd(a),
 		newManifestCmd(a),
 		newPullCmd(a),
 		newPushCmd(a),
@@ -50,6 +53,7 @@ func commands(a *app) []*cobra.Command {
 // `strata container` (where ps is ls).
 func containerCommands(a *app) []*cobra.Command {
 	return []*cobra.Command{
+		newAttachCmd(a),
 		newCommitCmd(a),
 		newCpCmd(a),
 		newCreateCmd(a),
@@ -58,12 +62,18 @@ func containerCommands(a *app) []*cobra.Command {
 		newExportCmd(a),
 		newKillCmd(a),
 		newLogsCmd(a),
+		newPauseCmd(a),
 		newPortCmd(a),
 		newPsCmd(a),
+		newRenameCmd(a),
+		newRestartCmd(a),
 		newRmCmd(a),
 		newRunCmd(a),
 		newStartCmd(a),
+		newStatsCmd(a),
 		newStopCmd(a),
+		newTopCmd(a),
+		newUnpauseCmd(a),
 		newWaitCmd(a),
 	}
 }

@@ -71,6 +71,7 @@ func (c *createFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.o.AutoRemove, "rm", false, "Automatically remove the container when it exits")
 	fs.StringVar(&c.pull, "pull", pullMissing, `Pull image before creating ("always"|"missing"|"never")`)
 	addSandboxFlags(fs, &c.sandbox)
+	addHealthFlags(fs, &c.o.Health)
 }
 
 func (c *createFlags) options(cmd *cobra.Command, args []string) (container.CreateOptions, error) {
@@ -100,11 +101,16 @@ func (a *app) startDetached(m *container.Manager, f *containerFlags, r *containe
 	if err != nil {
 		return err
 	}
+	return m.StartDetached(r, self, a.monitorArgs(m, f, r))
+}
+
+// monitorArgs are the arguments of the monitor process of r.
+func (a *app) monitorArgs(m *container.Manager, f *containerFlags, r *container.Record) []string {
 	args := []string{"--root", a.root, "container-monitor", "--storage-driver", m.SN.Driver()}
 	if f.runtime != "" {
 		args = append(args, "--runtime", f.runtime)
 	}
-	return m.StartDetached(r, self, append(args, r.ID))
+	return append(args, r.ID)
 }
 
 func (a *app) stdio(interactive bool) container.Stdio {
@@ -303,7 +309,7 @@ func newPsCmd(a *app) *cobra.Command {
 					break
 				}
 				row := containerRow(m, r, now, noTrunc)
-				if !all && row.State != container.Running || !pass(r, m.State(r.ID)) {
+				if !all && !strings.HasPrefix(row.Status, "Up ") || !pass(r, m.State(r.ID)) {
 					continue
 				}
 				if size {
@@ -626,7 +632,10 @@ func containerRow(m *container.Manager, r *container.Record, now time.Time, noTr
 	row.Command = strconv.Quote(cmd)
 	switch s.Status {
 	case container.Running:
-		row.Status = "Up " + units.HumanDuration(now.Sub(s.StartedAt))
+		row.Status = "Up " + units.HumanDuration(now.Sub(s.StartedAt)) + runningNote(m, r, s)
+		if s.Paused {
+			row.State = "paused"
+		}
 	case container.Exited:
 		row.Status = fmt.Sprintf("Exited (%d) %s ago", s.ExitCode, units.HumanDuration(now.Sub(s.FinishedAt)))
 	default:

@@ -45,6 +45,8 @@ type containerInspectState struct {
 	Error      string `json:"Error"`
 	StartedAt  string `json:"StartedAt"`
 	FinishedAt string `json:"FinishedAt"`
+	// Health is there when the container has a health check.
+	Health *container.Health `json:"Health,omitempty"`
 }
 
 type portBinding struct {
@@ -112,6 +114,7 @@ func inspectContainer(m *container.Manager, r *container.Record) *containerInspe
 		State: containerInspectState{
 			Status: s.Status, Running: s.Status == container.Running, Pid: m.Pid(r), ExitCode: s.ExitCode,
 			Error: s.Error, StartedAt: dockerTime(s.StartedAt), FinishedAt: dockerTime(s.FinishedAt),
+			Paused: s.Paused, Health: m.Health(r),
 		},
 		Image:          r.Image.String(),
 		ResolvConfPath: filepath.Join(dir, "resolv.conf"), HostnamePath: filepath.Join(dir, "hostname"),
@@ -124,10 +127,13 @@ func inspectContainer(m *container.Manager, r *container.Record) *containerInspe
 		Mounts: []containerInspectMount{},
 		Config: inspectConfig{
 			Hostname: c.Hostname, User: c.User, Tty: c.Tty, OpenStdin: c.OpenStdin, Env: c.Env, Cmd: c.Cmd,
-			Image: r.ImageRef, WorkingDir: c.WorkingDir, Entrypoint: c.Entrypoint, StopSignal: c.StopSignal,
+			Image: r.ImageRef, WorkingDir: c.WorkingDir, Entrypoint: c.Entrypoint, StopSignal: c.StopSignal, Healthcheck: c.Healthcheck,
 			AttachStdout: true, AttachStderr: true, Labels: map[string]string{},
 		},
 		NetworkSettings: containerInspectNet{Ports: map[string][]portBinding{}},
+	}
+	if s.Paused {
+		ci.State.Status = "paused"
 	}
 	if ci.HostConfig.NetworkMode == container.NetworkBridge {
 		ci.HostConfig.NetworkMode = "default" // docker's word for its default bridge

@@ -140,7 +140,7 @@ func containerMatcher(f filterArgs, m *container.Manager, all []*container.Recor
 		return f.match("id", func(v string) bool { return strings.HasPrefix(r.ID, v) }) &&
 			(len(names) == 0 || anyMatch(names, r.Name)) &&
 			f.match("label", func(v string) bool { return matchLabel(r.Config.Labels, v) }) &&
-			f.match("status", func(v string) bool { return v == s.Status }) &&
+			f.match("status", func(v string) bool { return v == s.Status && !s.Paused || v == "paused" && s.Paused }) &&
 			f.match("ancestor", func(v string) bool { return ancestorIs(m, r, v) }) &&
 			f.match("exited", func(v string) bool { return s.Status == container.Exited && v == strconv.Itoa(s.ExitCode) }) &&
 			(before.IsZero() || r.Created.Before(before)) &&

@@ -32,6 +32,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/flock"
+	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/network"
 	"github.com/strata-dev/strata/internal/runtime"
@@ -75,6 +76,9 @@ type Config struct {
 	ExposedPorts []string `json:"exposedPorts,omitempty"`
 	AutoRemove   bool     `json:"autoRemove,omitempty"`
 	StopSignal   string   `json:"stopSignal,omitempty"`
+	// Healthcheck is the image's HEALTHCHECK with --health-* over it
+	// (nil: none); the monitor runs it (health.go).
+	Healthcheck *image.HealthConfig `json:"healthcheck,omitempty"`
 	// Sandbox is how the container is confined and limited (caps,
 	// seccomp, --read-only, --memory, --mount...): zero is docker's
 	// defaults, which records made before it existed get.
@@ -113,6 +117,8 @@ type State struct {
 	StartedAt  time.Time `json:"startedAt,omitempty"`
 	FinishedAt time.Time `json:"finishedAt,omitempty"`
 	Error      string    `json:"error,omitempty"`
+	// Paused says a running container is frozen (pause).
+	Paused bool `json:"paused,omitempty"`
 }
 
 // Manager does the work of the container commands on one store.
@@ -246,11 +252,23 @@ func (m *Manager) setState(id string, s State) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(m.Dir(id), "state.json.tmp")
-	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+	// A temp file of its own: pause writes the state from another
+	// process than the monitor.
+	tmp, err := os.CreateTemp(m.Dir(id), "state.json.tmp-*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(m.Dir(id), "state.json"))
+	_, err = tmp.Write(raw)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(m.Dir(id), "state.json"))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
 }
 
 // lockFile takes a flock on a file of the container's directory.

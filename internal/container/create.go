@@ -53,6 +53,8 @@ type CreateOptions struct {
 	// Platform picks the image of a multi-platform image (--platform; nil:
 	// this machine's).
 	Platform *image.Platform
+	// Health is --health-* and --no-healthcheck.
+	Health HealthOptions
 }
 
 // UsageError is bad input on the command line, found before anything is
@@ -214,6 +216,7 @@ func (m *Manager) Create(o CreateOptions) (*Record, error) {
 		return nil, err
 	}
 	ok = true
+	m.event(r, "create")
 	return r, nil
 }
 
@@ -260,6 +263,9 @@ func containerConfig(o CreateOptions, imageConfig func() (*image.ConfigFile, err
 		Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, WorkingDir: ic.WorkingDir, User: ic.User,
 		Tty: o.Tty, OpenStdin: o.Stdin, Network: network, Volumes: vols, AutoRemove: o.AutoRemove,
 		StopSignal: ic.StopSignal, Sandbox: o.Sandbox,
+	}
+	if cfg.Healthcheck, err = healthConfig(ic.Healthcheck, o.Health); err != nil {
+		return Config{}, err
 	}
 	if len(ic.Labels) > 0 || len(o.Labels) > 0 {
 		cfg.Labels = map[string]string{}
@@ -399,6 +405,7 @@ func (m *Manager) remove(r *Record) error {
 	if err != nil {
 		return err
 	}
+	m.event(r, "destroy")
 	if err := m.SN.Remove(r.Snapshot); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
 		return err
 	}

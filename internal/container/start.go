@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -188,6 +189,8 @@ func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, er
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
 	defer signal.Stop(sigs)
 	var state State
+	stopHealth := func() {}
+	defer func() { stopHealth() }()
 	spec := executor.Spec{
 		ID: r.ID, Bundle: m.bundle(r.ID), Rootfs: mounts, Mounts: volumeMounts(r.Config.Volumes),
 		Hostname: r.Config.Hostname, Network: r.Config.Network, NetNS: netns, Etc: executor.ContainerEtc, EtcDir: m.Dir(r.ID),
@@ -201,13 +204,20 @@ func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, er
 				return &ExitError{Code: code, Err: err}
 			}
 			state = State{Status: Running, StartedAt: time.Now().UTC()}
-			return m.setState(r.ID, state)
+			if err := m.setState(r.ID, state); err != nil {
+				return err
+			}
+			m.event(r, "start")
+			return nil
 		},
 	}
-	if report != nil {
+	if report != nil || r.Config.Healthcheck != nil {
 		// Reported once the runtime knows the container, so that exec or
-		// kill right after run -d find it.
-		spec.Started = func() { sendReport(nil, 0) }
+		// kill right after run -d find it; the health checks exec in it.
+		spec.Started = func() {
+			sendReport(nil, 0)
+			stopHealth = m.startHealth(r)
+		}
 	}
 	code, err = ex.Run(context.Background(), spec)
 	if err != nil {
@@ -221,6 +231,7 @@ func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, er
 	if err := m.setState(r.ID, state); err != nil {
 		return code, err
 	}
+	m.event(r, "die", "exitCode", strconv.Itoa(code))
 	if r.Config.AutoRemove {
 		lock.Close()
 		return code, m.remove(r)
@@ -320,7 +331,21 @@ func (m *Manager) Kill(r *Record, sig string) error {
 	if err != nil {
 		return err
 	}
-	return rt.Kill(r.ID, strings.TrimPrefix(strings.ToUpper(sig), "SIG"))
+	sig = strings.TrimPrefix(strings.ToUpper(sig), "SIG")
+	if err := rt.Kill(r.ID, sig); err != nil {
+		return err
+	}
+	num := sig
+	if n := unix.SignalNum("SIG" + sig); n != 0 {
+		num = strconv.Itoa(int(n))
+	}
+	m.event(r, "kill", "signal", num)
+	if m.State(r.ID).Paused {
+		// A frozen process gets its signal once thawed, as docker
+		// resumes a paused container it kills.
+		return m.resume(r)
+	}
+	return nil
 }
 
 // Stop sends the stop signal (SIGTERM unless the image says otherwise),
@@ -337,15 +362,15 @@ func (m *Manager) Stop(r *Record, timeout time.Duration) error {
 	if err := m.Kill(r, sig); err != nil && m.State(r.ID).Status == Running {
 		return err
 	}
-	if m.waitMonitor(r.ID, timeout) {
-		return nil
+	if !m.waitMonitor(r.ID, timeout) {
+		if err := m.Kill(r, "KILL"); err != nil && m.State(r.ID).Status == Running {
+			return err
+		}
+		if !m.waitMonitor(r.ID, 30*time.Second) {
+			return fmt.Errorf("container %s did not stop", r.Name)
+		}
 	}
-	if err := m.Kill(r, "KILL"); err != nil && m.State(r.ID).Status == Running {
-		return err
-	}
-	if !m.waitMonitor(r.ID, 30*time.Second) {
-		return fmt.Errorf("container %s did not stop", r.Name)
-	}
+	m.event(r, "stop")
 	return nil
 }
 
@@ -393,6 +418,24 @@ func (m *Manager) Exec(r *Record, o ExecOptions, stdio Stdio) error {
 	if err != nil {
 		return err
 	}
+	p, err := m.execProcess(r, o)
+	if err != nil {
+		return err
+	}
+	code, err := ex.Exec(r.ID, m.bundle(r.ID), p, stdio)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+// execProcess is the process o runs in the container: its user, its
+// environment and working directory over the container's, its program
+// looked up in the container's filesystem.
+func (m *Manager) execProcess(r *Record, o ExecOptions) (executor.Process, error) {
 	rootfs := m.Rootfs(r.ID)
 	user := o.User
 	if user == "" {
@@ -400,11 +443,11 @@ func (m *Manager) Exec(r *Record, o ExecOptions, stdio Stdio) error {
 	}
 	u, err := resolveUser(rootfs, user)
 	if err != nil {
-		return err
+		return executor.Process{}, err
 	}
 	env, err := ParseEnv(r.Config.Env, o.Env, nil)
 	if err != nil {
-		return err
+		return executor.Process{}, err
 	}
 	cwd := o.WorkingDir
 	if cwd == "" {
@@ -414,15 +457,7 @@ func (m *Manager) Exec(r *Record, o ExecOptions, stdio Stdio) error {
 		cwd = "/"
 	}
 	if _, code, err := lookPath(rootfs, o.Args[0], cwd, env); err != nil {
-		return &ExitError{Code: code + 0, Err: err}
+		return executor.Process{}, &ExitError{Code: code + 0, Err: err}
 	}
-	p := executor.Process{Args: o.Args, Env: env, Cwd: cwd, UID: u.UID, GID: u.GID, Groups: u.Groups, Terminal: o.Tty}
-	code, err := ex.Exec(r.ID, m.bundle(r.ID), p, stdio)
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return &ExitError{Code: code}
-	}
-	return nil
+	return executor.Process{Args: o.Args, Env: env, Cwd: cwd, UID: u.UID, GID: u.GID, Groups: u.Groups, Terminal: o.Tty}, nil
 }

@@ -263,13 +263,35 @@ func (e *OCI) deleteLeftover(id string) error {
 // the foreground, confined as the container's own process is (its
 // capabilities, seccomp, rlimits). It returns p's exit status.
 func (e *OCI) Exec(id, bundle string, p Process, stdio Stdio) (int, error) {
+	return e.ExecContext(context.Background(), id, bundle, p, stdio)
+}
+
+// ExecContext is Exec whose runtime process is killed when ctx ends (a
+// health check past its timeout); the error is then ctx's.
+func (e *OCI) ExecContext(ctx context.Context, id, bundle string, p Process, stdio Stdio) (int, error) {
 	cmd, file, err := e.rt.Exec(id, bundle, p)
 	if err != nil {
 		return 0, err
 	}
 	defer os.Remove(file)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	return exitStatus(cmd.Run())
+	if err := cmd.Start(); err != nil {
+		return exitStatus(err)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			cmd.Process.Kill()
+		case <-done:
+		}
+	}()
+	code, err := exitStatus(cmd.Wait())
+	if ctx.Err() != nil {
+		return -1, ctx.Err()
+	}
+	return code, err
 }
 
 // exitStatus turns the runtime's end into the container's exit status:

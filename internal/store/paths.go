@@ -21,11 +21,12 @@ const (
 	URLCache      Location = "build/url-cache"    // ADD <url>: the last download with its ETag
 	ManifestLists Location = "registry/manifests" // `manifest create` lists before they are pushed
 	PushedGzip    Location = "registry/gzip"      // uncompressed layer diffID -> the gzip blob push sent
+	Events        Location = "events"             // events/log.json: what `strata events` reads (internal/events)
 )
 
 // Locations are all the Locations, in the order df lists them.
 var Locations = []Location{Blobs, Snapshots, MetaDB, LockFile, Containers, RuntimeState, BuildTmp,
-	BuildCache, BuildContexts, URLCache, ManifestLists, PushedGzip}
+	BuildCache, BuildContexts, URLCache, ManifestLists, PushedGzip, Events}
 
 // Path returns the absolute path of l in the store. With RunDir set (a
 // rootless strata), RuntimeState is there instead: the runtime's state

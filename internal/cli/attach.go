@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/internal/container"
+	"github.com/strata-dev/strata/internal/errdefs"
+)
+
+// proxiedSignals are the signals attach passes on to the container, as
+// docker's --sig-proxy does (not SIGCHLD, SIGPIPE, SIGURG, SIGWINCH).
+var proxiedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+
+func newAttachCmd(a *app) *cobra.Command {
+	var f containerFlags
+	var noStdin, sigProxy bool
+	var detachKeys string
+	c := &cobra.Command{
+		Use:   "attach [OPTIONS] CONTAINER",
+		Short: "Attach local standard input, output, and error streams to a running container",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, r, err := a.container(&f, args[0])
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			if sigProxy {
+				sigs := make(chan os.Signal, 8)
+				signal.Notify(sigs, proxiedSignals...)
+				defer signal.Stop(sigs)
+				go func() {
+					for s := range sigs {
+						m.Kill(r, unixSignalName(s))
+					}
+				}()
+			} else {
+				ctx, cancel = interruptible(ctx)
+				defer cancel()
+			}
+			code, err := m.Attach(ctx, r, func(e container.LogEntry) error {
+				w := a.stdout
+				if e.Stream == "stderr" {
+					w = a.stderr
+				}
+				_, err := io.WriteString(w, e.Log)
+				return err
+			})
+			if err != nil || code <= 0 {
+				return err
+			}
+			return errdefs.Exit(code, nil)
+		},
+	}
+	f.add(c.Flags())
+	c.Flags().BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN (a detached container's stdin is never attached here)")
+	c.Flags().BoolVar(&sigProxy, "sig-proxy", true, "Proxy all received signals to the process")
+	c.Flags().StringVar(&detachKeys, "detach-keys", "", "Override the key sequence for detaching a container (no effect: stdin is not attached)")
+	return c
+}
+
+// unixSignalName is a signal's name without SIG, as the runtime takes it.
+func unixSignalName(s os.Signal) string {
+	if n, ok := s.(syscall.Signal); ok {
+		if name := unix.SignalName(n); name != "" {
+			return strings.TrimPrefix(name, "SIG")
+		}
+	}
+	return "TERM"
+}

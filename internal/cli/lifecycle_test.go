@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// restart, rename, top, stats, pause/unpause, attach, health and events on
+// real containers (the monitor is the strata binary).
+func TestLifecycleCommandsCLI(t *testing.T) {
+	strataBin(t)
+	root := busyboxRoot(t)
+	steps := []struct {
+		args     []string
+		wantOut  string // regexp
+		wantErr  string // regexp
+		wantCode int
+	}{
+		{[]string{"run", "-d", "--name", "c1", "--health-cmd", "test -f /ok", "--health-interval", "100ms", "--health-retries", "1", "busybox", "sh", "-c", "trap 'exit 0' TERM; echo started; while :; do sleep 0.1; done"}, `^[0-9a-f]{64}\n$`, ``, 0},
+		{[]string{"top", "c1"}, `^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD\nroot .* sh -c trap 'exit 0' TERM; echo started; while :; do sleep 0.1; done\n`, ``, 0},
+		{[]string{"top", "c1", "-o", "pid,comm"}, `^PID\s+COMMAND\n[0-9]+\s+sh\n`, ``, 0},
+		{[]string{"top", "c1", "-o", "comm=PID"}, ``, `^Error: specified "comm=PID" is misleading\n$`, 1},
+		{[]string{"stats", "--no-stream", "c1"}, `^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE / LIMIT\s+MEM %\s+NET I/O\s+BLOCK I/O\s+PIDS\n[0-9a-f]{12}\s+c1\s+[0-9.]+%\s+[0-9.]+[KMG]?i?B / [0-9.]+[KMGT]iB\s+[0-9.]+%\s+[0-9.]+[kMG]?B / [0-9.]+[kMG]?B\s+[0-9.]+[kMG]?B / [0-9.]+[kMG]?B\s+[1-9][0-9]*\n$`, ``, 0},
+		{[]string{"exec", "c1", "touch", "/ok"}, `^$`, ``, 0},
+		{[]string{"pause", "c1"}, `^c1\n$`, ``, 0},
+		{[]string{"ps", "--format", "{{.Names}} {{.Status}} {{.State}}"}, `^c1 Up .* \(Paused\) paused\n$`, ``, 0},
+		{[]string{"ps", "-q", "--filter", "status=paused"}, `^[0-9a-f]{12}\n$`, ``, 0},
+		{[]string{"pause", "c1"}, ``, `^Error: Container [0-9a-f]{64} is already paused\n$`, 1},
+		{[]string{"unpause", "c1"}, `^c1\n$`, ``, 0},
+		{[]string{"unpause", "c1"}, ``, `^Error: Container [0-9a-f]{64} is not paused\n$`, 1},
+		{[]string{"inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", "c1"}, `^running healthy\n$`, ``, 0},
+		{[]string{"ps", "--format", "{{.Status}}"}, `^Up .* \(healthy\)\n$`, ``, 0},
+		{[]string{"rename", "c1", "c2"}, `^$`, ``, 0},
+		{[]string{"rename", "c2", "bad name"}, ``, `^Error: Error when allocating new name: Invalid container name \(/bad name\), only \[a-zA-Z0-9\]\[a-zA-Z0-9_.-\] are allowed\n$`, 1},
+		{[]string{"restart", "-t", "1", "c2"}, `^c2\n$`, ``, 0},
+		{[]string{"ps", "--format", "{{.Names}} {{.State}}"}, `^c2 running\n$`, ``, 0},
+		{[]string{"logs", "c2"}, `^started\nstarted\n$`, ``, 0},
+		{[]string{"restart", "nosuch"}, ``, `^Error: No such container: nosuch\n$`, 1},
+		{[]string{"stop", "-t", "1", "c2"}, `^c2\n$`, ``, 0},
+		{[]string{"attach", "c2"}, ``, `^Error: You cannot attach to a stopped container, start it first\n$`, 1},
+		{[]string{"top", "c2"}, ``, `^Error: Container [0-9a-f]{64} is not running\n$`, 1},
+		{[]string{"run", "-d", "--name", "c1", "busybox", "sh", "-c", "sleep 0.5; echo out; echo err >&2; exit 3"}, `^[0-9a-f]{64}\n$`, ``, 0},
+		{[]string{"attach", "--no-stdin", "c1"}, `^out\n$`, `^err\n$`, 3},
+		{[]string{"events", "--since", "10m", "--until", "0s", "--filter", "container=c2", "--format", "{{.Action}}"}, `^rename\n(kill\n|health_status: \w+\n)+die\nstop\nstart\n(health_status: healthy\n)?restart\n(health_status: healthy\n)?(kill\n|health_status: \w+\n)+die\nstop\n$`, ``, 0},
+		{[]string{"events", "--since", "10m", "--until", "0s", "--filter", "container=c1", "--format", "{{.Action}}"}, `^create\nstart\n(top\n|health_status: \w+\n)+pause\n(health_status: \w+\n)*unpause\n(health_status: \w+\n)*create\nstart\nattach\ndie\n$`, ``, 0},
+		{[]string{"events", "--since", "10m", "--until", "0s", "--filter", "event=die", "--filter", "container=c1"}, `^\S+ container die [0-9a-f]{64} \(exitCode=3, image=busybox, name=c1\)\n$`, ``, 0},
+		{[]string{"events", "--filter", "bogus=1", "--until", "0s"}, ``, `^Error: Invalid filter 'bogus'\n$`, 1},
+		{[]string{"events", "--since", "nonsense", "--until", "0s"}, ``, `failed to parse value as time or duration: "nonsense"`, 1},
+	}
+	for _, s := range steps {
+		out, errOut, code := sh(t, root, s.args...)
+		if code != s.wantCode || !regexp.MustCompile(s.wantOut).MatchString(out) || (s.wantErr != "" && !regexp.MustCompile(s.wantErr).MatchString(errOut)) {
+			t.Fatalf("strata %s: exit %d (want %d)\nstdout %q (want %s)\nstderr %q (want %s)", strings.Join(s.args, " "), code, s.wantCode, out, s.wantOut, errOut, s.wantErr)
+		}
+	}
+}
+
+func TestCompletionAndMan(t *testing.T) {
+	for _, c := range []struct{ shell, want string }{
+		{"bash", "__start_strata"}, {"zsh", "#compdef strata"}, {"fish", "complete -c strata"}, {"powershell", "Register-ArgumentCompleter"},
+	} {
+		out, errOut, code := strata(t, t.TempDir(), "", "completion", c.shell)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Errorf("completion %s: exit %d, %s, output lacks %q", c.shell, code, errOut, c.want)
+		}
+	}
+	if _, errOut, code := strata(t, t.TempDir(), "", "completion", "tcsh"); code != 1 || errOut != "Error: invalid argument \"tcsh\" for \"strata completion\"\n" {
+		t.Errorf("completion tcsh: exit %d, %q", code, errOut)
+	}
+	dir := filepath.Join(t.TempDir(), "man")
+	if _, errOut, code := strata(t, t.TempDir(), "", "gen-man", dir); code != 0 {
+		t.Fatalf("gen-man: exit %d %s", code, errOut)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "strata-run.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`.TH "STRATA" "1"`, "strata-run - Create and run a new container from an image", `\fB-d\fP, \fB--detach\fP`} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("strata-run.1 lacks %q:\n%s", want, page)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "strata-container-ls.1")); err != nil {
+		t.Errorf("no page for a subcommand: %v", err)
+	}
+}
