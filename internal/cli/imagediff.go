@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -56,7 +55,7 @@ the findings (as strata scan reports them) fixed or added in IMAGE_B.`,
 				return err
 			}
 			warnings := res.Warnings()
-			if dir, ok := advisoryDB(db); ok {
+			if dir := vuln.DirOrDefault(db); dir != "" {
 				w, err := res.MatchFindings(dir)
 				if err != nil {
 					return err
@@ -76,21 +75,4 @@ the findings (as strata scan reports them) fixed or added in IMAGE_B.`,
 	c.Flags().StringVar(&db, "db", "", "directory of OSV advisories to match both images against (default $XDG_CACHE_HOME/strata/osv, when it exists)")
 	reg.addTLSVerify(c.Flags())
 	return c
-}
-
-// advisoryDB is the advisory database to match findings against: dir when
-// given (a missing one is then an error of the scan), else the default
-// one when it exists.
-func advisoryDB(dir string) (string, bool) {
-	if dir != "" {
-		return dir, true
-	}
-	def, err := vuln.DefaultDir()
-	if err != nil {
-		return "", false
-	}
-	if _, err := os.Stat(def); err != nil {
-		return "", false
-	}
-	return def, true
 }

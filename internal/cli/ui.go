@@ -18,10 +18,10 @@ import (
 
 func newUICmd(a *app) *cobra.Command {
 	var (
-		addr, token    string
-		open, readOnly bool
-		cf             containerFlags
-		reg            registryFlags
+		addr, token, db string
+		open, readOnly  bool
+		cf              containerFlags
+		reg             registryFlags
 	)
 	c := &cobra.Command{
 		Use:   "ui [OPTIONS]",
@@ -32,7 +32,8 @@ binary (nothing is fetched from the internet), and print the URL to open.
 The URL carries a token made at each start; every request needs it, and requests that
 change the store (delete, prune, pull) must also come from the page itself. The server
 listens on loopback unless --addr says otherwise; another address needs --read-only
-(views only) or a --token of your choice.`,
+(views only) or a --token of your choice. The image page lists each layer's packages and,
+with --db or the default advisory database, their findings (as strata sbom and scan).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := ui.CheckAddr(addr, readOnly, cmd.Flags().Changed("token")); err != nil {
@@ -48,6 +49,7 @@ listens on loopback unless --addr says otherwise; another address needs --read-o
 				Registry:   func(p registry.Progress) (*registry.Client, error) { return newRegistryClient(reg, p) },
 				Token:      token,
 				ReadOnly:   readOnly,
+				AdvisoryDB: db,
 			})
 			if err != nil {
 				return err
@@ -83,6 +85,7 @@ listens on loopback unless --addr says otherwise; another address needs --read-o
 	f.StringVar(&token, "token", "", "the token requests must carry (default: a random one at each start)")
 	f.BoolVar(&open, "open", false, "open the URL in the desktop's browser (xdg-open)")
 	f.BoolVar(&readOnly, "read-only", false, "serve views only: refuse delete, prune and pull")
+	f.StringVar(&db, "db", "", "directory of OSV advisories the image page matches packages against (default $XDG_CACHE_HOME/strata/osv, when it exists)")
 	cf.add(f)
 	reg.add(c)
 	return c

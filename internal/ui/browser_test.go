@@ -102,7 +102,7 @@ func TestBrowser(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.Options{})
 	f := newFixture(t, Options{Registry: func(p registry.Progress) (*registry.Client, error) {
 		return registry.New(registry.Options{Progress: p, Insecure: []string{reg.Host}})
-	}}, true)
+	}, AdvisoryDB: "../vuln/testdata/db"}, true)
 	ctx := newBrowser(t, 50*time.Second)
 	shots := t.TempDir()
 	if dir := os.Getenv("STRATA_UI_SHOTS"); dir != "" {
@@ -146,6 +146,14 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("bands %v, layers %v", bands, want)
 		}
 		screenshot(t, ctx, shots, "image")
+	})
+
+	t.Run("an image's packages and findings per layer", func(t *testing.T) {
+		pkgs := evaluate[[]string](t, ctx, `[...document.querySelectorAll("#packages .layer-packages tr.pkg")].map(r => r.closest(".layer-packages").dataset.layer + ":" + r.dataset.name + "@" + r.dataset.version)`)
+		findings := evaluate[[]string](t, ctx, `[...document.querySelectorAll("#packages tr.finding")].map(r => r.closest(".layer-packages").dataset.layer + ":" + r.dataset.id + ":" + r.dataset.package)`)
+		if strings.Join(pkgs, " ") != "1:lodash@4.17.20" || strings.Join(findings, " ") != "1:GHSA-35jh-r3h4-6jhm:lodash" {
+			t.Errorf("packages %v, findings %v", pkgs, findings)
+		}
 	})
 
 	t.Run("a band opens its layer's tree", func(t *testing.T) {

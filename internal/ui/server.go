@@ -46,15 +46,19 @@ type Options struct {
 	ReadOnly bool
 	// Now is the clock of "created ... ago" (nil: time.Now).
 	Now func() time.Time
+	// AdvisoryDB is the OSV advisory directory the image page matches
+	// packages against ("": the default one, when it exists).
+	AdvisoryDB string
 }
 
 // Server is the UI's http.Handler.
 type Server struct {
-	o        Options
-	mux      *http.ServeMux
-	page     *template.Template
-	analyses *analysisCache
-	pulls    *pulls
+	o           Options
+	mux         *http.ServeMux
+	page        *template.Template
+	analyses    *analysisCache
+	inventories *inventoryCache
+	pulls       *pulls
 }
 
 // New makes a UI server.
@@ -76,7 +80,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{o: o, mux: http.NewServeMux(), page: page, analyses: newAnalysisCache(8), pulls: newPulls()}
+	s := &Server{o: o, mux: http.NewServeMux(), page: page, analyses: newAnalysisCache(8), inventories: newInventoryCache(4), pulls: newPulls()}
 	static, err := fs.Sub(assets, "assets")
 	if err != nil {
 		return nil, err
@@ -87,6 +91,7 @@ func New(o Options) (*Server, error) {
 	s.mux.HandleFunc("GET /api/images/{id}", s.imageDetail)
 	s.mux.HandleFunc("GET /api/images/{id}/layers/{n}/tree", s.layerTree)
 	s.mux.HandleFunc("GET /api/images/{id}/search", s.searchPaths)
+	s.mux.HandleFunc("GET /api/images/{id}/packages", s.imagePackages)
 	s.mux.HandleFunc("GET /api/compare", s.compare)
 	s.mux.HandleFunc("GET /api/prune", s.prunePreview)
 	s.mux.HandleFunc("GET /api/containers", s.listContainers)

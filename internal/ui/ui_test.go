@@ -38,7 +38,8 @@ func newFixture(t *testing.T, o Options, withContainer bool) *fixture {
 	f.base = storetest.Image(t, st, nil, "example.com/base:1",
 		testutil.Tar(t, testutil.Dir("etc"), testutil.File("etc/conf", strings.Repeat("a", 1000)), testutil.Dir("tmp"), testutil.File("tmp/junk", strings.Repeat("j", 500))))
 	f.app = storetest.Image(t, st, f.base, "example.com/app:latest",
-		testutil.Tar(t, testutil.Dir("etc"), testutil.File("etc/conf", strings.Repeat("b", 2000)), testutil.Dir("tmp"), testutil.Whiteout("tmp/junk"), testutil.Dir("usr"), testutil.Dir("usr/bin"), testutil.File("usr/bin/app", "#!/bin/sh\n")))
+		testutil.Tar(t, testutil.Dir("etc"), testutil.File("etc/conf", strings.Repeat("b", 2000)), testutil.Dir("tmp"), testutil.Whiteout("tmp/junk"), testutil.Dir("usr"), testutil.Dir("usr/bin"), testutil.File("usr/bin/app", "#!/bin/sh\n"),
+			testutil.File("usr/lib/node_modules/lodash/package.json", `{"name": "lodash", "version": "4.17.20"}`)))
 	f.dangling = storetest.Image(t, st, nil, "", testutil.Tar(t, testutil.File("orphan", strings.Repeat("o", 4000))))
 	o.Store = st
 	if withContainer {
@@ -326,5 +327,26 @@ func TestDeleteAndPrune(t *testing.T) {
 	f.get(t, "/api/prune?all=1", &pv)
 	if len(pv.Images) != 0 || pv.Bytes != 0 {
 		t.Errorf("preview -a with only an image in use: %+v", pv)
+	}
+}
+
+// TestImagePackages: the image page's packages section lists each layer's
+// packages, and findings only with an advisory database.
+func TestImagePackages(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // no default database
+	for _, db := range []string{"", "../vuln/testdata/db"} {
+		f := newFixture(t, Options{AdvisoryDB: db}, false)
+		var p ImagePackages
+		f.get(t, "/api/images/"+f.app.ID.String()+"/packages", &p)
+		if len(p.Layers) != 2 || len(p.Layers[0].Packages) != 0 || len(p.Layers[1].Packages) != 1 || p.Layers[1].Packages[0].Name != "lodash" {
+			t.Fatalf("db %q: %+v", db, p)
+		}
+		findings := p.Layers[1].Findings
+		if db == "" && (p.DB != "" || len(findings) != 0) {
+			t.Errorf("findings without a database: %+v", p)
+		}
+		if db != "" && (len(findings) != 1 || findings[0].ID != "GHSA-35jh-r3h4-6jhm") {
+			t.Errorf("findings %+v", findings)
+		}
 	}
 }

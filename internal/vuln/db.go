@@ -31,6 +31,23 @@ func DefaultDir() (string, error) {
 	return filepath.Join(c, "strata", "osv"), nil
 }
 
+// DirOrDefault is the db directory for commands that match findings only
+// when a database is there (image diff, the UI): dir when given, else the
+// default one when it exists, else "".
+func DirOrDefault(dir string) string {
+	if dir != "" {
+		return dir
+	}
+	def, err := DefaultDir()
+	if err != nil {
+		return ""
+	}
+	if _, err := os.Stat(def); err != nil {
+		return ""
+	}
+	return def
+}
+
 // DB is the advisories of some ecosystems, indexed for matching.
 type DB struct {
 	index map[string]map[string][]affectedRef // base ecosystem -> package name -> entries

@@ -215,6 +215,8 @@ async function imagePage(id) {
             el("td", {class: "num"}, human(l.size)), el("td", {class: "num"}, human(l.wastedBytes)),
             el("td", {class: "mono", style: "white-space:normal"}, l.instruction + (l.onlyMetadata ? " [metadata only]" : "")),
             el("td", {style: "white-space:normal"}, (d.sharedWith[l.index] || []).join(", ")))))),
+        el("h2", {}, "Packages and findings per layer"),
+        el("div", {id: "packages"}, el("p", {class: "muted"}, "Reading packages…")),
         el("h2", {}, "Wasted space (files replaced or removed by a later layer)"),
         a.inefficientFiles && a.inefficientFiles.length ? el("table", {id: "waste"},
           el("thead", {}, el("tr", {}, ["Count", "Wasted", "Path"].map(t => el("th", {}, t)))),
@@ -230,6 +232,29 @@ async function imagePage(id) {
           ["User", cfg.User], ["ExposedPorts", cfg.ExposedPorts && Object.keys(cfg.ExposedPorts)], ["Labels", cfg.Labels]].map(([k, v]) =>
           el("tr", {}, el("th", {}, k), el("td", {class: "mono", style: "white-space:pre-wrap"}, v === undefined || v === null ? "" :
             Array.isArray(v) ? v.join("\n") : typeof v === "object" ? Object.entries(v).map(([x, y]) => x + "=" + y).join("\n") : v))))))));
+  await drawPackages(d.id, a.layers);
+}
+
+// drawPackages fills the image page's packages section: per layer, the
+// packages it adds and the advisories of the packages it ships (a package
+// a later layer removed still ships in this layer's blob).
+async function drawPackages(id, layers) {
+  const box = document.getElementById("packages");
+  const p = await api("/api/images/" + encodeURIComponent(id) + "/packages");
+  const status = x => x.removedIn < 0 ? "present" : "removed in layer " + x.removedIn + (x.replacedBy ? " by " + x.replacedBy : "");
+  box.replaceChildren(
+    p.db ? el("p", {class: "muted"}, "Advisories: " + p.db) : el("p", {class: "muted", id: "no-db"}, "No advisory database: load one with strata scan --db-import."),
+    p.warnings.length ? el("div", {class: "msg err"}, p.warnings.join("\n")) : null,
+    ...p.layers.filter(l => l.packages.length || l.findings.length).map(l => el("div", {class: "layer-packages", "data-layer": l.index},
+      el("h3", {}, "Layer " + l.index + ": " + l.packages.length + " package(s), " + l.findings.length + " finding(s)"),
+      el("p", {class: "mono muted"}, layers[l.index] ? layers[l.index].instruction : ""),
+      l.findings.length ? el("table", {class: "findings"}, el("thead", {}, el("tr", {}, ["Advisory", "Severity", "Package", "Installed", "Fixed", "Status"].map(t => el("th", {}, t)))),
+        el("tbody", {}, l.findings.map(f => el("tr", {class: "finding sev-" + f.severity, "data-id": f.id, "data-package": f.package},
+          el("td", {}, f.id), el("td", {}, f.severity), el("td", {}, f.package), el("td", {class: "mono"}, f.installed), el("td", {class: "mono"}, f.fixed || ""),
+          el("td", {}, f.removedIn < 0 ? "present" : "removed in layer " + f.removedIn + ", still shipped"))))) : null,
+      el("table", {class: "packages"}, el("thead", {}, el("tr", {}, ["Package", "Version", "Type", "Status", "Path"].map(t => el("th", {}, t)))),
+        el("tbody", {}, l.packages.slice(0, 500).map(x => el("tr", {class: "pkg", "data-name": x.name, "data-version": x.version},
+          el("td", {}, x.name), el("td", {class: "mono"}, x.version), el("td", {}, x.ecosystem), el("td", {}, status(x)), el("td", {class: "mono"}, x.path))))))));
 }
 
 // ---- layer page ----
