@@ -3,12 +3,10 @@ package rootless
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -175,12 +173,8 @@ func Enter(args []string, stderr io.Writer) (code int, done bool) {
 	if os.Geteuid() == 0 || !NeedsNamespace(args) {
 		return 0, false
 	}
-	code, err := reexec()
-	if err != nil {
-		fmt.Fprintln(stderr, "Error: "+err.Error())
-		return 1, true
-	}
-	return code, true
+	fmt.Fprintln(stderr, "Error: "+reexec().Error())
+	return 1, true
 }
 
 // NeedsNamespace reports whether the command line args touch the store
@@ -215,59 +209,38 @@ func NeedsNamespace(args []string) bool {
 // every command then sees the same mounts, so one command's `exec` or
 // `cp` reaches a container another started), entered with util-linux's
 // nsenter (setns into a user namespace needs a single-threaded process,
-// which a Go program is not). It waits for the command, forwarding
-// signals.
-func reexec() (int, error) {
+// which a Go program is not). It returns only on failure.
+func reexec() error {
 	s, err := hostState()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if err := makeRuntimeDir(s.RuntimeDir, s.UID); err != nil {
-		return 0, err
+		return err
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	nsenter, err := exec.LookPath("nsenter")
 	if err != nil {
-		return 0, fmt.Errorf("strata without root needs nsenter (util-linux): %w", err)
+		return fmt.Errorf("strata without root needs nsenter (util-linux): %w", err)
 	}
 	pid, err := keeper(s, self)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	wd, err := os.Getwd()
 	if err != nil {
 		wd = "/"
 	}
 	// Setting the mount namespace moves to its root: --wd keeps the
-	// directory relative paths are given from.
-	cmd := exec.Command(nsenter, append([]string{"--target", strconv.Itoa(pid), "--user", "--mount", "--wd=" + wd, "--", self}, os.Args[1:]...)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = withEnv(withEnv(os.Environ(), stageEnv, "ready"), stateEnv, s.encode())
-	// Signals go to the command; this process only waits. Notify before
-	// Start, so none is lost in between.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
-	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
-		return 0, err
-	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case sig := <-sigs:
-				cmd.Process.Signal(sig)
-			case <-done:
-				return
-			}
-		}
-	}()
-	err = cmd.Wait()
-	close(done)
-	return exitStatus(cmd, err)
+	// directory relative paths are given from. nsenter execs strata in
+	// this very process (no fork without --pid): its exit status and
+	// signals are the command's.
+	args := append([]string{"nsenter", "--target", strconv.Itoa(pid), "--user", "--mount", "--wd=" + wd, "--", self}, os.Args[1:]...)
+	err = unix.Exec(nsenter, args, withEnv(withEnv(os.Environ(), stageEnv, "ready"), stateEnv, s.encode()))
+	return fmt.Errorf("enter the user namespace with %s: %w", nsenter, err)
 }
 
 // writeMaps maps the user to 0 and its ranges to 1..Count in pid's user
@@ -290,20 +263,6 @@ func writeMaps(pid int, s State) error {
 		}
 	}
 	return nil
-}
-
-func exitStatus(cmd *exec.Cmd, err error) (int, error) {
-	if err == nil {
-		return 0, nil
-	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		return 0, err
-	}
-	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal()), nil
-	}
-	return ee.ExitCode(), nil
 }
 
 // waitForMaps is the keeper before its ids are mapped: it has no
