@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -225,6 +227,7 @@ func TestRootless(t *testing.T) {
 		t.Errorf("exec in a detached container: %q", out)
 	}
 	u.must(t, ubin, nil, "rm", "-f", "bg")
+	rootlessNetwork(t, u, ubin)
 
 	// save and load (in another store) give the image back.
 	archive := filepath.Join(u.home, "app.tar")
@@ -271,5 +274,39 @@ func TestRootless(t *testing.T) {
 	}
 	if v, _, code := n.strata(t, ubin, nil, "version"); code != 0 || !strings.Contains(v, "strata version") {
 		t.Errorf("version without a range: %d %q", code, v)
+	}
+}
+
+// rootlessNetwork checks a rootless container's default network: slirp4netns
+// with a published port where the user can open /dev/net/tun, else the
+// host's network, said in one line.
+func rootlessNetwork(t *testing.T, u *user, ubin string) {
+	fi, err := os.Stat("/dev/net/tun")
+	_, lookErr := exec.LookPath("slirp4netns")
+	if err != nil || fi.Mode().Perm()&0o006 != 0o006 || lookErr != nil {
+		_, errOut, code := u.strata(t, ubin, nil, "run", "--rm", "app:1", "true")
+		if code != 0 || !strings.Contains(errOut, "uses the host's network") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("run without slirp4netns: exit %d, stderr %q", code, errOut)
+		}
+		return
+	}
+	port := strconv.Itoa(registrytest.FreePort(t))
+	u.must(t, ubin, nil, "run", "-d", "--name", "web", "-u", "0", "-p", "127.0.0.1:"+port+":8080", "app:1", "httpd", "-f", "-p", "8080", "-h", "/data")
+	defer u.strata(t, ubin, nil, "rm", "-f", "web")
+	var body string
+	for i := 0; i < 50 && body == ""; i++ {
+		if resp, err := http.Get("http://127.0.0.1:" + port + "/f"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+		} else {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if body != "hi\n" {
+		t.Errorf("GET through the published port: %q", body)
+	}
+	if out := u.must(t, ubin, nil, "port", "web"); out != "8080/tcp -> 127.0.0.1:"+port+"\n" {
+		t.Errorf("port: %q", out)
 	}
 }
