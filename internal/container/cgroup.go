@@ -48,16 +48,21 @@ func parseCgroups(raw []byte, root string) cgroups {
 		if len(parts) != 3 {
 			continue
 		}
+		// Rooted, so that no ".." leaves the hierarchy.
+		rel := filepath.Clean("/" + parts[2])
 		if parts[0] == "0" && parts[1] == "" {
 			if unified != "" {
-				cg.v2 = filepath.Join(unified, parts[2])
+				cg.v2 = filepath.Join(unified, rel)
 			}
+			continue
+		}
+		if parts[1] == "" || parts[1] == "." || parts[1] == ".." || strings.Contains(parts[1], "/") {
 			continue
 		}
 		// A hierarchy of several controllers is mounted under their
 		// joined names ("cpu,cpuacct").
 		for _, c := range strings.Split(parts[1], ",") {
-			cg.v1[c] = filepath.Join(root, parts[1], parts[2])
+			cg.v1[c] = filepath.Join(root, parts[1], rel)
 		}
 	}
 	return cg

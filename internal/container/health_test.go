@@ -160,3 +160,35 @@ func TestParsePSErrors(t *testing.T) {
 		}
 	}
 }
+
+// ps's output is read as docker reads it, whatever it holds.
+func FuzzParsePS(f *testing.F) {
+	f.Add([]byte("UID PID PPID C STIME TTY TIME CMD\nroot 14655 14635 2 04:47 ? 00:00:00 sh -c echo out\n"), 14655)
+	f.Add([]byte("PID TID CMD\n1 - sh\n- 1 -\n"), 1)
+	f.Add([]byte("PID\n\n x\n"), 2)
+	f.Fuzz(func(t *testing.T, out []byte, pid int) {
+		p, err := ParsePS(out, []int{pid})
+		if err != nil {
+			return
+		}
+		for _, row := range p.Processes {
+			if len(row) > len(p.Titles) {
+				t.Fatalf("row %q has more fields than titles %q", row, p.Titles)
+			}
+		}
+	})
+}
+
+// /proc/PID/cgroup lines of any shape give directories under the root.
+func FuzzParseCgroups(f *testing.F) {
+	f.Add([]byte("4:memory:/strata/abc\n2:cpu,cpuacct:/x\n0::/\n"))
+	f.Add([]byte("::\n1:\n0::../../etc\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		cg := parseCgroups(raw, "/sys/fs/cgroup")
+		for c, d := range cg.v1 {
+			if !strings.HasPrefix(d, "/sys/fs/cgroup/") {
+				t.Fatalf("controller %q at %q, outside the hierarchy", c, d)
+			}
+		}
+	})
+}

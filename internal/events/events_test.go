@@ -84,3 +84,15 @@ func TestFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A damaged log gives the events of its whole lines and no error.
+func FuzzLines(f *testing.F) {
+	f.Add([]byte(`{"time":"2026-12-06T04:31:18Z","type":"container","action":"create","id":"c"}` + "\n{\"ty"))
+	f.Add([]byte("\n\n{}\nnot json\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		n, err := lines(raw, func(Event) error { return nil })
+		if err != nil || n > int64(len(raw)) {
+			t.Fatalf("used %d of %d: %v", n, len(raw), err)
+		}
+	})
+}
