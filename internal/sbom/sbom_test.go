@@ -173,6 +173,8 @@ func TestCorruptDatabasesWarn(t *testing.T) {
 	tar := testutil.Tar(t,
 		testutil.File("var/lib/dpkg/status", "\x00\x01garbage with no fields\n"),
 		testutil.File("lib/apk/db/installed", "not: an apk db\n"),
+		testutil.File("var/lib/rpm/Packages", "\x00\x00\x00\x00 not a Berkeley DB"),
+		testutil.File("var/lib/rpm/rpmdb.sqlite", "SQLite format 3\x00 cut short"),
 		testutil.File("app/package-lock.json", `{"lockfileVersion": 3, "packages": `),
 		testutil.File("usr/lib/python3/site-packages/x-1.dist-info/METADATA", "Summary: no name\n"),
 		testutil.File("app/node_modules/ok/package.json", `{"name": "ok", "version": "1.0.0"}`),
@@ -186,7 +188,7 @@ func TestCorruptDatabasesWarn(t *testing.T) {
 	if names(s.Packages) != "ok@1.0.0" {
 		t.Errorf("packages %s", names(s.Packages))
 	}
-	want := []string{"var/lib/dpkg/status: ", "lib/apk/db/installed: ", "app/package-lock.json: ", "usr/lib/python3/site-packages/x-1.dist-info/METADATA: "}
+	want := []string{"var/lib/dpkg/status: ", "lib/apk/db/installed: ", "var/lib/rpm/Packages: ", "var/lib/rpm/rpmdb.sqlite: ", "app/package-lock.json: ", "usr/lib/python3/site-packages/x-1.dist-info/METADATA: "}
 	if len(s.Warnings) != len(want) {
 		t.Fatalf("warnings %q", s.Warnings)
 	}

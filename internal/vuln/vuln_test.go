@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -166,27 +167,51 @@ func TestScan(t *testing.T) {
 	}
 }
 
+// TestAlpine matches Alpine's secdb entry for CVE-2023-5363 (openssl,
+// fixed in 3.1.4-r0 in v3.18) against the apk database of a layer
+// (internal/sbom's fixture: libssl3 and libcrypto3 3.1.3-r0, origin
+// openssl), by the source package, for the image's release only.
 func TestAlpine(t *testing.T) {
-	s := &sbom.SBOM{
-		Distro: &sbom.Distro{ID: "alpine", VersionID: "3.18.4"},
-		Layers: []sbom.Layer{{Digest: "sha256:a"}},
-		Packages: []sbom.Package{
-			{Name: "libssl3", Version: "3.1.3-r0", Ecosystem: sbom.Alpine, Source: "openssl", Path: "lib/apk/db/installed", RemovedIn: -1},
-			{Name: "libcrypto3", Version: "3.1.4-r0", Ecosystem: sbom.Alpine, Source: "openssl", Path: "lib/apk/db/installed", RemovedIn: -1},
-		},
-	}
-	r, err := Scan(s, "testdata/db")
+	installed, err := os.ReadFile("../sbom/testdata/apk-installed")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Findings) != 1 || r.Findings[0].Package != "libssl3" || r.Findings[0].Fixed != "3.1.4-r0" || r.Findings[0].Severity != "HIGH" {
-		t.Errorf("findings %+v", r.Findings)
+	for _, tc := range []struct {
+		versionID, want string
+	}{
+		{"3.18.4", "libcrypto3 3.1.4-r0 HIGH;libssl3 3.1.4-r0 HIGH"},
+		{"3.19.0", ""}, // the v3.18 advisory does not apply
+	} {
+		s := fromLayer(t, "ID=alpine\nVERSION_ID="+tc.versionID+"\n", "lib/apk/db/installed", installed)
+		r, err := Scan(s, "testdata/db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range r.Findings {
+			if f.ID != "ALPINE-CVE-2023-5363" || f.Source != "openssl" {
+				t.Errorf("finding %+v", f)
+			}
+			got = append(got, f.Package+" "+f.Fixed+" "+f.Severity)
+		}
+		slices.Sort(got)
+		if strings.Join(got, ";") != tc.want {
+			t.Errorf("Alpine %s: findings %q, want %q", tc.versionID, got, tc.want)
+		}
 	}
-	// Another release's advisory does not apply.
-	s.Distro.VersionID = "3.19.0"
-	if r, _ := Scan(s, "testdata/db"); len(r.Findings) != 0 {
-		t.Errorf("v3.18 advisory matched 3.19: %+v", r.Findings)
+}
+
+// fromLayer is the SBOM of an image of one layer: an os-release and a
+// package database.
+func fromLayer(t *testing.T, osRelease, path string, db []byte) *sbom.SBOM {
+	t.Helper()
+	layer := testutil.Tar(t, testutil.File("etc/os-release", osRelease), testutil.File(path, string(db)))
+	s, err := sbom.FromLayers(context.Background(), []sbom.LayerReader{{Digest: "sha256:x",
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer)), nil }}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return s
 }
 
 func TestSARIFAndJSON(t *testing.T) {
@@ -299,8 +324,12 @@ func TestImport(t *testing.T) {
 // EVRs no package has (epochs "a:" and "+2-n:", empty releases "1-"): the
 // rpm comparator refuses those, and only those.
 func TestOrderingFixtures(t *testing.T) {
-	for file, eco := range map[string]string{"alpine": sbom.Alpine, "debian": sbom.Debian, "redhat": sbom.RPM, "pypi": sbom.PyPI, "semver": sbom.Npm} {
-		t.Run(file, func(t *testing.T) {
+	for _, fx := range []struct{ file, eco string }{
+		{"alpine", sbom.Alpine}, {"debian", sbom.Debian}, {"redhat", sbom.RPM}, {"pypi", sbom.PyPI},
+		{"semver", sbom.Npm}, {"semver", sbom.Go}, // Go modules are semantic versions too (x/mod/semver)
+	} {
+		file, eco := fx.file, fx.eco
+		t.Run(file+"/"+eco, func(t *testing.T) {
 			b, err := os.ReadFile("testdata/versions/" + file + ".txt")
 			if err != nil {
 				t.Fatal(err)
@@ -348,13 +377,7 @@ func TestRPMAdvisories(t *testing.T) {
 		{"ID=\"rhel\"\nVERSION_ID=\"9.2\"\n", ""},
 		{"ID=\"centos\"\nVERSION_ID=\"8\"\n", ""}, // no advisories of its own
 	} {
-		layer := testutil.Tar(t, testutil.File("etc/os-release", tc.osRelease), testutil.File("var/lib/rpm/Packages", string(db)))
-		s, err := sbom.FromLayers(context.Background(), []sbom.LayerReader{{Digest: "sha256:x",
-			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer)), nil }}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := Scan(s, "testdata/db")
+		r, err := Scan(fromLayer(t, tc.osRelease, "var/lib/rpm/Packages", db), "testdata/db")
 		if err != nil {
 			t.Fatal(err)
 		}
