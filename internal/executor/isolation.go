@@ -114,6 +114,11 @@ func ChooseIsolation(asked string) (iso string, why error, err error) {
 	case IsolationOCI:
 		return asked, nil, nil
 	case IsolationChroot:
+		// Where namespaces work this may be a machine's own root, which
+		// the steps' files would replace while the build runs.
+		if NamespacesRefused() == nil && !InContainer() {
+			return "", nil, errors.New("--isolation chroot writes the build steps' files over this machine's own root: refused outside a container (no /.dockerenv, /run/.containerenv or $container here)")
+		}
 		return asked, nil, ChrootRefused()
 	}
 	nsErr := NamespacesRefused()
@@ -124,6 +129,20 @@ func ChooseIsolation(asked string) (iso string, why error, err error) {
 		return "", nil, fmt.Errorf("RUN steps cannot run here: namespaces are refused (%v) and %v", nsErr, err)
 	}
 	return IsolationChroot, nsErr, nil
+}
+
+// InContainer tells whether this process runs in a container, by the
+// marks docker, podman and systemd-nspawn leave.
+func InContainer() bool {
+	if os.Getenv("container") != "" {
+		return true
+	}
+	for _, p := range []string{"/.dockerenv", "/run/.containerenv"} {
+		if _, err := os.Lstat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // MountPoints lists the mount points of this process's mount namespace
