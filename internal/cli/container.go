@@ -113,6 +113,16 @@ func (a *app) monitorArgs(m *container.Manager, f *containerFlags, r *container.
 	return append(args, r.ID)
 }
 
+// checkTTY refuses, as docker's client does, to attach a stdin that is not
+// a terminal to a -t process (-t alone, without one, gets a terminal made
+// for it).
+func (a *app) checkTTY(attachStdin, tty bool) error {
+	if attachStdin && tty && !isTerminal(a.stdin) {
+		return errors.New("the input device is not a TTY")
+	}
+	return nil
+}
+
 func (a *app) stdio(interactive bool) container.Stdio {
 	s := container.Stdio{Stdout: a.stdout, Stderr: a.stderr}
 	if interactive {
@@ -130,6 +140,9 @@ func newRunCmd(a *app) *cobra.Command {
 		Short: "Create and run a new container from an image",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.checkTTY(cf.o.Stdin && !detach, cf.o.Tty); err != nil {
+				return err
+			}
 			m, r, err := a.create(&f, &cf, cmd, args)
 			if err != nil {
 				return runError(err)
@@ -367,6 +380,12 @@ func newExecCmd(a *app) *cobra.Command {
 				return err
 			}
 			eo.Args, eo.Tty = args[1:], tty
+			if err := a.checkTTY(interactive && !eo.Detach, tty); err != nil {
+				return err
+			}
+			if eo.Detach {
+				return m.Exec(r, eo, container.Stdio{})
+			}
 			return runError(m.Exec(r, eo, a.stdio(interactive)))
 		},
 	}
@@ -374,6 +393,7 @@ func newExecCmd(a *app) *cobra.Command {
 	f.add(c.Flags())
 	c.Flags().BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY")
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open")
+	c.Flags().BoolVarP(&eo.Detach, "detach", "d", false, "Detached mode: run command in the background")
 	c.Flags().StringArrayVarP(&eo.Env, "env", "e", nil, "Set environment variables")
 	c.Flags().StringVarP(&eo.WorkingDir, "workdir", "w", "", "Working directory inside the container")
 	c.Flags().StringVarP(&eo.User, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")

@@ -117,8 +117,9 @@ func readColonFile(root, p string) ([][]string, error) {
 
 // resolveUser turns USER[:GROUP] (names or numbers) into IDs with the
 // container's /etc/passwd and /etc/group, as docker does: a numeric user
-// need not exist; a name must. The user's supplementary groups are the
-// groups that list it.
+// need not exist; a name must. The process's groups are, as docker gives
+// them, its primary group, then (when no group was given and the user is
+// in /etc/passwd) the groups that list the user.
 func resolveUser(root, spec string) (User, error) {
 	u := User{Home: "/"}
 	if spec == "" {
@@ -174,7 +175,8 @@ func resolveUser(root, spec string) (User, error) {
 			}
 		}
 	}
-	if found {
+	u.Groups = []uint32{u.GID}
+	if found && !hasGroup {
 		for _, e := range groups {
 			if len(e) < 4 {
 				continue

@@ -407,6 +407,8 @@ type ExecOptions struct {
 	WorkingDir string
 	User       string
 	Tty        bool
+	// Detach returns once the process started (docker's exec -d).
+	Detach bool
 }
 
 // Exec runs another process in a running container, in the foreground.
@@ -456,8 +458,13 @@ func (m *Manager) execProcess(r *Record, o ExecOptions) (executor.Process, error
 	if cwd == "" {
 		cwd = "/"
 	}
-	if _, code, err := lookPath(rootfs, o.Args[0], cwd, env); err != nil {
-		return executor.Process{}, &ExitError{Code: code + 0, Err: err}
+	if _, _, err := lookPath(rootfs, o.Args[0], cwd, env); err != nil {
+		if o.Detach {
+			return executor.Process{}, err // docker 20.10: an error of the daemon, exit 1
+		}
+		// docker 20.10's exec exits 126 whether the program is missing
+		// or not executable (run tells the two apart: 127, 126).
+		return executor.Process{}, &ExitError{Code: 126, Err: err}
 	}
-	return executor.Process{Args: o.Args, Env: env, Cwd: cwd, UID: u.UID, GID: u.GID, Groups: u.Groups, Terminal: o.Tty}, nil
+	return executor.Process{Args: o.Args, Env: env, Cwd: cwd, UID: u.UID, GID: u.GID, Groups: u.Groups, Terminal: o.Tty, Detach: o.Detach}, nil
 }

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -187,15 +188,24 @@ func (e *OCI) Run(ctx context.Context, s Spec) (exit int, err error) {
 // run starts the runtime on the written bundle and waits for it.
 func (e *OCI) run(ctx context.Context, s Spec, terminal bool) (int, error) {
 	cmd := e.rt.Run(s.ID, s.Bundle)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdio.Stdin, s.Stdio.Stdout, s.Stdio.Stderr
+	relay, err := attach(cmd, s.Stdio, terminal)
+	if err != nil {
+		return 0, err
+	}
 	if s.Signals != nil && !terminal {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	}
 	if err := e.rt.Start(cmd); err != nil {
+		relay.abort()
 		return 0, err
 	}
+	relay.start(s.Stdio)
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() {
+		err := cmd.Wait()
+		relay.wait()
+		exited <- err
+	}()
 	if s.Started != nil {
 		e.waitCreated(s.ID, exited)
 		s.Started()
@@ -261,7 +271,9 @@ func (e *OCI) deleteLeftover(id string) error {
 
 // Exec runs p in the running container id, whose bundle is bundle, in
 // the foreground, confined as the container's own process is (its
-// capabilities, seccomp, rlimits). It returns p's exit status.
+// capabilities, seccomp, rlimits). It returns p's exit status; with
+// p.Detach it returns once p started, its output going nowhere (docker's
+// exec -d).
 func (e *OCI) Exec(id, bundle string, p Process, stdio Stdio) (int, error) {
 	return e.ExecContext(context.Background(), id, bundle, p, stdio)
 }
@@ -274,10 +286,34 @@ func (e *OCI) ExecContext(ctx context.Context, id, bundle string, p Process, std
 		return 0, err
 	}
 	defer os.Remove(file)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	if p.Detach {
+		// The process keeps the runtime's stdio: a file, not a pipe
+		// that Run would wait on until the process ends. It holds the
+		// runtime's error, if any, and what the process writes is lost
+		// with it, as docker loses it.
+		out, err := os.CreateTemp("", "strata-exec-")
+		if err != nil {
+			return 0, err
+		}
+		os.Remove(out.Name())
+		defer out.Close()
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Run(); err != nil {
+			out.Seek(0, io.SeekStart)
+			msg, _ := io.ReadAll(io.LimitReader(out, 4096))
+			return 0, fmt.Errorf("exec: %v: %s", err, strings.TrimSpace(string(msg)))
+		}
+		return 0, nil
+	}
+	relay, err := attach(cmd, stdio, p.Terminal)
+	if err != nil {
+		return 0, err
+	}
 	if err := cmd.Start(); err != nil {
+		relay.abort()
 		return exitStatus(err)
 	}
+	relay.start(stdio)
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -287,11 +323,29 @@ func (e *OCI) ExecContext(ctx context.Context, id, bundle string, p Process, std
 		case <-done:
 		}
 	}()
-	code, err := exitStatus(cmd.Wait())
+	werr := cmd.Wait()
+	relay.wait()
+	code, err := exitStatus(werr)
 	if ctx.Err() != nil {
 		return -1, ctx.Err()
 	}
 	return code, err
+}
+
+// attach gives cmd, a runtime's run or exec, the caller's stdio, or with a
+// terminal asked for and none to hand, a pseudo-terminal's (ptyRelay;
+// nil when not needed).
+func attach(cmd *exec.Cmd, s Stdio, terminal bool) (*ptyRelay, error) {
+	if !terminal || !needsPty(s.Stdin) {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdin, s.Stdout, s.Stderr
+		return nil, nil
+	}
+	relay, err := newPtyRelay()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = relay.slave, relay.slave, s.Stderr
+	return relay, nil
 }
 
 // exitStatus turns the runtime's end into the container's exit status:

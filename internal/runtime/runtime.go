@@ -404,6 +404,9 @@ func (r *Runtime) Exec(id, bundle string, o Process) (cmd *exec.Cmd, processFile
 	if p.Terminal {
 		args = append(args, "--tty")
 	}
+	if o.Detach {
+		args = append(args, "--detach")
+	}
 	return r.owner(id).Command(append(args, id)...), f.Name(), nil
 }
 

@@ -23,6 +23,9 @@ type Process struct {
 	UID, GID uint32
 	Groups   []uint32 // supplementary groups
 	Terminal bool
+	// Detach, for an exec, returns as soon as the process started (the
+	// runtime's exec --detach): its status is nobody's to wait for.
+	Detach bool
 }
 
 // Options describe one container: its process and its environment.

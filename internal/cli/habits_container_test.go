@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestContainerHabitsAsDocker: what a docker user types in a running
+// container, with docker 20.10's answers recorded on busybox:
+//
+//	$ docker exec -d c sh -c 'echo hi > /tmp/o'   -> rc 0 at once; /tmp/o is written
+//	$ docker exec -d c nosuch                      -> "... executable file not found in $PATH", rc 1
+//	$ docker exec c nosuch                         -> rc 126 (20.10's exec: 126 for both)
+//	$ docker exec c /etc                           -> "... permission denied", rc 126
+//	$ docker exec -u 1000:1000 c id                -> uid=1000 gid=1000 groups=1000
+//	$ docker exec -u 1000 c id                     -> uid=1000 gid=0(root) groups=0(root)
+//	$ docker run --rm -t busybox sh -c 'echo hi; tty; echo err >&2' </dev/null
+//	  -> "hi\r\n/dev/pts/0\r\nerr\r\n" on stdout, rc 0
+//	$ echo abc | docker run --rm -i -t busybox true -> "the input device is not a TTY", rc 1
+func TestContainerHabitsAsDocker(t *testing.T) {
+	strataBin(t)
+	root := busyboxRoot(t)
+	if _, errOut, code := sh(t, root, "run", "-d", "--name", "c1", "busybox", "sleep", "60"); code != 0 {
+		t.Fatal(errOut)
+	}
+	steps := []struct {
+		args     []string
+		wantOut  string // regexp
+		wantErr  string // regexp
+		wantCode int
+	}{
+		// Returns while its command waits for /tmp/go, made below.
+		{[]string{"exec", "-d", "c1", "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; echo hi > /tmp/o"}, `^$`, `^$`, 0},
+		{[]string{"exec", "c1", "touch", "/tmp/go"}, `^$`, `^$`, 0},
+		{[]string{"exec", "-d", "c1", "nosuch"}, `^$`, `executable file not found in \$PATH`, 1},
+		{[]string{"exec", "c1", "nosuch"}, `^$`, `executable file not found in \$PATH`, 126},
+		{[]string{"exec", "c1", "/etc"}, `^$`, `permission denied`, 126},
+		{[]string{"exec", "-u", "1000:1000", "c1", "id"}, `^uid=1000 gid=1000 groups=1000\n$`, `^$`, 0},
+		{[]string{"exec", "-u", "1000", "c1", "id"}, `^uid=1000 gid=0\(root\) groups=0\(root\)\n$`, `^$`, 0},
+		{[]string{"run", "--rm", "-t", "busybox", "sh", "-c", "echo hi; tty; echo err >&2"}, `^hi\r\n/dev/pts/0\r\nerr\r\n$`, `^$`, 0},
+		{[]string{"run", "--rm", "-t", "busybox", "sh", "-c", "exit 3"}, `^$`, `^$`, 3},
+		{[]string{"run", "--rm", "-i", "-t", "busybox", "true"}, `^$`, `the input device is not a TTY`, 1},
+	}
+	for _, s := range steps {
+		out, errOut, code := sh(t, root, s.args...)
+		if code != s.wantCode || !regexp.MustCompile(s.wantOut).MatchString(out) || !regexp.MustCompile(s.wantErr).MatchString(errOut) {
+			t.Errorf("strata %s: exit %d (want %d)\nstdout %q (want %s)\nstderr %q (want %s)", strings.Join(s.args, " "), code, s.wantCode, out, s.wantOut, errOut, s.wantErr)
+		}
+	}
+	// What exec -d started ran on after it returned.
+	for i := 0; ; i++ {
+		out, _, _ := sh(t, root, "exec", "c1", "cat", "/tmp/o")
+		if out == "hi\n" {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("exec -d: /tmp/o is %q", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
