@@ -116,8 +116,10 @@ func TestRun(t *testing.T) {
 		{name: "echo", o: CreateOptions{Args: []string{"echo", "hello"}}, wantOut: "hello\n"},
 		{name: "exit code", o: CreateOptions{Args: []string{"sh", "-c", "echo out; exit 3"}}, wantOut: "out\n", wantCode: 3},
 		{name: "env and workdir", o: CreateOptions{Args: []string{"sh", "-c", "echo $FOO $HOME; pwd"}, Env: []string{"FOO=bar"}, WorkingDir: "/made/here"}, wantOut: "bar /root\n/made/here\n"},
-		{name: "user by name", o: CreateOptions{Args: []string{"id"}, User: "nobody"}, wantOut: "uid=65534(nobody) gid=65534(nogroup) groups=50(staff)\n"},
-		{name: "user and group", o: CreateOptions{Args: []string{"id"}, User: "nobody:root"}, wantOut: "uid=65534(nobody) gid=0(root) groups=50(staff)\n"},
+		// docker 20.10 with these /etc/passwd and /etc/group: the primary
+		// group too, and no memberships when a group is named.
+		{name: "user by name", o: CreateOptions{Args: []string{"id"}, User: "nobody"}, wantOut: "uid=65534(nobody) gid=65534(nogroup) groups=50(staff),65534(nogroup)\n"},
+		{name: "user and group", o: CreateOptions{Args: []string{"id"}, User: "nobody:root"}, wantOut: "uid=65534(nobody) gid=0(root) groups=0(root)\n"},
 		{name: "numeric user", o: CreateOptions{Args: []string{"id", "-u"}, User: "1234"}, wantOut: "1234\n"},
 		{name: "hostname", o: CreateOptions{Args: []string{"sh", "-c", "hostname; cat /etc/hostname"}, Hostname: "box"}, wantOut: "box\nbox\n"},
 		{name: "network none", o: CreateOptions{Args: []string{"sh", "-c", "ls /sys/class/net"}, Network: "none"}, wantOut: "lo\n"},
