@@ -93,7 +93,7 @@ func TestContainerLifecycleCLI(t *testing.T) {
 		{[]string{"ps", "--format", "{{.Names}} {{.Image}} {{.Command}} {{.State}}"}, `^c1 busybox "sh -c 'echo started…" running\n$`, ``, 0},
 		{[]string{"ps"}, `^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES\n[0-9a-f]{12}\s+busybox\s+.*Up .*c1\n$`, ``, 0},
 		{[]string{"exec", "c1", "cat", "/etc/hostname"}, `^.+\n$`, ``, 0},
-		{[]string{"exec", "c1", "nosuch"}, `^$`, `executable file not found`, 127},
+		{[]string{"exec", "c1", "nosuch"}, `^$`, `executable file not found`, 126}, // docker 20.10's exec
 		{[]string{"rmi", "busybox"}, ``, `conflict: unable to remove repository reference "busybox"`, 1},
 		{[]string{"rm", "c1"}, ``, `container is running`, 1},
 		{[]string{"stop", "-t", "5", "c1"}, `^c1\n$`, ``, 0},
