@@ -9,13 +9,16 @@
 package vuln
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
+	"time"
+
+	"github.com/ossf/osv-schema/bindings/go/osvschema"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // Advisory is the part of an OSV record (https://ossf.github.io/osv-schema/)
-// that matching and reports use.
+// that matching and reports use, read by ParseAdvisory.
 type Advisory struct {
 	ID       string   `json:"id"`
 	Aliases  []string `json:"aliases,omitempty"`
@@ -66,21 +69,52 @@ type Event struct {
 	Limit        string `json:"limit,omitempty"`
 }
 
-// ParseAdvisory reads one OSV JSON record.
+// ParseAdvisory reads one OSV JSON record with the schema's own Go
+// bindings (protojson; fields this version of the schema does not know are
+// left out), and keeps what matching and reports use.
 func ParseAdvisory(data []byte) (*Advisory, error) {
-	var a Advisory
-	if err := json.Unmarshal(data, &a); err != nil {
+	var v osvschema.Vulnerability
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &v); err != nil {
 		return nil, err
 	}
-	if a.ID == "" {
+	if v.GetId() == "" {
 		return nil, errors.New("not an OSV record: no id")
 	}
-	for _, af := range a.Affected {
-		if af.Package.Ecosystem == "" || af.Package.Name == "" {
+	a := &Advisory{
+		ID: v.GetId(), Aliases: v.GetAliases(), Upstream: v.GetUpstream(), Related: v.GetRelated(),
+		Summary: v.GetSummary(), Details: v.GetDetails(), Severity: scores(v.GetSeverity()),
+		DatabaseSpecific: v.GetDatabaseSpecific().AsMap(),
+	}
+	if w := v.GetWithdrawn(); w != nil {
+		a.Withdrawn = w.AsTime().Format(time.RFC3339)
+	}
+	for _, af := range v.GetAffected() {
+		x := Affected{
+			Versions: af.GetVersions(), Severity: scores(af.GetSeverity()),
+			EcosystemSpecific: af.GetEcosystemSpecific().AsMap(), DatabaseSpecific: af.GetDatabaseSpecific().AsMap(),
+		}
+		x.Package.Ecosystem, x.Package.Name, x.Package.PURL = af.GetPackage().GetEcosystem(), af.GetPackage().GetName(), af.GetPackage().GetPurl()
+		if x.Package.Ecosystem == "" || x.Package.Name == "" {
 			return nil, errors.New(a.ID + ": an affected package without ecosystem or name")
 		}
+		for _, r := range af.GetRanges() {
+			rg := Range{Type: r.GetType().String()}
+			for _, e := range r.GetEvents() {
+				rg.Events = append(rg.Events, Event{Introduced: e.GetIntroduced(), Fixed: e.GetFixed(), LastAffected: e.GetLastAffected(), Limit: e.GetLimit()})
+			}
+			x.Ranges = append(x.Ranges, rg)
+		}
+		a.Affected = append(a.Affected, x)
 	}
-	return &a, nil
+	return a, nil
+}
+
+func scores(ss []*osvschema.Severity) []Severity {
+	var out []Severity
+	for _, s := range ss {
+		out = append(out, Severity{Type: s.GetType().String(), Score: s.GetScore()})
+	}
+	return out
 }
 
 // baseEcosystem is an OSV ecosystem without its release: "Debian:12" ->
