@@ -2,7 +2,6 @@ package builder
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -289,7 +288,14 @@ func (s *stage) copySources(ctx context.Context, sp copySpec) (items []srcItem, 
 			continue
 		}
 		if src == nil {
-			return nil, nil, false, errors.New("no build context: COPY and ADD need one (give a directory, not -)")
+			// A Dockerfile from stdin (build -) has an empty context,
+			// as docker sends one: "." and wildcards copy nothing, a
+			// named file is not found.
+			if clean := path.Clean("/" + p); clean == "/" || buildctx.HasMeta(p) {
+				wild = wild || buildctx.HasMeta(p)
+				continue
+			}
+			return nil, nil, false, fmt.Errorf("%q: not found", path.Clean("/"+p))
 		}
 		if buildctx.HasMeta(p) {
 			wild = true

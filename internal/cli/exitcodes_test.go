@@ -65,3 +65,51 @@ func TestLoadQuietNamesImages(t *testing.T) {
 		t.Errorf("load -q printed %q", out)
 	}
 }
+
+// TestBadReferenceAsDocker: a name with capitals, as docker 28's client
+// (on the 20.10 engine) says it; docker 20.10's own client said
+// "invalid reference format: repository name must be lowercase", without
+// the name.
+//
+//	$ docker run --rm 'Bad:Name:x'   -> docker: invalid reference format: repository name (library/Bad) must be lowercase, rc 125
+//	$ docker tag busybox 'Bad:Name:x' -> Error parsing reference: "Bad:Name:x" is not a valid repository/tag: invalid reference format: repository name (library/Bad) must be lowercase, rc 1
+func TestBadReferenceAsDocker(t *testing.T) {
+	root := fixture(t)
+	for _, c := range []struct {
+		args    []string
+		wantErr string
+		code    int
+	}{
+		{[]string{"run", "--rm", "Bad:Name:x"}, "Error: invalid reference format: repository name (library/Bad) must be lowercase\n", 125},
+		{[]string{"tag", "busybox", "Bad:Name:x"}, "Error: Error parsing reference: \"Bad:Name:x\" is not a valid repository/tag: invalid reference format: repository name (library/Bad) must be lowercase\n", 1},
+	} {
+		_, errOut, code := strata(t, root, "", c.args...)
+		if errOut != c.wantErr || code != c.code {
+			t.Errorf("strata %s: exit %d %q, want %d %q", strings.Join(c.args, " "), code, errOut, c.code, c.wantErr)
+		}
+	}
+}
+
+// TestBuildStdinEmptyContext: `build -` has an empty context, as docker
+// sends one. Recorded from docker 20.10 (its classic builder; BuildKit
+// says the same in its words, which strata's are):
+//
+//	$ printf 'FROM busybox\nCOPY x /x\n' | docker build -   -> COPY failed: file not found in build context ..., rc 1
+//	$ printf 'FROM busybox\nCOPY . /ctx/\nRUN ls -A /ctx\n' | docker build -q -   -> an image, /ctx empty
+func TestBuildStdinEmptyContext(t *testing.T) {
+	root := t.TempDir()
+	for _, c := range []struct {
+		dockerfile string
+		wantErr    string // regexp
+		code       int
+	}{
+		{"FROM scratch\nCOPY x /x\n", `"/x": not found`, 1},
+		{"FROM scratch\nCOPY . /ctx/\n", `^$`, 0},
+		{"FROM scratch\nCOPY *.txt /t/\n", `^$`, 0}, // BuildKit allows an empty wildcard
+	} {
+		_, errOut, code := strata(t, root, c.dockerfile, "build", "-q", "-")
+		if code != c.code || !regexp.MustCompile(c.wantErr).MatchString(errOut) {
+			t.Errorf("%q | strata build -: exit %d, stderr %q; want %d, %s", c.dockerfile, code, errOut, c.code, c.wantErr)
+		}
+	}
+}

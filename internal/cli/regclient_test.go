@@ -58,6 +58,17 @@ func TestRegistryClientOptions(t *testing.T) {
 		"analyze": func(host string, flags ...string) []string {
 			return append(append([]string{"analyze"}, flags...), "docker://"+host+"/base:1")
 		},
+		// docker's spelling of --tls-verify=false.
+		"manifest inspect --insecure": func(host string, flags ...string) []string {
+			args := []string{"manifest", "inspect"}
+			for _, f := range flags {
+				if f == "--tls-verify=false" {
+					f = "--insecure"
+				}
+				args = append(args, f)
+			}
+			return append(args, host+"/base:1")
+		},
 	}
 	for name, args := range commands {
 		for _, c := range []struct {

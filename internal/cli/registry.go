@@ -484,6 +484,7 @@ func newManifestCmd(a *app) *cobra.Command {
 // newManifestInspectCmd is `manifest inspect`: it shows a manifest or list, local or in the registry.
 func newManifestInspectCmd(a *app) *cobra.Command {
 	var inspectFlags registryFlags
+	var insecure bool
 	inspect := &cobra.Command{
 		Use:   "inspect [OPTIONS] [LIST] NAME",
 		Short: "Show an image manifest or manifest list, from the local lists or the registry, without pulling",
@@ -502,6 +503,9 @@ func newManifestInspectCmd(a *app) *cobra.Command {
 					a.println(string(raw))
 					return nil
 				}
+			}
+			if insecure {
+				inspectFlags.tlsVerify = false
 			}
 			cl, _, err := a.registryClient(inspectFlags, true)
 			if err != nil {
@@ -531,6 +535,9 @@ func newManifestInspectCmd(a *app) *cobra.Command {
 	}
 	inspectFlags.add(inspect)
 	inspect.Flags().Lookup("max-concurrent").Hidden = true
+	// docker manifest inspect --insecure: the registry may be plain HTTP
+	// or have a certificate not verified (strata's --tls-verify=false).
+	inspect.Flags().BoolVar(&insecure, "insecure", false, "Allow communication with an insecure registry")
 	return inspect
 }
 

@@ -23,7 +23,7 @@ func newTagCmd(a *app) *cobra.Command {
 			}
 			dst, err := image.ParseTagged(args[1])
 			if err != nil {
-				return err
+				return fmt.Errorf("Error parsing reference: %q is not a valid repository/tag: %w", args[1], err) //lint:ignore ST1005 docker's words
 			}
 			if ix, err := st.Index(args[0]); err == nil {
 				return st.Tag(ix.Digest, dst) // the name stands for every platform

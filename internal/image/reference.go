@@ -46,6 +46,11 @@ func ParseReference(s string) (Reference, error) {
 	}
 	r, err := parseNormalizedNamed(s)
 	if err != nil {
+		if strings.HasPrefix(err.Error(), errReferenceInvalidFormat.Error()) {
+			// Said as docker says it ("invalid reference format:
+			// repository name (library/UPPER) must be lowercase").
+			return Reference{}, errdefs.InvalidArgument(err)
+		}
 		return Reference{}, errdefs.InvalidArgument(fmt.Errorf("invalid reference format %q: %v", s, err))
 	}
 	if r.tag == "" && r.digest == "" {
