@@ -5,10 +5,12 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
-	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/events"
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/store"
 )
 
 // eventMessage is docker's events.Message, what `events --format` sees:
@@ -120,7 +122,7 @@ func newEventsCmd(a *app) *cobra.Command {
 			}
 			ctx, cancel := interruptible(cmd.Context())
 			defer cancel()
-			return container.Events(st).Read(ctx, ef, print)
+			return st.Events().Read(ctx, ef, print)
 		},
 	}
 	c.Flags().StringVar(&since, "since", "", "Show all events created since timestamp")
@@ -128,4 +130,29 @@ func newEventsCmd(a *app) *cobra.Command {
 	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided (container, event, image, label, type)")
 	c.Flags().StringVar(&format, "format", "", "Format the output using the given Go template")
 	return c
+}
+
+// removalEvents records docker's untag and delete events of a removal
+// (rmi, prune): both name the image by its ID.
+func (a *app) removalEvents(rm store.Removal) {
+	st, err := a.store()
+	if err != nil {
+		return
+	}
+	if rm.Image != "" {
+		for range rm.Untagged {
+			st.ImageEvent("untag", rm.Image.String(), rm.Image.String())
+		}
+	}
+	if len(rm.Deleted) > 0 {
+		st.ImageEvent("delete", rm.Deleted[0].String(), rm.Deleted[0].String())
+	}
+}
+
+// tagged records a tag's event when err (the tag's result) is nil.
+func tagged(st *store.Store, id digest.Digest, ref image.Reference, err error) error {
+	if err == nil {
+		st.ImageEvent("tag", id.String(), ref.Familiar())
+	}
+	return err
 }

@@ -91,7 +91,7 @@ func matchReference(pattern, repo, tag string) bool {
 }
 
 // containerFilters are ps's --filter keys.
-var containerFilters = []string{"id", "name", "label", "status", "ancestor", "exited", "before", "since"}
+var containerFilters = []string{"id", "name", "label", "status", "ancestor", "exited", "before", "since", "health"}
 
 var containerStatuses = map[string]bool{"created": true, "restarting": true, "running": true, "removing": true, "paused": true, "exited": true, "dead": true}
 
@@ -103,6 +103,9 @@ func containerMatcher(f filterArgs, m *container.Manager, all []*container.Recor
 			//lint:ignore ST1005 docker's words, which scripts match
 			return nil, errdefs.InvalidArgument(fmt.Errorf("Invalid filter 'status=%s'", s))
 		}
+	}
+	if err := checkHealthFilter(f["health"]); err != nil {
+		return nil, err
 	}
 	for _, s := range f["exited"] {
 		if _, err := strconv.Atoi(s); err != nil {
@@ -142,6 +145,7 @@ func containerMatcher(f filterArgs, m *container.Manager, all []*container.Recor
 			f.match("label", func(v string) bool { return matchLabel(r.Config.Labels, v) }) &&
 			f.match("status", func(v string) bool { return v == s.Status && !s.Paused || v == "paused" && s.Paused }) &&
 			f.match("ancestor", func(v string) bool { return ancestorIs(m, r, v) }) &&
+			f.match("health", func(v string) bool { return v == healthFilterValue(m, r, s) }) &&
 			f.match("exited", func(v string) bool { return s.Status == container.Exited && v == strconv.Itoa(s.ExitCode) }) &&
 			(before.IsZero() || r.Created.Before(before)) &&
 			(since.IsZero() || r.Created.After(since))

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/strata-dev/strata/internal/container"
+	"github.com/strata-dev/strata/internal/errdefs"
 )
 
 // The container commands docker has beside run/start/stop: rename,
@@ -136,4 +137,26 @@ func printTop(out io.Writer, procs *container.Processes) error {
 		fmt.Fprintln(w, strings.Join(p, "\t"))
 	}
 	return w.Flush()
+}
+
+// healthFilterValue is what ps --filter health= compares: the health
+// status of a running container with a health check, else "none".
+func healthFilterValue(m *container.Manager, r *container.Record, s container.State) string {
+	if h := m.Health(r); h != nil && s.Status == container.Running {
+		return h.Status
+	}
+	return "none"
+}
+
+// checkHealthFilter refuses a health= value docker does not know.
+func checkHealthFilter(vals []string) error {
+	for _, v := range vals {
+		switch v {
+		case container.Starting, container.Healthy, container.Unhealthy, "none":
+		default:
+			//lint:ignore ST1005 docker's words, which scripts match
+			return errdefs.InvalidArgument(fmt.Errorf("Unrecognised filter value for health: %s", v))
+		}
+	}
+	return nil
 }

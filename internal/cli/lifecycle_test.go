@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // restart, rename, top, stats, pause/unpause, attach, health and events on
@@ -33,6 +34,9 @@ func TestLifecycleCommandsCLI(t *testing.T) {
 		{[]string{"unpause", "c1"}, ``, `^Error: Container [0-9a-f]{64} is not paused\n$`, 1},
 		{[]string{"inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", "c1"}, `^running healthy\n$`, ``, 0},
 		{[]string{"ps", "--format", "{{.Status}}"}, `^Up .* \(healthy\)\n$`, ``, 0},
+		{[]string{"ps", "-q", "--filter", "health=healthy"}, `^[0-9a-f]{12}\n$`, ``, 0},
+		{[]string{"ps", "-q", "--filter", "health=none"}, `^$`, ``, 0},
+		{[]string{"ps", "-q", "--filter", "health=sick"}, ``, `^Error: Unrecognised filter value for health: sick\n$`, 1},
 		{[]string{"rename", "c1", "c2"}, `^$`, ``, 0},
 		{[]string{"rename", "c2", "bad name"}, ``, `^Error: Error when allocating new name: Invalid container name \(/bad name\), only \[a-zA-Z0-9\]\[a-zA-Z0-9_.-\] are allowed\n$`, 1},
 		{[]string{"restart", "-t", "1", "c2"}, `^c2\n$`, ``, 0},
@@ -42,7 +46,7 @@ func TestLifecycleCommandsCLI(t *testing.T) {
 		{[]string{"stop", "-t", "1", "c2"}, `^c2\n$`, ``, 0},
 		{[]string{"attach", "c2"}, ``, `^Error: You cannot attach to a stopped container, start it first\n$`, 1},
 		{[]string{"top", "c2"}, ``, `^Error: Container [0-9a-f]{64} is not running\n$`, 1},
-		{[]string{"run", "-d", "--name", "c1", "busybox", "sh", "-c", "sleep 0.5; echo out; echo err >&2; exit 3"}, `^[0-9a-f]{64}\n$`, ``, 0},
+		{[]string{"run", "-d", "--name", "c1", "busybox", "sh", "-c", "sleep 2; echo out; echo err >&2; exit 3"}, `^[0-9a-f]{64}\n$`, ``, 0},
 		{[]string{"attach", "--no-stdin", "c1"}, `^out\n$`, `^err\n$`, 3},
 		{[]string{"events", "--since", "10m", "--until", "0s", "--filter", "container=c2", "--format", "{{.Action}}"}, `^rename\n(kill\n|health_status: \w+\n)+die\nstop\nstart\n(health_status: healthy\n)?restart\n(health_status: healthy\n)?(kill\n|health_status: \w+\n)+die\nstop\n$`, ``, 0},
 		{[]string{"events", "--since", "10m", "--until", "0s", "--filter", "container=c1", "--format", "{{.Action}}"}, `^create\nstart\n(top\n|health_status: \w+\n)+pause\n(health_status: \w+\n)*unpause\n(health_status: \w+\n)*create\nstart\nattach\ndie\n$`, ``, 0},
@@ -85,5 +89,49 @@ func TestCompletionAndMan(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "strata-container-ls.1")); err != nil {
 		t.Errorf("no page for a subcommand: %v", err)
+	}
+}
+
+// tag, rmi and prune record docker's image events, which events reads
+// back with its filters.
+func TestImageEvents(t *testing.T) {
+	root := fixture(t)
+	for _, args := range [][]string{
+		{"tag", "busybox", "registry.local/x/y:2"},
+		{"rmi", "registry.local/x/y:2"},
+		{"rmi", "example.com:5000/team/app:v1"},
+	} {
+		if _, errOut, code := strata(t, root, "", args...); code != 0 {
+			t.Fatalf("%v: exit %d %s", args, code, errOut)
+		}
+	}
+	id := func(ref string) string {
+		out, _, _ := strata(t, root, "", "inspect", "-f", "{{.Id}}", ref)
+		return strings.TrimSpace(out)
+	}
+	busybox := id("busybox")
+	out, errOut, code := strata(t, root, "", "events", "--since", "0", "--until", time.Now().Format(time.RFC3339Nano), "--filter", "type=image",
+		"--format", "{{.Type}} {{.Action}} {{.ID}} {{.Actor.Attributes.name}}")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 4 {
+		t.Fatalf("exit %d %s\n%s", code, errOut, out)
+	}
+	want := []string{
+		"image tag " + busybox + " registry.local/x/y:2",
+		"image untag " + busybox + " " + busybox,
+	}
+	for i, w := range want {
+		if lines[i] != w {
+			t.Errorf("line %d: %q, want %q", i, lines[i], w)
+		}
+	}
+	app := regexp.MustCompile(`^image (untag|delete) (sha256:[0-9a-f]{64}) (sha256:[0-9a-f]{64})$`)
+	for _, l := range lines[2:] {
+		if m := app.FindStringSubmatch(l); m == nil || m[2] != m[3] || m[2] == busybox {
+			t.Errorf("%q: want the app image's untag and delete, named by its ID", l)
+		}
+	}
+	if out, _, _ := strata(t, root, "", "events", "--since", "0", "--until", time.Now().Format(time.RFC3339Nano), "--filter", "event=delete", "--filter", "type=container"); out != "" {
+		t.Errorf("filters are and-ed: %q", out)
 	}
 }

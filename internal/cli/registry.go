@@ -175,6 +175,7 @@ func newPullCmd(a *app) *cobra.Command {
 					return err
 				}
 				a.println(res.Ref.String())
+				st.ImageEvent("pull", res.Ref.Familiar(), res.Ref.FamiliarRepository())
 			}
 			return nil
 		},
@@ -289,6 +290,9 @@ func newPushCmd(a *app) *cobra.Command {
 			}
 			err = a.pushTo(ctx, st, cl, pushJob{name: args[0], dest: r, conv: conv, platform: want, quiet: quiet})
 			done()
+			if err == nil {
+				st.ImageEvent("push", r.Familiar(), r.FamiliarRepository())
+			}
 			return err
 		},
 	}

@@ -26,13 +26,13 @@ func newTagCmd(a *app) *cobra.Command {
 				return fmt.Errorf("Error parsing reference: %q is not a valid repository/tag: %w", args[1], err) //lint:ignore ST1005 docker's words
 			}
 			if ix, err := st.Index(args[0]); err == nil {
-				return st.Tag(ix.Digest, dst) // the name stands for every platform
+				return tagged(st, ix.Digest, dst, st.Tag(ix.Digest, dst)) // the name stands for every platform
 			}
 			im, err := st.Resolve(args[0])
 			if err != nil {
 				return err
 			}
-			return st.Tag(im.ID, dst)
+			return tagged(st, im.ID, dst, st.Tag(im.ID, dst))
 		},
 	}
 }
@@ -135,6 +135,7 @@ func (a *app) printPrunedContainers(ids []string) {
 }
 
 func (a *app) printRemoval(rm store.Removal, untagged, deleted string) {
+	a.removalEvents(rm)
 	for _, u := range rm.Untagged {
 		a.println(untagged + u)
 	}

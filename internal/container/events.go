@@ -1,16 +1,6 @@
 package container
 
-import (
-	"path/filepath"
-
-	"github.com/strata-dev/strata/internal/events"
-	"github.com/strata-dev/strata/internal/store"
-)
-
-// Events is the store's events log.
-func Events(st *store.Store) *events.Log {
-	return events.Open(filepath.Join(st.Path(store.Events), "log.json"))
-}
+import "github.com/strata-dev/strata/internal/events"
 
 // event records what happened to a container, with docker's attributes
 // (the image as named, the name) and extra key-value pairs. A failure to
@@ -24,5 +14,5 @@ func (m *Manager) event(r *Record, action string, kv ...string) {
 	for i := 0; i+1 < len(kv); i += 2 {
 		attrs[kv[i]] = kv[i+1]
 	}
-	Events(m.St).Append(events.Event{Type: "container", Action: action, ID: r.ID, Attributes: attrs})
+	m.St.Events().Append(events.Event{Type: "container", Action: action, ID: r.ID, Attributes: attrs})
 }

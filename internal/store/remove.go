@@ -16,6 +16,7 @@ import (
 type Removal struct {
 	Untagged []string        // familiar names
 	Deleted  []digest.Digest // the image ID, then the layer chain IDs no image uses any more
+	Image    digest.Digest   // the image whose names went (for its untag events)
 }
 
 // usedBy returns the key of a container record that keeps image id alive.
@@ -139,6 +140,7 @@ func normalName(ref string) string {
 }
 
 func untagAll(tx *metadata.Tx, im *metadata.Image, refs []string, rm *Removal) error {
+	rm.Image = im.ID
 	for _, n := range refs {
 		if err := tx.Delete(metadata.BucketNames, n); err != nil {
 			return err
