@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/strata-dev/strata/internal/builder"
 	"github.com/strata-dev/strata/internal/builder/output"
 	"github.com/strata-dev/strata/internal/executor"
+	"github.com/strata-dev/strata/internal/snapshot"
 	"github.com/strata-dev/strata/internal/store"
 )
 
@@ -42,11 +44,15 @@ func (a *app) buildIsolation(asked string, st *store.Store, o *builder.Options, 
 // /etc/hosts, /etc/resolv.conf, volumes).
 func chrootKeep(st *store.Store, o builder.Options, out *output.Spec) ([]string, error) {
 	keep := []string{"/proc", "/sys", "/dev", st.Root}
-	mounts, err := executor.MountPoints()
+	mounts, err := snapshot.MountPoints()
 	if err != nil {
 		return nil, err
 	}
-	keep = append(keep, mounts...)
+	for _, m := range mounts {
+		if m != "/" {
+			keep = append(keep, m)
+		}
+	}
 	if exe, err := os.Executable(); err == nil {
 		keep = append(keep, exe)
 	}
@@ -66,7 +72,7 @@ func chrootKeep(st *store.Store, o builder.Options, out *output.Spec) ([]string,
 		inputs = append(inputs, out.Dest)
 	}
 	for _, p := range inputs {
-		if p == "" || len(p) > 4 && p[:4] == "env:" {
+		if p == "" || strings.HasPrefix(p, "env:") {
 			continue
 		}
 		abs, err := filepath.Abs(p)

@@ -144,28 +144,3 @@ func InContainer() bool {
 	}
 	return false
 }
-
-// MountPoints lists the mount points of this process's mount namespace
-// but "/": chroot isolation leaves them alone.
-func MountPoints() ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; spaces are \040.
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 || fields[4] == "/" {
-			continue
-		}
-		p, err := strconv.Unquote(`"` + strings.ReplaceAll(fields[4], `"`, `\"`) + `"`)
-		if err != nil {
-			p = fields[4]
-		}
-		out = append(out, p)
-	}
-	return out, sc.Err()
-}

@@ -138,7 +138,7 @@ func Unmount(target string) error {
 // Mounted tells whether a filesystem is mounted at target, from
 // /proc/self/mountinfo.
 func Mounted(target string) bool {
-	points, err := mountPoints()
+	points, err := MountPoints()
 	if err != nil {
 		return false
 	}
@@ -151,8 +151,8 @@ func Mounted(target string) bool {
 	return false
 }
 
-// mountPoints lists the mount points of /proc/self/mountinfo.
-func mountPoints() ([]string, error) {
+// MountPoints lists the mount points of /proc/self/mountinfo.
+func MountPoints() ([]string, error) {
 	raw, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
@@ -232,7 +232,7 @@ func SyncFS(dir string) error { return syncFS(dir) }
 // UnmountUnder unmounts every filesystem mounted at or below dir, deepest
 // first, detaching what is busy: the mounts a killed process left.
 func UnmountUnder(dir string) error {
-	points, err := mountPoints()
+	points, err := MountPoints()
 	if err != nil {
 		return err
 	}
