@@ -47,7 +47,11 @@ func newAttachCmd(a *app) *cobra.Command {
 				ctx, cancel = interruptible(ctx)
 				defer cancel()
 			}
-			code, err := m.Attach(ctx, r, func(e container.LogEntry) error {
+			var stdin io.Reader
+			if !noStdin {
+				stdin = a.stdin
+			}
+			code, err := m.Attach(ctx, r, stdin, func(e container.LogEntry) error {
 				w := a.stdout
 				if e.Stream == "stderr" {
 					w = a.stderr
@@ -62,9 +66,9 @@ func newAttachCmd(a *app) *cobra.Command {
 		},
 	}
 	f.add(c.Flags())
-	c.Flags().BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN (a detached container's stdin is never attached here)")
+	c.Flags().BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
 	c.Flags().BoolVar(&sigProxy, "sig-proxy", true, "Proxy all received signals to the process")
-	c.Flags().StringVar(&detachKeys, "detach-keys", "", "Override the key sequence for detaching a container (no effect: stdin is not attached)")
+	c.Flags().StringVar(&detachKeys, "detach-keys", "", "Override the key sequence for detaching a container (accepted; no effect: end the input or interrupt with --sig-proxy=false)")
 	return c
 }
 

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -135,3 +138,56 @@ func TestImageEvents(t *testing.T) {
 		t.Errorf("filters are and-ed: %q", out)
 	}
 }
+
+// attach writes to the stdin of a container run with -d -i, which stays
+// open after an attach ends, as docker keeps it.
+func TestAttachStdin(t *testing.T) {
+	bin := strataBin(t)
+	root := busyboxRoot(t)
+	if out, errOut, code := sh(t, root, "run", "-d", "-i", "--name", "c1", "busybox", "sh", "-c", "read a; echo got $a; read b; echo got $b; exit 4"); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	for i, c := range []struct {
+		in, want string
+		code     int
+	}{{"one\n", "got one\n", -1}, {"two\n", "got two\n", 4}} {
+		cmd := exec.Command(bin, "--root", root, "attach", "c1")
+		cmd.Stdin = strings.NewReader(c.in)
+		var out syncBuffer
+		cmd.Stdout = &out
+		if c.code < 0 {
+			// The first attach sees its line echoed, then is interrupted
+			// (not proxied) while the container waits for more.
+			cmd.Args = append(cmd.Args[:4], "--sig-proxy=false", "c1")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			for j := 0; j < 100 && out.Len() < len(c.want); j++ {
+				time.Sleep(50 * time.Millisecond)
+			}
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+		} else if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != c.code {
+			t.Fatalf("attach %d: %v, want exit %d", i, err, c.code)
+		}
+		if out.String() != c.want {
+			t.Fatalf("attach %d: %q, want %q", i, out.String(), c.want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer a test reads while a command writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Len() int { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.Len() }
+
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }

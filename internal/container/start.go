@@ -135,8 +135,13 @@ func (m *Manager) Monitor(r *Record) error {
 	out, errs := log.stream("stdout"), log.stream("stderr")
 	defer out.Close()
 	defer errs.Close()
-	devnull, _ := os.Open(os.DevNull)
-	_, err = m.monitor(r, Stdio{Stdin: devnull, Stdout: out, Stderr: errs}, report)
+	stdin, err := m.detachedStdin(r)
+	if err != nil {
+		json.NewEncoder(report).Encode(startResult{Error: err.Error(), Code: 125})
+		return err
+	}
+	defer stdin.Close()
+	_, err = m.monitor(r, Stdio{Stdin: stdin, Stdout: out, Stderr: errs}, report)
 	return err
 }
 
