@@ -37,9 +37,14 @@ func TestRPMDatabases(t *testing.T) {
 		t.Run(fx.file, func(t *testing.T) {
 			db := gunzipFixture(t, fx.file)
 			c := catalogerFor(fx.path, 0o644)
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
 			got, _, err := c.read(fx.path, int64(len(db)), bytes.NewReader(db), &bytes.Buffer{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Errorf("temporary files left: %v", left)
 			}
 			// go-rpmdb opens a path; it names the format by content.
 			p := filepath.Join(t.TempDir(), filepath.Base(fx.path))
