@@ -508,11 +508,17 @@ func newCpCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if args[1] == "-" { // a tar on stdout, as docker's
+					return m.ArchiveFrom(r, srcP, a.stdout)
+				}
 				return m.CopyFrom(r, srcP, dstP)
 			case dstIn:
 				r, err := m.Get(dstC)
 				if err != nil {
 					return err
+				}
+				if args[0] == "-" { // a tar from stdin, extracted there
+					return m.ExtractTo(cmd.Context(), r, dstP, a.stdin)
 				}
 				return m.CopyTo(r, srcP, dstP)
 			}

@@ -1,13 +1,16 @@
 package container
 
 import (
+	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
-	"time"
+	"syscall"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -218,7 +221,32 @@ func (m *Manager) CopyTo(r *Record, src, dst string) error {
 	})
 }
 
+// copyIn copies the host path src to rel in the container, keeping what
+// docker's cp keeps of each file (it moves a tar): its mode exactly (no
+// umask), its owner's numbers and its modification time, a directory's
+// set once its contents are in.
 func copyIn(croot *os.Root, src, rel string, fi os.FileInfo) error {
+	if err := copyInData(croot, src, rel, fi); err != nil {
+		return err
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	if st != nil {
+		if err := croot.Lchown(rel, int(st.Uid), int(st.Gid)); err != nil {
+			return err
+		}
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return nil // os.Root has no Lchtimes; docker's time of a link is not kept here
+	}
+	if err := croot.Chmod(rel, fi.Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
+		return err
+	}
+	return croot.Chtimes(rel, fi.ModTime(), fi.ModTime())
+}
+
+// copyInData makes rel as src is: a link, a directory with its contents, or
+// a file with its bytes.
+func copyInData(croot *os.Root, src, rel string, fi os.FileInfo) error {
 	switch {
 	case fi.Mode()&os.ModeSymlink != 0:
 		l, err := os.Readlink(src)
@@ -257,10 +285,7 @@ func copyIn(croot *os.Root, src, rel string, fi os.FileInfo) error {
 		}
 		defer in.Close()
 		out, err := croot.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
-		if err := copyAndClose(out, err, in); err != nil {
-			return err
-		}
-		return croot.Chtimes(rel, time.Now(), fi.ModTime())
+		return copyAndClose(out, err, in)
 	}
 	return fmt.Errorf("%s: cannot copy this kind of file", src)
 }
@@ -276,4 +301,98 @@ func copyAndClose(out *os.File, openErr error, in io.Reader) error {
 		return err
 	}
 	return out.Close()
+}
+
+// ArchiveFrom writes the container path src to w as a tar whose top entry
+// is src's base name, as `docker cp CONTAINER:SRC -` does: owners, modes
+// and times as they are in the container. Like CopyFrom it reads through
+// os.Root, and a symlink src is written as the link.
+func (m *Manager) ArchiveFrom(r *Record, src string, w io.Writer) error {
+	return m.withRootfs(r, func(root string) error {
+		rel, err := resolveIn(root, src, false, false)
+		if err != nil {
+			return fmt.Errorf("could not find the file %s in container %s", src, r.Name)
+		}
+		croot, err := os.OpenRoot(root)
+		if err != nil {
+			return err
+		}
+		defer croot.Close()
+		tw := tar.NewWriter(w)
+		if err := archiveOut(tw, croot, rel, filepath.Base(filepath.Join("/", rel))); err != nil {
+			return err
+		}
+		return tw.Close()
+	})
+}
+
+// archiveOut writes rel of the container root, and what is below, under
+// the name name.
+func archiveOut(tw *tar.Writer, croot *os.Root, rel, name string) error {
+	fi, err := croot.Lstat(rel)
+	if err != nil {
+		return err
+	}
+	link := ""
+	if fi.Mode()&os.ModeSymlink != 0 {
+		if link, err = croot.Readlink(rel); err != nil {
+			return err
+		}
+	}
+	hdr, err := tar.FileInfoHeader(fi, link)
+	if err != nil {
+		return nil // sockets: a tar cannot hold them
+	}
+	hdr.Name, hdr.Uname, hdr.Gname = name, "", ""
+	if fi.IsDir() {
+		hdr.Name += "/"
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	switch {
+	case fi.Mode().IsRegular():
+		f, err := croot.Open(rel)
+		if err != nil {
+			return err
+		}
+		_, err = io.CopyN(tw, f, hdr.Size)
+		f.Close()
+		return err
+	case fi.IsDir():
+		d, err := croot.Open(rel)
+		if err != nil {
+			return err
+		}
+		names, err := d.Readdirnames(-1)
+		d.Close()
+		if err != nil {
+			return err
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if err := archiveOut(tw, croot, filepath.Join(rel, n), name+"/"+n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ExtractTo extracts the tar read from tr into the container directory
+// dst, as `docker cp - CONTAINER:DST` does; dst must be a directory. The
+// tar goes through layer.Apply, so no entry lands outside dst.
+func (m *Manager) ExtractTo(ctx context.Context, r *Record, dst string, tr io.Reader) error {
+	notDir := fmt.Errorf("destination %q must be a directory", r.Name+":"+dst)
+	return m.withRootfs(r, func(root string) error {
+		rel, err := resolveIn(root, dst, true, false)
+		if err != nil {
+			return notDir
+		}
+		if fi, err := os.Lstat(filepath.Join(root, rel)); err != nil || !fi.IsDir() {
+			return notDir
+		}
+		_, err = layer.Apply(ctx, filepath.Join(root, rel), tr, layer.ApplyOptions{})
+		return err
+	})
 }
