@@ -383,6 +383,12 @@ func newLoginCmd(a *app) *cobra.Command {
 					return errors.New("--password and --password-stdin are mutually exclusive")
 				}
 			}
+			if user == "" && password == "" && !passwordStdin {
+				done, err := a.loginAgain(cmd.Context(), f, server)
+				if done || err != nil {
+					return err
+				}
+			}
 			in := bufio.NewReader(a.stdin)
 			if passwordStdin {
 				if user == "" {
@@ -437,6 +443,30 @@ func newLoginCmd(a *app) *cobra.Command {
 	c.Flags().StringVarP(&password, "password", "p", "", "Password")
 	c.Flags().BoolVar(&passwordStdin, "password-stdin", false, "Take the password from stdin")
 	return c
+}
+
+// loginAgain is docker's login with no user named: the credentials an
+// earlier login stored are tried first (done when they work); when there
+// are none, or they fail, the user is asked as usual.
+func (a *app) loginAgain(ctx context.Context, f registryFlags, server string) (done bool, err error) {
+	cl, _, err := a.registryClient(f, true)
+	if err != nil {
+		return false, err
+	}
+	user, password, ok, err := cl.StoredLogin(server)
+	if err != nil || !ok {
+		return false, err
+	}
+	fmt.Fprintf(a.stderr, "Authenticating with existing credentials... [Username: %s]\n\n", user)
+	fmt.Fprint(a.stderr, " Info -> To login with a different account, run 'docker logout' followed by 'docker login'\n\n\n")
+	ctx, cancel := interruptible(ctx)
+	defer cancel()
+	if _, err := cl.Login(ctx, server, user, password); err != nil {
+		fmt.Fprintf(a.stderr, "Login did not succeed, error: %v\n", err)
+		return false, nil
+	}
+	fmt.Fprintln(a.stdout, "Login Succeeded")
+	return true, nil
 }
 
 func newLogoutCmd(a *app) *cobra.Command {

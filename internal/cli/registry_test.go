@@ -341,6 +341,16 @@ func TestLoginPushPull(t *testing.T) {
 	if err != nil || !strings.Contains(string(cfg), reg.Host) {
 		t.Fatalf("config.json: %v %s", err, cfg)
 	}
+	// Logged in already, no input: the stored credentials, as docker 28's
+	// client on the 20.10 engine (recorded: `docker login localhost:5000
+	// </dev/null` printed "Login Succeeded" on stdout, rc 0, and on stderr
+	// "Authenticating with existing credentials... [Username: bob]\n\n
+	// Info -> To login with a different account, run 'docker logout'
+	// followed by 'docker login'\n\n\n").
+	out, errOut, code := strata(t, root, "", "login", reg.Host)
+	if code != 0 || out != "Login Succeeded\n" || !strings.HasPrefix(errOut, "Authenticating with existing credentials... [Username: alice]\n\n Info -> To login with a different account, run 'docker logout' followed by 'docker login'\n\n\n") {
+		t.Errorf("login with stored credentials: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 	mustRun(t, root, "push", "app:1", reg.Host+"/private/app:1")
 	mustRun(t, t.TempDir(), "pull", reg.Host+"/private/app:1")
 	if out := mustRun(t, root, "logout", reg.Host); !strings.Contains(out, "Removing login credentials for "+reg.Host) {
@@ -351,6 +361,10 @@ func TestLoginPushPull(t *testing.T) {
 	}
 	if out := mustRun(t, root, "logout", reg.Host); !strings.Contains(out, "Not logged in") {
 		t.Errorf("second logout: %s", out)
+	}
+	// Nothing stored: asked for, and no input is an error.
+	if out, errOut, code := strata(t, root, "", "login", reg.Host); code == 0 || out != "Username: " || !strings.Contains(errOut, "username is required") {
+		t.Errorf("login after logout with no input: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 

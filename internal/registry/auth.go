@@ -123,6 +123,28 @@ func (c *Client) Login(ctx context.Context, host, user, password string) (string
 	return cf.Filename, nil
 }
 
+// StoredLogin is the user name and password saved for host by an earlier
+// login (docker's config.json or its credential helper); ok is false when
+// there are none.
+func (c *Client) StoredLogin(host string) (user, password string, ok bool, err error) {
+	if host == "" || host == "docker.io" {
+		host = name.DefaultRegistry
+	}
+	reg, err := c.Registry(host)
+	if err != nil {
+		return "", "", false, fmt.Errorf("invalid registry %q: %v", host, err)
+	}
+	cf, err := config.Load(configDir())
+	if err != nil {
+		return "", "", false, err
+	}
+	ac, err := cf.GetAuthConfig(credentialKey(reg))
+	if err != nil {
+		return "", "", false, err
+	}
+	return ac.Username, ac.Password, ac.Username != "" && ac.Password != "", nil
+}
+
 // ErrNotLoggedIn is returned by Logout when there was nothing to remove.
 var ErrNotLoggedIn = errors.New("not logged in")
 
