@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -91,6 +92,32 @@ func TestPsImageAfterRetag(t *testing.T) {
 		}
 		if got := strings.TrimSpace(mustRun(t, root, "ps", "-a", "--no-trunc", "--format", "{{.Image}}")); got != s.noTr {
 			t.Errorf("after tag %v: ps --no-trunc IMAGE %q, want %q", s.retag, got, s.noTr)
+		}
+	}
+}
+
+// TestSystemDfContainers: system df counts containers as docker 20.10
+// does, and -v lists them. Recorded (a running container that wrote 4
+// bytes, five stopped or created ones with nothing written):
+//
+//	$ docker system df
+//	Containers      6         2         4B        0B (0%)
+//	$ docker system df -v
+//	Containers space usage:
+//
+//	CONTAINER ID   IMAGE                           COMMAND                  LOCAL VOLUMES   SIZE      CREATED              STATUS        NAMES
+//	d9e7e533a7be   localhost:5000/busybox:latest   "sh -c 'echo abc > /…"   0               4B        1 second ago         Up 1 second   hf-df
+//	26f5a2d48e87   localhost:5000/busybox:latest   "true"                   0               0B        3 minutes ago        Exited (0) 3 minutes ago   hc-d
+func TestSystemDfContainers(t *testing.T) {
+	root := fixture(t)
+	mustRun(t, root, "create", "--pull", "never", "--name", "c1", "mybox:1", "true")
+	out := mustRun(t, root, "system", "df", "-v")
+	for _, want := range []string{
+		`(?m)^Containers\s+1\s+0\s+0B\s+0B$`,
+		`(?m)^Containers space usage:\n\nCONTAINER ID\s+IMAGE\s+COMMAND\s+LOCAL VOLUMES\s+SIZE\s+CREATED\s+STATUS\s+NAMES\n[0-9a-f]{12}\s+mybox:1\s+"true"\s+0\s+0B\s+.* ago\s+Created\s+c1\n`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("system df -v does not match %s:\n%s", want, out)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/builder"
+	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/store"
 )
@@ -70,6 +71,12 @@ func (a *app) diskUsage(st *store.Store, verbose bool) error {
 	if err != nil {
 		return err
 	}
+	cs := &containerUsage{}
+	if du.Containers > 0 { // opening the containers makes their directories
+		if cs, err = a.containerUsage(); err != nil {
+			return err
+		}
+	}
 	pct := ""
 	if du.ImagesSize > 0 {
 		pct = fmt.Sprintf(" (%d%%)", du.Reclaimable*100/du.ImagesSize)
@@ -77,7 +84,7 @@ func (a *app) diskUsage(st *store.Store, verbose bool) error {
 	tw := tabwriter.NewWriter(a.stdout, 10, 1, 3, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
 	fmt.Fprintf(tw, "Images\t%d\t%d\t%s\t%s%s\n", du.Images, du.ActiveImages, humanSize(du.ImagesSize), humanSize(du.Reclaimable), pct)
-	fmt.Fprintf(tw, "Containers\t%d\t-\t-\t-\n", du.Containers)
+	fmt.Fprintf(tw, "Containers\t%d\t%d\t%s\t%s\n", len(cs.rows), cs.active, humanSize(cs.size), reclaimable(cs.reclaimable, cs.size))
 	// Build cache: the layer blobs cache records keep (each once), and
 	// what of it no image uses (what `builder prune` reclaims).
 	fmt.Fprintf(tw, "Build Cache\t%d\t0\t%s\t%s\n", du.CacheRecords, humanSize(cu.Size), humanSize(cu.Reclaimable))
@@ -95,7 +102,66 @@ func (a *app) diskUsage(st *store.Store, verbose bool) error {
 	if err := a.imagesSpaceUsage(st, du); err != nil {
 		return err
 	}
+	if err := a.containersSpaceUsage(cs); err != nil {
+		return err
+	}
 	return a.storeSpaceUsage(st)
+}
+
+// containerUsage is what system df says of containers, as docker does:
+// each one's own layer, what the stopped ones hold being reclaimable.
+type containerUsage struct {
+	rows              []psRow
+	sizes             []int64
+	active            int
+	size, reclaimable int64
+}
+
+func (a *app) containerUsage() (*containerUsage, error) {
+	m, err := a.containers(&containerFlags{})
+	if err != nil {
+		return nil, err
+	}
+	rs, err := m.List()
+	if err != nil {
+		return nil, err
+	}
+	u := &containerUsage{}
+	now := a.now()
+	for _, r := range rs {
+		row := containerRow(m, r, now, false)
+		n := m.LayerSize(r)
+		u.rows, u.sizes = append(u.rows, row), append(u.sizes, n)
+		u.size += n
+		if row.State == container.Running {
+			u.active++
+		} else {
+			u.reclaimable += n
+		}
+	}
+	return u, nil
+}
+
+// reclaimable is docker's RECLAIMABLE: the bytes, and their share of size
+// when there is any.
+func reclaimable(n, size int64) string {
+	if size == 0 {
+		return humanSize(n)
+	}
+	return fmt.Sprintf("%s (%d%%)", humanSize(n), n*100/size)
+}
+
+// containersSpaceUsage is df -v's table of containers, docker's columns
+// (strata has no volumes: LOCAL VOLUMES is 0).
+func (a *app) containersSpaceUsage(u *containerUsage) error {
+	a.println("\nContainers space usage:")
+	a.println()
+	tw := tabwriter.NewWriter(a.stdout, 10, 1, 3, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES")
+	for i, r := range u.rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t0\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, humanSize(u.sizes[i]), r.RunningFor, r.Status, r.Names)
+	}
+	return tw.Flush()
 }
 
 // storeSpaceUsage is df -v's account of every byte under the store root,
