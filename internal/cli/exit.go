@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 
 	"github.com/strata-dev/strata/internal/errdefs"
@@ -22,11 +23,15 @@ const (
 )
 
 // exitCode is the one place where an error becomes the process's exit
-// status: an *errdefs.ExitError's own code, else exitFailure.
+// status: an *errdefs.ExitError's own code, 128+n for a command a signal
+// interrupted, else exitFailure.
 func exitCode(err error) int {
 	var ee *errdefs.ExitError
 	if errors.As(err, &ee) {
 		return ee.Code
+	}
+	if sig := interruptedBy.Load(); sig != 0 && errors.Is(err, context.Canceled) {
+		return 128 + int(sig) // a build or pull stopped by ^C: 130
 	}
 	return exitFailure
 }

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -59,5 +62,42 @@ func TestContainerHabitsAsDocker(t *testing.T) {
 			t.Fatalf("exec -d: /tmp/o is %q", out)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestBuildInterruptedExits130: ^C during a build exits 130, as docker's
+// client killed by SIGINT does (the shell's 128+2); BuildKit's client, when
+// a RUN fails, exits 1 whatever the RUN's status (docker 20.10's classic
+// builder gave the RUN's own: `RUN exit 3` -> 3; strata follows BuildKit).
+func TestBuildInterruptedExits130(t *testing.T) {
+	bin := strataBin(t)
+	root := busyboxRoot(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox\nRUN echo started; sleep 60\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--root", root, "build", "--progress", "plain", dir)
+	var errOut syncBuffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(errOut.String(), "started"); i++ {
+		if i == 600 {
+			cmd.Process.Kill()
+			t.Fatalf("the RUN did not start:\n%s", errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("build interrupted: exit %d, want 130\n%s", code, errOut.String())
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox\nRUN exit 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, code := sh(t, root, "build", "-q", dir); code != 1 {
+		t.Errorf("build of a failing RUN: exit %d, want 1 (BuildKit's)", code)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -122,8 +123,27 @@ func interruptible(parent context.Context) (context.Context, context.CancelFunc)
 	if parent == nil {
 		parent = context.Background()
 	}
-	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case sig := <-sigs:
+			interruptedBy.Store(int32(sig.(syscall.Signal)))
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		cancel()
+	}
 }
+
+// interruptedBy is the signal that cancelled a command through
+// interruptible (0: none): the command then exits 128+n, as docker's
+// client killed by it does (130 for SIGINT).
+var interruptedBy atomic.Int32
 
 func newPullCmd(a *app) *cobra.Command {
 	var f registryFlags
