@@ -173,6 +173,7 @@ type builder struct {
 
 	mu       sync.Mutex
 	records  map[string]*cache.Record // all records, loaded for explaining
+	origin   string                   // this build's Dockerfile and target (cache.Record.Origin)
 	newRecs  []*cache.Record
 	hits     []string
 	cached   int
@@ -210,6 +211,7 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	if o.Timestamp != nil {
 		b.start = o.Timestamp.UTC()
 	}
+	b.origin = buildOrigin(o)
 	tmpRoot := st.Path(store.BuildTmp)
 	if err := os.MkdirAll(tmpRoot, 0o700); err != nil {
 		return nil, err
@@ -678,4 +680,21 @@ func (m mapEnv) Keys() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// buildOrigin names the Dockerfile and target of a build (cache.Record.
+// Origin): the Dockerfile's absolute path, or for one read from stdin the
+// context's, "-" with none.
+func buildOrigin(o Options) string {
+	p := o.DockerfilePath
+	if p == "" && o.ContextDir != "" {
+		p = filepath.Join(o.ContextDir, "(stdin)")
+	}
+	if p == "" {
+		return "-#" + o.Target
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	return p + "#" + o.Target
 }

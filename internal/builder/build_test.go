@@ -296,3 +296,44 @@ func TestCopyFeatures(t *testing.T) {
 }
 
 func emptyFS() *conformance.FS { return conformance.NewFS() }
+
+// TestExplainOnlySameDockerfile: a miss is explained against the earlier
+// builds of the same Dockerfile and target, not against another
+// Dockerfile's step on the same parent (unless --explain-cache asks for
+// the closest record of any build).
+func TestExplainOnlySameDockerfile(t *testing.T) {
+	e := newEnv(t, map[string]string{
+		"a/Dockerfile": "FROM scratch\nCOPY f /f\nCOPY f /a\n",
+		"b/Dockerfile": "FROM scratch\nCOPY f /f\nCOPY f /b\n",
+		"f":            "1",
+	})
+	build := func(df string, o Options) string {
+		t.Helper()
+		o.DockerfilePath = filepath.Join(e.ctx, df)
+		raw, err := os.ReadFile(o.DockerfilePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Dockerfile = raw
+		_, out, err := e.build(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	build("a/Dockerfile", Options{})
+	if out := build("b/Dockerfile", Options{}); strings.Contains(out, "instruction changed") || !strings.Contains(out, "cache miss: no earlier build of this step") {
+		t.Errorf("b explained against a's build:\n%s", out)
+	}
+	if out := build("b/Dockerfile", Options{NoCache: true}); strings.Contains(out, "instruction changed") {
+		t.Errorf("--no-cache explained:\n%s", out)
+	}
+	writeTree(t, e.ctx, map[string]string{"b/Dockerfile": "FROM scratch\nCOPY f /f\nCOPY f /b2\n"})
+	if out := build("b/Dockerfile", Options{}); !strings.Contains(out, `cache miss: instruction changed: was "COPY f /b `) {
+		t.Errorf("the same Dockerfile's change is not explained:\n%s", out)
+	}
+	writeTree(t, e.ctx, map[string]string{"a/Dockerfile": "FROM scratch\nCOPY f /f\nCOPY f /c\n"})
+	if out := build("a/Dockerfile", Options{ExplainCache: true}); !strings.Contains(out, `cache miss: instruction changed: was "COPY f /`) {
+		t.Errorf("--explain-cache does not compare with the closest record:\n%s", out)
+	}
+}

@@ -417,6 +417,9 @@ func (b *builder) record(r *cache.Record, onlyNew bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r.OnlyNew = onlyNew
+	if r.Origin == "" {
+		r.Origin = b.origin
+	}
 	b.newRecs = append(b.newRecs, r)
 }
 
@@ -666,7 +669,11 @@ func (s *stage) explain(k cache.Key) string {
 		if i > 0 && chain[i-1].base && chain[i-1].key.Base != "" {
 			parent = &chain[i-1].key
 		}
-		why := cache.Explain(l.key, parent, all)
+		origin := b.origin
+		if b.o.ExplainCache {
+			origin = "" // asked: the closest record of any build
+		}
+		why := cache.Explain(l.key, parent, all, origin)
 		if i < len(chain)-1 {
 			return fmt.Sprintf("%s (at %q)", why, l.label)
 		}

@@ -66,6 +66,11 @@ type Record struct {
 	// Comment and EmptyLayer complete the history entry.
 	Comment  string    `json:"comment,omitempty"`
 	LastUsed time.Time `json:"lastUsed"`
+	// Origin is the build that made the record: its Dockerfile and
+	// target. A miss is explained by default only against the records of
+	// the same origin (an unrelated Dockerfile's step on the same parent
+	// says nothing of this one), against all with --explain-cache.
+	Origin string `json:"origin,omitempty"`
 	// Blobs is metadata.Roots' field: the layer blob stays alive as long
 	// as the record.
 	Blobs []digest.Digest `json:"blobs,omitempty"`

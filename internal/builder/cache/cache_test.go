@@ -51,7 +51,7 @@ func TestExplain(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := Explain(c.key, c.parent, all); got != c.want {
+			if got := Explain(c.key, c.parent, all, ""); got != c.want {
 				t.Fatalf("got %q\nwant %q", got, c.want)
 			}
 		})

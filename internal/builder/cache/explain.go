@@ -50,12 +50,13 @@ func digestOf(s string) string {
 }
 
 // Explain says why key k has no record, comparing it with the recorded
-// keys. parent is the key of the step before when it is a stage's base
-// (nil otherwise): a first step can then say that the base image changed.
-func Explain(k Key, parent *Key, all map[string]*Record) string {
+// keys (only those of origin, Record.Origin, unless origin is ""). parent
+// is the key of the step before when it is a stage's base (nil otherwise):
+// a first step can then say that the base image changed.
+func Explain(k Key, parent *Key, all map[string]*Record, origin string) string {
 	var siblings []*Record
 	for _, r := range all {
-		if r.Key.Parent == k.Parent && k.Parent != "" {
+		if r.Key.Parent == k.Parent && k.Parent != "" && (origin == "" || r.Origin == origin) {
 			siblings = append(siblings, r)
 		}
 	}
