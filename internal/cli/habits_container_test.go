@@ -101,3 +101,58 @@ func TestBuildInterruptedExits130(t *testing.T) {
 		t.Errorf("build of a failing RUN: exit %d, want 1 (BuildKit's)", code)
 	}
 }
+
+// TestForegroundRunKilled: `strata run --rm` killed with SIGKILL leaves
+// nothing once the next command has looked: the container's process is
+// killed, the state is not left "running", and --rm is honoured (the
+// reconcile of internal/container). docker's client killed with SIGKILL
+// leaves the container to its daemon, which runs it to its end and then
+// removes it: strata has no daemon, so the next command ends it.
+func TestForegroundRunKilled(t *testing.T) {
+	bin := strataBin(t)
+	root := busyboxRoot(t)
+	cmd := exec.Command(bin, "--root", root, "run", "--rm", "--name", "fg", "busybox", "sh", "-c", "echo ready; exec sleep 6171")
+	var out syncBuffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(out.String(), "ready"); i++ {
+		if i == 600 {
+			cmd.Process.Kill()
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i := 0; len(sleepers(t, "6171")) == 0; i++ { // the check below can see it
+		if i == 600 {
+			cmd.Process.Kill()
+			t.Fatal("no process runs sleep 6171")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if got, errOut, code := sh(t, root, "ps", "-a", "--format", "{{.Names}} {{.Status}}"); code != 0 || got != "" {
+		t.Errorf("ps -a after the foreground run was killed: %q %s (want nothing: --rm)", got, errOut)
+	}
+	if pids := sleepers(t, "6171"); len(pids) > 0 {
+		t.Errorf("the container's process still runs: %v", pids)
+	}
+}
+
+// sleepers lists the processes running `sleep arg`.
+func sleepers(t *testing.T, arg string) []string {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.HasSuffix(string(raw), "sleep\x00"+arg+"\x00") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
