@@ -28,7 +28,7 @@ func newSystemCmd(a *app) *cobra.Command {
 		},
 	}
 	df.Flags().BoolVarP(&verbose, "verbose", "v", false, "Show detailed information on space usage")
-	sys.AddCommand(df, newSystemPruneCmd(a))
+	sys.AddCommand(df, newSystemPruneCmd(a), newEventsCmd(a))
 	return sys
 }
 

@@ -252,7 +252,11 @@ func (m *Manager) probe(ctx context.Context, r *Record, args []string) HealthRes
 			return err
 		}
 		defer devnull.Close()
+		died := m.execEvents(r, p.Args)
 		res.ExitCode, err = ex.ExecContext(ctx, r.ID, m.bundle(r.ID), p, Stdio{Stdin: devnull, Stdout: &out, Stderr: &out})
+		if err == nil {
+			died(res.ExitCode)
+		}
 		return err
 	}()
 	res.End = time.Now().UTC()

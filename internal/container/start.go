@@ -429,10 +429,12 @@ func (m *Manager) Exec(r *Record, o ExecOptions, stdio Stdio) error {
 	if err != nil {
 		return err
 	}
+	died := m.execEvents(r, p.Args)
 	code, err := ex.Exec(r.ID, m.bundle(r.ID), p, stdio)
 	if err != nil {
 		return err
 	}
+	died(code)
 	if code != 0 {
 		return &ExitError{Code: code}
 	}
