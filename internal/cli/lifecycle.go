@@ -37,6 +37,7 @@ func newRenameCmd(a *app) *cobra.Command {
 
 func newRestartCmd(a *app) *cobra.Command {
 	var seconds int
+	var sig string
 	var f containerFlags
 	c := &cobra.Command{
 		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
@@ -52,7 +53,7 @@ func newRestartCmd(a *app) *cobra.Command {
 				return err
 			}
 			return a.each(m, args, func(r *container.Record) error {
-				if err := m.Restart(r, time.Duration(seconds)*time.Second, self, a.monitorArgs(m, &f, r)); err != nil {
+				if err := m.Restart(r, sig, time.Duration(seconds)*time.Second, self, a.monitorArgs(m, &f, r)); err != nil {
 					return err
 				}
 				a.println(argFor(args, r))
@@ -61,6 +62,7 @@ func newRestartCmd(a *app) *cobra.Command {
 		},
 	}
 	f.add(c.Flags())
+	c.Flags().StringVarP(&sig, "signal", "s", "", "Signal to send to the container (default: its stop signal, else SIGTERM)")
 	c.Flags().IntVarP(&seconds, "time", "t", 10, "Seconds to wait for stop before killing the container")
 	c.Flags().IntVar(&seconds, "timeout", 10, "Seconds to wait for stop before killing the container (current docker's name for --time)")
 	return c

@@ -67,10 +67,14 @@ func (m *Manager) setPaused(id string, paused bool) error {
 	return m.setState(id, s)
 }
 
-// Restart stops the container (as Stop, when it runs) and starts it
-// again detached, as docker restart does.
-func (m *Manager) Restart(r *Record, timeout time.Duration, self string, args []string) error {
-	if err := m.Stop(r, timeout); err != nil {
+// Restart stops the container (as Stop, with sig instead of its stop
+// signal when given) and starts it again detached, as docker restart does.
+func (m *Manager) Restart(r *Record, sig string, timeout time.Duration, self string, args []string) error {
+	stop := *r
+	if sig != "" {
+		stop.Config.StopSignal = sig
+	}
+	if err := m.Stop(&stop, timeout); err != nil {
 		return err
 	}
 	if err := m.StartDetached(r, self, args); err != nil {
