@@ -506,3 +506,52 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// A store that has a layer only in another form (pulled gzip-compressed)
+// loads an archive whose manifest names the layer uncompressed: the image
+// keeps its manifest, and every blob that manifest names is stored.
+func TestLoadLayerKnownInAnotherForm(t *testing.T) {
+	for _, f := range []archive.Format{archive.DockerArchive, archive.OCIArchive} {
+		t.Run(string(f), func(t *testing.T) {
+			st := newStore(t)
+			im := twoLayers(t, st, layer.Uncompressed, "strata-test/app:1")
+			p := save(t, st, f, im, "strata-test/app:1")
+
+			st2 := newStore(t)
+			gz := twoLayers(t, st2, layer.Gzip, "strata-test/pulled:1")
+			_, ids := layerDigests(im)
+			if _, gzIDs := layerDigests(gz); !equal(ids, gzIDs) {
+				t.Fatalf("the gzip image unpacks to %v, the uncompressed one to %v", gzIDs, ids)
+			}
+			// A manifest-less (docker 20.10) archive of the top layer
+			// stores nothing: the gzip form serves, the held file goes.
+			legacy, _ := archivetest.LegacyArchive(t, []archivetest.LegacyImage{{RepoTags: []string{"strata-test/legacy:1"}, Layers: [][]byte{testutil.Tar(t, testutil.Entry{Name: "etc/hello", Body: "hello\n"})}}})
+			if res, err := archive.Load(st2, bytes.NewReader(legacy)); err != nil {
+				t.Fatal(err)
+			} else if res.BlobsSkipped != 1 {
+				t.Errorf("legacy load skipped %d blobs, want 1", res.BlobsSkipped)
+			}
+			load(t, st2, p)
+			got := mustResolve(t, st2, "strata-test/app:1")
+			if got.ID != im.ID || got.Manifest.Digest != im.Manifest.Digest {
+				t.Errorf("loaded %s (manifest %s), saved %s (manifest %s)", got.ID, got.Manifest.Digest, im.ID, im.Manifest.Digest)
+			}
+			for _, l := range got.Layers {
+				if !st2.HasBlob(l.Digest) {
+					t.Errorf("layer %s of the loaded image is not stored", l.Digest)
+				}
+			}
+			blobs, _ := layerDigests(got)
+			if want, _ := layerDigests(im); !equal(blobs, want) {
+				t.Errorf("loaded layers %v, want %v", blobs, want)
+			}
+			// The gzip image is untouched and both still export.
+			for _, ref := range []string{"strata-test/app:1", "strata-test/pulled:1"} {
+				save(t, st2, archive.OCIArchive, mustResolve(t, st2, ref), ref)
+			}
+			if ingest, _ := os.ReadDir(filepath.Join(st2.Path(store.Blobs), "ingest")); len(ingest) != 0 {
+				t.Errorf("%d temporary files left in ingest/", len(ingest))
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/strata-dev/strata/internal/content"
 	"github.com/strata-dev/strata/internal/fanout"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
@@ -53,6 +54,13 @@ type blobResult struct {
 	comp     layer.Compression
 	layerErr error           // the blob is not a valid layer
 	rec      *metadata.Layer // the store already had this layer
+	// own is this blob itself when rec is the same layer stored in another
+	// form (gzip-compressed where the archive has it uncompressed): a
+	// manifest kept verbatim may name this form, so its file is held,
+	// unstored, until assemble knows (held is closed when the load ends).
+	own *blobResult
+	// held is own's unstored file; nil once stored.
+	held *content.Writer
 }
 
 type loader struct {
@@ -61,6 +69,7 @@ type loader struct {
 	byDigest map[digest.Digest]metadata.Layer
 	byDiffID map[digest.Digest]metadata.Layer
 	kept     int64
+	held     []*content.Writer // blobs kept back by ingest, dropped at the end unless stored
 	buf      []byte
 	result   LoadResult
 }
@@ -94,6 +103,11 @@ func load(st *store.Store, r io.Reader) (*LoadResult, error) {
 	defer lk.Unlock()
 	l := &loader{st: st, entries: map[string]*loadEntry{}, byDigest: map[digest.Digest]metadata.Layer{},
 		byDiffID: map[digest.Digest]metadata.Layer{}, buf: make([]byte, 2<<20)}
+	defer func() {
+		for _, w := range l.held {
+			w.Close()
+		}
+	}()
 	recs, err := st.LayerRecords()
 	for _, rec := range recs {
 		l.byDigest[rec.Digest] = rec
@@ -224,7 +238,12 @@ func (l *loader) ingest(src io.Reader, name string, expected digest.Digest, head
 	if err != nil {
 		return nil, err
 	}
-	defer w.Close()
+	holding := false
+	defer func() {
+		if !holding {
+			w.Close()
+		}
+	}()
 	comp := layer.Detect(head)
 	pr, pw := io.Pipe()
 	type checked struct {
@@ -277,6 +296,13 @@ func (l *loader) ingest(src io.Reader, name string, expected digest.Digest, head
 		r = l.known(rec, ok)
 	}
 	if r != nil {
+		if r.Digest != res.digest {
+			// The same layer in another form: kept back in case a
+			// manifest names this one (assemble decides).
+			own := *res
+			res.own, own.held, holding = &own, w, true
+			l.held = append(l.held, w)
+		}
 		// Already stored: the temporary file is dropped unsynced.
 		res.rec = r
 		res.digest, res.size, res.usize, res.content = r.Digest, r.Size, r.UncompressedSize, r.ContentSize
@@ -351,6 +377,10 @@ func (l *loader) assemble() error {
 				}
 			}
 			res := e.res
+			if rl.desc.Digest != "" && res.digest != rl.desc.Digest && res.own != nil && res.own.digest == rl.desc.Digest {
+				// The manifest names the form the store lacks.
+				res = res.own
+			}
 			if res.layerErr != nil {
 				return fmt.Errorf("layer %d (%s, %s): %w", i, res.digest, rl.path, res.layerErr)
 			}
@@ -378,6 +408,16 @@ func (l *loader) assemble() error {
 	// Every image is valid: commit.
 	for _, p := range plans {
 		for _, res := range p.news {
+			if res.held != nil {
+				if _, err := res.held.Commit(res.digest, res.size); err != nil {
+					return err
+				}
+				if res.held.Written() {
+					l.result.BlobsWritten++
+					l.result.BytesWritten += res.size
+				}
+				res.held = nil
+			}
 			if _, err := l.st.IngestLayer(layer.Blob{Digest: res.digest, DiffID: res.diffID, Size: res.size, UncompressedSize: res.usize, ContentSize: res.content, Compression: res.comp}, store.LayerMediaType(res.comp)); err != nil {
 				return err
 			}
