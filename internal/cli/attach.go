@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -22,14 +23,21 @@ var proxiedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP
 func newAttachCmd(a *app) *cobra.Command {
 	var f containerFlags
 	var noStdin, sigProxy bool
-	var detachKeys string
+	detachKeys := defaultDetachKeys
 	c := &cobra.Command{
 		Use:   "attach [OPTIONS] CONTAINER",
 		Short: "Attach local standard input, output, and error streams to a running container",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			keys, err := parseDetachKeys(detachKeys)
+			if err != nil {
+				return err
+			}
 			m, r, err := a.container(&f, args[0])
 			if err != nil {
+				return err
+			}
+			if err := a.checkTTY(!noStdin, r.Config.Tty); err != nil {
 				return err
 			}
 			ctx, cancel := context.WithCancel(cmd.Context())
@@ -51,6 +59,18 @@ func newAttachCmd(a *app) *cobra.Command {
 			if !noStdin {
 				stdin = a.stdin
 			}
+			detached := false
+			if stdin != nil && r.Config.Tty {
+				// A terminal of the container's: this one passes every key
+				// on (raw), the detach keys end the attach, and the
+				// container's terminal gets this one's size.
+				restore, err := rawTerminal(a.stdin.(*os.File), func(rows, cols uint16) { m.ResizeTerminal(r, rows, cols) })
+				if err != nil {
+					return err
+				}
+				defer restore()
+				stdin = &escapeReader{r: stdin, keys: keys, detach: func() { detached = true; cancel() }}
+			}
 			code, err := m.Attach(ctx, r, stdin, func(e container.LogEntry) error {
 				w := a.stdout
 				if e.Stream == "stderr" {
@@ -59,6 +79,11 @@ func newAttachCmd(a *app) *cobra.Command {
 				_, err := io.WriteString(w, e.Log)
 				return err
 			})
+			if detached {
+				// docker's words and status, without an "Error:".
+				fmt.Fprintln(a.stderr, errDetached)
+				return errdefs.Exit(1, nil)
+			}
 			if err != nil || code <= 0 {
 				return err
 			}
@@ -68,7 +93,7 @@ func newAttachCmd(a *app) *cobra.Command {
 	f.add(c.Flags())
 	c.Flags().BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
 	c.Flags().BoolVar(&sigProxy, "sig-proxy", true, "Proxy all received signals to the process")
-	c.Flags().StringVar(&detachKeys, "detach-keys", "", "Override the key sequence for detaching a container (accepted; no effect: end the input or interrupt with --sig-proxy=false)")
+	c.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "Override the key sequence for detaching a container (of a -t container: the keys are passed on to it otherwise, as docker's)")
 	return c
 }
 

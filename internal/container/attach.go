@@ -76,3 +76,27 @@ func openStdinWriter(p string) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), p), nil
 }
+
+// ResizeTerminal gives a running -t container's terminal rows x cols, as
+// docker's attach does with the size of the terminal it runs in. The
+// terminal is the one its runtime made (in the container's own devpts);
+// it is reopened through its first process's stdin, and the kernel tells
+// the process group in its foreground with SIGWINCH.
+func (m *Manager) ResizeTerminal(r *Record, rows, cols uint16) error {
+	if !r.Config.Tty {
+		return nil
+	}
+	pid := m.Pid(r)
+	if pid <= 0 {
+		return errors.New("the container is not running")
+	}
+	fd, err := unix.Open(fmt.Sprintf("/proc/%d/fd/0", pid), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("the container's terminal: %w", err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err != nil {
+		return fmt.Errorf("the container's stdin is not a terminal: %w", err)
+	}
+	return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+}

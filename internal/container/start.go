@@ -337,14 +337,16 @@ func (m *Manager) Kill(r *Record, sig string) error {
 		return err
 	}
 	sig = strings.TrimPrefix(strings.ToUpper(sig), "SIG")
-	if err := rt.Kill(r.ID, sig); err != nil {
-		return err
-	}
 	num := sig
 	if n := unix.SignalNum("SIG" + sig); n != 0 {
 		num = strconv.Itoa(int(n))
 	}
+	// Logged before it is sent: the monitor logs the container's die as
+	// soon as the signal ends it, which must come after its cause.
 	m.event(r, "kill", "signal", num)
+	if err := rt.Kill(r.ID, sig); err != nil {
+		return err
+	}
 	if m.State(r.ID).Paused {
 		// A frozen process gets its signal once thawed, as docker
 		// resumes a paused container it kills.
