@@ -194,3 +194,30 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 func (b *syncBuffer) Len() int { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.Len() }
 
 func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// stop -s sends that signal instead of the stop signal (current docker's
+// flag):
+//
+//	$ docker run -d --name s1 busybox sh -c "trap 'echo got USR1; exit 7' USR1; while :; do sleep 0.1; done"
+//	$ docker stop -s USR1 -t 5 s1; docker logs s1; docker inspect -f '{{.State.ExitCode}}' s1
+//	s1 / got USR1 / 7
+func TestStopSignal(t *testing.T) {
+	strataBin(t)
+	root := busyboxRoot(t)
+	if out, errOut, code := sh(t, root, "run", "-d", "--name", "c1", "busybox", "sh", "-c", "trap 'echo got USR1; exit 7' USR1; while :; do sleep 0.1; done"); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	for _, s := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stop", "-s", "USR1", "-t", "30", "c1"}, "c1\n"},
+		{[]string{"logs", "c1"}, "got USR1\n"},
+		{[]string{"inspect", "-f", "{{.State.ExitCode}}", "c1"}, "7\n"},
+		{[]string{"events", "--since", "10m", "--until", "0s", "--filter", "event=kill", "--format", "{{.Actor.Attributes.signal}}"}, "10\n"},
+	} {
+		if out, errOut, code := sh(t, root, s.args...); code != 0 || out != s.want {
+			t.Errorf("strata %v: %d %q %q, want %q", s.args, code, out, errOut, s.want)
+		}
+	}
+}
