@@ -6,15 +6,16 @@ import (
 	"sort"
 	"strings"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/dustin/go-humanize"
 )
 
 // RunTUI browses the analysis in the terminal (run it with KeepChanges):
-// layers on the left, the tree of the selected layer on the right.
+// layers on the left, the tree of the selected layer on the right. The
+// view asks for the alternate screen (View.AltScreen).
 func RunTUI(r *Result, in io.Reader, out io.Writer) error {
-	_, err := tea.NewProgram(NewModel(r), tea.WithInput(in), tea.WithOutput(out), tea.WithAltScreen()).Run()
+	_, err := tea.NewProgram(NewModel(r), tea.WithInput(in), tea.WithOutput(out)).Run()
 	return err
 }
 
@@ -106,11 +107,31 @@ type Model struct {
 	width      int
 	height     int
 	trees      map[int]*tnode
+	st         styles
+}
+
+// styles are made with the model rather than as package variables, so no
+// style is built unless the TUI is opened. The colours are the 4-bit ANSI
+// ones v1's lipgloss.Color("2"), "3", "1" and "4" named.
+type styles struct {
+	title, sel, added, modified, removed, faint, border lipgloss.Style
+}
+
+func newStyles() styles {
+	return styles{
+		title:    lipgloss.NewStyle().Bold(true),
+		sel:      lipgloss.NewStyle().Reverse(true),
+		added:    lipgloss.NewStyle().Foreground(lipgloss.Green),
+		modified: lipgloss.NewStyle().Foreground(lipgloss.Yellow),
+		removed:  lipgloss.NewStyle().Foreground(lipgloss.Red),
+		faint:    lipgloss.NewStyle().Faint(true),
+		border:   lipgloss.NewStyle().Border(lipgloss.NormalBorder()),
+	}
 }
 
 // NewModel starts on the last layer with the layers pane focused.
 func NewModel(r *Result) *Model {
-	return &Model{r: r, layer: len(r.Layers) - 1, collapsed: map[string]bool{}, width: 120, height: 30, trees: map[int]*tnode{}}
+	return &Model{r: r, layer: len(r.Layers) - 1, collapsed: map[string]bool{}, width: 120, height: 30, trees: map[int]*tnode{}, st: newStyles()}
 }
 
 // Init implements tea.Model.
@@ -153,7 +174,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
-	case tea.KeyMsg:
+	case tea.KeyPressMsg:
 		switch msg.String() {
 		case "q", "ctrl+c", "esc":
 			return m, tea.Quit
@@ -176,7 +197,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				m.layer++
 				m.cursor, m.offset = 0, 0
 			}
-		case "enter", " ":
+		case "enter", "space": // v2 names the space bar "space"
 			if m.focusTree {
 				rs := m.rows()
 				if m.cursor < len(rs) && rs[m.cursor].n.dir {
@@ -208,16 +229,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-var (
-	stTitle    = lipgloss.NewStyle().Bold(true)
-	stSel      = lipgloss.NewStyle().Reverse(true)
-	stAdded    = lipgloss.NewStyle().Foreground(lipgloss.Color("2"))
-	stModified = lipgloss.NewStyle().Foreground(lipgloss.Color("3"))
-	stRemoved  = lipgloss.NewStyle().Foreground(lipgloss.Color("1"))
-	stFaint    = lipgloss.NewStyle().Faint(true)
-	stBorder   = lipgloss.NewStyle().Border(lipgloss.NormalBorder())
-)
-
 func clip(s string, n int) string {
 	r := []rune(s)
 	if n <= 0 {
@@ -229,10 +240,16 @@ func clip(s string, n int) string {
 	return s
 }
 
-// View implements tea.Model.
-func (m *Model) View() string {
-	r := m.r
-	head := stTitle.Render(clip(r.Image, m.width)) + "\n" + fmt.Sprintf("size %s · efficiency %.2f %% · wasted %s (dive) · hidden copies %s",
+// View implements tea.Model; the screen is the View's Content.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.screen())
+	v.AltScreen = true
+	return v
+}
+
+func (m *Model) screen() string {
+	r, st := m.r, m.st
+	head := st.title.Render(clip(r.Image, m.width)) + "\n" + fmt.Sprintf("size %s · efficiency %.2f %% · wasted %s (dive) · hidden copies %s",
 		humanize.Bytes(uint64(r.SizeBytes)), r.Efficiency*100, humanize.Bytes(uint64(r.WastedBytes)), humanize.Bytes(uint64(r.WastedCopyBytes)))
 	body := m.height - 6
 	if body < 3 {
@@ -247,11 +264,11 @@ func (m *Model) View() string {
 		rw = 20
 	}
 	var left []string
-	left = append(left, stTitle.Render("Layers"))
+	left = append(left, st.title.Render("Layers"))
 	for i, l := range r.Layers {
 		s := clip(fmt.Sprintf("%2d %8s %s", l.Index, humanize.Bytes(uint64(l.Size)), Short(l.Instruction)), lw)
 		if i == m.layer {
-			s = stSel.Render(s)
+			s = st.sel.Render(s)
 		}
 		left = append(left, s)
 	}
@@ -273,7 +290,7 @@ func (m *Model) View() string {
 	if m.onlyChange {
 		title += " (changed only)"
 	}
-	right := []string{stTitle.Render(title)}
+	right := []string{st.title.Render(title)}
 	for i := m.offset; i < len(rs) && i < m.offset+body-1; i++ {
 		x := rs[i]
 		name := x.n.name
@@ -289,28 +306,31 @@ func (m *Model) View() string {
 		s := clip(fmt.Sprintf("%-9s %8s %s%s", x.n.status, humanize.Bytes(uint64(x.n.size)), strings.Repeat("  ", x.depth), name), rw)
 		switch x.n.status {
 		case Added:
-			s = stAdded.Render(s)
+			s = st.added.Render(s)
 		case Modified:
-			s = stModified.Render(s)
+			s = st.modified.Render(s)
 		case Removed:
-			s = stRemoved.Render(s)
+			s = st.removed.Render(s)
 		default:
-			s = stFaint.Render(s)
+			s = st.faint.Render(s)
 		}
 		if m.focusTree && i == m.cursor {
-			s = stSel.Render(s)
+			s = st.sel.Render(s)
 		}
 		right = append(right, s)
 	}
-	lb, rb := stBorder, stBorder
+	lb, rb := st.border, st.border
 	if m.focusTree {
-		rb = rb.BorderForeground(lipgloss.Color("4"))
+		rb = rb.BorderForeground(lipgloss.Blue)
 	} else {
-		lb = lb.BorderForeground(lipgloss.Color("4"))
+		lb = lb.BorderForeground(lipgloss.Blue)
 	}
+	// lipgloss v2's Width and Height count the border (v1 added it outside):
+	// lw×body is the inside of a pane, as before.
+	bw, bh := st.border.GetHorizontalBorderSize(), st.border.GetVerticalBorderSize()
 	panes := lipgloss.JoinHorizontal(lipgloss.Top,
-		lb.Width(lw).Height(body).Render(strings.Join(left, "\n")),
-		rb.Width(rw).Height(body).Render(strings.Join(right, "\n")))
-	help := stFaint.Render("tab: switch pane · ↑/↓: move · enter: collapse dir · c: collapse all · f: changed only · q: quit")
+		lb.Width(lw+bw).Height(body+bh).Render(strings.Join(left, "\n")),
+		rb.Width(rw+bw).Height(body+bh).Render(strings.Join(right, "\n")))
+	help := st.faint.Render("tab: switch pane · ↑/↓: move · enter: collapse dir · c: collapse all · f: changed only · q: quit")
 	return head + "\n" + panes + "\n" + help
 }

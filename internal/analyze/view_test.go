@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	tea "github.com/charmbracelet/bubbletea"
+	tea "charm.land/bubbletea/v2"
 	"github.com/strata-dev/strata/internal/testutil"
 )
 
@@ -53,18 +53,26 @@ func TestTreeGolden(t *testing.T) {
 	}
 }
 
-func key(s string) tea.KeyMsg {
+// key is the press of one key as bubbletea v2 decodes it from a terminal.
+func key(s string) tea.KeyPressMsg {
 	switch s {
 	case "up":
-		return tea.KeyMsg{Type: tea.KeyUp}
+		return tea.KeyPressMsg{Code: tea.KeyUp}
 	case "down":
-		return tea.KeyMsg{Type: tea.KeyDown}
+		return tea.KeyPressMsg{Code: tea.KeyDown}
 	case "tab":
-		return tea.KeyMsg{Type: tea.KeyTab}
+		return tea.KeyPressMsg{Code: tea.KeyTab}
 	case "enter":
-		return tea.KeyMsg{Type: tea.KeyEnter}
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "space":
+		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
+	case "esc":
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "ctrl+c":
+		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
 	}
-	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
+	r := []rune(s)
+	return tea.KeyPressMsg{Code: r[0], Text: s}
 }
 
 var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
@@ -73,7 +81,13 @@ func TestTUI(t *testing.T) {
 	r := analyzed(t, "opaque-dir", Options{UpTo: -1, KeepChanges: true})
 	m := NewModel(r)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 30})
-	screen := func() string { return ansi.ReplaceAllString(m.View(), "") }
+	screen := func() string {
+		v := m.View()
+		if !v.AltScreen {
+			t.Error("the view does not ask for the alternate screen")
+		}
+		return ansi.ReplaceAllString(v.Content, "")
+	}
 	steps := []struct {
 		keys    []string
 		want    []string
@@ -106,8 +120,18 @@ func TestTUI(t *testing.T) {
 			}
 		}
 	}
-	if _, cmd := m.Update(key("q")); cmd == nil {
-		t.Error("q does not quit")
+	// space collapses like enter: d opens again
+	m.Update(key("tab"))
+	m.Update(key("space"))
+	if got := screen(); !strings.Contains(got, "▾ d/") {
+		t.Errorf("space does not toggle the directory:\n%s", got)
+	}
+	for _, k := range []string{"q", "esc", "ctrl+c"} {
+		if _, cmd := m.Update(key(k)); cmd == nil {
+			t.Errorf("%s does not quit", k)
+		} else if _, ok := cmd().(tea.QuitMsg); !ok {
+			t.Errorf("%s: the command is not tea.Quit", k)
+		}
 	}
 }
 
