@@ -18,7 +18,8 @@
 #   context  fully cached rebuild of a COPY of the 20,000-file context
 #            vs the stat walk `tar -cf /dev/null` of it
 #   load     `strata load` of a 1 GiB docker-archive into an empty store
-#            vs one sha256 pass over it (openssl)
+#            vs one sha256 pass over it (openssl), and vs a durable copy
+#            of it (dd conv=fsync): a load hashes and writes
 #   pull     `strata pull` of that 1 GiB image from the local registry into an
 #            empty store vs `curl -o` of its layer blob
 # Base images come from the lab registry (localhost:5000).
@@ -109,7 +110,12 @@ for p in "${PATHS[@]}"; do
 		hf load "$RUNS" --prepare "rm -rf $O/root-load; sync" \
 			-n strata "$S --root $O/root-load load -q -i $O/big.tar" \
 			-n floor "openssl dgst -sha256 $O/big.tar"
-		rm -rf "$O/root-load"
+		# A load also writes the blob, durably (the store's invariant):
+		# the other floor is a copy that survives a crash.
+		hf load-write "$RUNS" --prepare "rm -rf $O/root-load $O/copy; sync" \
+			-n strata "$S --root $O/root-load load -q -i $O/big.tar" \
+			-n "floor: dd conv=fsync" "dd if=$O/big.tar of=$O/copy bs=1M conv=fsync status=none"
+		rm -rf "$O/root-load" "$O/copy"
 		;;
 	pull)
 		big1g
@@ -131,6 +137,7 @@ done
 # (the row after it).
 ratios=("${PATHS[@]}")
 [[ " ${PATHS[*]} " == *" start "* ]] && ratios+=(start-bridge)
+[[ " ${PATHS[*]} " == *" load "* ]] && ratios+=(load-write)
 python3 - "$O" "${ratios[@]}" << 'PY' | tee -a "$summary"
 import json, sys, statistics
 out = sys.argv[1]

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,5 +119,27 @@ func TestAttachTerminal(t *testing.T) {
 		if string(out) != c.wantErr || cmd.ProcessState.ExitCode() != 1 {
 			t.Errorf("%v: %q, %v; want %q, exit 1", c.args, out, err, c.wantErr)
 		}
+	}
+}
+
+// No command asks the terminal anything at start (bubbletea v1's package
+// init wrote "\e]11;?" and "\e[6n" to a terminal stdout and read the
+// answer from it: keys typed ahead were eaten, and where no answer came
+// every command waited 5 s).
+func TestNoTerminalQueryAtStart(t *testing.T) {
+	bin := strataBin(t)
+	master, slave := openPty(t)
+	cmd := exec.Command(bin, "version")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	// The terminal is the command's controlling one, and it is in the
+	// terminal's foreground, as in an interactive shell.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	out, _ := io.ReadAll(master) // EIO once the slave is gone
+	if !strings.Contains(string(out), "strata version") || strings.Contains(string(out), "\x1b") {
+		t.Errorf("strata version on a terminal wrote %q", out)
 	}
 }
