@@ -1,3 +1,5 @@
+//lint:file-ignore ST1005 docker's words, which scripts match
+
 package cli
 
 import (

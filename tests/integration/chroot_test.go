@@ -2,6 +2,7 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,6 +80,30 @@ func TestBuildInUnprivilegedContainer(t *testing.T) {
 	}
 	if strings.Contains(out, "RAN-42") || strings.Count(out, "CACHED") < 4 {
 		t.Errorf("second job ran a step the registry cache has:\n%s", out)
+	}
+
+	// The same job under docker itself, with docker's own default seccomp
+	// profile and capabilities, where a docker daemon runs (as in CI).
+	if exec.Command("docker", "info").Run() == nil {
+		tag := "strata-test/ci:chroot"
+		archive := filepath.Join(t.TempDir(), "ci.tar")
+		must(t, root, "tag", "strata-ci", tag)
+		must(t, root, "save", "-o", archive, tag)
+		if out, err := exec.Command("docker", "load", "-i", archive).CombinedOutput(); err != nil {
+			t.Fatalf("docker load: %v %s", err, out)
+		}
+		defer exec.Command("docker", "rmi", tag).Run()
+		out, err := exec.Command("docker", "run", "--rm", "--network", "host", "-v", jobDir+":/workspace", tag,
+			"build", "--progress", "plain", "--timestamp", ts, "--push", "-t", app+":docker", ".").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "building with --isolation chroot") || !strings.Contains(string(out), "RAN-42") {
+			t.Errorf("job under docker run: %v\n%s", err, out)
+		}
+		must(t, root, "pull", "-q", app+":docker")
+		if id := strings.TrimSpace(must(t, root, "inspect", "-f", "{{.Id}}", app+":docker")); id != hostID {
+			t.Errorf("image pushed from docker run %s, host build %s", id, hostID)
+		}
+	} else {
+		t.Log("no docker daemon: the job ran under strata run's defaults only")
 	}
 
 	out, code = job([]string{"--cap-drop", "CHOWN"}, "--push", "-t", app+":3")
