@@ -35,6 +35,11 @@ func TestLifecycleCommandsCLI(t *testing.T) {
 		{[]string{"pause", "c1"}, ``, `^Error: Container [0-9a-f]{64} is already paused\n$`, 1},
 		{[]string{"unpause", "c1"}, `^c1\n$`, ``, 0},
 		{[]string{"unpause", "c1"}, ``, `^Error: Container [0-9a-f]{64} is not paused\n$`, 1},
+		// Probes fail while the container is paused, and the status
+		// stays unhealthy until the next one after unpause (docker 20.10
+		// the same: "unhealthy" right after `docker unpause`): a second
+		// of probes at 100ms.
+		{[]string{"exec", "c1", "sleep", "1"}, `^$`, ``, 0},
 		{[]string{"inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", "c1"}, `^running healthy\n$`, ``, 0},
 		{[]string{"ps", "--format", "{{.Status}}"}, `^Up .* \(healthy\)\n$`, ``, 0},
 		{[]string{"ps", "-q", "--filter", "health=healthy"}, `^[0-9a-f]{12}\n$`, ``, 0},

@@ -187,7 +187,11 @@ func (e *OCI) Run(ctx context.Context, s Spec) (exit int, err error) {
 
 // run starts the runtime on the written bundle and waits for it.
 func (e *OCI) run(ctx context.Context, s Spec, terminal bool) (int, error) {
-	cmd := e.rt.Run(s.ID, s.Bundle)
+	rt := e.rt
+	if terminal && needsPty(s.Stdio.Stdin) {
+		rt = rt.ForRelayedTerminal()
+	}
+	cmd := rt.Run(s.ID, s.Bundle)
 	relay, err := attach(cmd, s.Stdio, terminal)
 	if err != nil {
 		return 0, err
@@ -195,7 +199,7 @@ func (e *OCI) run(ctx context.Context, s Spec, terminal bool) (int, error) {
 	if s.Signals != nil && !terminal {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	}
-	if err := e.rt.Start(cmd); err != nil {
+	if err := rt.Start(cmd); err != nil {
 		relay.abort()
 		return 0, err
 	}
