@@ -226,3 +226,23 @@ func TestStopSignal(t *testing.T) {
 		}
 	}
 }
+
+// A --rm container's root is mounted volatile (its unmount syncs nothing:
+// the layer is thrown away); one that is kept is not (start may mount it
+// again after a crash, which a volatile upper dir refuses).
+func TestRmContainerRootVolatile(t *testing.T) {
+	strataBin(t)
+	root := busyboxRoot(t)
+	for _, c := range []struct {
+		args     []string
+		volatile bool
+	}{
+		{[]string{"run", "--rm", "busybox", "grep", " / ", "/proc/mounts"}, true},
+		{[]string{"run", "--name", "c1", "busybox", "grep", " / ", "/proc/mounts"}, false},
+	} {
+		out, errOut, code := sh(t, root, c.args...)
+		if code != 0 || !strings.Contains(out, "overlay") || strings.Contains(out, "volatile") != c.volatile {
+			t.Errorf("%v: %d %q %q, want volatile %v", c.args, code, out, errOut, c.volatile)
+		}
+	}
+}

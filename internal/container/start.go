@@ -200,6 +200,10 @@ func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, er
 		ID: r.ID, Bundle: m.bundle(r.ID), Rootfs: mounts, Mounts: volumeMounts(r.Config.Volumes),
 		Hostname: r.Config.Hostname, Network: r.Config.Network, NetNS: netns, Etc: executor.ContainerEtc, EtcDir: m.Dir(r.ID),
 		Sandbox: r.Config.Sandbox, Stdio: stdio, Signals: sigs,
+		// A --rm container's writable layer is thrown away: its unmount
+		// need not sync the upper filesystem (all of it: other writers'
+		// data too, hundreds of ms on a busy disk).
+		Volatile: r.Config.AutoRemove,
 		Prepare: func(rootfs string, p *executor.Process) error {
 			if code, err := m.process(r, rootfs, p); err != nil {
 				state := m.State(r.ID)
