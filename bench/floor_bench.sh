@@ -14,7 +14,8 @@
 #            BenchmarkWriteDiffFromUpper) vs `tar --xattrs -cf - upper | sha256sum`
 #   start    `strata run --rm --network none busybox true` (runc, and crun when
 #            installed) vs `runc run` / `crun run` of a ready bundle of the same
-#            rootfs; and the default bridge network beside `docker run --rm`
+#            rootfs (`runc spec`'s config, then strata's own: docker's seccomp
+#            profile, masked paths...); and the bridge network beside `docker run --rm`
 #   context  fully cached rebuild of a COPY of the 20,000-file context
 #            vs the stat walk `tar -cf /dev/null` of it
 #   load     `strata load` of a 1 GiB docker-archive into an empty store
@@ -92,6 +93,25 @@ for p in "${PATHS[@]}"; do
 				-n "floor: crun run" "$crun_run")
 		fi
 		hf start $((RUNS * 10)) -N --warmup 3 "${args[@]}"
+		# The same against a bundle with strata's own config.json (docker's
+		# confinement: its seccomp profile, masked paths, namespaces), which
+		# `runc spec`'s bundle lacks: what the runtime itself spends on it
+		# is not strata's.
+		sbundle="$O/bundle-strata"
+		rm -rf "$sbundle" && mkdir -p "$sbundle" && cp -a "$bundle/rootfs" "$sbundle/rootfs"
+		id=$(STRATA_RUNTIME=runc $S run -d --network none "$REGISTRY/busybox:latest" sleep 60)
+		jq '.root.path="rootfs" | .root.readonly=false | .process.args=["true"] | .process.terminal=false
+			| .linux.namespaces |= map(select(.path == null)) | .linux.cgroupsPath="/strata-floor"
+			| .mounts |= map(select(.source | startswith("/") | not))' \
+			"$STRATA_ROOT/containers/$id/bundle/config.json" > "$sbundle/config.json"
+		$S rm -f "$id" > /dev/null
+		args=(-n "strata (runc)" "env STRATA_RUNTIME=runc $S run --rm --network none $REGISTRY/busybox:latest true"
+			-n "floor: runc run, strata's config" "runc --root $O/runc run --bundle $sbundle floor-$$")
+		if command -v crun > /dev/null; then
+			args+=(-n "strata (crun)" "env STRATA_RUNTIME=crun $S run --rm --network none $REGISTRY/busybox:latest true"
+				-n "floor: crun run, strata's config" "${crun_run/--bundle $bundle/--bundle $sbundle}")
+		fi
+		hf start-confined $((RUNS * 10)) -N --warmup 3 "${args[@]}"
 		# The default bridge network (CNI plugins), beside docker's.
 		$DOCKER pull -q "$REGISTRY/busybox:latest" > /dev/null
 		hf start-bridge $((RUNS * 5)) -N --warmup 2 \
@@ -136,7 +156,7 @@ done
 # strata/floor from the hyperfine medians, per strata row and its floor
 # (the row after it).
 ratios=("${PATHS[@]}")
-[[ " ${PATHS[*]} " == *" start "* ]] && ratios+=(start-bridge)
+[[ " ${PATHS[*]} " == *" start "* ]] && ratios+=(start-confined start-bridge)
 [[ " ${PATHS[*]} " == *" load "* ]] && ratios+=(load-write)
 python3 - "$O" "${ratios[@]}" << 'PY' | tee -a "$summary"
 import json, sys, statistics
