@@ -143,3 +143,29 @@ func TestNoTerminalQueryAtStart(t *testing.T) {
 		t.Errorf("strata version on a terminal wrote %q", out)
 	}
 }
+
+// run -it gives the container's terminal the size of the one it runs in,
+// as docker's client does (crun's run left it 0x0: strata runs a terminal
+// container under runc where crun was only chosen):
+//
+//	$ docker run -it --rm busybox sh -c 'sleep 1; stty size'   (in a 33x111 terminal)
+//	33 111
+func TestRunTerminalSize(t *testing.T) {
+	bin := strataBin(t)
+	root := busyboxRoot(t)
+	master, slave := openPty(t)
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 111}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--root", root, "run", "-it", "--rm", "busybox", "stty", "size")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	out, _ := io.ReadAll(master)
+	if !strings.Contains(string(out), "33 111\r\n") {
+		t.Errorf("stty size in run -it: %q, want 33 111", out)
+	}
+}

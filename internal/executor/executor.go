@@ -188,8 +188,8 @@ func (e *OCI) Run(ctx context.Context, s Spec) (exit int, err error) {
 // run starts the runtime on the written bundle and waits for it.
 func (e *OCI) run(ctx context.Context, s Spec, terminal bool) (int, error) {
 	rt := e.rt
-	if terminal && needsPty(s.Stdio.Stdin) {
-		rt = rt.ForRelayedTerminal()
+	if terminal {
+		rt = rt.ForTerminal()
 	}
 	cmd := rt.Run(s.ID, s.Bundle)
 	relay, err := attach(cmd, s.Stdio, terminal)

@@ -53,14 +53,15 @@ func Find(path, stateRoot string) (*Runtime, error) {
 	return &Runtime{Path: p, Root: stateRoot, Named: path != ""}, nil
 }
 
-// ForRelayedTerminal is the runtime for a container whose terminal is
-// relayed to stdout by strata (-t without a terminal to hand: a script,
-// a detached container's log): runc where crun was chosen, not named.
-// crun (1.8.1, and upstream still) copies its terminal to its stdout
-// until the container's end, then writes what was left in the terminal
-// to its stderr: the end of the output came out on stderr in half of the
-// runs on a loaded 2-CPU machine, runc in none of 30.
-func (r *Runtime) ForRelayedTerminal() *Runtime {
+// ForTerminal is the runtime for a container run with a terminal (-t):
+// runc where crun was chosen, not named. crun (1.8.1, and upstream
+// still) gives the terminal of `run` no size (stty size fails, full-screen
+// programs see 0x0; its exec does size it), and when strata relays the
+// terminal (no terminal to hand: a script, a detached container's log) it
+// writes what was left in the terminal at the container's end to its
+// stderr: the end of the output came out on stderr in half of the runs
+// on a loaded 2-CPU machine, runc's in none of 30.
+func (r *Runtime) ForTerminal() *Runtime {
 	if !r.isCrun() || r.Named {
 		return r
 	}

@@ -399,9 +399,9 @@ func TestCrunRefusal(t *testing.T) {
 	}
 }
 
-// A relayed terminal runs under runc where crun was only chosen: crun
-// writes the end of such a container's output to its stderr.
-func TestForRelayedTerminal(t *testing.T) {
+// A container with a terminal runs under runc where crun was only chosen
+// (ForTerminal says why).
+func TestForTerminal(t *testing.T) {
 	runc, err := lookPath("runc", sbinDirs)
 	if err != nil {
 		t.Fatalf("runc is required for this test (apt-get install runc): %v", err)
@@ -414,7 +414,7 @@ func TestForRelayedTerminal(t *testing.T) {
 		{Runtime{Path: "/usr/bin/crun", Root: "/r", Named: true}, "/usr/bin/crun"},
 		{Runtime{Path: runc, Root: "/r"}, runc},
 	} {
-		got := c.in.ForRelayedTerminal()
+		got := c.in.ForTerminal()
 		if got.Path != c.want || got.Root != c.in.Root {
 			t.Errorf("%+v: %+v, want %s under %s", c.in, got, c.want, c.in.Root)
 		}
