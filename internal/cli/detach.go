@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -61,6 +62,7 @@ type escapeReader struct {
 	detach  func()
 	matched int // keys[:matched] were read last and are held back
 	out     []byte
+	hold    []byte // scan's scratch
 	buf     []byte
 	err     error // the input's end, or io.EOF after the keys
 }
@@ -86,25 +88,23 @@ func (e *escapeReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// scan moves b to out, holding back a started sequence and ending at a
-// complete one.
+// scan moves b to out, holding back the longest end of what was read
+// that starts the sequence (so "0001" holds "001" for keys "001"), and
+// ends at a complete one.
 func (e *escapeReader) scan(b []byte) {
 	for _, c := range b {
-		if c == e.keys[e.matched] {
-			if e.matched++; e.matched == len(e.keys) {
-				e.matched, e.err = 0, io.EOF
-				e.detach()
-				return
-			}
-			continue
+		e.hold = append(append(e.hold[:0], e.keys[:e.matched]...), c)
+		n := len(e.hold)
+		for n > 0 && !bytes.Equal(e.hold[len(e.hold)-n:], e.keys[:n]) {
+			n--
 		}
-		e.out = append(e.out, e.keys[:e.matched]...)
-		e.matched = 0
-		if c == e.keys[0] {
-			e.matched = 1
-			continue
+		e.out = append(e.out, e.hold[:len(e.hold)-n]...)
+		e.matched = n
+		if n == len(e.keys) {
+			e.matched, e.err = 0, io.EOF
+			e.detach()
+			return
 		}
-		e.out = append(e.out, c)
 	}
 }
 

@@ -40,6 +40,7 @@ func TestEscapeReader(t *testing.T) {
 		{"\x10a\x10\x10\x11z", "\x10a\x10", true},
 		{"a\x10", "a\x10", false}, // the input ends inside the sequence
 		{"\x11\x10", "\x11\x10", false},
+		{"\x10\x10\x10\x11", "\x10\x10", true},
 	} {
 		for _, oneByte := range []bool{false, true} {
 			var r io.Reader = bytes.NewReader([]byte(c.in))
@@ -51,6 +52,23 @@ func TestEscapeReader(t *testing.T) {
 			if err != nil || string(got) != c.want || detached != c.detached {
 				t.Errorf("%q (one byte at a time: %v): %q, detached %v, %v; want %q, detached %v", c.in, oneByte, got, detached, err, c.want, c.detached)
 			}
+		}
+	}
+}
+
+// Keys whose start repeats inside them: the sequence is found where it
+// begins, not only where a first attempt started.
+func TestEscapeReaderOverlap(t *testing.T) {
+	for _, c := range []struct{ keys, in, want string }{
+		{"001", "0001x", "0"},
+		{"aab", "aaab", "a"},
+		{"abab", "aababx", "a"},
+		{"abc", "ababc", "ab"},
+	} {
+		detached := false
+		got, _ := io.ReadAll(&escapeReader{r: bytes.NewReader([]byte(c.in)), keys: []byte(c.keys), detach: func() { detached = true }})
+		if string(got) != c.want || !detached {
+			t.Errorf("keys %q, input %q: read %q, detached %v; want %q, detached", c.keys, c.in, got, detached, c.want)
 		}
 	}
 }
