@@ -231,12 +231,7 @@ func newStopCmd(a *app) *cobra.Command {
 	var seconds int
 	var sig string
 	c := perContainerCmd(a, "stop", "Stop one or more running containers", func(m *container.Manager, r *container.Record) error {
-		if sig != "" {
-			stop := *r
-			stop.Config.StopSignal = sig
-			r = &stop
-		}
-		return m.Stop(r, time.Duration(seconds)*time.Second)
+		return m.Stop(r, sig, time.Duration(seconds)*time.Second)
 	})
 	c.Flags().StringVarP(&sig, "signal", "s", "", "Signal to send to the container (default: its stop signal, else SIGTERM)")
 	c.Flags().IntVarP(&seconds, "time", "t", 10, "Seconds to wait before killing the container")

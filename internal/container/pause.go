@@ -70,11 +70,7 @@ func (m *Manager) setPaused(id string, paused bool) error {
 // Restart stops the container (as Stop, with sig instead of its stop
 // signal when given) and starts it again detached, as docker restart does.
 func (m *Manager) Restart(r *Record, sig string, timeout time.Duration, self string, args []string) error {
-	stop := *r
-	if sig != "" {
-		stop.Config.StopSignal = sig
-	}
-	if err := m.Stop(&stop, timeout); err != nil {
+	if err := m.Stop(r, sig, timeout); err != nil {
 		return err
 	}
 	if err := m.StartDetached(r, self, args); err != nil {

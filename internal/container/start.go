@@ -359,14 +359,16 @@ func (m *Manager) Kill(r *Record, sig string) error {
 	return nil
 }
 
-// Stop sends the stop signal (SIGTERM unless the image says otherwise),
-// and SIGKILL if the container still runs after timeout. Stopping a
-// stopped container does nothing.
-func (m *Manager) Stop(r *Record, timeout time.Duration) error {
+// Stop sends sig, or when it is "" the stop signal (SIGTERM unless the
+// image says otherwise), and SIGKILL if the container still runs after
+// timeout. Stopping a stopped container does nothing.
+func (m *Manager) Stop(r *Record, sig string, timeout time.Duration) error {
 	if m.State(r.ID).Status != Running {
 		return nil
 	}
-	sig := r.Config.StopSignal
+	if sig == "" {
+		sig = r.Config.StopSignal
+	}
 	if sig == "" {
 		sig = "TERM"
 	}
