@@ -32,26 +32,36 @@ func needsPty(in io.Reader) bool {
 // newPtyRelay opens a pseudo-terminal whose slave the runtime gets as its
 // stdin, stdout and stderr.
 func newPtyRelay() (*ptyRelay, error) {
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	master, slave, err := OpenPty()
 	if err != nil {
 		return nil, fmt.Errorf("a terminal for -t: %w", err)
+	}
+	return &ptyRelay{master: master, slave: slave, copied: make(chan struct{})}, nil
+}
+
+// OpenPty opens a new pseudo-terminal: its master, and its slave (not made
+// the caller's controlling terminal).
+func OpenPty() (master, slave *os.File, err error) {
+	master, err = os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
 	}
 	fd := int(master.Fd())
 	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
 		master.Close()
-		return nil, fmt.Errorf("a terminal for -t: unlockpt: %w", err)
+		return nil, nil, fmt.Errorf("unlockpt: %w", err)
 	}
 	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
 	if err != nil {
 		master.Close()
-		return nil, fmt.Errorf("a terminal for -t: ptsname: %w", err)
+		return nil, nil, fmt.Errorf("ptsname: %w", err)
 	}
-	slave, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	slave, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		master.Close()
-		return nil, fmt.Errorf("a terminal for -t: %w", err)
+		return nil, nil, err
 	}
-	return &ptyRelay{master: master, slave: slave, copied: make(chan struct{})}, nil
+	return master, slave, nil
 }
 
 // start copies once the runtime holds the slave: the terminal's output to
