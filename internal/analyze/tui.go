@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 	"github.com/dustin/go-humanize"
 )
 
@@ -107,31 +106,11 @@ type Model struct {
 	width      int
 	height     int
 	trees      map[int]*tnode
-	st         styles
-}
-
-// styles are made with the model rather than as package variables, so no
-// style is built unless the TUI is opened. The colours are the 4-bit ANSI
-// ones v1's lipgloss.Color("2"), "3", "1" and "4" named.
-type styles struct {
-	title, sel, added, modified, removed, faint, border lipgloss.Style
-}
-
-func newStyles() styles {
-	return styles{
-		title:    lipgloss.NewStyle().Bold(true),
-		sel:      lipgloss.NewStyle().Reverse(true),
-		added:    lipgloss.NewStyle().Foreground(lipgloss.Green),
-		modified: lipgloss.NewStyle().Foreground(lipgloss.Yellow),
-		removed:  lipgloss.NewStyle().Foreground(lipgloss.Red),
-		faint:    lipgloss.NewStyle().Faint(true),
-		border:   lipgloss.NewStyle().Border(lipgloss.NormalBorder()),
-	}
 }
 
 // NewModel starts on the last layer with the layers pane focused.
 func NewModel(r *Result) *Model {
-	return &Model{r: r, layer: len(r.Layers) - 1, collapsed: map[string]bool{}, width: 120, height: 30, trees: map[int]*tnode{}, st: newStyles()}
+	return &Model{r: r, layer: len(r.Layers) - 1, collapsed: map[string]bool{}, width: 120, height: 30, trees: map[int]*tnode{}}
 }
 
 // Init implements tea.Model.
@@ -248,8 +227,8 @@ func (m *Model) View() tea.View {
 }
 
 func (m *Model) screen() string {
-	r, st := m.r, m.st
-	head := st.title.Render(clip(r.Image, m.width)) + "\n" + fmt.Sprintf("size %s · efficiency %.2f %% · wasted %s (dive) · hidden copies %s",
+	r := m.r
+	head := sgrBold.render(clip(r.Image, m.width)) + "\n" + fmt.Sprintf("size %s · efficiency %.2f %% · wasted %s (dive) · hidden copies %s",
 		humanize.Bytes(uint64(r.SizeBytes)), r.Efficiency*100, humanize.Bytes(uint64(r.WastedBytes)), humanize.Bytes(uint64(r.WastedCopyBytes)))
 	body := m.height - 6
 	if body < 3 {
@@ -264,11 +243,11 @@ func (m *Model) screen() string {
 		rw = 20
 	}
 	var left []string
-	left = append(left, st.title.Render("Layers"))
+	left = append(left, sgrBold.render("Layers"))
 	for i, l := range r.Layers {
 		s := clip(fmt.Sprintf("%2d %8s %s", l.Index, humanize.Bytes(uint64(l.Size)), Short(l.Instruction)), lw)
 		if i == m.layer {
-			s = st.sel.Render(s)
+			s = sgrReverse.render(s)
 		}
 		left = append(left, s)
 	}
@@ -290,7 +269,7 @@ func (m *Model) screen() string {
 	if m.onlyChange {
 		title += " (changed only)"
 	}
-	right := []string{st.title.Render(title)}
+	right := []string{sgrBold.render(title)}
 	for i := m.offset; i < len(rs) && i < m.offset+body-1; i++ {
 		x := rs[i]
 		name := x.n.name
@@ -306,31 +285,26 @@ func (m *Model) screen() string {
 		s := clip(fmt.Sprintf("%-9s %8s %s%s", x.n.status, humanize.Bytes(uint64(x.n.size)), strings.Repeat("  ", x.depth), name), rw)
 		switch x.n.status {
 		case Added:
-			s = st.added.Render(s)
+			s = sgrGreen.render(s)
 		case Modified:
-			s = st.modified.Render(s)
+			s = sgrYellow.render(s)
 		case Removed:
-			s = st.removed.Render(s)
+			s = sgrRed.render(s)
 		default:
-			s = st.faint.Render(s)
+			s = sgrFaint.render(s)
 		}
 		if m.focusTree && i == m.cursor {
-			s = st.sel.Render(s)
+			s = sgrReverse.render(s)
 		}
 		right = append(right, s)
 	}
-	lb, rb := st.border, st.border
+	var le, re sgr // the focused pane's border is blue
 	if m.focusTree {
-		rb = rb.BorderForeground(lipgloss.Blue)
+		re = sgrBlue
 	} else {
-		lb = lb.BorderForeground(lipgloss.Blue)
+		le = sgrBlue
 	}
-	// lipgloss v2's Width and Height count the border (v1 added it outside):
-	// lw×body is the inside of a pane, as before.
-	bw, bh := st.border.GetHorizontalBorderSize(), st.border.GetVerticalBorderSize()
-	panes := lipgloss.JoinHorizontal(lipgloss.Top,
-		lb.Width(lw+bw).Height(body+bh).Render(strings.Join(left, "\n")),
-		rb.Width(rw+bw).Height(body+bh).Render(strings.Join(right, "\n")))
-	help := st.faint.Render("tab: switch pane · ↑/↓: move · enter: collapse dir · c: collapse all · f: changed only · q: quit")
+	panes := besideEachOther(box(left, lw, body, le), box(right, rw, body, re))
+	help := sgrFaint.render("tab: switch pane · ↑/↓: move · enter: collapse dir · c: collapse all · f: changed only · q: quit")
 	return head + "\n" + panes + "\n" + help
 }
