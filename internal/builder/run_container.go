@@ -173,6 +173,7 @@ func (b *builder) executor() (executor.Executor, error) {
 	if err != nil {
 		return nil, err
 	}
+	rt.SeccompCache = b.st.Path(store.SeccompCache)
 	return executor.New(rt), nil
 }
 

@@ -156,6 +156,7 @@ func (m *Manager) runtime() (*runtime.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.SeccompCache = m.St.Path(store.SeccompCache)
 	m.Runtime = r
 	return r, nil
 }

@@ -175,6 +175,12 @@ func (e *OCI) Run(ctx context.Context, s Spec) (exit int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	rt := e.rt
+	if p.Terminal {
+		rt = rt.ForTerminal()
+	}
+	keepSeccomp := rt.CompiledSeccomp(s.ID, spec)
+	defer keepSeccomp()
 	written = append(written, filepath.Join(s.Bundle, "config.json"))
 	if err := runtime.WriteBundle(s.Bundle, spec); err != nil {
 		return 0, err
@@ -182,15 +188,11 @@ func (e *OCI) Run(ctx context.Context, s Spec) (exit int, err error) {
 	if err := e.deleteLeftover(s.ID); err != nil {
 		return 0, err
 	}
-	return e.run(ctx, s, p.Terminal)
+	return e.run(ctx, s, rt, p.Terminal)
 }
 
-// run starts the runtime on the written bundle and waits for it.
-func (e *OCI) run(ctx context.Context, s Spec, terminal bool) (int, error) {
-	rt := e.rt
-	if terminal {
-		rt = rt.ForTerminal()
-	}
+// run starts the runtime rt on the written bundle and waits for it.
+func (e *OCI) run(ctx context.Context, s Spec, rt *runtime.Runtime, terminal bool) (int, error) {
 	cmd := rt.Run(s.ID, s.Bundle)
 	relay, err := attach(cmd, s.Stdio, terminal)
 	if err != nil {

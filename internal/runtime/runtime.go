@@ -25,6 +25,9 @@ type Runtime struct {
 	// Named says the runtime was asked for (--runtime, $STRATA_RUNTIME),
 	// not chosen by Find.
 	Named bool
+	// SeccompCache is the directory of the seccomp programs crun
+	// compiled (CompiledSeccomp); "" keeps none.
+	SeccompCache string
 }
 
 // ErrNoRuntime says neither runc nor crun is installed.
@@ -69,7 +72,7 @@ func (r *Runtime) ForTerminal() *Runtime {
 	if err != nil {
 		return r
 	}
-	return &Runtime{Path: p, Root: r.Root}
+	return &Runtime{Path: p, Root: r.Root, SeccompCache: r.SeccompCache}
 }
 
 // find resolves the runtime binary: path when given, else crun, else

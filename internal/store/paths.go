@@ -22,11 +22,12 @@ const (
 	ManifestLists Location = "registry/manifests" // `manifest create` lists before they are pushed
 	PushedGzip    Location = "registry/gzip"      // uncompressed layer diffID -> the gzip blob push sent
 	Events        Location = "events"             // events/log.json: what `strata events` reads (internal/events)
+	SeccompCache  Location = "cache/seccomp"      // seccomp programs crun compiled, by profile (internal/runtime)
 )
 
 // Locations are all the Locations, in the order df lists them.
 var Locations = []Location{Blobs, Snapshots, MetaDB, LockFile, Containers, RuntimeState, BuildTmp,
-	BuildCache, BuildContexts, URLCache, ManifestLists, PushedGzip, Events}
+	BuildCache, BuildContexts, URLCache, ManifestLists, PushedGzip, Events, SeccompCache}
 
 // Path returns the absolute path of l in the store. With RunDir set (a
 // rootless strata), RuntimeState is there instead: the runtime's state
