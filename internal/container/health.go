@@ -225,7 +225,7 @@ func (m *Manager) runHealth(r *Record, hc *image.HealthConfig, started time.Time
 				res.ExitCode, res.Output = -1, fmt.Sprintf("Health check exceeded timeout (%v)", timeout)
 			}
 			if h.record(res, started, hc) {
-				m.event(r, "health_status: "+h.Status)
+				m.eventLater(r, "health_status: "+h.Status)
 			}
 			m.writeHealth(r.ID, h)
 		}

@@ -240,7 +240,7 @@ func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, er
 	if err := m.setState(r.ID, state); err != nil {
 		return code, err
 	}
-	m.event(r, "die", "exitCode", strconv.Itoa(code))
+	m.eventLater(r, "die", "exitCode", strconv.Itoa(code))
 	if r.Config.AutoRemove {
 		lock.Close()
 		return code, m.remove(r)
