@@ -97,19 +97,29 @@ for p in "${PATHS[@]}"; do
 		# confinement: its seccomp profile, masked paths, namespaces), which
 		# `runc spec`'s bundle lacks: what the runtime itself spends on it
 		# is not strata's.
-		sbundle="$O/bundle-strata"
-		rm -rf "$sbundle" && mkdir -p "$sbundle" && cp -a "$bundle/rootfs" "$sbundle/rootfs"
-		id=$(STRATA_RUNTIME=runc $S run -d --network none "$REGISTRY/busybox:latest" sleep 60)
-		jq '.root.path="rootfs" | .root.readonly=false | .process.args=["true"] | .process.terminal=false
-			| .linux.namespaces |= map(select(.path == null)) | .linux.cgroupsPath="/strata-floor"
-			| .mounts |= map(select(.source | startswith("/") | not))' \
-			"$STRATA_ROOT/containers/$id/bundle/config.json" > "$sbundle/config.json"
-		$S rm -f "$id" > /dev/null
+		# crun is given the seccomp program it compiled for the profile
+		# before (strata's seccomp cache: run.oci.seccomp_bpf_data);
+		# the bundle for crun has it too, the one for runc cannot.
+		sbundle="$O/bundle-strata" cbundle="$O/bundle-strata-crun"
+		rm -rf "$sbundle" "$cbundle" && mkdir -p "$sbundle" "$cbundle"
+		cp -a "$bundle/rootfs" "$sbundle/rootfs" && ln -s "$sbundle/rootfs" "$cbundle/rootfs"
+		floorconfig() { # RUNTIME: strata's config.json of a container it runs
+			STRATA_RUNTIME=$1 $S run --rm --network none "$REGISTRY/busybox:latest" true # fills the seccomp cache
+			local id
+			id=$(STRATA_RUNTIME=$1 $S run -d --network none "$REGISTRY/busybox:latest" sleep 60)
+			jq '.root.path="rootfs" | .root.readonly=false | .process.args=["true"] | .process.terminal=false
+				| .linux.namespaces |= map(select(.path == null)) | .linux.cgroupsPath="/strata-floor"
+				| .mounts |= map(select(.source | startswith("/") | not)) | del(.hooks)' \
+				"$STRATA_ROOT/containers/$id/bundle/config.json"
+			$S rm -f "$id" > /dev/null
+		}
+		floorconfig runc > "$sbundle/config.json"
 		args=(-n "strata (runc)" "env STRATA_RUNTIME=runc $S run --rm --network none $REGISTRY/busybox:latest true"
 			-n "floor: runc run, strata's config" "runc --root $O/runc run --bundle $sbundle floor-$$")
 		if command -v crun > /dev/null; then
+			floorconfig crun > "$cbundle/config.json"
 			args+=(-n "strata (crun)" "env STRATA_RUNTIME=crun $S run --rm --network none $REGISTRY/busybox:latest true"
-				-n "floor: crun run, strata's config" "${crun_run/--bundle $bundle/--bundle $sbundle}")
+				-n "floor: crun run, strata's config" "${crun_run/--bundle $bundle/--bundle $cbundle}")
 		fi
 		hf start-confined $((RUNS * 10)) -N --warmup 3 "${args[@]}"
 		# The default bridge network (CNI plugins), beside docker's.

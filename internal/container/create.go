@@ -366,10 +366,8 @@ func (m *Manager) writeFiles(r *Record) error {
 	if err := os.MkdirAll(m.Rootfs(r.ID), 0o700); err != nil {
 		return err
 	}
-	if err := executor.WriteContainerEtc(m.Dir(r.ID), r.Config.Hostname, r.Config.Network, r.Config.Sandbox.HostsEntries()); err != nil {
-		return err
-	}
-	return m.setState(r.ID, State{Status: Created})
+	// No state file yet: State reads that as created.
+	return executor.WriteContainerEtc(m.Dir(r.ID), r.Config.Hostname, r.Config.Network, r.Config.Sandbox.HostsEntries())
 }
 
 // Remove removes a container: its snapshot, its files and its record. A
