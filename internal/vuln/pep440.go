@@ -29,11 +29,14 @@ type pyVersion struct {
 // The spellings PEP 440 normalises ("Pre-release spelling", "Post
 // release spelling"), longest first so that "preview" is not read as
 // "pre" followed by "view".
+type spelling struct{ spelling, norm string }
+
 var (
-	prePEP440 = []struct{ spelling, norm string }{
+	prePEP440 = []spelling{
 		{"preview", "rc"}, {"alpha", "a"}, {"beta", "b"}, {"pre", "rc"}, {"rc", "rc"}, {"a", "a"}, {"b", "b"}, {"c", "rc"},
 	}
-	postPEP440 = []struct{ spelling, norm string }{{"post", "post"}, {"rev", "post"}, {"r", "post"}}
+	postPEP440 = []spelling{{"post", "post"}, {"rev", "post"}, {"r", "post"}}
+	devPEP440  = []spelling{{"dev", "dev"}}
 )
 
 // parsePEP440 reads a version in any form PEP 440 accepts and normalises
@@ -74,12 +77,12 @@ func parsePEP440(s string) (*pyVersion, error) {
 	if pre, ok := p.tag(prePEP440); ok {
 		v.pre, v.preN = pre, p.optNumber()
 	}
-	at := p.i
+	mark := p.i
 	if p.eat("-") {
 		if n, ok := p.number(); ok { // "1.0-1": the implicit post-release
 			v.post, v.postN = true, n
 		} else {
-			p.i = at
+			p.i = mark
 		}
 	}
 	if !v.post {
@@ -87,7 +90,7 @@ func parsePEP440(s string) (*pyVersion, error) {
 			v.post, v.postN = true, p.optNumber()
 		}
 	}
-	if _, ok := p.tag([]struct{ spelling, norm string }{{"dev", "dev"}}); ok {
+	if _, ok := p.tag(devPEP440); ok {
 		v.dev, v.devN = true, p.optNumber()
 	}
 	if p.eat("+") {
@@ -229,7 +232,7 @@ func (p *pep440Scanner) dotNumber() bool {
 
 // tag reads an optional separator and one of the spellings, then an
 // optional separator; nothing if no spelling follows.
-func (p *pep440Scanner) tag(spellings []struct{ spelling, norm string }) (string, bool) {
+func (p *pep440Scanner) tag(spellings []spelling) (string, bool) {
 	start := p.i
 	if p.i < len(p.s) && isSep(p.s[p.i]) {
 		p.i++
