@@ -1,5 +1,5 @@
 #!/bin/sh
-# Writes strata's man pages (one per command, cobra's doc package) into DIR
+# Writes strata's man pages (one roff page per command, internal/cli/man.go) into DIR
 # (default: man/), e.g. for a package: scripts/man.sh debian/strata/usr/share/man/man1
 set -eu
 dir=${1:-man}

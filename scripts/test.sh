@@ -4,7 +4,7 @@
 # a short run of every fuzz target. Run as root (overlay mounts, runc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh git busybox-static zstd bzip2 skopeo umoci runc crun tini docker-registry podman chromium openssh-client containernetworking-plugins iptables curl qemu-user-static binfmt-support uidmap slirp4netns
+scripts/deps.sh git busybox-static zstd bzip2 skopeo umoci runc crun tini docker-registry podman chromium openssh-client containernetworking-plugins iptables curl qemu-user-static binfmt-support uidmap slirp4netns groff-base
 # Multi-platform builds run arm64 programs through qemu-user: binfmt_misc
 # mounted, qemu's handlers registered, and an arm64 busybox to build on
 # (kept in /var/cache/strata-test between runs).

@@ -93,7 +93,7 @@ func TestCompletionAndMan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`.TH "STRATA" "1"`, "strata-run - Create and run a new container from an image", `\fB-d\fP, \fB--detach\fP`} {
+	for _, want := range []string{`.TH "STRATA" "1"`, `strata\-run \- Create and run a new container from an image`, `\fB\-d\fP, \fB\-\-detach\fP`} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("strata-run.1 lacks %q:\n%s", want, page)
 		}

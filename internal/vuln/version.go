@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	msemver "github.com/Masterminds/semver/v3"
-	pep440 "github.com/aquasecurity/go-pep440-version"
 	apkversion "github.com/knqyf263/go-apk-version"
 	debversion "github.com/knqyf263/go-deb-version"
 	rpmversion "github.com/knqyf263/go-rpm-version"
@@ -19,7 +17,10 @@ import (
 type compareFunc func(a, b string) (int, error)
 
 // comparators are the version orders of the ecosystems strata catalogs,
-// each from the ecosystem's reference library.
+// each from the ecosystem's reference library, but for PyPI's and npm's:
+// those are in-house (pep440.go, compareNpm), as their libraries
+// compiled regexps at every strata start; the tests hold them to the
+// libraries.
 var comparators = map[string]compareFunc{
 	sbom.Debian: compareDeb,
 	sbom.Alpine: compareApk,
@@ -92,26 +93,36 @@ func compareGo(a, b string) (int, error) {
 	return semver.Compare(va, vb), nil
 }
 
-func comparePEP440(a, b string) (int, error) {
-	va, err := pep440.Parse(a)
+// compareNpm is strict semantic versioning, as npm's node-semver reads a
+// published version: exactly MAJOR.MINOR.PATCH, then an optional
+// -prerelease and +build, no leading zeros; a leading "v" is tolerated.
+// x/mod/semver does the reading and ordering (it is linked for Go
+// modules anyway) rather than github.com/Masterminds/semver, which
+// compiled two regexps at every strata start; x/mod accepts the "v1" and
+// "v1.2" shorthands, which strict semver does not. The tests check this
+// against Masterminds' StrictNewVersion and Compare (semver_test.go).
+func compareNpm(a, b string) (int, error) {
+	va, err := npmVersion(a)
 	if err != nil {
 		return 0, err
 	}
-	vb, err := pep440.Parse(b)
+	vb, err := npmVersion(b)
 	if err != nil {
 		return 0, err
 	}
-	return va.Compare(vb), nil
+	return semver.Compare(va, vb), nil
 }
 
-func compareNpm(a, b string) (int, error) {
-	va, err := msemver.StrictNewVersion(strings.TrimPrefix(a, "v"))
-	if err != nil {
-		return 0, err
+// maxNpmVersion is Masterminds' MaxVersionLen, kept: no published
+// version comes near it, and nothing longer is worth reading.
+const maxNpmVersion = 256
+
+func npmVersion(v string) (string, error) {
+	s := strings.TrimPrefix(v, "v")
+	core, _, _ := strings.Cut(s, "+")
+	core, _, _ = strings.Cut(core, "-")
+	if len(s) > maxNpmVersion || strings.Count(core, ".") != 2 || !semver.IsValid("v"+s) {
+		return "", fmt.Errorf("%q is not a strict semantic version", v)
 	}
-	vb, err := msemver.StrictNewVersion(strings.TrimPrefix(b, "v"))
-	if err != nil {
-		return 0, err
-	}
-	return va.Compare(vb), nil
+	return "v" + s, nil
 }
