@@ -540,3 +540,33 @@ func TestStateWithoutMonitor(t *testing.T) {
 		t.Errorf("state without a monitor: %+v", s)
 	}
 }
+
+// TestCreateNames: a name in use is refused with docker's message, an
+// unnamed container gets a random name no other has, and a new container
+// reads as created (it has no state file yet).
+func TestCreateNames(t *testing.T) {
+	e := newEnv(t, "")
+	first, err := e.m.Create(CreateOptions{Image: "busybox", Name: "web", Args: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := e.m.State(first.ID); s.Status != Created {
+		t.Errorf("a new container is %q, want created", s.Status)
+	}
+	_, err = e.m.Create(CreateOptions{Image: "busybox", Name: "web", Args: []string{"true"}})
+	want := `Conflict. The container name "/web" is already in use by container "` + first.ID + `"`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second container named web: %v, want %s", err, want)
+	}
+	names := map[string]bool{"web": true}
+	for i := 0; i < 3; i++ {
+		r, err := e.m.Create(CreateOptions{Image: "busybox", Args: []string{"true"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Name == "" || names[r.Name] {
+			t.Fatalf("unnamed container %d got name %q (taken: %v)", i, r.Name, names)
+		}
+		names[r.Name] = true
+	}
+}

@@ -338,7 +338,12 @@ func (m *Manager) addRecord(r *Record, named bool) error {
 		for {
 			var clash string
 			err := tx.ForEach(metadata.BucketContainers, func(key string, raw []byte) error {
-				var other Record
+				// The name alone: a whole record per container made
+				// each create slower by the number of containers kept.
+				var other struct {
+					ID   string `json:"id"`
+					Name string `json:"name"`
+				}
 				if json.Unmarshal(raw, &other) == nil && other.Name == r.Name {
 					clash = other.ID
 				}
