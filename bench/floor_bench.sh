@@ -141,7 +141,10 @@ for p in "${PATHS[@]}"; do
 			-n strata "$S --root $O/root-load load -q -i $O/big.tar" \
 			-n floor "openssl dgst -sha256 $O/big.tar"
 		# A load also writes the blob, durably (the store's invariant):
-		# the other floor is a copy that survives a crash.
+		# the other floor is a copy that survives a crash. dd writes through
+		# the page cache, strata with O_DIRECT: on a VM whose freed memory
+		# goes back to its host (free page reporting), dd's time depends on
+		# how much of it the host took since the rm (0.6 s to 3 s here).
 		hf load-write "$RUNS" --prepare "rm -rf $O/root-load $O/copy; sync" \
 			-n strata "$S --root $O/root-load load -q -i $O/big.tar" \
 			-n "floor: dd conv=fsync" "dd if=$O/big.tar of=$O/copy bs=1M conv=fsync status=none"
