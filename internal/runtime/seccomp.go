@@ -36,6 +36,9 @@ const seccompAnnotation = "run.oci.seccomp_bpf_data"
 // program.
 const seccompMagic = "strata-seccomp-v1"
 
+// shell runs the hook that copies the program out.
+const shell = "/bin/sh"
+
 // maxBPFInstructions is the kernel's limit for one classic BPF program
 // (BPF_MAXINSNS).
 const maxBPFInstructions = 4096
@@ -67,20 +70,24 @@ func (r *Runtime) CompiledSeccomp(id string, spec *specs.Spec) (keep func()) {
 		spec.Annotations[seccompAnnotation] = base64.StdEncoding.EncodeToString(prog)
 		return keep
 	}
+	if _, err := os.Stat(shell); err != nil {
+		return keep
+	}
 	if err := os.MkdirAll(r.SeccompCache, 0o700); err != nil {
 		return keep
 	}
 	incoming := filepath.Join(r.SeccompCache, "incoming-"+id)
 	os.Remove(incoming)
 	// After the container: crun makes seccomp.bpf before its hooks
-	// run, and writes it when the container's process loads it. A failed
-	// hook fails the container: the copy never does (a crun that wrote no
-	// program leaves nothing to keep).
+	// run, and writes it when the container's process loads it. The copy
+	// never fails (a crun that wrote no program leaves nothing to keep): a
+	// failed poststop hook does not fail the container, but the runtime
+	// warns.
 	if spec.Hooks == nil {
 		spec.Hooks = &specs.Hooks{}
 	}
 	spec.Hooks.Poststop = append(spec.Hooks.Poststop, specs.Hook{
-		Path: "/bin/sh",
+		Path: shell,
 		Args: []string{"sh", "-c", `cp -- "$0" "$1" 2>/dev/null; exit 0`, filepath.Join(r.Root, id, "seccomp.bpf"), incoming},
 	})
 	return func() {
