@@ -103,6 +103,10 @@ func TestContainerLifecycleCLI(t *testing.T) {
 		{[]string{"start", "c1"}, `^c1\n$`, ``, 0},
 		{[]string{"kill", "c1"}, `^c1\n$`, ``, 0},
 		{[]string{"wait", "c1"}, `^137\n$`, ``, 0},
+		// docker 20.10: wait on a --rm container prints its exit code, then it is
+		// gone (its monitor removes it; the steps below give it the time).
+		{[]string{"run", "-d", "--rm", "--name", "c3", "busybox", "sh", "-c", "sleep 0.5; exit 3"}, `^[0-9a-f]{64}\n$`, ``, 0},
+		{[]string{"wait", "c3"}, `^3\n$`, ``, 0},
 		{[]string{"create", "--name", "c2", "busybox", "sh", "-c", "echo hi > /f; exit 4"}, `^[0-9a-f]{64}\n$`, ``, 0},
 		{[]string{"start", "-a", "c2"}, `^$`, ``, 4},
 		{[]string{"diff", "c2"}, `^A /f\n$`, ``, 0},
