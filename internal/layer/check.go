@@ -266,14 +266,14 @@ func cleanPath(name string) (string, error) {
 // arrive. Close, after the last write, returns the verdict.
 type CheckWriter struct {
 	w       io.Writer
-	pw      *io.PipeWriter
+	pw      *skipPipeWriter
 	done    chan error
 	content int64
 }
 
 // NewCheckWriter starts checking what is written through it to w.
 func NewCheckWriter(w io.Writer) *CheckWriter {
-	pr, pw := io.Pipe()
+	pr, pw := newSkipPipe()
 	c := &CheckWriter{w: w, pw: pw, done: make(chan error, 1)}
 	go func() {
 		n, err := CheckTar(pr)

@@ -45,7 +45,7 @@ func Ingest(cs *content.Store, r io.Reader, expected digest.Digest, size int64) 
 	head, _ := br.Peek(6)
 	plain := Detect(head) == Uncompressed
 
-	pr, pw := io.Pipe()
+	pr, pw := newSkipPipe()
 	type result struct {
 		b   Blob
 		err error
@@ -114,7 +114,7 @@ func Check(r io.Reader) (Blob, error) {
 	// The tar is hashed and checked on two goroutines while the next
 	// chunk is decompressed.
 	h := digest.SHA256.Digester()
-	pr, pw := io.Pipe()
+	pr, pw := newSkipPipe()
 	checked := make(chan error, 1)
 	var content int64
 	go func() {
