@@ -55,18 +55,18 @@ func (c *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&c.o.Name, "name", "", "Assign a name to the container")
 	fs.BoolVarP(&c.o.Stdin, "interactive", "i", false, "Keep STDIN open")
 	fs.BoolVarP(&c.o.Tty, "tty", "t", false, "Allocate a pseudo-TTY")
-	fs.StringArrayVarP(&c.o.Env, "env", "e", nil, "Set environment variables")
-	fs.StringArrayVar(&c.o.EnvFiles, "env-file", nil, "Read in a file of environment variables")
+	stringArrayVarP(fs, &c.o.Env, "env", "e", "Set environment variables")
+	stringArrayVarP(fs, &c.o.EnvFiles, "env-file", "", "Read in a file of environment variables")
 	fs.StringVarP(&c.o.WorkingDir, "workdir", "w", "", "Working directory inside the container")
 	fs.StringVarP(&c.o.User, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringVar(&c.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
 	fs.StringVar(&c.platform, "platform", "", "Run this platform's image of a multi-platform image (OS/ARCH[/VARIANT]; default: this machine's)")
 	fs.StringVar(&c.o.Network, "network", "", "Connect a container to a network: bridge (default: strata0, "+network.Subnet+"), host or none")
-	fs.StringArrayVarP(&c.o.Publish, "publish", "p", nil, "Publish a container's port(s) to the host ([IP:][HOSTPORT:]CTRPORT[/PROTO])")
+	stringArrayVarP(fs, &c.o.Publish, "publish", "p", "Publish a container's port(s) to the host ([IP:][HOSTPORT:]CTRPORT[/PROTO])")
 	fs.BoolVarP(&c.o.PublishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
-	fs.StringArrayVar(&c.o.Expose, "expose", nil, "Expose a port or a range of ports")
-	fs.StringArrayVarP(&c.o.Labels, "label", "l", nil, "Set meta data on a container")
-	fs.StringArrayVarP(&c.o.Volumes, "volume", "v", nil, "Bind mount a volume (HOST-PATH:CONTAINER-PATH[:ro])")
+	stringArrayVarP(fs, &c.o.Expose, "expose", "", "Expose a port or a range of ports")
+	stringArrayVarP(fs, &c.o.Labels, "label", "l", "Set meta data on a container")
+	stringArrayVarP(fs, &c.o.Volumes, "volume", "v", "Bind mount a volume (HOST-PATH:CONTAINER-PATH[:ro])")
 	fs.StringVarP(&c.o.Hostname, "hostname", "h", "", "Container host name")
 	fs.Bool("help", false, "Print usage") // -h is --hostname, as in docker
 	fs.BoolVar(&c.o.AutoRemove, "rm", false, "Automatically remove the container when it exits")
@@ -357,7 +357,7 @@ func newPsCmd(a *app) *cobra.Command {
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
 	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
 	c.Flags().StringVar(&format, "format", "", "Format output using a Go template, 'table TEMPLATE' or 'json'")
-	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided (id, name, label, status, ancestor, exited, before, since)")
+	stringArrayVarP(c.Flags(), &filters, "filter", "f", "Filter output based on conditions provided (id, name, label, status, ancestor, exited, before, since)")
 	c.Flags().IntVarP(&last, "last", "n", -1, "Show n last created containers (includes all states)")
 	c.Flags().BoolVarP(&latest, "latest", "l", false, "Show the latest created container (includes all states)")
 	c.Flags().BoolVarP(&size, "size", "s", false, "Display total file sizes")
@@ -403,7 +403,7 @@ func newExecCmd(a *app) *cobra.Command {
 	c.Flags().BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY")
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open")
 	c.Flags().BoolVarP(&eo.Detach, "detach", "d", false, "Detached mode: run command in the background")
-	c.Flags().StringArrayVarP(&eo.Env, "env", "e", nil, "Set environment variables")
+	stringArrayVarP(c.Flags(), &eo.Env, "env", "e", "Set environment variables")
 	c.Flags().StringVarP(&eo.WorkingDir, "workdir", "w", "", "Working directory inside the container")
 	c.Flags().StringVarP(&eo.User, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	return c
@@ -458,7 +458,7 @@ func newCommitCmd(a *app) *cobra.Command {
 		},
 	}
 	f.add(c.Flags())
-	c.Flags().StringArrayVarP(&co.Changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
+	stringArrayVarP(c.Flags(), &co.Changes, "change", "c", "Apply Dockerfile instruction to the created image")
 	c.Flags().StringVarP(&co.Message, "message", "m", "", "Commit message")
 	c.Flags().StringVarP(&co.Author, "author", "a", "", "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
 	c.Flags().BoolVarP(&co.Pause, "pause", "p", true, "Pause container during commit")
@@ -588,7 +588,7 @@ func newContainerPruneCmd(a *app) *cobra.Command {
 	}
 	f.add(c.Flags())
 	c.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
-	c.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values (until=DURATION|TIMESTAMP, label=KEY[=VALUE], label!=KEY[=VALUE])")
+	stringArrayVarP(c.Flags(), &filters, "filter", "", "Provide filter values (until=DURATION|TIMESTAMP, label=KEY[=VALUE], label!=KEY[=VALUE])")
 	return c
 }
 

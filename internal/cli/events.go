@@ -127,7 +127,7 @@ func newEventsCmd(a *app) *cobra.Command {
 	}
 	c.Flags().StringVar(&since, "since", "", "Show all events created since timestamp")
 	c.Flags().StringVar(&until, "until", "", "Stream events until this timestamp")
-	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided (container, event, image, label, type)")
+	stringArrayVarP(c.Flags(), &filters, "filter", "f", "Filter output based on conditions provided (container, event, image, label, type)")
 	c.Flags().StringVar(&format, "format", "", "Format the output using the given Go template")
 	return c
 }

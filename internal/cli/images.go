@@ -108,7 +108,7 @@ func newImagesCmd(a *app) *cobra.Command {
 	f.BoolVar(&digests, "digests", false, "Show digests")
 	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
 	f.StringVar(&format, "format", "", "Format output using a Go template, 'table TEMPLATE' or 'json'")
-	f.StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided (dangling, reference, label, before, since)")
+	stringArrayVarP(f, &filters, "filter", "f", "Filter output based on conditions provided (dangling, reference, label, before, since)")
 	return c
 }
 

@@ -53,7 +53,7 @@ func newImportCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringArrayVarP(&changeList, "change", "c", nil, "Apply Dockerfile instruction to the created image")
+	stringArrayVarP(c.Flags(), &changeList, "change", "c", "Apply Dockerfile instruction to the created image")
 	c.Flags().StringVarP(&message, "message", "m", "", "Set commit message for imported image")
 	return c
 }

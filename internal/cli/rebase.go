@@ -83,7 +83,7 @@ store name or another source (docker-archive:FILE, oci:DIR, docker://NAME).`,
 	fs := c.Flags()
 	fs.StringVar(&oldBase, "old-base", "", "The base image IMAGE was built on")
 	fs.StringVar(&newBase, "new-base", "", "The base image to put IMAGE's own layers on")
-	fs.StringArrayVarP(&tags, "tag", "t", nil, "Name the new image (name:tag; may be repeated)")
+	stringArrayVarP(fs, &tags, "tag", "t", "Name the new image (name:tag; may be repeated)")
 	fs.BoolVar(&strict, "strict", false, "Refuse when a layer above the base was made by RUN on the old base")
 	reg.addTLSVerify(fs)
 	return c

@@ -662,7 +662,7 @@ func newManifestAnnotateCmd(a *app) *cobra.Command {
 	annotate.Flags().StringVar(&ann.Variant, "variant", "", "Set architecture variant")
 	annotate.Flags().StringVar(&ann.OSVersion, "os-version", "", "Set operating system version")
 	annotate.Flags().StringSliceVar(&ann.OSFeatures, "os-features", nil, "Set operating system feature")
-	annotate.Flags().StringArrayVar(&annotations, "annotation", nil, "Add an annotation KEY=VALUE to the entry")
+	stringArrayVarP(annotate.Flags(), &annotations, "annotation", "", "Add an annotation KEY=VALUE to the entry")
 	return annotate
 }
 

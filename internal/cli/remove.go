@@ -108,7 +108,7 @@ func newImagePruneCmd(a *app) *cobra.Command {
 	}
 	c.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
 	c.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
-	c.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values (until=DURATION|TIMESTAMP, label=KEY[=VALUE], label!=KEY[=VALUE])")
+	stringArrayVarP(c.Flags(), &filters, "filter", "", "Provide filter values (until=DURATION|TIMESTAMP, label=KEY[=VALUE], label!=KEY[=VALUE])")
 	return c
 }
 

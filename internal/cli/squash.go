@@ -74,7 +74,7 @@ oci-archive:FILE, oci:DIR, docker://NAME).`,
 	fs := c.Flags()
 	fs.IntVar(&from, "from", 0, "Index of the first layer to merge (0: all layers)")
 	fs.StringVar(&since, "since", "", "Merge the layers above this base image's layers")
-	fs.StringArrayVarP(&tags, "tag", "t", nil, "Name the new image (name:tag; may be repeated)")
+	stringArrayVarP(fs, &tags, "tag", "t", "Name the new image (name:tag; may be repeated)")
 	fs.StringVarP(&message, "message", "m", "", "Comment of the squash's history entry")
 	reg.addTLSVerify(fs)
 	return c

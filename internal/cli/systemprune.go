@@ -88,7 +88,7 @@ only what has the label, label!=KEY[=VALUE] keeps what has it.`,
 	fs.BoolVarP(&all, "all", "a", false, "Remove all unused images and all build cache, not just dangling ones")
 	fs.BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	fs.BoolVar(&volumes, "volumes", false, "Prune volumes (strata has none: only bind mounts)")
-	fs.StringArrayVar(&filters, "filter", nil, "Provide filter values (until=DURATION|TIMESTAMP, label=KEY[=VALUE], label!=KEY[=VALUE])")
+	stringArrayVarP(fs, &filters, "filter", "", "Provide filter values (until=DURATION|TIMESTAMP, label=KEY[=VALUE], label!=KEY[=VALUE])")
 	f.add(fs)
 	return c
 }
