@@ -1,8 +1,9 @@
 #!/bin/bash
 # strata's hot paths against the machine's floor: the cheapest way this
 # machine moves, reads or hashes the same bytes, measured side by side in
-# one hyperfine run per path, reported as strata/floor (these machines are
-# shared and noisy; ratios drift less than times). Output: bench/out/floor/
+# one hyperfine run per path (five for the start paths, their commands
+# taking turns: hf_rounds in lib.sh), reported as strata/floor (these
+# machines are shared and noisy; ratios drift less than times). Output: bench/out/floor/
 # (gitignored): one hyperfine JSON/markdown per path and summary.md.
 #
 #   bench/floor_bench.sh                      # every path
@@ -92,7 +93,7 @@ for p in "${PATHS[@]}"; do
 			args+=(-n "strata (crun)" "env STRATA_RUNTIME=crun $S run --rm --network none $REGISTRY/busybox:latest true"
 				-n "floor: crun run" "$crun_run")
 		fi
-		hf start $((RUNS * 10)) -N --warmup 3 "${args[@]}"
+		hf_rounds start 5 $((RUNS * 10)) -N --warmup 2 "${args[@]}"
 		# The same against a bundle with strata's own config.json (docker's
 		# confinement: its seccomp profile, masked paths, namespaces), which
 		# `runc spec`'s bundle lacks: what the runtime itself spends on it
@@ -121,7 +122,7 @@ for p in "${PATHS[@]}"; do
 			args+=(-n "strata (crun)" "env STRATA_RUNTIME=crun $S run --rm --network none $REGISTRY/busybox:latest true"
 				-n "floor: crun run, strata's config" "${crun_run/--bundle $bundle/--bundle $cbundle}")
 		fi
-		hf start-confined $((RUNS * 10)) -N --warmup 3 "${args[@]}"
+		hf_rounds start-confined 5 $((RUNS * 10)) -N --warmup 2 "${args[@]}"
 		# The default bridge network (CNI plugins), beside docker's.
 		$DOCKER pull -q "$REGISTRY/busybox:latest" > /dev/null
 		hf start-bridge $((RUNS * 5)) -N --warmup 2 \

@@ -38,3 +38,38 @@ rss() {
 	shift
 	echo "| $name | $(peak_rss_mib "$@") MiB |" >> "$summary"
 }
+
+# hf_rounds name rounds runs hyperfine-args...: as hf, with the runs of
+# every command spread over rounds hyperfine runs, so that the commands
+# take turns: a drift of the machine over the minute (this disk's ext4,
+# with no journal, looks past every inode deleted in the last minutes to
+# allocate one, so each container started makes the next ones slower)
+# falls on all of them alike, not on the one that comes last. The times
+# of the rounds are merged into name.json.
+hf_rounds() {
+	local name=$1 rounds=$2 runs=$3 r
+	shift 3
+	for r in $(seq "$rounds"); do
+		hyperfine --runs $((runs / rounds)) --export-json "$O/$name.round$r.json" "$@"
+	done
+	python3 - "$O" "$name" "$rounds" << 'PY' > "$O/$name.md"
+import json, statistics, sys
+out, name, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+merged = None
+for r in range(1, rounds + 1):
+    res = json.load(open(f"{out}/{name}.round{r}.json"))["results"]
+    if merged is None:
+        merged = res
+    else:
+        for m, x in zip(merged, res):
+            m["times"] += x["times"]
+for m in merged:
+    m["median"], m["mean"] = statistics.median(m["times"]), statistics.mean(m["times"])
+json.dump({"results": merged}, open(f"{out}/{name}.json", "w"))
+print("| Command | Median [ms] | Mean [ms] | Min [ms] | Max [ms] | Runs |\n|:---|---:|---:|---:|---:|---:|")
+for m in merged:
+    t = m["times"]
+    print(f"| `{m['command']}` | {statistics.median(t)*1000:.1f} | {statistics.mean(t)*1000:.1f} | {min(t)*1000:.1f} | {max(t)*1000:.1f} | {len(t)} |")
+PY
+	{ echo; echo "## $name ($rounds rounds, commands taking turns)"; cat "$O/$name.md"; } >> "$summary"
+}
