@@ -144,8 +144,15 @@ func writeManFlags(w *bytes.Buffer, title string, flags *pflag.FlagSet) {
 			tag = `\fB` + roffDashes("-"+f.Shorthand) + `\fP, ` + tag
 		}
 		def := f.DefValue
-		if f.Value.Type() == "string" {
+		switch f.Value.Type() {
+		case "string":
 			def = strconv.Quote(def)
+		case "stringArray":
+			// Empty is "" for strata's list flags (stringArrayVarP),
+			// which keeps --help from showing a default; "[]" as pflag's.
+			if def == "" {
+				def = "[]"
+			}
 		}
 		if f.NoOptDefVal != "" {
 			tag += "[=" + roffText(def) + "]"

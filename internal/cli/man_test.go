@@ -103,6 +103,10 @@ func TestGenManPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Golden(t, "testdata/golden/man-image-history.golden", strings.Replace(string(page), `"strata `+Version+`"`, `"strata VERSION"`, 1))
+	// A list flag's default is [], as cobra/doc wrote it.
+	if run, _ := os.ReadFile(filepath.Join(dir, "strata-run.1")); !strings.Contains(string(run), `\fB\-e\fP, \fB\-\-env\fP=[]`+"\n") {
+		t.Errorf("strata-run.1: no -e, --env=[] in %s", run)
+	}
 }
 
 // TestManPageEscapes: text that roff would take for requests or escapes
