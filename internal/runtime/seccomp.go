@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -16,6 +17,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/internal/atomicfile"
 )
 
 // crun compiles a container's seccomp profile with libseccomp each time it
@@ -228,22 +231,11 @@ func parseSeccompEntry(raw []byte) ([]byte, error) {
 // cache, and a damaged entry is found by its checksum.
 func writeSeccompEntry(path, lib string, prog []byte) error {
 	sum := sha256.Sum256(prog)
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s %s\n", seccompMagic, lib, hex.EncodeToString(sum[:]))
-	b.Write(prog)
-	tmp, err := os.CreateTemp(filepath.Dir(path), "tmp-")
-	if err != nil {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		if _, err := fmt.Fprintf(w, "%s %s %s\n", seccompMagic, lib, hex.EncodeToString(sum[:])); err != nil {
+			return err
+		}
+		_, err := w.Write(prog)
 		return err
-	}
-	_, err = tmp.Write(b.Bytes())
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	})
 }
