@@ -122,17 +122,7 @@ func parsePEP440(s string) (*pyVersion, error) {
 // release (and a bare dev release before its pre-releases), a
 // post-release after it, a dev release before the release it precedes,
 // and a local version after its public one.
-func comparePEP440(a, b string) (int, error) {
-	va, err := parsePEP440(a)
-	if err != nil {
-		return 0, err
-	}
-	vb, err := parsePEP440(b)
-	if err != nil {
-		return 0, err
-	}
-	return va.compare(vb), nil
-}
+var comparePEP440 = byParsing(parsePEP440, (*pyVersion).compare)
 
 func (v *pyVersion) compare(w *pyVersion) int {
 	if c := compareNum(v.epoch, w.epoch); c != 0 {

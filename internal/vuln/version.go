@@ -30,29 +30,25 @@ var comparators = map[string]compareFunc{
 	sbom.Npm:    compareNpm,
 }
 
-func compareDeb(a, b string) (int, error) {
-	va, err := debversion.NewVersion(a)
-	if err != nil {
-		return 0, err
+// byParsing is the order of versions that parse reads and cmp orders.
+func byParsing[V any](parse func(string) (V, error), cmp func(a, b V) int) compareFunc {
+	return func(a, b string) (int, error) {
+		va, err := parse(a)
+		if err != nil {
+			return 0, err
+		}
+		vb, err := parse(b)
+		if err != nil {
+			return 0, err
+		}
+		return cmp(va, vb), nil
 	}
-	vb, err := debversion.NewVersion(b)
-	if err != nil {
-		return 0, err
-	}
-	return va.Compare(vb), nil
 }
 
-func compareApk(a, b string) (int, error) {
-	va, err := apkversion.NewVersion(a)
-	if err != nil {
-		return 0, err
-	}
-	vb, err := apkversion.NewVersion(b)
-	if err != nil {
-		return 0, err
-	}
-	return va.Compare(vb), nil
-}
+var (
+	compareDeb = byParsing(debversion.NewVersion, func(a, b debversion.Version) int { return a.Compare(b) })
+	compareApk = byParsing(apkversion.NewVersion, apkversion.Version.Compare)
+)
 
 // compareRPM is rpm's order of [epoch:]version-release (rpmvercmp: "~"
 // sorts before anything, "^" after the version it follows).
@@ -101,17 +97,7 @@ func compareGo(a, b string) (int, error) {
 // compiled two regexps at every strata start; x/mod accepts the "v1" and
 // "v1.2" shorthands, which strict semver does not. The tests check this
 // against Masterminds' StrictNewVersion and Compare (semver_test.go).
-func compareNpm(a, b string) (int, error) {
-	va, err := npmVersion(a)
-	if err != nil {
-		return 0, err
-	}
-	vb, err := npmVersion(b)
-	if err != nil {
-		return 0, err
-	}
-	return semver.Compare(va, vb), nil
-}
+var compareNpm = byParsing(npmVersion, semver.Compare)
 
 // maxNpmVersion is Masterminds' MaxVersionLen, kept: no published
 // version comes near it, and nothing longer is worth reading.
