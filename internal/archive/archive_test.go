@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -507,9 +508,10 @@ func FuzzLoad(f *testing.F) {
 	})
 }
 
-// A store that has a layer only in another form (pulled gzip-compressed)
-// loads an archive whose manifest names the layer uncompressed: the image
-// keeps its manifest, and every blob that manifest names is stored.
+// A store that has a layer only in another form (pulled gzip-compressed,
+// in another image) loads an archive whose manifest names the layer
+// uncompressed: the image keeps its manifest, and every blob that
+// manifest names is stored.
 func TestLoadLayerKnownInAnotherForm(t *testing.T) {
 	for _, f := range []archive.Format{archive.DockerArchive, archive.OCIArchive} {
 		t.Run(string(f), func(t *testing.T) {
@@ -518,7 +520,10 @@ func TestLoadLayerKnownInAnotherForm(t *testing.T) {
 			p := save(t, st, f, im, "strata-test/app:1")
 
 			st2 := newStore(t)
-			gz := twoLayers(t, st2, layer.Gzip, "strata-test/pulled:1")
+			gz := otherImage(t, st2, layer.Gzip, "strata-test/pulled:1")
+			if gz.ID == im.ID {
+				t.Fatal("the gzip image is the same image")
+			}
 			_, ids := layerDigests(im)
 			if _, gzIDs := layerDigests(gz); !equal(ids, gzIDs) {
 				t.Fatalf("the gzip image unpacks to %v, the uncompressed one to %v", gzIDs, ids)
@@ -554,4 +559,79 @@ func TestLoadLayerKnownInAnotherForm(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Loading an image the store already has whole (same config, every layer
+// stored, here gzip-compressed as a pull keeps them) from an archive that
+// names its layers uncompressed only adds the archive's names, as docker
+// load does: the image keeps its manifest, and no blob is written that
+// the image would not use (a 1 GiB image used to leave 1 GiB of
+// unreferenced blobs on disk until the next collection).
+func TestLoadImageAlreadyStored(t *testing.T) {
+	for _, tc := range []struct {
+		format archive.Format
+		form   layer.Compression // of the layers in the archive's store
+	}{
+		{archive.DockerArchive, layer.Uncompressed},
+		{archive.OCIArchive, layer.Uncompressed},
+		{archive.OCIArchive, layer.Zstd},
+	} {
+		t.Run(fmt.Sprintf("%s-%v", tc.format, tc.form), func(t *testing.T) {
+			src := newStore(t)
+			plain := twoLayers(t, src, tc.form, "strata-test/app:1")
+			p := save(t, src, tc.format, plain, "strata-test/app:1")
+
+			st := newStore(t)
+			gz := twoLayers(t, st, layer.Gzip, "strata-test/pulled:1")
+			if gz.ID != plain.ID {
+				t.Fatalf("the two forms are different images: %s, %s", gz.ID, plain.ID)
+			}
+			before := blobNames(t, st)
+			res := load(t, st, p)
+			if res.BlobsWritten != 0 {
+				t.Errorf("load wrote %d blobs (%d bytes) of an image the store has", res.BlobsWritten, res.BytesWritten)
+			}
+			got := mustResolve(t, st, "strata-test/app:1")
+			if got.ID != gz.ID || got.Manifest.Digest != gz.Manifest.Digest {
+				t.Errorf("loaded %s (manifest %s), stored %s (manifest %s)", got.ID, got.Manifest.Digest, gz.ID, gz.Manifest.Digest)
+			}
+			if after := blobNames(t, st); !equal(after, before) {
+				t.Errorf("blobs before the load %v, after %v", before, after)
+			}
+			if ingest, _ := os.ReadDir(filepath.Join(st.Path(store.Blobs), "ingest")); len(ingest) != 0 {
+				t.Errorf("%d temporary files left in ingest/", len(ingest))
+			}
+			// Both names still export.
+			for _, ref := range []string{"strata-test/app:1", "strata-test/pulled:1"} {
+				save(t, st, archive.OCIArchive, mustResolve(t, st, ref), ref)
+			}
+		})
+	}
+}
+
+func blobNames(t *testing.T, st *store.Store) []digest.Digest {
+	t.Helper()
+	var out []digest.Digest
+	if err := st.Content.Walk(func(d digest.Digest, _ int64) error { out = append(out, d); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// otherImage is twoLayers' image with another config (one more history
+// entry): another image, with the same layers.
+func otherImage(t *testing.T, st *store.Store, c layer.Compression, name string) *metadata.Image {
+	t.Helper()
+	base := archivetest.AddLayer(t, st, testutil.BusyboxRootfs(t), c)
+	top := archivetest.AddLayer(t, st, []testutil.Entry{{Name: "etc/hello", Body: "hello\n"}}, c)
+	ref, err := image.ParseTagged(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := st.NewImage(store.NewImageOptions{Names: []image.Reference{ref}, Created: &archivetest.Created,
+		Steps: []store.NewLayer{{Blob: &base}, {Blob: &top}, {History: ocispec.History{CreatedBy: "ENV OTHER=1"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return im
 }

@@ -83,7 +83,10 @@ type loader struct {
 // digest is checked against its name; a layer is checked to be a
 // well-formed tar staying inside its root, and its diffID computed, in the
 // same pass. A layer the store already has (same digest, or for a
-// docker-archive layer same diffID) is skipped without reading it. Small
+// docker-archive layer same diffID) is skipped without reading it; one it
+// has in another form is held unstored until a manifest names that form.
+// An image the store has whole (same config) only gets the archive's
+// names, as docker load does. Small
 // JSON files are kept in memory, and at the end manifest.json or index.json
 // says what the images are: every layer's diffID is checked against its
 // config, and only when every image of the archive is valid are they
@@ -291,7 +294,8 @@ func (l *loader) ingest(src io.Reader, name string, expected digest.Digest, head
 	}
 	rec, ok := l.byDigest[res.digest]
 	r := l.known(rec, ok)
-	if r == nil && c.err == nil && comp == layer.Uncompressed {
+	if r == nil && c.err == nil {
+		// The same layer in another form (compressed otherwise, or not).
 		rec, ok = l.byDiffID[res.diffID]
 		r = l.known(rec, ok)
 	}
@@ -342,6 +346,28 @@ type planned struct {
 	raw    rawImage
 	layers []metadata.Layer
 	news   []*blobResult
+	// stored is the same image (same config) when the store has it
+	// whole: it keeps its manifest and the forms of its layers, and the
+	// load only adds the archive's names, as docker load does. Taking
+	// the archive's forms instead would leave the stored ones
+	// unreferenced on disk (a pulled image's gzip layers) until the next
+	// collection.
+	stored *metadata.Image
+}
+
+// storedWhole is the image id when the store has it with every layer
+// blob, else nil.
+func (l *loader) storedWhole(id digest.Digest) *metadata.Image {
+	im, err := l.st.Image(id)
+	if err != nil {
+		return nil
+	}
+	for _, ly := range im.Layers {
+		if !l.st.HasBlob(ly.Digest) {
+			return nil
+		}
+	}
+	return im
 }
 
 func (l *loader) assemble() error {
@@ -367,6 +393,9 @@ func (l *loader) assemble() error {
 	var plans []planned
 	for _, raw := range raws {
 		p := planned{raw: raw}
+		if !inIndex[raw.manifestDigest] {
+			p.stored = l.storedWhole(raw.configDigest)
+		}
 		for i, rl := range raw.layers {
 			e := l.entries[rl.path]
 			if e.kept && e.res == nil {
@@ -377,9 +406,13 @@ func (l *loader) assemble() error {
 				}
 			}
 			res := e.res
+			named := res // the form the manifest names
 			if rl.desc.Digest != "" && res.digest != rl.desc.Digest && res.own != nil && res.own.digest == rl.desc.Digest {
-				// The manifest names the form the store lacks.
-				res = res.own
+				named = res.own
+				if p.stored == nil {
+					// The manifest names the form the store lacks.
+					res = named
+				}
 			}
 			if res.layerErr != nil {
 				return fmt.Errorf("layer %d (%s, %s): %w", i, res.digest, rl.path, res.layerErr)
@@ -387,8 +420,8 @@ func (l *loader) assemble() error {
 			if res.diffID != rl.diffID {
 				return fmt.Errorf("invalid image %s: layer %d (%s) unpacks to %s, the config says %s", raw.configDigest, i, rl.path, res.diffID, rl.diffID)
 			}
-			if rl.desc.Digest != "" && (res.digest != rl.desc.Digest || res.size != rl.desc.Size) {
-				return fmt.Errorf("invalid image %s: layer %d is %s (%d bytes), the manifest says %s (%d bytes)", raw.manifestDigest, i, res.digest, res.size, rl.desc.Digest, rl.desc.Size)
+			if rl.desc.Digest != "" && (named.digest != rl.desc.Digest || named.size != rl.desc.Size) {
+				return fmt.Errorf("invalid image %s: layer %d is %s (%d bytes), the manifest says %s (%d bytes)", raw.manifestDigest, i, named.digest, named.size, rl.desc.Digest, rl.desc.Size)
 			}
 			mt := rl.desc.MediaType
 			if res.rec != nil {
@@ -430,7 +463,9 @@ func (l *loader) assemble() error {
 			return fmt.Errorf("invalid archive: config %s does not match its digest", p.raw.configDigest)
 		}
 		md := p.raw.manifestDigest
-		if p.raw.manifest != nil {
+		if p.stored != nil {
+			md = p.stored.Manifest.Digest
+		} else if p.raw.manifest != nil {
 			d, err := l.st.PutBytes("", p.raw.manifest)
 			if err != nil {
 				return err
