@@ -66,9 +66,11 @@ func (e *UsageError) Unwrap() error { return e.Err }
 
 func usage(format string, a ...any) error { return &UsageError{fmt.Errorf(format, a...)} }
 
-// ParseVolume parses -v HOST:CTR[:ro|rw]. Only bind mounts of absolute
-// host paths exist here: a name would be a named volume, which strata does
-// not have.
+// ParseVolume parses -v HOST:CTR[:ro|rw]. Only bind mounts of host paths
+// exist here: a name would be a named volume, which strata does not have.
+// A host path that starts with "." (".", "./data", "../data") is taken
+// from the working directory, as docker does since 23.0 (20.10 refused
+// it); other relative paths are names.
 func ParseVolume(spec string) (Volume, error) {
 	parts := strings.Split(spec, ":")
 	bad := func(why string) (Volume, error) {
@@ -78,6 +80,13 @@ func ParseVolume(spec string) (Volume, error) {
 		return bad("want HOST-PATH:CONTAINER-PATH[:ro|rw]")
 	}
 	v := Volume{Source: parts[0], Target: parts[1]}
+	if strings.HasPrefix(v.Source, ".") {
+		abs, err := filepath.Abs(v.Source)
+		if err != nil {
+			return bad(err.Error())
+		}
+		v.Source = abs
+	}
 	if !filepath.IsAbs(v.Source) {
 		return bad("the host path must be absolute (named volumes are not supported)")
 	}

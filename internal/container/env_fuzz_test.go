@@ -37,3 +37,41 @@ func FuzzParseVolume(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) { ParseVolume(s) })
 }
+
+func TestParseVolume(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		spec    string
+		want    Volume
+		wantErr string
+	}{
+		{spec: "/data:/d", want: Volume{Source: "/data", Target: "/d"}},
+		{spec: "/data/../x/:/d/:ro", want: Volume{Source: "/x", Target: "/d", ReadOnly: true}},
+		// docker 23+ takes a source starting with "." from the working directory.
+		{spec: "./data:/d", want: Volume{Source: filepath.Join(wd, "data"), Target: "/d"}},
+		{spec: ".:/d:rw", want: Volume{Source: wd, Target: "/d"}},
+		{spec: "../up:/d", want: Volume{Source: filepath.Join(filepath.Dir(wd), "up"), Target: "/d"}},
+		{spec: "name:/d", wantErr: "named volumes are not supported"},
+		{spec: "data/sub:/d", wantErr: "named volumes are not supported"},
+		{spec: "./data:d", wantErr: "the container path must be absolute"},
+		{spec: "./data:/", wantErr: "cannot mount over the container's root"},
+		{spec: "/data:/d:rx", wantErr: "unknown mode"},
+		{spec: "/data", wantErr: "want HOST-PATH:CONTAINER-PATH"},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			got, err := ParseVolume(tc.spec)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("ParseVolume(%q) = %+v, %v; want an error with %q", tc.spec, got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("ParseVolume(%q) = %+v, %v; want %+v", tc.spec, got, err, tc.want)
+			}
+		})
+	}
+}

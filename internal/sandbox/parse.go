@@ -284,7 +284,8 @@ var bindPropagations = map[string]bool{"private": true, "rprivate": true, "share
 // KEY=VALUE fields (CSV, so a field may be quoted), type=bind or tmpfs
 // (volumes do not exist here); source/src, target/destination/dst,
 // readonly/ro[=BOOL]; bind-propagation, bind-nonrecursive; tmpfs-size,
-// tmpfs-mode. A bind source must exist, as docker requires.
+// tmpfs-mode. A bind source must exist, as docker requires; one that
+// starts with "." is taken from the working directory.
 func ParseMount(s string) (specs.Mount, error) {
 	bad := func(format string, a ...any) (specs.Mount, error) {
 		return specs.Mount{}, fmt.Errorf("invalid argument %q for \"--mount\" flag: %s", s, fmt.Sprintf(format, a...))
@@ -358,6 +359,15 @@ func ParseMount(s string) (specs.Mount, error) {
 		}
 		if source == "" {
 			return bad("source is required when specifying bind mounts")
+		}
+		if strings.HasPrefix(source, ".") {
+			// ".", "./data", "../data": from the working directory, as
+			// docker takes them since 23.0.
+			abs, err := filepath.Abs(source)
+			if err != nil {
+				return bad("%v", err)
+			}
+			source = abs
 		}
 		if !filepath.IsAbs(source) {
 			return bad("invalid mount path: '%s' mount path must be absolute", source)

@@ -30,6 +30,10 @@ func checkParsed[T any](t *testing.T, got T, err error, want T, wantErr string) 
 
 func TestParseMount(t *testing.T) {
 	dir := t.TempDir()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		in      string
 		want    specs.Mount
@@ -50,6 +54,9 @@ func TestParseMount(t *testing.T) {
 		{in: "type=bind,source=" + dir, wantErr: "target: the container path is empty"},
 		{in: "type=bind,target=/x", wantErr: "source is required when specifying bind mounts"},
 		{in: "type=bind,source=rel,target=/x", wantErr: "mount path must be absolute"},
+		{in: "type=bind,source=.,target=/x", want: specs.Mount{Destination: "/x", Type: "bind", Source: wd, Options: []string{"rbind", "rprivate"}}},
+		{in: "type=bind,source=../" + filepath.Base(wd) + "/,target=/x", want: specs.Mount{Destination: "/x", Type: "bind", Source: wd, Options: []string{"rbind", "rprivate"}}},
+		{in: "type=bind,source=./no-such-dir,target=/x", wantErr: "bind source path does not exist: " + filepath.Join(wd, "no-such-dir")},
 		{in: "type=bind,source=/no/such/dir,target=/x", wantErr: "bind source path does not exist: /no/such/dir"},
 		{in: "type=bind,source=" + dir + ",target=relative", wantErr: `the container path "relative" must be absolute`},
 		{in: "type=bind,source=" + dir + ",target=/", wantErr: "cannot mount over the container's root"},
