@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,6 +118,9 @@ func newSaveCmd(a *app) *cobra.Command {
 			}
 			if output == "" || output == "-" {
 				return archive.Save(cmd.Context(), a.stdout, imgs, f)
+			}
+			if err := checkOutputPath(output); err != nil {
+				return err
 			}
 			tmp, err := os.CreateTemp(filepath.Dir(output), ".strata-save-")
 			if err != nil {
@@ -233,4 +237,18 @@ func hasRef(rs []image.Reference, r image.Reference) bool {
 		}
 	}
 	return false
+}
+
+// checkOutputPath refuses a save's output file whose directory does not
+// exist, in docker's words, or that is a directory (which the rename at
+// the end would fail on, after the whole archive was written).
+func checkOutputPath(output string) error {
+	dir := filepath.Dir(output)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("invalid output path: directory %q does not exist", dir)
+	}
+	if fi, err := os.Stat(output); err == nil && fi.IsDir() {
+		return fmt.Errorf("invalid output path: %q is a directory", output)
+	}
+	return nil
 }

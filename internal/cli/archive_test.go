@@ -50,7 +50,7 @@ func TestSaveLoadCLI(t *testing.T) {
 		a = idRE.ReplaceAllString(a, "<id>")
 		fmt.Fprintf(&transcript, "$ strata %s\n%s", a, shown)
 		if errOut != "" {
-			transcript.WriteString("[stderr]\n" + errOut)
+			transcript.WriteString("[stderr]\n" + strings.ReplaceAll(errOut, dir, "DIR"))
 		}
 		fmt.Fprintf(&transcript, "[exit %d]\n", code)
 		return out
@@ -61,6 +61,9 @@ func TestSaveLoadCLI(t *testing.T) {
 	step(root, "", "save", "--format", "oci-archive", "-o", oci, "busybox", "example.com/team/app:v1")
 	step(root, "", "save", "--format", "zip", "busybox")
 	step(root, "", "save", "-o", filepath.Join(dir, "x.tar"), "nope")
+	// Refused before anything is written, as docker refuses them.
+	step(root, "", "save", "-o", filepath.Join(dir, "missing", "x.tar"), "busybox")
+	step(root, "", "save", "-o", dir, "busybox")
 	if _, err := os.Stat(filepath.Join(dir, "x.tar")); err == nil {
 		t.Errorf("a failed save left its output file")
 	}
