@@ -31,3 +31,23 @@ func TestWrite(t *testing.T) {
 		t.Errorf("mode %v", st.Mode())
 	}
 }
+
+func TestWriteRefusedPaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ path, want string }{
+		{filepath.Join(dir, "missing", "f"), `invalid output path: directory "` + filepath.Join(dir, "missing") + `" does not exist`},
+		{dir, `invalid output path: "` + dir + `" is a directory`},
+	} {
+		called := false
+		err := Write(tc.path, func(io.Writer) error { called = true; return nil })
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("Write(%s) = %v, want %s", tc.path, err, tc.want)
+		}
+		if called {
+			t.Errorf("Write(%s) wrote", tc.path)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("left behind: %v", entries)
+	}
+}

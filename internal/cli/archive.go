@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/opencontainers/go-digest"
@@ -15,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/archive"
+	"github.com/strata-dev/strata/internal/atomicfile"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/store"
@@ -119,25 +118,9 @@ func newSaveCmd(a *app) *cobra.Command {
 			if output == "" || output == "-" {
 				return archive.Save(cmd.Context(), a.stdout, imgs, f)
 			}
-			if err := checkOutputPath(output); err != nil {
-				return err
-			}
-			tmp, err := os.CreateTemp(filepath.Dir(output), ".strata-save-")
-			if err != nil {
-				return err
-			}
-			defer os.Remove(tmp.Name())
-			err = archive.Save(cmd.Context(), tmp, imgs, f)
-			if cerr := tmp.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-				return err
-			}
-			return os.Rename(tmp.Name(), output)
+			return atomicfile.Write(output, func(w io.Writer) error {
+				return archive.Save(cmd.Context(), w, imgs, f)
+			})
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
@@ -237,18 +220,4 @@ func hasRef(rs []image.Reference, r image.Reference) bool {
 		}
 	}
 	return false
-}
-
-// checkOutputPath refuses a save's output file whose directory does not
-// exist, in docker's words, or that is a directory (which the rename at
-// the end would fail on, after the whole archive was written).
-func checkOutputPath(output string) error {
-	dir := filepath.Dir(output)
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("invalid output path: directory %q does not exist", dir)
-	}
-	if fi, err := os.Stat(output); err == nil && fi.IsDir() {
-		return fmt.Errorf("invalid output path: %q is a directory", output)
-	}
-	return nil
 }

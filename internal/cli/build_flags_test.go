@@ -149,6 +149,12 @@ func TestBuildOutput(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, `type "registry" is not supported`) {
 		t.Errorf("type=registry: exit %d %s", code, errOut)
 	}
+	for _, dest := range []string{filepath.Join(out, "missing", "x.tar"), out} {
+		_, errOut, code := strata(t, other, "", "build", "-o", "type=docker,dest="+dest, ctx)
+		if code != 1 || !strings.HasPrefix(errOut, "Error: invalid output path: ") || strings.Contains(errOut, "#") {
+			t.Errorf("dest=%s: exit %d, %s (want the path refused before the build)", dest, code, errOut)
+		}
+	}
 }
 
 // TestBuildSSH: --ssh forwards a real ssh-agent to RUN --mount=type=ssh

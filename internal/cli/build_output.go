@@ -9,6 +9,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/strata-dev/strata/internal/atomicfile"
 	"github.com/strata-dev/strata/internal/builder"
 	"github.com/strata-dev/strata/internal/builder/output"
 	"github.com/strata-dev/strata/internal/image"
@@ -29,6 +30,12 @@ func (a *app) buildOutput(outs []string, o *builder.Options) (*output.Spec, erro
 	}
 	if sp.Dest == output.Stdout && isTerminal(a.stdout) {
 		return nil, errors.New("refusing to write the output to a terminal: redirect stdout or give dest=FILE")
+	}
+	if sp.Type != output.Local && sp.Dest != output.Stdout {
+		// Refused before the build, not after it.
+		if err := atomicfile.CheckPath(sp.Dest); err != nil {
+			return nil, err
+		}
 	}
 	tags := o.Tags
 	o.Output = func(ctx context.Context, src image.Source) error {
