@@ -90,7 +90,30 @@ func (s *Store) Remove(ref string, force bool) (Removal, error) {
 			untag = []string{byName}
 			remaining := len(mine) - 1
 			if remaining > 0 {
-				return untagAll(tx, im, untag, &rm)
+				// The last tag of its repository takes that repository's
+				// digest references with it, as in docker.
+				repo, lastOfRepo := repoOf(byName), true
+				for _, n := range mine {
+					if n != byName && repoOf(n) == repo {
+						lastOfRepo = false
+					}
+				}
+				var keep, dropped []string
+				for _, rd := range im.RepoDigests {
+					if lastOfRepo && repoOf(rd) == repo {
+						dropped = append(dropped, rd)
+					} else {
+						keep = append(keep, rd)
+					}
+				}
+				im.RepoDigests = keep
+				if err := untagAll(tx, im, untag, &rm); err != nil {
+					return err
+				}
+				for _, rd := range dropped {
+					rm.Untagged = append(rm.Untagged, familiar(rd))
+				}
+				return nil
 			}
 			// The last name: its repository's digest references go with it.
 			if container != "" && !force {

@@ -130,6 +130,53 @@ func TestRemoveSemantics(t *testing.T) {
 	}
 }
 
+// TestRemoveLastTagOfRepository follows docker 20.10 (recorded with
+// localhost:5000/busybox pulled, tagged :v2 and keep:1): untagging a name
+// while another tag of its repository remains keeps the repository's
+// digest reference; untagging the repository's last tag removes its digest
+// references too ("Untagged: localhost:5000/busybox@sha256:..."), even
+// though the image keeps other names.
+func TestRemoveLastTagOfRepository(t *testing.T) {
+	st := open(t)
+	im := storetest.Image(t, st, nil, "", base(t))
+	for _, n := range []string{"localhost:5000/busybox:latest", "localhost:5000/busybox:v2", "keep:1"} {
+		r, _ := image.ParseTagged(n)
+		if err := st.Tag(im.ID, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rd := "localhost:5000/busybox@sha256:" + strings.Repeat("d", 64)
+	other := "keep@sha256:" + strings.Repeat("e", 64)
+	if err := st.Meta.Update(func(tx *metadata.Tx) error {
+		rec := *im
+		rec.RepoDigests = []string{rd, other}
+		return tx.Put(metadata.BucketImages, im.ID.String(), &rec)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		ref         string
+		untagged    []string
+		repoDigests []string
+	}{
+		{"localhost:5000/busybox:latest", []string{"localhost:5000/busybox:latest"}, []string{rd, other}},
+		{"localhost:5000/busybox:v2", []string{"localhost:5000/busybox:v2", "localhost:5000/busybox@sha256:" + strings.Repeat("d", 64)}, []string{other}},
+	}
+	for _, s := range steps {
+		rm, err := st.Remove(s.ref, false)
+		if err != nil || len(rm.Deleted) != 0 || strings.Join(rm.Untagged, " ") != strings.Join(s.untagged, " ") {
+			t.Fatalf("rmi %s = %+v, %v; want untagged %v", s.ref, rm, err, s.untagged)
+		}
+		got, err := st.Resolve("keep:1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got.RepoDigests, " ") != strings.Join(s.repoDigests, " ") {
+			t.Errorf("after rmi %s: repo digests %v, want %v", s.ref, got.RepoDigests, s.repoDigests)
+		}
+	}
+}
+
 // TestRemoveByIDNeedsForce follows docker 20.10's rmi of an image ID
 // (recorded: two tags of one repository are refused too, "conflict:
 // unable to delete 9f66572d4af5 (must be forced) - image is referenced in
