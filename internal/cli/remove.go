@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/store"
 )
@@ -49,8 +50,19 @@ func newRmiCmd(a *app) *cobra.Command {
 				return err
 			}
 			var errs []string
+			var mgr *container.Manager // opened when a container uses an image
+			running := func(id string) bool {
+				if mgr == nil {
+					m, err := container.New(st, "", "")
+					if err != nil {
+						return false
+					}
+					mgr = m
+				}
+				return mgr.Runs(id)
+			}
 			for _, ref := range args {
-				rm, err := st.Remove(ref, force)
+				rm, err := st.RemoveWith(ref, store.RemoveOptions{Force: force, Running: running})
 				if err != nil {
 					errs = append(errs, err.Error())
 					continue

@@ -215,6 +215,10 @@ func (m *Manager) List() ([]*Record, error) {
 	return out, err
 }
 
+// Runs reports whether a container runs (a paused one does), as docker's
+// rmi asks before it deletes an image by ID.
+func (m *Manager) Runs(id string) bool { return m.State(id).Status == Running }
+
 // State returns a container's state. A container whose monitor is gone
 // is exited whatever its state file says.
 func (m *Manager) State(id string) State {

@@ -369,7 +369,7 @@ func removeIndex(tx *metadata.Tx, ix *metadata.Index, ref string, byID, force bo
 		if err != nil || held[id] || len(allNames[id]) > 0 || len(im.RepoDigests) > 0 {
 			continue // gone already, or kept by another name or index
 		}
-		if c, err := usedBy(tx, id); err != nil || c != "" {
+		if c, err := usedBy(tx, id); err != nil || len(c) > 0 {
 			if err != nil {
 				return err
 			}
@@ -419,7 +419,7 @@ func (s *Store) indexInUse(ix *metadata.Index) (bool, error) {
 			if err != nil {
 				return err
 			}
-			inUse = inUse || c != ""
+			inUse = inUse || len(c) > 0
 		}
 		return nil
 	})

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -20,21 +21,29 @@ type Removal struct {
 }
 
 // usedBy returns the key of a container record that keeps image id alive.
-func usedBy(tx *metadata.Tx, id digest.Digest) (string, error) {
-	var user string
+func usedBy(tx *metadata.Tx, id digest.Digest) ([]string, error) {
+	var users []string
 	err := tx.ForEach(metadata.BucketContainers, func(key string, raw []byte) error {
 		var r metadata.Roots
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return fmt.Errorf("metadata container %s is damaged: %w", key, err)
 		}
-		for _, i := range r.Images {
-			if i == id && user == "" {
-				user = key
-			}
+		if slices.Contains(r.Images, id) {
+			users = append(users, key)
 		}
 		return nil
 	})
-	return user, err
+	return users, err
+}
+
+// RemoveOptions refine RemoveWith.
+type RemoveOptions struct {
+	Force bool
+	// Running reports whether a container (by ID) runs: an image a
+	// running container uses is not deleted by ID, even with Force, as
+	// docker refuses it. Nil: no container runs. It is called outside
+	// the store's transactions, and may read the store.
+	Running func(id string) bool
 }
 
 func short(d digest.Digest) string {
@@ -50,6 +59,32 @@ func short(d digest.Digest) string {
 // image with all its names, refusing (unless force) an image named in
 // several repositories. An image a container uses is only untagged.
 func (s *Store) Remove(ref string, force bool) (Removal, error) {
+	return s.RemoveWith(ref, RemoveOptions{Force: force})
+}
+
+// RemoveWith is Remove with options.
+func (s *Store) RemoveWith(ref string, o RemoveOptions) (Removal, error) {
+	force := o.Force
+	// Which containers of the image run is asked before the write
+	// transaction: the answer reads the store too (a container manager
+	// records a dead monitor's exit), which would wait on it forever.
+	runs := map[string]bool{}
+	if o.Running != nil {
+		var users []string
+		if err := s.Meta.View(func(tx *metadata.Tx) error {
+			im, err := resolve(tx, ref)
+			if err != nil {
+				return nil // said by the removal itself
+			}
+			users, err = usedBy(tx, im.ID)
+			return err
+		}); err != nil {
+			return Removal{}, err
+		}
+		for _, u := range users {
+			runs[u] = o.Running(u)
+		}
+	}
 	var rm Removal
 	err := s.Meta.Update(func(tx *metadata.Tx) error {
 		if ix, err := resolveIndex(tx, ref); err == nil {
@@ -81,9 +116,18 @@ func (s *Store) Remove(ref string, force bool) (Removal, error) {
 		} else if held[im.ID] && byName == "" {
 			return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s - image is the %s entry of a multi-platform image: remove that instead", short(im.ID), entryPlatform(tx, im.ID)))
 		}
-		container, err := usedBy(tx, im.ID)
+		users, err := usedBy(tx, im.ID)
 		if err != nil {
 			return err
+		}
+		container, running := "", ""
+		for _, u := range users {
+			if container == "" {
+				container = u
+			}
+			if running == "" && runs[u] {
+				running = u
+			}
 		}
 		var untag []string
 		if byName != "" {
@@ -123,8 +167,11 @@ func (s *Store) Remove(ref string, force bool) (Removal, error) {
 			if !singleReference(mine, im.RepoDigests) && !force {
 				return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", short(im.ID)))
 			}
+			if running != "" {
+				return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", short(im.ID), short(digest.Digest("sha256:"+running))))
+			}
 			if container != "" && !force {
-				return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", short(im.ID), container))
+				return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", short(im.ID), short(digest.Digest("sha256:"+container))))
 			}
 			untag = mine
 		}
@@ -307,7 +354,7 @@ func (s *Store) Prune(o PruneOptions) (PruneResult, error) {
 		var inUse bool
 		if err := s.Meta.View(func(tx *metadata.Tx) error {
 			c, err := usedBy(tx, im.ID)
-			inUse = c != ""
+			inUse = len(c) > 0
 			return err
 		}); err != nil {
 			return res, err

@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -248,6 +250,82 @@ func TestRemoveRefusedForContainer(t *testing.T) {
 	}
 	if r, err := st.Fsck(); err != nil || len(r.Problems) > 0 {
 		t.Fatalf("fsck after rmi -f of a used image: %+v %v", r, err)
+	}
+}
+
+// TestRemoveByIDUsedByContainer follows docker 20.10's rmi of an image ID
+// that a container uses (recorded): a stopped container's image needs -f
+// ("(must be forced) - image is being used by stopped container
+// 197507966fd3"); a running container's is refused even with -f ("(cannot
+// be forced) - image is being used by running container d744e2b4f2de"),
+// and nothing is untagged. Container IDs are shown short.
+func TestRemoveByIDUsedByContainer(t *testing.T) {
+	ctr := strings.Repeat("c", 64)
+	for _, tc := range []struct {
+		name    string
+		running bool
+		force   bool
+		wantErr string
+	}{
+		{"stopped", false, false, "conflict: unable to delete %s (must be forced) - image is being used by stopped container cccccccccccc"},
+		{"stopped, forced", false, true, ""},
+		{"running", true, false, "conflict: unable to delete %s (cannot be forced) - image is being used by running container cccccccccccc"},
+		{"running, forced", true, true, "conflict: unable to delete %s (cannot be forced) - image is being used by running container cccccccccccc"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := open(t)
+			im := storetest.Image(t, st, nil, "app:1", base(t))
+			if err := st.Meta.Update(func(tx *metadata.Tx) error {
+				return tx.Put(metadata.BucketContainers, ctr, metadata.Roots{Images: []digest.Digest{im.ID}})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			asked := ""
+			// Running may read and write the store (a container manager
+			// does): it must not be called inside Remove's transaction.
+			running := func(id string) bool {
+				asked = id
+				if err := st.Meta.Update(func(*metadata.Tx) error { return nil }); err != nil {
+					t.Error(err)
+				}
+				return tc.running
+			}
+			type result struct {
+				rm  store.Removal
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				rm, err := st.RemoveWith(im.ID.Encoded()[:12], store.RemoveOptions{Force: tc.force, Running: running})
+				done <- result{rm, err}
+			}()
+			var res result
+			select {
+			case res = <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("RemoveWith is deadlocked on the store")
+			}
+			rm, err := res.rm, res.err
+			if asked != ctr {
+				t.Errorf("Running asked about %q", asked)
+			}
+			if tc.wantErr != "" {
+				if want := fmt.Sprintf(tc.wantErr, im.ID.Encoded()[:12]); err == nil || err.Error() != want {
+					t.Fatalf("rmi ID = %v, want %s", err, want)
+				}
+				if got, err := st.Resolve("app:1"); err != nil || got.ID != im.ID {
+					t.Errorf("a refused rmi untagged the image: %v", err)
+				}
+				return
+			}
+			// Forced, stopped: the names go, the image stays for its container.
+			if err != nil || len(rm.Deleted) != 0 || len(rm.Untagged) != 1 {
+				t.Fatalf("rmi -f ID = %+v, %v", rm, err)
+			}
+			if _, err := st.Image(im.ID); err != nil {
+				t.Errorf("the image of a stopped container is gone: %v", err)
+			}
+		})
 	}
 }
 

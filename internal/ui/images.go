@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-dev/strata/internal/analyze"
+	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/imagediff"
@@ -369,10 +370,24 @@ func (s *Server) deleteImages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := s.o.Store
+	o := store.RemoveOptions{Force: req.Force}
+	if s.o.Containers != nil {
+		var mgr *container.Manager
+		o.Running = func(id string) bool {
+			if mgr == nil {
+				m, err := s.o.Containers()
+				if err != nil {
+					return false
+				}
+				mgr = m
+			}
+			return mgr.Runs(id)
+		}
+	}
 	out := []DeleteResult{}
 	for _, ref := range req.Refs {
 		res := DeleteResult{Ref: ref, Untagged: []string{}, Deleted: []string{}}
-		rm, err := st.Remove(ref, req.Force)
+		rm, err := st.RemoveWith(ref, o)
 		if err != nil {
 			res.Error = err.Error()
 		}
