@@ -303,7 +303,7 @@ func TestDeleteAndPrune(t *testing.T) {
 	// docker's message; base goes (its layer stays: app uses it).
 	var res []DeleteResult
 	post("/api/images/delete", DeleteRequest{Refs: []string{f.app.ID.String(), "example.com/base:1"}}, &res)
-	if len(res) != 2 || !strings.Contains(res[0].Error, "image is being used by running container") || res[1].Error != "" {
+	if len(res) != 2 || !strings.Contains(res[0].Error, "(must be forced) - image is being used by stopped container") || res[1].Error != "" {
 		t.Fatalf("delete: %+v", res)
 	}
 	if len(res[1].Untagged) != 1 || res[1].Untagged[0] != "example.com/base:1" || len(res[1].Deleted) == 0 || res[1].Deleted[0] != f.base.ID.String() {
