@@ -83,6 +83,8 @@ func sh(t *testing.T, root string, args ...string) (string, string, int) {
 func TestContainerLifecycleCLI(t *testing.T) {
 	strataBin(t)
 	root := busyboxRoot(t)
+	busyboxID, _, _ := sh(t, root, "images", "-q", "busybox")
+	busyboxID = strings.TrimSpace(busyboxID)
 	steps := []struct {
 		args     []string
 		wantOut  string // regexp
@@ -95,8 +97,11 @@ func TestContainerLifecycleCLI(t *testing.T) {
 		{[]string{"exec", "c1", "cat", "/etc/hostname"}, `^.+\n$`, ``, 0},
 		{[]string{"exec", "c1", "nosuch"}, `^$`, `executable file not found`, 126}, // docker 20.10's exec
 		{[]string{"rmi", "busybox"}, ``, `conflict: unable to remove repository reference "busybox"`, 1},
+		// docker 20.10's rmi by ID of an image a container uses.
+		{[]string{"rmi", "-f", busyboxID}, ``, `^Error: conflict: unable to delete [0-9a-f]{12} \(cannot be forced\) - image is being used by running container [0-9a-f]{12}\n$`, 1},
 		{[]string{"rm", "c1"}, ``, `container is running`, 1},
 		{[]string{"stop", "-t", "5", "c1"}, `^c1\n$`, ``, 0},
+		{[]string{"rmi", busyboxID}, ``, `^Error: conflict: unable to delete [0-9a-f]{12} \(must be forced\) - image is being used by stopped container [0-9a-f]{12}\n$`, 1},
 		{[]string{"wait", "c1"}, `^7\n$`, ``, 0},
 		{[]string{"logs", "c1"}, `^started\ngot TERM\n$`, ``, 0},
 		{[]string{"ps", "-a", "--format", "{{.Names}} {{.Status}}"}, `^c1 Exited \(7\) .* ago\n$`, ``, 0},

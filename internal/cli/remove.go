@@ -50,17 +50,7 @@ func newRmiCmd(a *app) *cobra.Command {
 				return err
 			}
 			var errs []string
-			var mgr *container.Manager // opened when a container uses an image
-			running := func(id string) bool {
-				if mgr == nil {
-					m, err := container.New(st, "", "")
-					if err != nil {
-						return false
-					}
-					mgr = m
-				}
-				return mgr.Runs(id)
-			}
+			running := container.RunsWith(func() (*container.Manager, error) { return container.New(st, "", "") })
 			for _, ref := range args {
 				rm, err := st.RemoveWith(ref, store.RemoveOptions{Force: force, Running: running})
 				if err != nil {

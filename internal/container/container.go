@@ -219,6 +219,22 @@ func (m *Manager) List() ([]*Record, error) {
 // rmi asks before it deletes an image by ID.
 func (m *Manager) Runs(id string) bool { return m.State(id).Status == Running }
 
+// RunsWith is Runs on a manager opened at the first question (rmi opens
+// none unless a container uses the image); a manager that cannot be
+// opened says no container runs.
+func RunsWith(open func() (*Manager, error)) func(id string) bool {
+	var m *Manager
+	return func(id string) bool {
+		if m == nil {
+			var err error
+			if m, err = open(); err != nil {
+				return false
+			}
+		}
+		return m.Runs(id)
+	}
+}
+
 // State returns a container's state. A container whose monitor is gone
 // is exited whatever its state file says.
 func (m *Manager) State(id string) State {

@@ -372,17 +372,7 @@ func (s *Server) deleteImages(w http.ResponseWriter, r *http.Request) {
 	st := s.o.Store
 	o := store.RemoveOptions{Force: req.Force}
 	if s.o.Containers != nil {
-		var mgr *container.Manager
-		o.Running = func(id string) bool {
-			if mgr == nil {
-				m, err := s.o.Containers()
-				if err != nil {
-					return false
-				}
-				mgr = m
-			}
-			return mgr.Runs(id)
-		}
+		o.Running = container.RunsWith(s.o.Containers)
 	}
 	out := []DeleteResult{}
 	for _, ref := range req.Refs {
