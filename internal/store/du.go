@@ -5,6 +5,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
 )
 
@@ -73,13 +74,17 @@ func (s *Store) DiskUsage() (*DiskUsage, error) {
 	}
 	du.PerImage = imageUsage(imgs, usedBy)
 	// As in docker, an image is active when a container uses it.
+	// Layers are counted by chain ID, as docker's layer store keys them:
+	// one unpacked layer, whatever blobs (a pulled gzip one, a loaded
+	// plain one) hold it.
 	layerSize := map[digest.Digest]int64{}
 	kept := map[digest.Digest]bool{}
 	for _, im := range imgs {
-		for _, l := range im.Layers {
-			layerSize[l.Digest] = l.Unpacked()
+		chains := image.ChainIDs(im.DiffIDs())
+		for i, l := range im.Layers {
+			layerSize[chains[i]] = l.Unpacked()
 			if usedBy[im.ID] > 0 {
-				kept[l.Digest] = true
+				kept[chains[i]] = true
 			}
 		}
 		if usedBy[im.ID] > 0 {
@@ -104,28 +109,21 @@ func (s *Store) DiskUsage() (*DiskUsage, error) {
 }
 
 func imageUsage(imgs []*metadata.Image, usedBy map[digest.Digest]int) map[digest.Digest]ImageUsage {
+	// By chain ID (see DiskUsage): each chain ID is once in an image.
 	users := map[digest.Digest]int{}
 	for _, im := range imgs {
-		seen := map[digest.Digest]bool{}
-		for _, l := range im.Layers {
-			if !seen[l.Digest] {
-				seen[l.Digest] = true
-				users[l.Digest]++
-			}
+		for _, c := range image.ChainIDs(im.DiffIDs()) {
+			users[c]++
 		}
 	}
 	out := map[digest.Digest]ImageUsage{}
 	for _, im := range imgs {
 		u := ImageUsage{Containers: usedBy[im.ID]}
-		seen := map[digest.Digest]bool{}
-		for _, l := range im.Layers {
-			if seen[l.Digest] {
-				continue
-			}
-			seen[l.Digest] = true
+		chains := image.ChainIDs(im.DiffIDs())
+		for i, l := range im.Layers {
 			size := l.Unpacked()
 			u.Size += size
-			if users[l.Digest] > 1 {
+			if users[chains[i]] > 1 {
 				u.Shared += size
 			} else {
 				u.Unique += size

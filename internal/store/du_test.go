@@ -40,6 +40,19 @@ func TestImportAndDiskUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The shared tarball once more, gzip-compressed: another blob of the
+	// same layer (a pulled image and a loaded one), unpacked once.
+	var gzShared bytes.Buffer
+	zw = gzip.NewWriter(&gzShared)
+	zw.Write(shared)
+	zw.Close()
+	d, err := st.Import(&gzShared, store.ImportOptions{Message: "compressed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Layers[0].Digest == a.Layers[0].Digest || d.Layers[0].DiffID != a.Layers[0].DiffID {
+		t.Fatalf("the gzip import is layer %s (diffID %s), the plain one %s (%s)", d.Layers[0].Digest, d.Layers[0].DiffID, a.Layers[0].Digest, a.Layers[0].DiffID)
+	}
 	cfg, _, err := st.Config(a)
 	if err != nil {
 		t.Fatal(err)
@@ -65,14 +78,15 @@ func TestImportAndDiskUsage(t *testing.T) {
 	}{
 		"first import of the shared tarball":  {du.PerImage[a.ID], store.ImageUsage{Size: sharedSize, Shared: sharedSize}},
 		"second import of the shared tarball": {du.PerImage[b.ID], store.ImageUsage{Size: sharedSize, Shared: sharedSize}},
+		"the shared tarball compressed":       {du.PerImage[d.ID], store.ImageUsage{Size: sharedSize, Shared: sharedSize}},
 		"image with its own layer":            {du.PerImage[c.ID], store.ImageUsage{Size: ownSize, Unique: ownSize}},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %+v, want %+v", name, c.got, c.want)
 		}
 	}
-	if du.Images != 3 || du.ActiveImages != 0 || du.ImagesSize != sharedSize+ownSize || du.Reclaimable != du.ImagesSize {
-		t.Errorf("images %d active %d size %d reclaimable %d; want 3, 0, %d, all", du.Images, du.ActiveImages, du.ImagesSize, du.Reclaimable, sharedSize+ownSize)
+	if du.Images != 4 || du.ActiveImages != 0 || du.ImagesSize != sharedSize+ownSize || du.Reclaimable != du.ImagesSize {
+		t.Errorf("images %d active %d size %d reclaimable %d; want 4, 0, %d, all", du.Images, du.ActiveImages, du.ImagesSize, du.Reclaimable, sharedSize+ownSize)
 	}
 	if du.Containers != 0 || du.CacheRecords != 0 || du.KeptLayers != 0 || du.BlobBytes <= 0 {
 		t.Errorf("containers %d cache %d kept %d blob bytes %d", du.Containers, du.CacheRecords, du.KeptLayers, du.BlobBytes)
