@@ -27,6 +27,8 @@ type PullResult struct {
 	Fetched  int           // blobs that came over the wire
 	Bytes    int64
 	UpToDate bool // the name already pointed at this image and nothing was fetched
+
+	replaced bool // the image was stored with another manifest before
 }
 
 // Pull fetches the image s names (for an index, the manifest of platform)
@@ -77,6 +79,12 @@ func (e *PlatformError) Error() string {
 // PullWith is Pull with options.
 func (c *Client) PullWith(ctx context.Context, st *store.Store, s string, o PullOptions) (*PullResult, error) {
 	res, err := c.pullWith(ctx, st, s, o)
+	if err == nil && res.replaced {
+		// The forms the image no longer uses (a loaded image's plain
+		// layers and manifest) go now, not at the next rmi or prune;
+		// unless another operation writes: then the next collection.
+		st.GC(false)
+	}
 	return res, st.DiscardRefused(err)
 }
 
@@ -129,6 +137,7 @@ func (c *Client) pullWith(ctx context.Context, st *store.Store, s string, o Pull
 	if !iref.IsDigest() && !o.NoName {
 		names = append(names, iref)
 	}
+	old, oldErr := st.Image(m.Config.Digest)
 	im, err := st.AddImage(md.Digest, names, []string{iref.Repository() + "@" + top.Digest.String()})
 	if err != nil {
 		return nil, err
@@ -137,6 +146,7 @@ func (c *Client) pullWith(ctx context.Context, st *store.Store, s string, o Pull
 		Image: im, Ref: iref, Digest: top.Digest, Manifest: doc.Digest,
 		Fetched: len(fr.Fetched), Bytes: fr.Bytes,
 		UpToDate: before == im.ID && len(fr.Fetched) == 0,
+		replaced: oldErr == nil && old.Manifest.Digest != md.Digest,
 	}, nil
 }
 
