@@ -80,6 +80,15 @@ func TestGolden(t *testing.T) {
 		{"errors-image-diff-format", []string{"image", "diff", "--format", "yaml", "busybox", "busybox"}},
 		{"inspect-format", []string{"inspect", "--format", "{{.Id}} {{json .RepoTags}} {{len .RootFS.Layers}} {{.Os}}/{{.Architecture}}", "busybox", "example.com:5000/team/app:v1"}},
 		{"inspect-full", []string{"inspect", "mybox:1"}},
+		// docker 20.10 (recorded): exit 1, "template parsing error: template:
+		// :1:2: executing "" at <.Nope>: map has no entry for key "Nope"".
+		// Fields docker's JSON omits when empty are still fields (docker:
+		// "null |false").
+		{"inspect-format-omitted", []string{"inspect", "--format", "{{json .Config.ExposedPorts}} {{.Config.StopSignal}}|{{.Config.ArgsEscaped}}", "busybox"}},
+		{"errors-inspect-missing-key", []string{"inspect", "--format", "{{.Id}} {{.Nope}}", "busybox"}},
+		{"errors-inspect-missing-nested-key", []string{"inspect", "--format", "{{.Config.Nope}}", "busybox"}},
+		// docker: "can't evaluate field Nope in type *formatter.imageContext".
+		{"errors-images-missing-field", []string{"images", "--format", "{{.Nope}}"}},
 		{"system-df", []string{"system", "df", "-v"}},
 		{"fsck", []string{"fsck"}},
 		{"tag", []string{"tag", "busybox", "registry.local/x/y:2"}},

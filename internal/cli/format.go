@@ -35,8 +35,10 @@ var templateFuncs = template.FuncMap{
 	"println":  fmt.Sprintln,
 }
 
+// parseTemplate parses a --format template as docker does: unnamed, so
+// that its errors read as docker's ("template: :1:2: ...").
 func parseTemplate(text string) (*template.Template, error) {
-	t, err := template.New("format").Funcs(templateFuncs).Parse(text)
+	t, err := template.New("").Funcs(templateFuncs).Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("template parsing error: %v", err)
 	}
@@ -89,7 +91,7 @@ func (t table) print(w io.Writer, rows []any) error {
 		fmt.Fprintln(tw, header)
 		for _, r := range rows {
 			if err := tmpl.Execute(tw, r); err != nil {
-				return fmt.Errorf("template: %v", err)
+				return fmt.Errorf("template parsing error: %v", err)
 			}
 		}
 		return tw.Flush()
@@ -100,7 +102,7 @@ func (t table) print(w io.Writer, rows []any) error {
 	}
 	for _, r := range rows {
 		if err := tmpl.Execute(w, r); err != nil {
-			return fmt.Errorf("template: %v", err)
+			return fmt.Errorf("template parsing error: %v", err)
 		}
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -253,6 +255,9 @@ func (a *app) printInspect(format string, objs []any) error {
 	if err != nil {
 		return err
 	}
+	// A key the object lacks is an error, as in docker (it falls back to
+	// the raw JSON with missingkey=error), not "<no value>".
+	tmpl.Option("missingkey=error")
 	for _, o := range objs {
 		// Templates see the JSON field names (.Id, .Config.Env), as in docker.
 		b, err := json.Marshal(o)
@@ -266,7 +271,12 @@ func (a *app) printInspect(format string, objs []any) error {
 		if err := dec.Decode(&generic); err != nil {
 			return err
 		}
-		if err := tmpl.Execute(a.stdout, generic); err != nil {
+		withOmitted(generic, reflect.TypeOf(o))
+		var line bytes.Buffer
+		if err := tmpl.Execute(&line, generic); err != nil {
+			return fmt.Errorf("template parsing error: %v", err)
+		}
+		if _, err := a.stdout.Write(line.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -331,4 +341,57 @@ func familiarName(full string) string {
 		return full
 	}
 	return r.Familiar()
+}
+
+// withOmitted puts back into m, the JSON object of a value of type t, the
+// fields that omitempty left out, as zero values: a template on them
+// (`{{json .Config.ExposedPorts}}`) gives what docker's gives (null), and
+// only a key that no field has is an error (missingkey=error).
+func withOmitted(m map[string]any, t reflect.Type) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" && opts == "" {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			withOmitted(m, f.Type) // embedded: its fields are m's
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		v, ok := m[name]
+		if !ok {
+			m[name] = zeroJSON(f.Type)
+			continue
+		}
+		if sub, isObject := v.(map[string]any); isObject {
+			withOmitted(sub, f.Type)
+		}
+	}
+}
+
+// zeroJSON is the zero value of t as JSON decodes it into an any (with
+// UseNumber): "" for a string, false, 0; nil (null) for the rest.
+func zeroJSON(t reflect.Type) any {
+	switch t.Kind() {
+	case reflect.String:
+		return ""
+	case reflect.Bool:
+		return false
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return json.Number("0")
+	}
+	return nil
 }
