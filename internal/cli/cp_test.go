@@ -3,6 +3,7 @@ package cli
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -67,6 +68,13 @@ func TestCpAsDocker(t *testing.T) {
 	}
 	if got := stat("/x", "/x/f", "/x/sub", "/x/sub/g"); got != want("/x") {
 		t.Errorf("cp DIR c1:/x:\n%s\nwant\n%s", got, want("/x"))
+	}
+
+	// Out to a path whose directory is missing: docker 20.10's words
+	// (recorded), nothing written.
+	missing := filepath.Join(t.TempDir(), "nosuch", "f")
+	if _, errOut, code := sh(t, root, "cp", "c1:/x/f", missing); code != 1 || errOut != fmt.Sprintf("Error: invalid output path: directory %q does not exist\n", filepath.Dir(missing)) {
+		t.Errorf("cp c1:/x/f %s: exit %d %q", missing, code, errOut)
 	}
 
 	// A tar out on stdout.

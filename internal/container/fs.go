@@ -14,6 +14,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/strata-dev/strata/internal/atomicfile"
 	"github.com/strata-dev/strata/internal/changes"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/layer"
@@ -131,6 +132,8 @@ func (m *Manager) CopyFrom(r *Record, src, dst string) error {
 		}
 		if fi, err := os.Stat(dst); err == nil && fi.IsDir() {
 			dst = filepath.Join(dst, filepath.Base(filepath.Join("/", rel)))
+		} else if err := atomicfile.CheckPath(dst); err != nil {
+			return err // docker's words: its directory does not exist
 		}
 		croot, err := os.OpenRoot(root)
 		if err != nil {
