@@ -48,11 +48,13 @@ type createFlags struct {
 	platform   string
 	sandbox    sandbox.Flags
 	pull       string
+	cidfile    string
 }
 
 func (c *createFlags) add(fs *pflag.FlagSet) {
 	fs.SetInterspersed(false) // flags after IMAGE belong to the command
 	fs.StringVar(&c.o.Name, "name", "", "Assign a name to the container")
+	fs.StringVar(&c.cidfile, "cidfile", "", "Write the container ID to the file")
 	fs.BoolVarP(&c.o.Stdin, "interactive", "i", false, "Keep STDIN open")
 	fs.BoolVarP(&c.o.Tty, "tty", "t", false, "Allocate a pseudo-TTY")
 	stringArrayVarP(fs, &c.o.Env, "env", "e", "Set environment variables")
@@ -766,6 +768,11 @@ func (a *app) create(f *containerFlags, cf *createFlags, cmd *cobra.Command, arg
 	if o.Network == container.NetworkHost && len(o.Publish) > 0 {
 		fmt.Fprintln(a.stderr, "WARNING: Published ports are discarded when using host network mode")
 	}
+	cid, err := newCIDFile(cf.cidfile)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cid.close()
 	ctx, cancel := interruptible(cmd.Context())
 	defer cancel()
 	if err := a.ensureImage(ctx, m.St, o.Image, cf.pull, o.Platform); err != nil {
@@ -775,7 +782,55 @@ func (a *app) create(f *containerFlags, cf *createFlags, cmd *cobra.Command, arg
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := cid.write(r.ID); err != nil {
+		m.Remove(r, true)
+		return nil, nil, err
+	}
 	return m, r, nil
+}
+
+// cidFile is docker's --cidfile: made before the container (refused if it
+// exists, so that two runs do not share one), given the container's ID
+// once it is made, and removed if it never is.
+type cidFile struct {
+	path    string
+	f       *os.File
+	written bool
+}
+
+func newCIDFile(path string) (*cidFile, error) {
+	if path == "" {
+		return &cidFile{}, nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		return nil, fmt.Errorf("container ID file found, make sure the other container isn't running or delete %s", path)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create the container ID file: %w", err)
+	}
+	return &cidFile{path: path, f: f}, nil
+}
+
+func (c *cidFile) write(id string) error {
+	if c.f == nil {
+		return nil
+	}
+	if _, err := c.f.WriteString(id); err != nil {
+		return fmt.Errorf("failed to write the container ID to the file: %w", err)
+	}
+	c.written = true
+	return nil
+}
+
+func (c *cidFile) close() {
+	if c.f == nil {
+		return
+	}
+	c.f.Close()
+	if !c.written {
+		os.Remove(c.path)
+	}
 }
 
 // container opens the containers of the store and finds the one ref names.
