@@ -55,3 +55,26 @@ func TestCIDFile(t *testing.T) {
 		t.Error("a failed create left its cidfile")
 	}
 }
+
+// TestRunDNS follows docker 20.10 (recorded with busybox): --dns,
+// --dns-search and --dns-option make the container's resolv.conf
+// ("search example.com\nnameserver 1.2.3.4\nnameserver 5.6.7.8\noptions
+// ndots:2\n"), inspect shows them in HostConfig, and a --dns that is no IP
+// address is refused: exit 125, `invalid argument "bogus" for "--dns"
+// flag: bogus is not an ip address`.
+func TestRunDNS(t *testing.T) {
+	strataBin(t)
+	root := busyboxRoot(t)
+	out, errOut, code := sh(t, root, "run", "--name", "dns", "--network", "none", "--dns", "1.2.3.4", "--dns", "5.6.7.8",
+		"--dns-search", "example.com", "--dns-option", "ndots:2", "busybox", "cat", "/etc/resolv.conf")
+	if want := "search example.com\nnameserver 1.2.3.4\nnameserver 5.6.7.8\noptions ndots:2\n"; code != 0 || out != want {
+		t.Errorf("resolv.conf: exit %d %s\n%q, want %q", code, errOut, out, want)
+	}
+	if got, _, _ := sh(t, root, "inspect", "-f", "{{json .HostConfig.Dns}} {{json .HostConfig.DnsSearch}} {{json .HostConfig.DnsOptions}}", "dns"); got != `["1.2.3.4","5.6.7.8"] ["example.com"] ["ndots:2"]`+"\n" {
+		t.Errorf("inspect: %q", got)
+	}
+	_, errOut, code = sh(t, root, "run", "--rm", "--dns", "bogus", "busybox", "true")
+	if code != 125 || errOut != "Error: invalid argument \"bogus\" for \"--dns\" flag: bogus is not an ip address\n" {
+		t.Errorf("--dns bogus: exit %d %q", code, errOut)
+	}
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -49,12 +50,16 @@ type createFlags struct {
 	sandbox    sandbox.Flags
 	pull       string
 	cidfile    string
+	dns        []string
 }
 
 func (c *createFlags) add(fs *pflag.FlagSet) {
 	fs.SetInterspersed(false) // flags after IMAGE belong to the command
 	fs.StringVar(&c.o.Name, "name", "", "Assign a name to the container")
 	fs.StringVar(&c.cidfile, "cidfile", "", "Write the container ID to the file")
+	stringArrayVarP(fs, &c.dns, "dns", "", "Set custom DNS servers")
+	stringArrayVarP(fs, &c.o.DNS.Search, "dns-search", "", "Set custom DNS search domains")
+	stringArrayVarP(fs, &c.o.DNS.Options, "dns-option", "", "Set DNS options")
 	fs.BoolVarP(&c.o.Stdin, "interactive", "i", false, "Keep STDIN open")
 	fs.BoolVarP(&c.o.Tty, "tty", "t", false, "Allocate a pseudo-TTY")
 	stringArrayVarP(fs, &c.o.Env, "env", "e", "Set environment variables")
@@ -89,6 +94,13 @@ func (c *createFlags) options(cmd *cobra.Command, args []string) (container.Crea
 			return o, &container.UsageError{Err: err}
 		}
 		o.Platform = &p
+	}
+	for _, d := range c.dns {
+		ip := net.ParseIP(d)
+		if ip == nil {
+			return o, &container.UsageError{Err: fmt.Errorf("invalid argument %q for \"--dns\" flag: %s is not an ip address", d, d)}
+		}
+		o.DNS.Servers = append(o.DNS.Servers, ip.String())
 	}
 	var err error
 	o.Sandbox, err = sandbox.Parse(c.sandbox)

@@ -63,6 +63,9 @@ type containerInspectHost struct {
 	PublishAllPorts bool                     `json:"PublishAllPorts"`
 	ReadonlyRootfs  bool                     `json:"ReadonlyRootfs"`
 	Runtime         string                   `json:"Runtime"`
+	DNS             []string                 `json:"Dns"`
+	DNSOptions      []string                 `json:"DnsOptions"`
+	DNSSearch       []string                 `json:"DnsSearch"`
 }
 
 type containerInspectMount struct {
@@ -123,6 +126,7 @@ func inspectContainer(m *container.Manager, r *container.Record) *containerInspe
 		HostConfig: containerInspectHost{
 			NetworkMode: c.Network, AutoRemove: c.AutoRemove, PortBindings: map[string][]portBinding{},
 			Privileged: c.Sandbox.Privileged, ReadonlyRootfs: c.Sandbox.ReadOnly, Runtime: m.RuntimePath,
+			DNS: orEmpty(c.DNS.Servers), DNSOptions: orEmpty(c.DNS.Options), DNSSearch: orEmpty(c.DNS.Search),
 		},
 		Mounts: []containerInspectMount{},
 		Config: inspectConfig{
@@ -180,4 +184,12 @@ func optionalMode(ro bool) string {
 		return ":ro"
 	}
 	return ""
+}
+
+// orEmpty is l, or [] for none: docker's inspect lists are never null.
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }

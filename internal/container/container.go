@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/executor"
 	"github.com/strata-dev/strata/internal/flock"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -83,6 +84,8 @@ type Config struct {
 	// seccomp, --read-only, --memory, --mount...): zero is docker's
 	// defaults, which records made before it existed get.
 	Sandbox sandbox.Options `json:"sandbox"`
+	// DNS is --dns, --dns-search and --dns-option, for its resolv.conf.
+	DNS executor.DNS `json:"dns,omitzero"`
 }
 
 // Args is the command a container runs: entrypoint then cmd.

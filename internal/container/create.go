@@ -55,6 +55,8 @@ type CreateOptions struct {
 	Platform *image.Platform
 	// Health is --health-* and --no-healthcheck.
 	Health HealthOptions
+	// DNS is --dns, --dns-search and --dns-option.
+	DNS executor.DNS
 }
 
 // UsageError is bad input on the command line, found before anything is
@@ -271,7 +273,7 @@ func containerConfig(o CreateOptions, imageConfig func() (*image.ConfigFile, err
 	cfg := Config{
 		Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, WorkingDir: ic.WorkingDir, User: ic.User,
 		Tty: o.Tty, OpenStdin: o.Stdin, Network: network, Volumes: vols, AutoRemove: o.AutoRemove,
-		StopSignal: ic.StopSignal, Sandbox: o.Sandbox,
+		StopSignal: ic.StopSignal, Sandbox: o.Sandbox, DNS: o.DNS,
 	}
 	if cfg.Healthcheck, err = healthConfig(ic.Healthcheck, o.Health); err != nil {
 		return Config{}, err
@@ -381,7 +383,7 @@ func (m *Manager) writeFiles(r *Record) error {
 		return err
 	}
 	// No state file yet: State reads that as created.
-	return executor.WriteContainerEtc(m.Dir(r.ID), r.Config.Hostname, r.Config.Network, r.Config.Sandbox.HostsEntries())
+	return executor.WriteContainerEtc(m.Dir(r.ID), r.Config.Hostname, r.Config.Network, r.Config.Sandbox.HostsEntries(), r.Config.DNS)
 }
 
 // Remove removes a container: its snapshot, its files and its record. A

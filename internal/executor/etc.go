@@ -76,7 +76,7 @@ func hostname(s Spec) string {
 // host's /etc/hosts; without, localhost and the container's hostname;
 // extra entries (--add-host, as sandbox.Options.HostsEntries writes them)
 // before the hostname's. The host's resolv.conf either way.
-func WriteContainerEtc(dir, hostname, network, extraHosts string) error {
+func WriteContainerEtc(dir, hostname, network, extraHosts string, dns DNS) error {
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
 	if network == "host" {
 		if b, err := os.ReadFile("/etc/hosts"); err == nil {
@@ -96,6 +96,7 @@ func WriteContainerEtc(dir, hostname, network, extraHosts string) error {
 	if network != "host" {
 		resolv = withoutLocalResolvers(resolv)
 	}
+	resolv = dns.ResolvConf(resolv)
 	files := map[string]string{"hosts": hosts, "hostname": hostname + "\n", "resolv.conf": resolv}
 	for _, name := range etcFiles {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(files[name]), 0o644); err != nil {
@@ -130,4 +131,56 @@ func withoutLocalResolvers(resolv string) string {
 		s += "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
 	}
 	return s
+}
+
+// DNS is what a container asks of its resolv.conf (--dns, --dns-search,
+// --dns-option): each list given replaces the host's, as in docker.
+type DNS struct {
+	Servers []string `json:"servers,omitempty"`
+	Search  []string `json:"search,omitempty"`
+	Options []string `json:"options,omitempty"`
+}
+
+// ResolvConf is host (a resolv.conf) with d's lists over its own; host
+// itself when d asks for nothing. Written as docker writes it: search,
+// then one nameserver line each, then options.
+func (d DNS) ResolvConf(host string) string {
+	if len(d.Servers) == 0 && len(d.Search) == 0 && len(d.Options) == 0 {
+		return host
+	}
+	var servers, search, options []string
+	for _, line := range strings.Split(host, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "nameserver":
+			servers = append(servers, f[1])
+		case "search":
+			search = f[1:] // the last search line wins, as in the resolver
+		case "options":
+			options = append(options, f[1:]...)
+		}
+	}
+	if len(d.Servers) > 0 {
+		servers = d.Servers
+	}
+	if len(d.Search) > 0 {
+		search = d.Search
+	}
+	if len(d.Options) > 0 {
+		options = d.Options
+	}
+	var b strings.Builder
+	if len(search) > 0 {
+		b.WriteString("search " + strings.Join(search, " ") + "\n")
+	}
+	for _, s := range servers {
+		b.WriteString("nameserver " + s + "\n")
+	}
+	if len(options) > 0 {
+		b.WriteString("options " + strings.Join(options, " ") + "\n")
+	}
+	return b.String()
 }

@@ -193,7 +193,7 @@ func TestEtcFiles(t *testing.T) {
 			name: "container without network",
 			spec: func(s *Spec, etcDir string) {
 				s.Etc, s.EtcDir, s.Hostname = ContainerEtc, etcDir, "abc123"
-				if err := WriteContainerEtc(etcDir, "abc123", "none", ""); err != nil {
+				if err := WriteContainerEtc(etcDir, "abc123", "none", "", DNS{}); err != nil {
 					panic(err)
 				}
 			},

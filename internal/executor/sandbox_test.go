@@ -127,7 +127,7 @@ func TestContainerEtcExtraHosts(t *testing.T) {
 	hostFile, _ := os.ReadFile("/etc/hosts")
 	for _, network := range []string{"none", "host"} {
 		dir := t.TempDir()
-		if err := WriteContainerEtc(dir, "abc", network, extra); err != nil {
+		if err := WriteContainerEtc(dir, "abc", network, extra, DNS{}); err != nil {
 			t.Fatal(err)
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, "hosts"))
@@ -138,5 +138,31 @@ func TestContainerEtcExtraHosts(t *testing.T) {
 		if !want.Match(b) {
 			t.Errorf("network %s: hosts\n%s", network, b)
 		}
+	}
+}
+
+// TestDNSResolvConf follows docker 20.10 (recorded with a host resolv.conf
+// of one nameserver): each of --dns, --dns-search and --dns-option given
+// replaces the host's list of that kind, the rest is kept; written as
+// "search", "nameserver" lines, "options".
+func TestDNSResolvConf(t *testing.T) {
+	host := "# generated\nsearch corp.example\nnameserver 10.255.255.53\noptions edns0\n"
+	for _, tc := range []struct {
+		name string
+		dns  DNS
+		want string
+	}{
+		{"none asked", DNS{}, host},
+		{"all three", DNS{Servers: []string{"1.2.3.4", "5.6.7.8"}, Search: []string{"example.com"}, Options: []string{"ndots:2"}},
+			"search example.com\nnameserver 1.2.3.4\nnameserver 5.6.7.8\noptions ndots:2\n"},
+		{"search only", DNS{Search: []string{"example.com"}}, "search example.com\nnameserver 10.255.255.53\noptions edns0\n"},
+		{"servers only", DNS{Servers: []string{"1.2.3.4"}}, "search corp.example\nnameserver 1.2.3.4\noptions edns0\n"},
+	} {
+		if got := tc.dns.ResolvConf(host); got != tc.want {
+			t.Errorf("%s: got\n%s\nwant\n%s", tc.name, got, tc.want)
+		}
+	}
+	if got := (DNS{Servers: []string{"1.2.3.4"}}).ResolvConf(""); got != "nameserver 1.2.3.4\n" {
+		t.Errorf("no host resolv.conf: %q", got)
 	}
 }
