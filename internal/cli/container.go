@@ -60,6 +60,7 @@ func (c *createFlags) add(fs *pflag.FlagSet) {
 	stringArrayVarP(fs, &c.dns, "dns", "", "Set custom DNS servers")
 	stringArrayVarP(fs, &c.o.DNS.Search, "dns-search", "", "Set custom DNS search domains")
 	stringArrayVarP(fs, &c.o.DNS.Options, "dns-option", "", "Set DNS options")
+	stringArrayVarP(fs, &c.o.GroupAdd, "group-add", "", "Add additional groups to join")
 	fs.BoolVarP(&c.o.Stdin, "interactive", "i", false, "Keep STDIN open")
 	fs.BoolVarP(&c.o.Tty, "tty", "t", false, "Allocate a pseudo-TTY")
 	stringArrayVarP(fs, &c.o.Env, "env", "e", "Set environment variables")

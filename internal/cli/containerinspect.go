@@ -66,6 +66,7 @@ type containerInspectHost struct {
 	DNS             []string                 `json:"Dns"`
 	DNSOptions      []string                 `json:"DnsOptions"`
 	DNSSearch       []string                 `json:"DnsSearch"`
+	GroupAdd        []string                 `json:"GroupAdd"`
 }
 
 type containerInspectMount struct {
@@ -127,6 +128,7 @@ func inspectContainer(m *container.Manager, r *container.Record) *containerInspe
 			NetworkMode: c.Network, AutoRemove: c.AutoRemove, PortBindings: map[string][]portBinding{},
 			Privileged: c.Sandbox.Privileged, ReadonlyRootfs: c.Sandbox.ReadOnly, Runtime: m.RuntimePath,
 			DNS: orEmpty(c.DNS.Servers), DNSOptions: orEmpty(c.DNS.Options), DNSSearch: orEmpty(c.DNS.Search),
+			GroupAdd: c.GroupAdd, // docker's is null when none
 		},
 		Mounts: []containerInspectMount{},
 		Config: inspectConfig{

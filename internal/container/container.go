@@ -86,6 +86,8 @@ type Config struct {
 	Sandbox sandbox.Options `json:"sandbox"`
 	// DNS is --dns, --dns-search and --dns-option, for its resolv.conf.
 	DNS executor.DNS `json:"dns,omitzero"`
+	// GroupAdd is --group-add: more groups for its processes (exec's too).
+	GroupAdd []string `json:"groupAdd,omitempty"`
 }
 
 // Args is the command a container runs: entrypoint then cmd.

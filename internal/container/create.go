@@ -57,6 +57,8 @@ type CreateOptions struct {
 	Health HealthOptions
 	// DNS is --dns, --dns-search and --dns-option.
 	DNS executor.DNS
+	// GroupAdd is --group-add (group names are looked up at start).
+	GroupAdd []string
 }
 
 // UsageError is bad input on the command line, found before anything is
@@ -273,7 +275,7 @@ func containerConfig(o CreateOptions, imageConfig func() (*image.ConfigFile, err
 	cfg := Config{
 		Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, WorkingDir: ic.WorkingDir, User: ic.User,
 		Tty: o.Tty, OpenStdin: o.Stdin, Network: network, Volumes: vols, AutoRemove: o.AutoRemove,
-		StopSignal: ic.StopSignal, Sandbox: o.Sandbox, DNS: o.DNS,
+		StopSignal: ic.StopSignal, Sandbox: o.Sandbox, DNS: o.DNS, GroupAdd: o.GroupAdd,
 	}
 	if cfg.Healthcheck, err = healthConfig(ic.Healthcheck, o.Health); err != nil {
 		return Config{}, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -113,6 +114,37 @@ func readColonFile(root, p string) ([][]string, error) {
 		out = append(out, strings.Split(line, ":"))
 	}
 	return out, sc.Err()
+}
+
+// resolveUserWith is resolveUser with --group-add's groups after the
+// user's: numbers, or names of the container's /etc/group (a missing one
+// is an error, in docker's words).
+func resolveUserWith(root, spec string, add []string) (User, error) {
+	u, err := resolveUser(root, spec)
+	if err != nil || len(add) == 0 {
+		return u, err
+	}
+	groups, _ := readColonFile(root, "/etc/group")
+	for _, a := range add {
+		gid, err := strconv.ParseUint(a, 10, 32)
+		if err != nil {
+			found := false
+			for _, e := range groups {
+				if len(e) >= 3 && e[0] == a {
+					gid, err = strconv.ParseUint(e[2], 10, 32)
+					found = err == nil
+					break
+				}
+			}
+			if !found {
+				return u, fmt.Errorf("Unable to find group %s: no matching entries in group file", a) //lint:ignore ST1005 docker's words
+			}
+		}
+		if !slices.Contains(u.Groups, uint32(gid)) {
+			u.Groups = append(u.Groups, uint32(gid))
+		}
+	}
+	return u, nil
 }
 
 // resolveUser turns USER[:GROUP] (names or numbers) into IDs with the

@@ -262,7 +262,7 @@ func (m *Manager) executor() (*executor.OCI, error) {
 // exit code docker gives when they are wrong.
 func (m *Manager) process(r *Record, rootfs string, p *executor.Process) (int, error) {
 	c := r.Config
-	u, err := resolveUser(rootfs, c.User)
+	u, err := resolveUserWith(rootfs, c.User, c.GroupAdd)
 	if err != nil {
 		return 125, err
 	}
@@ -458,7 +458,7 @@ func (m *Manager) execProcess(r *Record, o ExecOptions) (executor.Process, error
 	if user == "" {
 		user = r.Config.User
 	}
-	u, err := resolveUser(rootfs, user)
+	u, err := resolveUserWith(rootfs, user, r.Config.GroupAdd)
 	if err != nil {
 		return executor.Process{}, err
 	}

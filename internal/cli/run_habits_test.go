@@ -78,3 +78,40 @@ func TestRunDNS(t *testing.T) {
 		t.Errorf("--dns bogus: exit %d %q", code, errOut)
 	}
 }
+
+// TestRunGroupAdd follows docker 20.10 (recorded with busybox, whose
+// /etc/group has no "audio"): --group-add's groups join the user's
+// ("-u 1000 --group-add 1234": "uid=1000 gid=0(root) groups=0(root),1234";
+// root with --group-add 10: "Groups: 0 10"), names are looked up in the
+// container's /etc/group, and a missing one fails the start, exit 125,
+// "Unable to find group audio: no matching entries in group file".
+func TestRunGroupAdd(t *testing.T) {
+	strataBin(t)
+	root := busyboxRoot(t)
+	for _, c := range []struct {
+		args       []string
+		want, errs string
+		code       int
+	}{
+		{[]string{"-u", "1000", "--group-add", "1234", "busybox", "id"}, "uid=1000 gid=0(root) groups=0(root),1234\n", "", 0},
+		{[]string{"--group-add", "10", "busybox", "grep", "Groups", "/proc/self/status"}, "Groups:\t0 10 \n", "", 0},
+		{[]string{"--group-add", "root", "--group-add", "7", "busybox", "grep", "Groups", "/proc/self/status"}, "Groups:\t0 7 \n", "", 0},
+		{[]string{"--group-add", "audio", "busybox", "id"}, "", "Error: Unable to find group audio: no matching entries in group file\n", 125},
+	} {
+		out, errOut, code := sh(t, root, append([]string{"run", "--rm", "--network", "none"}, c.args...)...)
+		if code != c.code || out != c.want || errOut != c.errs {
+			t.Errorf("run %v: exit %d %q %q, want %d %q %q", c.args, code, out, errOut, c.code, c.want, c.errs)
+		}
+	}
+	// exec's processes get them too, as in docker.
+	if _, errOut, code := sh(t, root, "run", "-d", "--name", "ga", "--group-add", "1234", "busybox", "sleep", "30"); code != 0 {
+		t.Fatal(errOut)
+	}
+	defer sh(t, root, "rm", "-f", "ga")
+	if out, errOut, _ := sh(t, root, "exec", "ga", "grep", "Groups", "/proc/self/status"); out != "Groups:\t0 1234 \n" {
+		t.Errorf("exec: %q %s", out, errOut)
+	}
+	if out, _, _ := sh(t, root, "inspect", "-f", "{{json .HostConfig.GroupAdd}}", "ga"); out != `["1234"]`+"\n" {
+		t.Errorf("inspect GroupAdd: %q", out)
+	}
+}
