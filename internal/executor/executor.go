@@ -178,6 +178,12 @@ func (e *OCI) Run(ctx context.Context, s Spec) (exit int, err error) {
 	rt := e.rt
 	if p.Terminal {
 		rt = rt.ForTerminal()
+		// The terminal is made with the caller's size: a resize after
+		// the start comes too late for a process that asks at once
+		// (`stty size` read 0 rows on a busy machine).
+		if ws, ok := terminalSize(s.Stdio.Stdin); ok {
+			spec.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+		}
 	}
 	keepSeccomp := rt.CompiledSeccomp(s.ID, spec)
 	defer keepSeccomp()

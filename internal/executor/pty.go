@@ -29,6 +29,19 @@ func needsPty(in io.Reader) bool {
 	return !ok || !term.IsTerminal(int(f.Fd()))
 }
 
+// terminalSize is the size of the terminal in is, if it is one.
+func terminalSize(in io.Reader) (*unix.Winsize, bool) {
+	f, ok := in.(*os.File)
+	if !ok {
+		return nil, false
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil || ws.Row == 0 || ws.Col == 0 {
+		return nil, false
+	}
+	return ws, true
+}
+
 // newPtyRelay opens a pseudo-terminal whose slave the runtime gets as its
 // stdin, stdout and stderr.
 func newPtyRelay() (*ptyRelay, error) {
