@@ -158,3 +158,29 @@ func TestRunTerminalSize(t *testing.T) {
 		t.Errorf("stty size in run -it: %q, want 33 111", out)
 	}
 }
+
+// exec -it too: its terminal is made with the size of the one it runs in
+// (docker 20.10: `docker exec -it c sh -c 'stty size'` in a 33x111
+// terminal prints 33 111).
+func TestExecTerminalSize(t *testing.T) {
+	bin := strataBin(t)
+	root := busyboxRoot(t)
+	if out, errOut, code := sh(t, root, "run", "-d", "--name", "c1", "busybox", "sleep", "30"); code != 0 {
+		t.Fatal(out, errOut)
+	}
+	master, slave := openPty(t)
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 111}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--root", root, "exec", "-it", "c1", "stty", "size")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	out, _ := io.ReadAll(master)
+	if !strings.Contains(string(out), "33 111\r\n") {
+		t.Errorf("stty size in exec -it: %q, want 33 111", out)
+	}
+}

@@ -162,6 +162,12 @@ func (e *OCI) Run(ctx context.Context, s Spec) (exit int, err error) {
 			return 0, err
 		}
 	}
+	if p.Terminal {
+		// The terminal is made with the caller's size: a resize after
+		// the start comes too late for a process that asks at once
+		// (`stty size` read 0 rows on a busy machine).
+		p.ConsoleSize = consoleSize(s.Stdio.Stdin)
+	}
 	etc, files, err := etcMounts(s)
 	written = append(written, files...)
 	if err != nil {
@@ -178,12 +184,6 @@ func (e *OCI) Run(ctx context.Context, s Spec) (exit int, err error) {
 	rt := e.rt
 	if p.Terminal {
 		rt = rt.ForTerminal()
-		// The terminal is made with the caller's size: a resize after
-		// the start comes too late for a process that asks at once
-		// (`stty size` read 0 rows on a busy machine).
-		if ws, ok := terminalSize(s.Stdio.Stdin); ok {
-			spec.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
-		}
 	}
 	keepSeccomp := rt.CompiledSeccomp(s.ID, spec)
 	defer keepSeccomp()
@@ -293,6 +293,9 @@ func (e *OCI) Exec(id, bundle string, p Process, stdio Stdio) (int, error) {
 // ExecContext is Exec whose runtime process is killed when ctx ends (a
 // health check past its timeout); the error is then ctx's.
 func (e *OCI) ExecContext(ctx context.Context, id, bundle string, p Process, stdio Stdio) (int, error) {
+	if p.Terminal {
+		p.ConsoleSize = consoleSize(stdio.Stdin) // as Run's
+	}
 	cmd, file, err := e.rt.Exec(id, bundle, p)
 	if err != nil {
 		return 0, err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -29,17 +30,17 @@ func needsPty(in io.Reader) bool {
 	return !ok || !term.IsTerminal(int(f.Fd()))
 }
 
-// terminalSize is the size of the terminal in is, if it is one.
-func terminalSize(in io.Reader) (*unix.Winsize, bool) {
+// consoleSize is the size of the terminal in is, nil if it is none.
+func consoleSize(in io.Reader) *specs.Box {
 	f, ok := in.(*os.File)
 	if !ok {
-		return nil, false
+		return nil
 	}
 	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
 	if err != nil || ws.Row == 0 || ws.Col == 0 {
-		return nil, false
+		return nil
 	}
-	return ws, true
+	return &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
 }
 
 // newPtyRelay opens a pseudo-terminal whose slave the runtime gets as its

@@ -441,7 +441,7 @@ func execProcess(base *specs.Process, o Process) *specs.Process {
 	p := *base
 	own := process(o)
 	p.Terminal, p.Args, p.Env, p.Cwd, p.User = own.Terminal, own.Args, own.Env, own.Cwd, own.User
-	p.ConsoleSize = nil
+	p.ConsoleSize = own.ConsoleSize // the exec's terminal, not the container process's
 	return &p
 }
 

@@ -420,3 +420,15 @@ func TestForTerminal(t *testing.T) {
 		}
 	}
 }
+
+// An exec's terminal gets the exec's own size, never the container's
+// process's (nil: none).
+func TestExecProcessConsoleSize(t *testing.T) {
+	base := &specs.Process{Terminal: true, ConsoleSize: &specs.Box{Height: 10, Width: 20}, Args: []string{"sh"}}
+	if p := execProcess(base, Process{Args: []string{"stty", "size"}, Terminal: true, ConsoleSize: &specs.Box{Height: 33, Width: 111}}); p.ConsoleSize == nil || *p.ConsoleSize != (specs.Box{Height: 33, Width: 111}) {
+		t.Errorf("exec -t: console size %+v, want 33x111", p.ConsoleSize)
+	}
+	if p := execProcess(base, Process{Args: []string{"true"}}); p.ConsoleSize != nil {
+		t.Errorf("exec without a terminal: console size %+v, want none", p.ConsoleSize)
+	}
+}

@@ -23,6 +23,9 @@ type Process struct {
 	UID, GID uint32
 	Groups   []uint32 // supplementary groups
 	Terminal bool
+	// ConsoleSize is the size the terminal is made with (nil: 0x0 until
+	// a resize), so that a process asking at once gets the caller's.
+	ConsoleSize *specs.Box
 	// Detach, for an exec, returns as soon as the process started (the
 	// runtime's exec --detach): its status is nobody's to wait for.
 	Detach bool
@@ -67,11 +70,12 @@ func Spec(o Options) (*specs.Spec, error) {
 // process is the runtime's process of o, before the sandbox's settings.
 func process(o Process) *specs.Process {
 	return &specs.Process{
-		Terminal: o.Terminal,
-		Args:     o.Args,
-		Env:      o.Env,
-		Cwd:      o.Cwd,
-		User:     specs.User{UID: o.UID, GID: o.GID, AdditionalGids: o.Groups},
+		Terminal:    o.Terminal,
+		ConsoleSize: o.ConsoleSize,
+		Args:        o.Args,
+		Env:         o.Env,
+		Cwd:         o.Cwd,
+		User:        specs.User{UID: o.UID, GID: o.GID, AdditionalGids: o.Groups},
 	}
 }
 
