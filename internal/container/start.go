@@ -229,6 +229,10 @@ func (m *Manager) monitor(r *Record, stdio Stdio, report *os.File) (code int, er
 		}
 	}
 	code, err = ex.Run(context.Background(), spec)
+	// The health checks end with the process, before its die event: a
+	// probe the death interrupted reports nothing after it.
+	stopHealth()
+	stopHealth = func() {}
 	if err != nil {
 		if state.Status == Running { // the runtime did not run it
 			state = State{Status: Exited, ExitCode: 125, Error: err.Error(), FinishedAt: time.Now().UTC()}
