@@ -140,21 +140,9 @@ func TestNoTerminalQueryAtStart(t *testing.T) {
 //	$ docker run -it --rm busybox sh -c 'sleep 1; stty size'   (in a 33x111 terminal)
 //	33 111
 func TestRunTerminalSize(t *testing.T) {
-	bin := strataBin(t)
+	strataBin(t)
 	root := busyboxRoot(t)
-	master, slave := openPty(t)
-	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 111}); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--root", root, "run", "-it", "--rm", "busybox", "stty", "size")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	out, _ := io.ReadAll(master)
-	if !strings.Contains(string(out), "33 111\r\n") {
+	if out := onTerminal(t, "--root", root, "run", "-it", "--rm", "busybox", "stty", "size"); !strings.Contains(out, "33 111\r\n") {
 		t.Errorf("stty size in run -it: %q, want 33 111", out)
 	}
 }
@@ -163,24 +151,31 @@ func TestRunTerminalSize(t *testing.T) {
 // (docker 20.10: `docker exec -it c sh -c 'stty size'` in a 33x111
 // terminal prints 33 111).
 func TestExecTerminalSize(t *testing.T) {
-	bin := strataBin(t)
+	strataBin(t)
 	root := busyboxRoot(t)
 	if out, errOut, code := sh(t, root, "run", "-d", "--name", "c1", "busybox", "sleep", "30"); code != 0 {
 		t.Fatal(out, errOut)
 	}
+	if out := onTerminal(t, "--root", root, "exec", "-it", "c1", "stty", "size"); !strings.Contains(out, "33 111\r\n") {
+		t.Errorf("stty size in exec -it: %q, want 33 111", out)
+	}
+}
+
+// onTerminal runs strata with args on a new 33x111 terminal, its
+// controlling one, and returns what it wrote there.
+func onTerminal(t *testing.T, args ...string) string {
+	t.Helper()
 	master, slave := openPty(t)
 	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 111}); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--root", root, "exec", "-it", "c1", "stty", "size")
+	cmd := exec.Command(binPath, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
 	slave.Close()
-	out, _ := io.ReadAll(master)
-	if !strings.Contains(string(out), "33 111\r\n") {
-		t.Errorf("stty size in exec -it: %q, want 33 111", out)
-	}
+	out, _ := io.ReadAll(master) // EIO once the slave is gone
+	return string(out)
 }
