@@ -147,16 +147,18 @@ func TestRunTerminalSize(t *testing.T) {
 	}
 }
 
-// exec -it too: its terminal is made with the size of the one it runs in
-// (docker 20.10: `docker exec -it c sh -c 'stty size'` in a 33x111
-// terminal prints 33 111).
+// exec -it too: its terminal gets the size of the one it runs in (docker
+// 20.10: `docker exec -it c sh -c 'sleep 1; stty size'` in a 33x111
+// terminal prints 33 111). The wait is needed here as in docker: runc's
+// exec does not apply the process file's consoleSize (a full test run
+// saw "stty: standard input", 0 rows, once without it).
 func TestExecTerminalSize(t *testing.T) {
 	strataBin(t)
 	root := busyboxRoot(t)
 	if out, errOut, code := sh(t, root, "run", "-d", "--name", "c1", "busybox", "sleep", "30"); code != 0 {
 		t.Fatal(out, errOut)
 	}
-	if out := onTerminal(t, "--root", root, "exec", "-it", "c1", "stty", "size"); !strings.Contains(out, "33 111\r\n") {
+	if out := onTerminal(t, "--root", root, "exec", "-it", "c1", "sh", "-c", "sleep 0.5; stty size"); !strings.Contains(out, "33 111\r\n") {
 		t.Errorf("stty size in exec -it: %q, want 33 111", out)
 	}
 }
