@@ -2,7 +2,7 @@ package layer
 
 import (
 	"archive/tar"
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -41,8 +41,10 @@ func Ingest(cs *content.Store, r io.Reader, expected digest.Digest, size int64) 
 	// An uncompressed layer's diffID is its digest, which the writer
 	// computes: the checker then only validates the tar, with no second
 	// sha256 pass.
-	br := bufio.NewReaderSize(r, 1<<20)
-	head, _ := br.Peek(6)
+	head, br, err := peek(r, 6)
+	if err != nil {
+		return Blob{}, err
+	}
 	plain := Detect(head) == Uncompressed
 
 	pr, pw := newSkipPipe()
@@ -99,6 +101,21 @@ func Ingest(cs *content.Store, r io.Reader, expected digest.Digest, size int64) 
 	}
 	res.b.Written = w.Written()
 	return res.b, nil
+}
+
+// peek reads the first n bytes of r (fewer if r ends first) and returns
+// them with a reader of the whole stream. Unlike a bufio.Reader it adds no
+// copy after them: the chunks of a big blob go from r straight into the
+// caller's buffer (a bufio.Reader of the pull's blob took a tenth of its CPU
+// in memmove).
+func peek(r io.Reader, n int) ([]byte, io.Reader, error) {
+	head := make([]byte, n)
+	m, err := io.ReadFull(r, head)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return nil, nil, err
+	}
+	head = head[:m]
+	return head, io.MultiReader(bytes.NewReader(head), r), nil
 }
 
 // Check reads a (possibly compressed) layer stream to its end and returns
