@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -103,7 +105,57 @@ func (r *Runtime) CompiledSeccomp(id string, spec *specs.Spec) (keep func()) {
 		if err != nil {
 			return
 		}
-		writeSeccompEntry(entry, lib, prog)
+		if writeSeccompEntry(entry, lib, prog) == nil {
+			trimSeccompCache(r.SeccompCache, maxSeccompEntries, time.Now())
+		}
+	}
+}
+
+// maxSeccompEntries bounds the seccomp cache: an entry is written once per
+// profile and crun build, and those of a crun since replaced (a package
+// upgrade changes the key) would otherwise stay for good.
+const maxSeccompEntries = 32
+
+// staleIncoming is the age after which a program copied out by the hook and
+// never kept, or an entry half written (strata killed in between), is
+// thrown away.
+const staleIncoming = time.Hour
+
+// trimSeccompCache removes the oldest entries beyond max and the stale
+// incoming copies. Entries are named by their key, written once: the oldest
+// are the least likely to be those of the crun installed now.
+func trimSeccompCache(dir string, max int, now time.Time) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	type entry struct {
+		name string
+		mod  time.Time
+	}
+	var entries []entry
+	for _, de := range des {
+		info, err := de.Info()
+		if err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		name := de.Name()
+		switch {
+		case strings.HasPrefix(name, "incoming-"), strings.HasPrefix(name, ".strata-tmp-"):
+			// A copy or an entry half written when strata was killed.
+			if now.Sub(info.ModTime()) > staleIncoming {
+				os.Remove(filepath.Join(dir, name))
+			}
+		case len(name) == sha256.Size*2:
+			entries = append(entries, entry{name, info.ModTime()})
+		}
+	}
+	if len(entries) <= max {
+		return
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return a.mod.Compare(b.mod) })
+	for _, e := range entries[:len(entries)-max] {
+		os.Remove(filepath.Join(dir, e.name))
 	}
 }
 

@@ -3,10 +3,13 @@ package runtime
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bpf assembles instructions (code, k) as libseccomp writes them.
@@ -100,4 +103,42 @@ func FuzzSeccompEntry(f *testing.F) {
 			t.Fatalf("accepted a program checkBPF refuses: %x", prog)
 		}
 	})
+}
+
+// The cache keeps its newest entries and drops copies left by a strata
+// killed between the hook and the keep.
+func TestTrimSeccompCache(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	write := func(name string, age time.Duration) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := func(i int) string { return fmt.Sprintf("%064x", i) }
+	for i := range 5 {
+		write(key(i), time.Duration(5-i)*time.Minute) // key(0) the oldest
+	}
+	write("incoming-old", 2*time.Hour)
+	write("incoming-new", time.Minute)
+	write(".strata-tmp-1", 2*time.Hour)
+	write("notes.txt", 48*time.Hour) // not the cache's: left alone
+
+	trimSeccompCache(dir, 3, now)
+
+	var got []string
+	des, _ := os.ReadDir(dir)
+	for _, de := range des {
+		got = append(got, de.Name())
+	}
+	want := []string{"incoming-new", "notes.txt", key(2), key(3), key(4)}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("left %v, want %v", got, want)
+	}
 }
