@@ -59,6 +59,21 @@ func TestApplySemantics(t *testing.T) {
 		{name: "whiteout of missing path and aufs metadata are no-ops",
 			layer: []testutil.Entry{testutil.File("nope/.wh.x", ""), testutil.File(".wh.missing", ""), testutil.File(".wh..wh.plnk", "")},
 			want:  []string{"/a dir", "/a/sub dir", "/a/sub/y file", "/a/x file", "/b file", "/c dir", "/c/z file", "/d file"}},
+		// The parent directories of entries are kept open from one entry
+		// to the next: a change of what a name resolves to within the
+		// layer must reach the entries after it.
+		{name: "dir written into, then replaced by a symlink, then written through",
+			layer: []testutil.Entry{testutil.File("a/p", "p"), testutil.Symlink("a", "c"), testutil.File("a/q", "q")},
+			want:  []string{"/a link", "/b file", "/c dir", "/c/q file", "/c/z file", "/d file"}},
+		{name: "dir written into, then whited out, then written again",
+			layer: []testutil.Entry{testutil.File("a/sub/p", "p"), testutil.File(".wh.a", ""), testutil.File("a/sub/q", "q")},
+			want:  []string{"/a dir", "/a/sub dir", "/a/sub/q file", "/b file", "/c dir", "/c/z file", "/d file"}},
+		{name: "dir written into, then replaced by a file, then by a dir again",
+			layer: []testutil.Entry{testutil.File("c/p", "p"), testutil.File("c", "file"), testutil.Dir("c/"), testutil.File("c/q", "q")},
+			want:  []string{"/a dir", "/a/sub dir", "/a/sub/y file", "/a/x file", "/b file", "/c dir", "/c/q file", "/d file"}},
+		{name: "dir written into, then made opaque from a parent's marker",
+			layer: []testutil.Entry{testutil.File("a/sub/p", "p"), testutil.File(".wh..wh..opq", ""), testutil.File("a/sub/q", "q")},
+			want:  []string{"/a dir", "/a/sub dir", "/a/sub/p file", "/a/sub/q file"}},
 		{name: "overlay whiteouts", overlay: true,
 			layer: []testutil.Entry{testutil.File("a/.wh.x", ""), testutil.Dir("c/"), testutil.File("c/.wh..wh..opq", ""), testutil.File("c/n", "n"), testutil.File("gone/.wh.f", "")},
 			want:  []string{"/a dir", "/a/x char", "/c dir", "/c/n file", "/gone dir", "/gone/f char"}},

@@ -79,21 +79,16 @@ func applyInto(ctx context.Context, sn Snapshotter, key string, open Opener, l L
 		return err
 	}
 	defer rc.Close()
-	dr, _, err := layer.Decompress(rc)
+	st := layer.NewStream(rc)
+	defer st.Close()
+	if err := sn.Apply(ctx, key, st); err != nil {
+		return err
+	}
+	got, _, err := st.Finish()
 	if err != nil {
 		return err
 	}
-	defer dr.Close()
-	h := digest.SHA256.Digester()
-	tee := io.TeeReader(dr, h.Hash())
-	if err := sn.Apply(ctx, key, tee); err != nil {
-		return err
-	}
-	// The diffID covers the padding after the tar's end too.
-	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return err
-	}
-	if got := h.Digest(); got != l.DiffID {
+	if got != l.DiffID {
 		return fmt.Errorf("layer unpacks to %s, the image says %s", got, l.DiffID)
 	}
 	return nil
