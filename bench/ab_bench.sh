@@ -15,6 +15,8 @@
 #   bigfile    cold build of the bigfile Dockerfile: a 1 GiB layer
 #   load       load of a 1 GiB docker-archive into an empty store
 #   pull       pull of that image from the local registry into an empty store
+#   unpack     first run --rm of debian:bookworm just pulled (its layer
+#              unpacked), on a fresh journaled ext4 (journaled_fs)
 # Base images come from the lab registry (localhost:5000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +26,7 @@ RUNS=${RUNS:-3}
 REGISTRY=${REGISTRY:-localhost:5000}
 DOCKERFILES=${DOCKERFILES:-/work/shared/anchors/dockerfiles}
 CASES=("$@")
-[ ${#CASES[@]} -gt 0 ] || CASES=(start cached manyfiles bigfile load pull)
+[ ${#CASES[@]} -gt 0 ] || CASES=(start cached manyfiles bigfile load pull unpack)
 . bench/lib.sh
 bench_start bench/out/ab "strata $(git rev-parse --short "$REV") (old) against $(git rev-parse --short HEAD) (new)"
 
@@ -75,6 +77,15 @@ for c in "${CASES[@]}"; do
 				-n new "$S --root $O/l-new pull -q $REGISTRY/strata-ab/big:latest"
 		fi
 		rm -rf "$O/l-old" "$O/l-new"
+		;;
+	unpack)
+		fs="$O/unpack-fs" ref="$REGISTRY/debian:bookworm"
+		journaled_fs "$fs"
+		$S --root "$fs/src" pull -q "$ref" > /dev/null
+		hf unpack "$RUNS" --prepare "sh -c 'rm -rf $fs/old $fs/new && cp -a $fs/src $fs/old && cp -a $fs/src $fs/new && sync'" \
+			-n old "$O/strata-old --root $fs/old run --rm --network none $ref true" \
+			-n new "$S --root $fs/new run --rm --network none $ref true"
+		release_fs "$fs"
 		;;
 	*)
 		echo "unknown case $c" >&2

@@ -24,6 +24,9 @@
 #            of it (dd conv=fsync): a load hashes and writes
 #   pull     `strata pull` of that 1 GiB image from the local registry into an
 #            empty store vs `curl -o` of its layer blob
+#   unpack   the first `strata run --rm` of debian:bookworm just pulled (its
+#            layer unpacked into a snapshot, synced) vs `tar -xzf` of its
+#            blob and `sync -f`, both on a fresh journaled ext4 (journaled_fs)
 # Base images come from the lab registry (localhost:5000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +37,7 @@ DOCKER=${DOCKER:-/usr/bin/docker}
 DOCKERFILES=${DOCKERFILES:-/work/shared/anchors/dockerfiles}
 CONTEXT=${CONTEXT:-/var/lab/ctx/context}
 PATHS=("$@")
-[ ${#PATHS[@]} -gt 0 ] || PATHS=(export start context load pull)
+[ ${#PATHS[@]} -gt 0 ] || PATHS=(export start context load pull unpack)
 . bench/lib.sh
 bench_start "$OUT" "strata against the machine's floor (runs=$RUNS)"
 $S pull -q "$REGISTRY/busybox:latest" > /dev/null
@@ -160,6 +163,16 @@ for p in "${PATHS[@]}"; do
 			-n strata "$S --root $O/root-pull pull -q $ref" \
 			-n floor "curl -s -o $O/blob http://$REGISTRY/v2/strata-floor/big/blobs/$blob"
 		rm -rf "$O/root-pull" "$O/blob"
+		;;
+	unpack)
+		fs="$O/unpack-fs" ref="$REGISTRY/debian:bookworm"
+		journaled_fs "$fs"
+		$S --root "$fs/src" pull -q "$ref" > /dev/null
+		blob=$(ls -S "$fs"/src/blobs/sha256/* | head -1)
+		hf unpack "$RUNS" --prepare "sh -c 'rm -rf $fs/root $fs/untar && cp -a $fs/src $fs/root && mkdir $fs/untar && sync'" \
+			-n strata "$S --root $fs/root run --rm --network none $ref true" \
+			-n floor "sh -c 'tar -xzf $blob -C $fs/untar && sync -f $fs/untar'"
+		release_fs "$fs"
 		;;
 	*)
 		echo "unknown path $p" >&2
