@@ -103,20 +103,7 @@ func treeSize(t *testing.T, dir string) int64 {
 	return n
 }
 
-func gzipped(t *testing.T, raw []byte) []byte {
-	var buf bytes.Buffer
-	zw, err := NewWriter(&buf, Gzip, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := zw.Write(raw); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+func gzipped(t *testing.T, raw []byte) []byte { return compressed(t, raw, Gzip) }
 
 func inode(fi os.FileInfo) uint64 { return fi.Sys().(*syscall.Stat_t).Ino }
 
