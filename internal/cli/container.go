@@ -791,7 +791,7 @@ func (a *app) create(f *containerFlags, cf *createFlags, cmd *cobra.Command, arg
 	if err := a.ensureImage(ctx, m.St, o.Image, cf.pull, o.Platform); err != nil {
 		return nil, nil, err
 	}
-	r, err := m.Create(o)
+	r, err := m.Create(ctx, o)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -37,11 +37,15 @@ func exitCode(err error) int {
 }
 
 // runError gives the errors of run, create, start and exec docker's
-// statuses: the container's own (and 126/127) as they come, anything
-// else exitRunFailure.
+// statuses: the container's own (and 126/127) as they come, a ^C before
+// the container started (an unpack or pull cut short) 128+n as exitCode
+// gives it, anything else exitRunFailure.
 func runError(err error) error {
 	if err == nil {
 		return nil
+	}
+	if interruptedBy.Load() != 0 && errors.Is(err, context.Canceled) {
+		return err
 	}
 	var ee *errdefs.ExitError
 	if errors.As(err, &ee) {

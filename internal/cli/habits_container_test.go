@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"archive/tar"
+	"bytes"
+	"crypto/rand"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,6 +103,72 @@ func TestBuildInterruptedExits130(t *testing.T) {
 	}
 	if _, _, code := sh(t, root, "build", "-q", dir); code != 1 {
 		t.Errorf("build of a failing RUN: exit %d, want 1 (BuildKit's)", code)
+	}
+}
+
+// TestRunInterruptedDuringUnpack: ^C while the first run of an image
+// unpacks its layer stops the unpack at once and exits 130 (docker's client
+// killed by SIGINT), leaving no snapshot of the layer, whole or half; the
+// next run unpacks it. (The unpack used to ignore the ^C and finish.)
+func TestRunInterruptedDuringUnpack(t *testing.T) {
+	bin := strataBin(t)
+	root := t.TempDir()
+	// A layer of many files of random bytes: its unpack takes long enough
+	// to be caught in the middle.
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	chunk := make([]byte, 1<<20)
+	for i := range 96 {
+		rand.Read(chunk)
+		if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("f%03d", i), Mode: 0o644, Size: int64(len(chunk)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(chunk)
+	}
+	tw.Close()
+	layerTar := filepath.Join(t.TempDir(), "big.tar")
+	if err := os.WriteFile(layerTar, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := sh(t, root, "import", layerTar, "big:1"); code != 0 {
+		t.Fatalf("import: %d %s", code, errOut)
+	}
+	unpacking := func() []string {
+		m, _ := filepath.Glob(filepath.Join(root, "snapshots", "*", "s", "unpack-*"))
+		return m
+	}
+	cmd := exec.Command(bin, "--root", root, "run", "--rm", "--network", "none", "big:1", "/f000")
+	var errOut syncBuffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; len(unpacking()) == 0; i++ {
+		if i == 2000 {
+			cmd.Process.Kill()
+			t.Fatalf("no unpack seen:\n%s", errOut.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("run interrupted during the unpack: exit %d, want 130\n%s", code, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "context canceled") {
+		t.Errorf("the unpack was not cut short:\n%s", errOut.String())
+	}
+	if left := unpacking(); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	if committed, _ := filepath.Glob(filepath.Join(root, "snapshots", "*", "s", "sha256=*")); len(committed) > 0 {
+		t.Errorf("the layer's snapshot was committed: %v", committed)
+	}
+	if _, errOut, code := sh(t, root, "run", "--rm", "--network", "none", "--entrypoint", "/bin/none", "big:1"); code != 127 {
+		t.Errorf("the next run (which unpacks the layer, then finds no /bin/none): exit %d, want 127\n%s", code, errOut)
+	}
+	if committed, _ := filepath.Glob(filepath.Join(root, "snapshots", "*", "s", "sha256=*")); len(committed) != 1 {
+		t.Errorf("after the next run: %v", committed)
 	}
 }
 

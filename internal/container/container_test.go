@@ -86,7 +86,7 @@ func (e *env) run(t *testing.T, o CreateOptions) (stdout, stderr string, code in
 	if o.Image == "" {
 		o.Image = "busybox"
 	}
-	r, err := e.m.Create(o)
+	r, err := e.m.Create(t.Context(), o)
 	if err != nil {
 		return "", "", 125, err
 	}
@@ -193,7 +193,7 @@ func TestRunDefaultPath(t *testing.T) {
 			containertest.AddImage(t, e.st, nil, c.name, func(o *store.NewImageOptions) {
 				o.Config = func(cf *image.ConfigFile) error { cf.Config.Env = c.env; return nil }
 			}, testutil.BusyboxTar(t))
-			r, err := e.m.Create(CreateOptions{Image: c.name, Args: []string{"sh", "-c", "env | grep -E '^(PATH|FOO)=' "}, AutoRemove: true})
+			r, err := e.m.Create(t.Context(), CreateOptions{Image: c.name, Args: []string{"sh", "-c", "env | grep -E '^(PATH|FOO)=' "}, AutoRemove: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -271,7 +271,7 @@ func TestDiffCommitImageUnchanged(t *testing.T) {
 				t.Fatal(code, err)
 			}
 			before := checksums(t, e.m.SN)
-			r, err := e.m.Create(CreateOptions{Image: "busybox", Args: []string{"sh", "-c", changeScript}})
+			r, err := e.m.Create(t.Context(), CreateOptions{Image: "busybox", Args: []string{"sh", "-c", changeScript}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -345,7 +345,7 @@ func tarNames(t *testing.T, st *store.Store, d string) []string {
 
 func TestRmiRefusedAndGC(t *testing.T) {
 	e := newEnv(t, "overlay")
-	r, err := e.m.Create(CreateOptions{Image: "busybox", Args: []string{"true"}})
+	r, err := e.m.Create(t.Context(), CreateOptions{Image: "busybox", Args: []string{"true"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func TestDeepImage(t *testing.T) {
 
 func TestCopyAndExport(t *testing.T) {
 	e := newEnv(t, "overlay")
-	r, err := e.m.Create(CreateOptions{Image: "busybox", Args: []string{"sh", "-c",
+	r, err := e.m.Create(t.Context(), CreateOptions{Image: "busybox", Args: []string{"sh", "-c",
 		"echo secret-in-ctr > /etc/shadow; ln -s ../../../../../../etc /escape; ln -s /etc/shadow /abs"}})
 	if err != nil {
 		t.Fatal(err)
@@ -471,7 +471,7 @@ func TestCopyAndExport(t *testing.T) {
 func TestSharedSnapshots(t *testing.T) {
 	e := newEnv(t, "overlay")
 	for i := 0; i < 3; i++ {
-		if _, err := e.m.Create(CreateOptions{Image: "busybox", Args: []string{"true"}}); err != nil {
+		if _, err := e.m.Create(t.Context(), CreateOptions{Image: "busybox", Args: []string{"true"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -504,7 +504,7 @@ func TestReplacedDirectory(t *testing.T) {
 	for _, d := range drivers {
 		t.Run(d, func(t *testing.T) {
 			e := newEnv(t, d)
-			r, err := e.m.Create(CreateOptions{Image: "busybox", Args: []string{"sh", "-c", "rm -rf /usr/sbin; mkdir -p /usr/sbin; touch /usr/sbin/only"}})
+			r, err := e.m.Create(t.Context(), CreateOptions{Image: "busybox", Args: []string{"sh", "-c", "rm -rf /usr/sbin; mkdir -p /usr/sbin; touch /usr/sbin/only"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -527,7 +527,7 @@ func TestReplacedDirectory(t *testing.T) {
 // finish time that are not zero.
 func TestStateWithoutMonitor(t *testing.T) {
 	e := newEnv(t, "")
-	r, err := e.m.Create(CreateOptions{Image: "busybox", Args: []string{"true"}})
+	r, err := e.m.Create(t.Context(), CreateOptions{Image: "busybox", Args: []string{"true"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,21 +546,21 @@ func TestStateWithoutMonitor(t *testing.T) {
 // reads as created (it has no state file yet).
 func TestCreateNames(t *testing.T) {
 	e := newEnv(t, "")
-	first, err := e.m.Create(CreateOptions{Image: "busybox", Name: "web", Args: []string{"true"}})
+	first, err := e.m.Create(t.Context(), CreateOptions{Image: "busybox", Name: "web", Args: []string{"true"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s := e.m.State(first.ID); s.Status != Created {
 		t.Errorf("a new container is %q, want created", s.Status)
 	}
-	_, err = e.m.Create(CreateOptions{Image: "busybox", Name: "web", Args: []string{"true"}})
+	_, err = e.m.Create(t.Context(), CreateOptions{Image: "busybox", Name: "web", Args: []string{"true"}})
 	want := `Conflict. The container name "/web" is already in use by container "` + first.ID + `"`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("second container named web: %v, want %s", err, want)
 	}
 	names := map[string]bool{"web": true}
 	for i := 0; i < 3; i++ {
-		r, err := e.m.Create(CreateOptions{Image: "busybox", Args: []string{"true"}})
+		r, err := e.m.Create(t.Context(), CreateOptions{Image: "busybox", Args: []string{"true"}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -160,8 +160,9 @@ func newID() string {
 
 // Create makes a container: its image's layers unpacked (once, shared),
 // its own read-write snapshot, its runtime files and its record. On
-// failure nothing of it is left.
-func (m *Manager) Create(o CreateOptions) (*Record, error) {
+// failure nothing of it is left. ctx stops the unpack of the image's
+// layers (a ^C during the first run of a big image).
+func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) {
 	var im *metadata.Image
 	cfg, err := containerConfig(o, func() (*image.ConfigFile, error) {
 		var err error
@@ -209,7 +210,7 @@ func (m *Manager) Create(o CreateOptions) (*Record, error) {
 		layers = append(layers, snapshot.Layer{Blob: l.Digest, DiffID: l.DiffID})
 	}
 	open := m.St.OpenBlob
-	if r.Parent, err = snapshot.Unpack(context.Background(), m.SN, open, layers); err != nil {
+	if r.Parent, err = snapshot.Unpack(ctx, m.SN, open, layers); err != nil {
 		return nil, err
 	}
 	ok := false

@@ -59,7 +59,7 @@ func TestLogStream(t *testing.T) {
 // logs flags do.
 func TestLogs(t *testing.T) {
 	e := newEnv(t, "")
-	r, err := e.m.Create(CreateOptions{Image: "busybox", Network: NetworkNone, Args: []string{"sh", "-c", "echo out1; echo err1 >&2; sleep 0.1; printf partial"}})
+	r, err := e.m.Create(t.Context(), CreateOptions{Image: "busybox", Network: NetworkNone, Args: []string{"sh", "-c", "echo out1; echo err1 >&2; sleep 0.1; printf partial"}})
 	if err != nil {
 		t.Fatal(err)
 	}

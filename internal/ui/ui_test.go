@@ -47,7 +47,7 @@ func newFixture(t *testing.T, o Options, withContainer bool) *fixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := m.Create(container.CreateOptions{Image: "example.com/app:latest", Name: "web", Args: []string{"true"}}); err != nil {
+		if _, err := m.Create(t.Context(), container.CreateOptions{Image: "example.com/app:latest", Name: "web", Args: []string{"true"}}); err != nil {
 			t.Fatal(err)
 		}
 		o.Containers = func() (*container.Manager, error) { return m, nil }
