@@ -17,6 +17,8 @@
 #   pull       pull of that image from the local registry into an empty store
 #   unpack     first run --rm of debian:bookworm just pulled (its layer
 #              unpacked), on a fresh journaled ext4 (journaled_fs)
+#   unpack3    the same for the whiteout Dockerfile's image (three layers,
+#              200 MiB, whiteouts and an opaque directory)
 # Base images come from the lab registry (localhost:5000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +28,7 @@ RUNS=${RUNS:-3}
 REGISTRY=${REGISTRY:-localhost:5000}
 DOCKERFILES=${DOCKERFILES:-/work/shared/anchors/dockerfiles}
 CASES=("$@")
-[ ${#CASES[@]} -gt 0 ] || CASES=(start cached manyfiles bigfile load pull unpack)
+[ ${#CASES[@]} -gt 0 ] || CASES=(start cached manyfiles bigfile load pull unpack unpack3)
 . bench/lib.sh
 bench_start bench/out/ab "strata $(git rev-parse --short "$REV") (old) against $(git rev-parse --short HEAD) (new)"
 
@@ -78,11 +80,16 @@ for c in "${CASES[@]}"; do
 		fi
 		rm -rf "$O/l-old" "$O/l-new"
 		;;
-	unpack)
+	unpack | unpack3)
 		fs="$O/unpack-fs" ref="$REGISTRY/debian:bookworm"
+		if [ "$c" = unpack3 ]; then
+			ref="$REGISTRY/strata-ab/whiteout:latest"
+			$new build -q -f "$DOCKERFILES/whiteout/Dockerfile" -t "$ref" "$DOCKERFILES/whiteout" > /dev/null
+			$new push -q "$ref" > /dev/null
+		fi
 		journaled_fs "$fs"
 		$S --root "$fs/src" pull -q "$ref" > /dev/null
-		hf unpack "$RUNS" --prepare "sh -c 'rm -rf $fs/old $fs/new && cp -a $fs/src $fs/old && cp -a $fs/src $fs/new && sync'" \
+		hf "$c" "$RUNS" --prepare "sh -c 'rm -rf $fs/old $fs/new && cp -a $fs/src $fs/old && cp -a $fs/src $fs/new && sync'" \
 			-n old "$O/strata-old --root $fs/old run --rm --network none $ref true" \
 			-n new "$S --root $fs/new run --rm --network none $ref true"
 		release_fs "$fs"

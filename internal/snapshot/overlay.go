@@ -74,6 +74,15 @@ func (o *Overlay) Prepare(key, parent string) ([]Mount, error) {
 	return m, err
 }
 
+// PrepareAbove is Prepare for a layer's unpack over a parent still being
+// unpacked (Unpack's abover): the layer is written into the snapshot's
+// own directory, and the parent is committed before it.
+func (o *Overlay) PrepareAbove(key, parent string) error {
+	return o.createAbove(key, parent, KindActive, func(dir string) error {
+		return os.Mkdir(filepath.Join(dir, "work"), 0o700)
+	})
+}
+
 func (o *Overlay) View(key, parent string) ([]Mount, error) {
 	if parent == "" {
 		return nil, fmt.Errorf("a view needs a parent snapshot")

@@ -263,9 +263,6 @@ func (b *base) publish(tmp, key string) error {
 // create builds a new snapshot of kind in tmp/ (fill makes its files) and
 // publishes it under key.
 func (b *base) create(key, parent string, kind Kind, fill func(dir string) error) error {
-	if err := checkKey(key); err != nil {
-		return err
-	}
 	if parent != "" {
 		p, err := b.Stat(parent)
 		if err != nil {
@@ -274,6 +271,15 @@ func (b *base) create(key, parent string, kind Kind, fill func(dir string) error
 		if p.Kind != KindCommitted {
 			return fmt.Errorf("snapshot parent %s is not committed", parent)
 		}
+	}
+	return b.createAbove(key, parent, kind, fill)
+}
+
+// createAbove is create without the check that parent is committed: the
+// caller commits it before key.
+func (b *base) createAbove(key, parent string, kind Kind, fill func(dir string) error) error {
+	if err := checkKey(key); err != nil {
+		return err
 	}
 	if _, err := os.Lstat(b.path(key)); err == nil {
 		return fmt.Errorf("%w: %s", ErrExists, key)

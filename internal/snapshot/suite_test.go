@@ -34,6 +34,8 @@ var suite = []struct {
 	{"UnpackWhiteouts", testUnpackWhiteouts},
 	{"UnpackConcurrent", testUnpackConcurrent},
 	{"UnpackWrongDiffID", testUnpackWrongDiffID},
+	{"UnpackFailsMidway", testUnpackFailsMidway},
+	{"UnpackCanceled", testUnpackCanceled},
 	{"LowerNeverChanges", testLowerNeverChanges},
 	{"Deep150", testDeep},
 	{"RemoveStubs", testRemoveStubs},
@@ -400,6 +402,56 @@ func testUnpackWrongDiffID(t *testing.T, sn Snapshotter) {
 	if n != 0 {
 		t.Fatalf("%d snapshots left after a failed unpack", n)
 	}
+}
+
+// checkNoDebris fails when an unpack left an active snapshot, or a
+// committed one whose parent is not committed (views are the test's).
+func checkNoDebris(t *testing.T, sn Snapshotter) {
+	t.Helper()
+	infos := map[string]Info{}
+	sn.Walk(func(in Info) error { infos[in.Name] = in; return nil })
+	for name, in := range infos {
+		if in.Kind == KindActive {
+			t.Errorf("left behind: %s", name)
+		}
+		if p := in.Parent; in.Kind == KindCommitted && p != "" && infos[p].Kind != KindCommitted {
+			t.Errorf("%s is committed over %s, which is not", name, p)
+		}
+	}
+}
+
+// A layer in the middle that does not unpack to its diffID fails the
+// unpack; the layers unpacked beside it (overlay unpacks them side by
+// side) leave nothing a later unpack could mistake for them.
+func testUnpackFailsMidway(t *testing.T, sn Snapshotter) {
+	b := blobs{}
+	ls := b.add(deepLayers(4)...)
+	ls[2].DiffID = digest.FromString("other")
+	if _, err := Unpack(context.Background(), sn, b.open, ls); err == nil || !strings.Contains(err.Error(), "unpacks to") {
+		t.Fatalf("wrong diffID in the middle: %v", err)
+	}
+	checkNoDebris(t, sn)
+	ls = b.add(deepLayers(4)...)
+	if got := unpackAndView(t, sn, b, ls); !strings.Contains(got, "l003 ") || strings.Contains(got, "l002 ") || !strings.Contains(got, "top -rw-r--r-- 3") {
+		t.Fatalf("after a failed unpack, the next one gives:\n%s", got)
+	}
+	checkNoDebris(t, sn)
+}
+
+// A cancelled unpack stops and leaves no active snapshot.
+func testUnpackCanceled(t *testing.T, sn Snapshotter) {
+	b := blobs{}
+	var big []ent
+	for i := 0; i < 2000; i++ {
+		big = append(big, reg(fmt.Sprintf("f%04d", i), "x"))
+	}
+	ls := b.add(mkTar(big...), mkTar(big...), mkTar(big...))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Unpack(ctx, sn, b.open, ls); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled unpack: %v", err)
+	}
+	checkNoDebris(t, sn)
 }
 
 // checksum hashes a tree: names, modes, owners, contents, link targets.

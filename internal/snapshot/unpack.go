@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/opencontainers/go-digest"
 
@@ -25,9 +28,11 @@ type Opener func(blob digest.Digest) (io.ReadCloser, error)
 // named by its chain ID, and returns the top one ("" for no layers).
 // Layers already unpacked (by this image or any other) are skipped. Each
 // missing one is applied into a fresh active snapshot, checked against its
-// diffID and committed: a crash leaves only an uncommitted snapshot, and
-// when two processes unpack the same layer at once, one commit wins and
-// the other drops its copy. Callers hold the store's writer lock.
+// diffID and committed, bottom first: a crash leaves only uncommitted
+// snapshots, and when two processes unpack the same layer at once, one
+// commit wins and the other drops its copy. A driver that writes each
+// layer into a directory of its own (overlay: abover) has the missing
+// layers unpacked side by side. Callers hold the store's writer lock.
 func Unpack(ctx context.Context, sn Snapshotter, open Opener, layers []Layer) (string, error) {
 	diffIDs := make([]digest.Digest, len(layers))
 	for i, l := range layers {
@@ -35,6 +40,24 @@ func Unpack(ctx context.Context, sn Snapshotter, open Opener, layers []Layer) (s
 	}
 	chains := image.ChainIDs(diffIDs)
 	parent := ""
+	if ab, ok := sn.(abover); ok {
+		// The layers below the first missing one are there.
+		k := 0
+		for ; k < len(layers); k++ {
+			c := chains[k].String()
+			in, err := sn.Stat(c)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return "", err
+			}
+			if err != nil || in.Kind != KindCommitted {
+				break
+			}
+			parent = c
+		}
+		if len(layers)-k > 1 {
+			return unpackAbove(ctx, sn, ab, open, layers[k:], chains[k:], parent)
+		}
+	}
 	for i, l := range layers {
 		c := chains[i].String()
 		if in, err := sn.Stat(c); err == nil && in.Kind == KindCommitted {
@@ -49,6 +72,67 @@ func Unpack(ctx context.Context, sn Snapshotter, open Opener, layers []Layer) (s
 		parent = c
 	}
 	return parent, nil
+}
+
+// abover is a Snapshotter whose Apply writes only the snapshot's own
+// layer (overlay, whose deletions are whiteouts over the layers below):
+// the snapshot of a layer can be prepared and filled while its parent is
+// still being unpacked, provided the parent is committed first.
+type abover interface {
+	// PrepareAbove makes the active snapshot key over parent, which
+	// need not be committed yet. It returns no mounts: key is only for
+	// Apply and Commit.
+	PrepareAbove(key, parent string) error
+}
+
+// unpackAbove unpacks layers, none of them there yet, side by side (as
+// many at once as there are CPUs: each keeps a core busy decompressing,
+// another writing), then commits them bottom first: a crash leaves only
+// uncommitted snapshots, and a committed snapshot's parent is always
+// committed. On a 2-CPU machine a first run of a five-layer image took
+// 2.2 s one layer after another.
+func unpackAbove(ctx context.Context, sn Snapshotter, ab abover, open Opener, layers []Layer, chains []digest.Digest, parent string) (string, error) {
+	keys := make([]string, len(layers))
+	defer func() {
+		for _, k := range keys {
+			if k != "" {
+				sn.Remove(k)
+			}
+		}
+	}()
+	p := parent
+	for i := range layers {
+		k := randomName("unpack-")
+		if err := ab.PrepareAbove(k, p); err != nil {
+			return "", err
+		}
+		keys[i] = k
+		p = chains[i].String()
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, l := range layers {
+		g.Go(func() error {
+			if err := applyInto(gctx, sn, keys[i], open, l); err != nil {
+				return fmt.Errorf("unpack layer %s: %w", l.Blob, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
+	for i := range layers {
+		err := sn.Commit(chains[i].String(), keys[i])
+		if errors.Is(err, ErrExists) {
+			continue // another process unpacked it first: use theirs
+		}
+		if err != nil {
+			return "", err
+		}
+		keys[i] = ""
+	}
+	return chains[len(chains)-1].String(), nil
 }
 
 func unpackOne(ctx context.Context, sn Snapshotter, open Opener, l Layer, parent, chain string) error {
