@@ -85,9 +85,13 @@ type abover interface {
 	PrepareAbove(key, parent string) error
 }
 
+// maxUnpacks bounds the layers unpacked at once on a machine of many CPUs:
+// each holds a few MiB of buffers, and they all write to one disk.
+const maxUnpacks = 4
+
 // unpackAbove unpacks layers, none of them there yet, side by side (as
-// many at once as there are CPUs: each keeps a core busy decompressing,
-// another writing), then commits them bottom first: a crash leaves only
+// many at once as there are CPUs, up to maxUnpacks: each keeps a core busy
+// decompressing, another writing), then commits them bottom first: a crash leaves only
 // uncommitted snapshots, and a committed snapshot's parent is always
 // committed. On a 2-CPU machine a first run of a five-layer image took
 // 2.2 s one layer after another.
@@ -110,7 +114,7 @@ func unpackAbove(ctx context.Context, sn Snapshotter, ab abover, open Opener, la
 		p = chains[i].String()
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
+	g.SetLimit(min(runtime.GOMAXPROCS(0), maxUnpacks))
 	for i, l := range layers {
 		g.Go(func() error {
 			if err := applyInto(gctx, sn, keys[i], open, l); err != nil {
