@@ -130,7 +130,13 @@ func diffSnapshots(a, b map[string]fileInfo) []string {
 // tarNames lists the entry names of a tar, with type letters.
 func tarNames(t testing.TB, b []byte) []string {
 	t.Helper()
-	tr := tar.NewReader(bytes.NewReader(b))
+	return readTarNames(t, bytes.NewReader(b))
+}
+
+// readTarNames is tarNames of a stream, read to its end marker.
+func readTarNames(t testing.TB, r io.Reader) []string {
+	t.Helper()
+	tr := tar.NewReader(r)
 	var out []string
 	for {
 		hdr, err := tr.Next()

@@ -1,7 +1,6 @@
 package layer
 
 import (
-	"archive/tar"
 	"bytes"
 	"io"
 	"strings"
@@ -37,23 +36,12 @@ func TestStreamDiffID(t *testing.T) {
 		t.Run(c.String(), func(t *testing.T) {
 			s := NewStream(bytes.NewReader(compressed(t, tarball, c)))
 			defer s.Close()
-			tr := tar.NewReader(s)
-			var names []string
-			for {
-				hdr, err := tr.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				names = append(names, hdr.Name)
-			}
+			names := readTarNames(t, s)
 			d, n, err := s.Finish()
 			if err != nil || d != digest.FromBytes(tarball) || n != int64(len(tarball)) {
 				t.Fatalf("Finish: %s %d %v; want %s %d", d, n, err, digest.FromBytes(tarball), len(tarball))
 			}
-			if strings.Join(names, ",") != "a,b" {
+			if strings.Join(names, ",") != "0 a,0 b" {
 				t.Fatalf("entries %v", names)
 			}
 		})
