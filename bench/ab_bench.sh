@@ -38,6 +38,9 @@ trap 'git worktree remove --force "$wt"' EXIT
 git worktree add -q --detach "$wt" "$REV"
 (cd "$wt" && CGO_ENABLED=0 go build -o "$O/strata-old" ./cmd/strata)
 old="$O/strata-old --root $O/root-old" new="$S --root $O/root-new"
+# Fresh stores each time: the cold builds of earlier runs stay in them as
+# dangling images (18 GB each after a day of runs).
+rm -rf "$O/root-old" "$O/root-new"
 for s in "$old" "$new"; do
 	$s pull -q "$REGISTRY/busybox:latest" > /dev/null
 done
