@@ -39,35 +39,33 @@ func Unpack(ctx context.Context, sn Snapshotter, open Opener, layers []Layer) (s
 		diffIDs[i] = l.DiffID
 	}
 	chains := image.ChainIDs(diffIDs)
-	parent := ""
-	if ab, ok := sn.(abover); ok {
-		// The layers below the first missing one are there.
-		k := 0
-		for ; k < len(layers); k++ {
-			c := chains[k].String()
-			in, err := sn.Stat(c)
-			if err != nil && !errors.Is(err, ErrNotFound) {
-				return "", err
-			}
-			if err != nil || in.Kind != KindCommitted {
-				break
-			}
-			parent = c
+	// The layers below the first missing one are there.
+	parent, k := "", 0
+	for ; k < len(layers); k++ {
+		c := chains[k].String()
+		in, err := sn.Stat(c)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return "", err
 		}
-		if len(layers)-k > 1 {
-			return unpackAbove(ctx, sn, ab, open, layers[k:], chains[k:], parent)
+		if err != nil || in.Kind != KindCommitted {
+			break
 		}
+		parent = c
 	}
-	for i, l := range layers {
+	if ab, ok := sn.(abover); ok && len(layers)-k > 1 {
+		return unpackAbove(ctx, sn, ab, open, layers[k:], chains[k:], parent)
+	}
+	for i := k; i < len(layers); i++ {
 		c := chains[i].String()
+		// Another process may have unpacked it meanwhile.
 		if in, err := sn.Stat(c); err == nil && in.Kind == KindCommitted {
 			parent = c
 			continue
 		} else if err != nil && !errors.Is(err, ErrNotFound) {
 			return "", err
 		}
-		if err := unpackOne(ctx, sn, open, l, parent, c); err != nil {
-			return "", fmt.Errorf("unpack layer %s: %w", l.Blob, err)
+		if err := unpackOne(ctx, sn, open, layers[i], parent, c); err != nil {
+			return "", fmt.Errorf("unpack layer %s: %w", layers[i].Blob, err)
 		}
 		parent = c
 	}
