@@ -63,9 +63,6 @@ func (s *Stream) Finish() (digest.Digest, int64, error) {
 	s.pr.Seek(1<<62, io.SeekCurrent)
 	res := <-s.done
 	s.done <- res // Close may wait for it too
-	if res.err == nil && s.pr.p.eof != io.EOF {
-		res.err = s.pr.p.eof
-	}
 	return res.diffID, res.size, res.err
 }
 
