@@ -116,43 +116,28 @@ func readColonFile(root, p string) ([][]string, error) {
 	return out, sc.Err()
 }
 
-// resolveUserWith is resolveUser with --group-add's groups after the
-// user's: numbers, or names of the container's /etc/group (a missing one
-// is an error, in docker's words).
-func resolveUserWith(root, spec string, add []string) (User, error) {
-	u, err := resolveUser(root, spec)
-	if err != nil || len(add) == 0 {
-		return u, err
+// groupID is a group given as a number or as a name in groups (the
+// entries of /etc/group).
+func groupID(groups [][]string, g string) (uint32, bool) {
+	if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+		return uint32(n), true
 	}
-	groups, _ := readColonFile(root, "/etc/group")
-	for _, a := range add {
-		gid, err := strconv.ParseUint(a, 10, 32)
-		if err != nil {
-			found := false
-			for _, e := range groups {
-				if len(e) >= 3 && e[0] == a {
-					gid, err = strconv.ParseUint(e[2], 10, 32)
-					found = err == nil
-					break
-				}
-			}
-			if !found {
-				return u, fmt.Errorf("Unable to find group %s: no matching entries in group file", a) //lint:ignore ST1005 docker's words
-			}
-		}
-		if !slices.Contains(u.Groups, uint32(gid)) {
-			u.Groups = append(u.Groups, uint32(gid))
+	for _, e := range groups {
+		if len(e) >= 3 && e[0] == g {
+			n, err := strconv.ParseUint(e[2], 10, 32)
+			return uint32(n), err == nil
 		}
 	}
-	return u, nil
+	return 0, false
 }
 
 // resolveUser turns USER[:GROUP] (names or numbers) into IDs with the
 // container's /etc/passwd and /etc/group, as docker does: a numeric user
 // need not exist; a name must. The process's groups are, as docker gives
 // them, its primary group, then (when no group was given and the user is
-// in /etc/passwd) the groups that list the user.
-func resolveUser(root, spec string) (User, error) {
+// in /etc/passwd) the groups that list the user, then add (--group-add:
+// numbers or names; a missing name is an error, in docker's words).
+func resolveUser(root, spec string, add []string) (User, error) {
 	u := User{Home: "/"}
 	if spec == "" {
 		spec = "0"
@@ -190,22 +175,11 @@ func resolveUser(root, spec string) (User, error) {
 		}
 	}
 	if hasGroup {
-		if g, err := strconv.ParseUint(group, 10, 32); err == nil {
-			u.GID = uint32(g)
-		} else {
-			ok := false
-			for _, e := range groups {
-				if len(e) >= 3 && e[0] == group {
-					if g, err := strconv.ParseUint(e[2], 10, 32); err == nil {
-						u.GID, ok = uint32(g), true
-					}
-					break
-				}
-			}
-			if !ok {
-				return u, fmt.Errorf("unable to find group %s: no matching entries in group file", group)
-			}
+		g, ok := groupID(groups, group)
+		if !ok {
+			return u, fmt.Errorf("unable to find group %s: no matching entries in group file", group)
 		}
+		u.GID = g
 	}
 	u.Groups = []uint32{u.GID}
 	if found && !hasGroup {
@@ -220,6 +194,15 @@ func resolveUser(root, spec string) (User, error) {
 					}
 				}
 			}
+		}
+	}
+	for _, a := range add {
+		g, ok := groupID(groups, a)
+		if !ok {
+			return u, fmt.Errorf("Unable to find group %s: no matching entries in group file", a) //lint:ignore ST1005 docker's words
+		}
+		if !slices.Contains(u.Groups, g) {
+			u.Groups = append(u.Groups, g)
 		}
 	}
 	return u, nil

@@ -266,7 +266,7 @@ func (m *Manager) executor() (*executor.OCI, error) {
 // exit code docker gives when they are wrong.
 func (m *Manager) process(r *Record, rootfs string, p *executor.Process) (int, error) {
 	c := r.Config
-	u, err := resolveUserWith(rootfs, c.User, c.GroupAdd)
+	u, err := resolveUser(rootfs, c.User, c.GroupAdd)
 	if err != nil {
 		return 125, err
 	}
@@ -462,7 +462,7 @@ func (m *Manager) execProcess(r *Record, o ExecOptions) (executor.Process, error
 	if user == "" {
 		user = r.Config.User
 	}
-	u, err := resolveUserWith(rootfs, user, r.Config.GroupAdd)
+	u, err := resolveUser(rootfs, user, r.Config.GroupAdd)
 	if err != nil {
 		return executor.Process{}, err
 	}

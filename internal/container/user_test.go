@@ -47,7 +47,7 @@ func TestResolveUserAsDocker(t *testing.T) {
 		{"root", 0, 0, []uint32{0, 10}},
 		{"", 0, 0, []uint32{0, 10}},
 	} {
-		u, err := resolveUser(root, tc.spec)
+		u, err := resolveUser(root, tc.spec, nil)
 		if err != nil {
 			t.Errorf("-u %q: %v", tc.spec, err)
 			continue
