@@ -20,7 +20,8 @@ type Removal struct {
 	Image    digest.Digest   // the image whose names went (for its untag events)
 }
 
-// usedBy returns the key of a container record that keeps image id alive.
+// usedBy returns the keys of the container records that keep image id
+// alive.
 func usedBy(tx *metadata.Tx, id digest.Digest) ([]string, error) {
 	var users []string
 	err := tx.ForEach(metadata.BucketContainers, func(key string, raw []byte) error {
@@ -121,13 +122,11 @@ func (s *Store) RemoveWith(ref string, o RemoveOptions) (Removal, error) {
 			return err
 		}
 		container, running := "", ""
-		for _, u := range users {
-			if container == "" {
-				container = u
-			}
-			if running == "" && runs[u] {
-				running = u
-			}
+		if len(users) > 0 {
+			container = users[0]
+		}
+		if i := slices.IndexFunc(users, func(u string) bool { return runs[u] }); i >= 0 {
+			running = users[i]
 		}
 		var untag []string
 		if byName != "" {
